@@ -1,0 +1,313 @@
+"""Citations: one normal form, and a check that every citation is backed by its source.
+
+Models cite in different forms (Megrez `[citation:3]`, generic `[3]`, `[1, 2]`); the UI and
+the API see one form, `[N]`. Small models also cite badly, so after the answer is written
+every sentence is checked against the numbered contexts it was given:
+
+- a number that does not exist is removed;
+- a citation to a context that does not support the sentence is moved to the context that
+  does, or removed when none does;
+- a sentence without citations is attributed to the context that supports it, if one does.
+
+Support is lexical: the weighted share of the sentence's content words (numbers and
+identifiers weigh more, they carry the facts) found in the context. It is cheap,
+deterministic and needs no model; `CitationReport.precision` says how many of the model's
+own citations held up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+# `[3]`, `[citation:3]`, `[ citation: 3 ]`, `[1, 2]`, `[citation:1, citation:2]`. Not `x[0]`:
+# a bracket glued to a letter/underscore is code indexing, not a citation.
+_NUMBER = r"\s*(?:citation\s*:\s*)?(\d{1,3})\s*"
+CITATION_RE = re.compile(
+    rf"(?<![A-Za-z_])\[(?P<body>{_NUMBER}(?:,{_NUMBER})*)\]", re.IGNORECASE
+)
+_BODY_NUMBER_RE = re.compile(r"\d{1,3}")
+_CODE_SPAN_RE = re.compile(r"`[^`\n]*`")
+
+# Sentence ends: . ! ? (and CJK ones) followed by space, and line breaks (list items).
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
+_STOP_WORDS = frozenset(
+    """a an the and or but if then than so of to in on at by for with from as into about over
+    is are was were be been being am do does did done has have had having can could will would
+    shall should may might must it its it's this that these those there here which who whom
+    whose what when where why how i you he she we they me him her us them my your his our their
+    not no yes also just only very more most such any all each some both other another same
+    own too one use used using uses default defaults value values""".split()
+)
+
+Verdict = Literal["supported", "moved", "removed_out_of_range", "removed_unsupported", "attributed"]
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _CODE_SPAN_RE.finditer(text)]
+
+
+def _iter_citations(text: str) -> Iterator[re.Match[str]]:
+    """Citation markers of `text`, skipping those inside `code spans`."""
+    spans = _code_spans(text)
+    for match in CITATION_RE.finditer(text):
+        if not any(start <= match.start() < end for start, end in spans):
+            yield match
+
+
+def _numbers(match: re.Match[str]) -> list[int]:
+    return [int(number) for number in _BODY_NUMBER_RE.findall(match.group("body"))]
+
+
+def normalize_citations(text: str) -> str:
+    """Every citation marker in the one form `[N]` (`[1, 2]` becomes `[1][2]`)."""
+    parts: list[str] = []
+    last = 0
+    for match in _iter_citations(text):
+        parts.append(text[last : match.start()])
+        parts.append("".join(f"[{n}]" for n in _numbers(match)))
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The distinct numbers cited in `text`, in order of first appearance."""
+    seen: dict[int, None] = {}
+    for match in _iter_citations(text):
+        for number in _numbers(match):
+            seen.setdefault(number, None)
+    return list(seen)
+
+
+def strip_citations(text: str) -> str:
+    """`text` without citation markers (for history turns and support scoring)."""
+    parts: list[str] = []
+    last = 0
+    for match in _iter_citations(text):
+        parts.append(text[last : match.start()].rstrip(" "))
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+class CitationStreamNormalizer:
+    """Normalises citation markers in a token stream without waiting for the whole answer.
+
+    Text is passed through at once except after an unclosed `[`, which is held back until
+    the bracket closes (or grows too long to be a citation).
+    """
+
+    _MAX_HELD = 40
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        text = self._held + chunk
+        open_at = text.rfind("[")
+        if open_at >= 0 and "]" not in text[open_at:] and len(text) - open_at < self._MAX_HELD:
+            self._held = text[open_at:]
+            text = text[:open_at]
+        else:
+            self._held = ""
+        return normalize_citations(text)
+
+    def flush(self) -> str:
+        text, self._held = self._held, ""
+        return normalize_citations(text)
+
+
+# --- support scoring ---------------------------------------------------------------------
+
+
+def _stem(word: str) -> str:
+    # A light plural/verb-s strip, enough for "caches" ~ "cache"; not a real stemmer.
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def content_words(text: str) -> dict[str, float]:
+    """Content words of `text` with their weight: facts (numbers, identifiers) weigh 2."""
+    words: dict[str, float] = {}
+    for raw in _WORD_RE.findall(strip_citations(text)):
+        pieces = [raw, *raw.split(".")] if "." in raw else [raw]
+        for piece in pieces:
+            word = piece.lower()
+            if not word or word in _STOP_WORDS or (len(word) < 2 and not word.isdigit()):
+                continue
+            is_fact = any(ch.isdigit() for ch in word) or "_" in word or "." in word
+            words[_stem(word)] = 2.0 if is_fact else 1.0
+    return words
+
+
+def _vocabulary(text: str) -> set[str]:
+    vocab: set[str] = set()
+    for raw in _WORD_RE.findall(text):
+        vocab.add(_stem(raw.lower()))
+        if "." in raw:
+            vocab.update(_stem(piece.lower()) for piece in raw.split("."))
+    return vocab
+
+
+def support_score(sentence: str, context: str) -> float:
+    """Weighted share of `sentence`'s content words that occur in `context` (0..1).
+
+    Numbers are facts a source either states or not: the score is scaled by the share of
+    the sentence's numbers found in the context, so "maxsize is 32" is not backed by a
+    page that says 128 however many other words they share.
+    """
+    words = content_words(sentence)
+    if not words:
+        return 0.0
+    vocab = _vocabulary(context)
+    total = sum(words.values())
+    score = sum(weight for word, weight in words.items() if word in vocab) / total
+    numbers = [word for word in words if _NUMBER_RE.fullmatch(word)]
+    if numbers:
+        score *= sum(1 for number in numbers if number in vocab) / len(numbers)
+    return score
+
+
+# --- checking and repair -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """What the checker decided about one citation (or one attribution)."""
+
+    sentence: str
+    cited: int | None  # the number the model wrote (None for an attribution)
+    final: int | None  # the number in the repaired answer (None: removed)
+    score: float  # support of the sentence by the final (or, if removed, the cited) context
+    verdict: Verdict
+
+
+@dataclass
+class CitationReport:
+    answer: str  # the repaired answer, citations as `[N]`
+    citations: list[int]  # the numbers used in `answer`, ascending
+    checks: list[CitationCheck] = field(default_factory=list)
+
+    @property
+    def model_citations(self) -> int:
+        return sum(1 for check in self.checks if check.cited is not None)
+
+    @property
+    def precision(self) -> float | None:
+        """Share of the model's own citations that pointed at a supporting context."""
+        own = [check for check in self.checks if check.cited is not None]
+        if not own:
+            return None
+        return sum(1 for check in own if check.verdict == "supported") / len(own)
+
+    @property
+    def repairs(self) -> int:
+        return sum(1 for check in self.checks if check.verdict != "supported")
+
+
+@dataclass
+class _Sentence:
+    body: str  # text without citation markers, trailing space trimmed
+    end: str  # terminal punctuation kept after the markers are re-inserted
+    separator: str  # whitespace that followed the sentence
+    cited: list[int]
+
+
+_FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
+_TERMINAL_RE = re.compile(r"([.!?。！？:;]*)$")
+
+
+def _split_sentences(text: str) -> list[_Sentence]:
+    sentences: list[_Sentence] = []
+    last = 0
+    for match in list(_SENTENCE_END_RE.finditer(text)) + [None]:
+        end = match.start() if match else len(text)
+        separator = match.group(0) if match else ""
+        raw = text[last:end]
+        last = match.end() if match else len(text)
+        if not raw and not separator:
+            continue
+        cited = [n for m in _iter_citations(raw) for n in _numbers(m)]
+        body = strip_citations(raw).rstrip()
+        terminal = _TERMINAL_RE.search(body)
+        punctuation = terminal.group(1) if terminal else ""
+        body = body[: len(body) - len(punctuation)].rstrip()
+        sentences.append(_Sentence(body, punctuation, separator, cited))
+    # A sentence that is only markers ("… 128. [1]") belongs to the sentence before it.
+    merged: list[_Sentence] = []
+    for sentence in sentences:
+        if merged and not sentence.body and sentence.cited:
+            merged[-1].cited.extend(sentence.cited)
+            merged[-1].separator = sentence.separator
+        else:
+            merged.append(sentence)
+    return merged
+
+
+def check_citations(
+    answer: str,
+    contexts: Sequence[str],
+    threshold: float = 0.5,
+    *,
+    min_words: int = 2,
+) -> CitationReport:
+    """Repair `answer`'s citations against `contexts` (context N is `contexts[N-1]`).
+
+    `threshold` is the support a context needs for a sentence (see `support_score`);
+    sentences with fewer than `min_words` content words ("Hi!") are neither cited nor checked.
+    """
+    checks: list[CitationCheck] = []
+    out: list[str] = []
+    # Fenced code blocks are kept verbatim: their lines are not sentences to cite.
+    for index, segment in enumerate(_FENCE_RE.split(answer)):
+        if index % 2:
+            out.append(segment)
+        else:
+            out.append(_check_prose(segment, contexts, threshold, min_words, checks))
+    repaired = "".join(out)
+    return CitationReport(repaired, sorted(set(cited_numbers(repaired))), checks)
+
+
+def _check_prose(
+    text: str,
+    contexts: Sequence[str],
+    threshold: float,
+    min_words: int,
+    checks: list[CitationCheck],
+) -> str:
+    out: list[str] = []
+    for sentence in _split_sentences(text):
+        final: list[int] = []
+        scores = [support_score(sentence.body, context) for context in contexts]
+        best = max(range(len(scores)), key=scores.__getitem__) if scores else None
+        checkable = len(content_words(sentence.body)) >= min_words
+        for number in dict.fromkeys(sentence.cited):
+            if not 1 <= number <= len(contexts):
+                checks.append(CitationCheck(sentence.body, number, None, 0.0, "removed_out_of_range"))
+                continue
+            score = scores[number - 1]
+            if score >= threshold or not checkable:
+                final.append(number)
+                checks.append(CitationCheck(sentence.body, number, number, score, "supported"))
+            elif best is not None and scores[best] >= threshold:
+                moved = best + 1
+                if moved not in final:
+                    final.append(moved)
+                checks.append(CitationCheck(sentence.body, number, moved, scores[best], "moved"))
+            else:
+                checks.append(
+                    CitationCheck(sentence.body, number, None, score, "removed_unsupported")
+                )
+        if not final and checkable and best is not None and scores[best] >= threshold:
+            final.append(best + 1)
+            checks.append(CitationCheck(sentence.body, None, best + 1, scores[best], "attributed"))
+        markers = "".join(f"[{n}]" for n in dict.fromkeys(final))
+        body = f"{sentence.body} {markers}" if markers and sentence.body else sentence.body
+        out.append(f"{body}{sentence.end}{sentence.separator}")
+    return "".join(out)

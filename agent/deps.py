@@ -1,0 +1,68 @@
+"""What the nodes need besides the state: the runtime, settings, providers, a clock.
+
+Built once per `SearchAgent` and bound into every node (`functools.partial`), so a node is a
+plain function of the state and nothing constructs models or providers per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from agent.runtime import Runtime
+from megrez_search.settings import Settings
+
+if TYPE_CHECKING:
+    from retrieval.search import SearchProvider
+
+T = TypeVar("T")
+
+
+@dataclass
+class AgentDeps:
+    runtime: Runtime
+    settings: Settings
+    clock: Callable[[], datetime] = datetime.now
+    _providers: dict[str, SearchProvider] = field(default_factory=dict)
+    _cancels: dict[str, threading.Event] = field(default_factory=dict)
+    _memo: dict[Hashable, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def dialect(self) -> str:
+        return self.runtime.dialect
+
+    def provider(self, spec: str | None) -> SearchProvider:
+        """The search provider chain for `spec` (default: settings.search), built once."""
+        spec = (spec or self.settings.search).strip()
+        with self._lock:
+            provider = self._providers.get(spec)
+            if provider is None:
+                from retrieval.search import make_search_provider
+
+                provider = make_search_provider(spec, self.settings)
+                self._providers[spec] = provider
+            return provider
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` once per key for the life of this agent (e.g. calibration scores)."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+        value = compute()  # outside the lock: it may call the model
+        with self._lock:
+            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+
+    def cancel_event(self, run_id: str, event: threading.Event | None = None) -> threading.Event:
+        """The event that stops run `run_id`'s generation when set (`event` registers one)."""
+        with self._lock:
+            if event is not None:
+                self._cancels[run_id] = event
+            return self._cancels.setdefault(run_id, threading.Event())
+
+    def forget_run(self, run_id: str) -> None:
+        with self._lock:
+            self._cancels.pop(run_id, None)

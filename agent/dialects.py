@@ -1,0 +1,143 @@
+"""The messages each step sends, in the model's dialect.
+
+- megrez: the InfiniWebSearch protocol Megrez-3B was trained with. System prompt = role
+  line + current-time line (+ with search on: the functions line and the pretty-printed
+  `googleWebSearch` schema). A search goes back as the model's own function call followed by
+  an `observation` turn of `[[citation:N]]` contexts; the model cites `[citation:N]`.
+- generic: any other chat model, down to a 135M one: short plain instructions; numbered
+  sources `[N]` in the user turn; decisions are constrained choices (see nodes/decide.py).
+
+All wording lives in `prompts/`; this module only assembles it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from agent.citations import strip_citations
+from agent.prompts import render, template, web_search_function
+from agent.runtime import Message
+from agent.runtime.megrez_format import render_function_call
+from agent.state import Context, Turn
+
+WEB_SEARCH = "googleWebSearch"
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def history_messages(turns: Sequence[Turn], window: int) -> list[Message]:
+    """The last `window` answered exchanges of `turns`, as plain user/assistant messages.
+
+    Failed or unanswered turns are skipped; citation markers are dropped from answers
+    because their numbers referred to that turn's sources, not the next one's.
+    """
+    pairs: list[tuple[Turn, Turn]] = []
+    pending: Turn | None = None
+    for turn in turns:
+        if turn.get("role") == "user":
+            pending = turn
+        elif pending is not None and not turn.get("error") and turn.get("content"):
+            pairs.append((pending, turn))
+            pending = None
+    messages: list[Message] = []
+    for user, assistant in pairs[-window:] if window > 0 else []:
+        messages.append(Message("user", user.get("model_text") or user.get("content", "")))
+        messages.append(Message("assistant", strip_citations(assistant.get("content", ""))))
+    return messages
+
+
+def _weekday(now: datetime) -> str:
+    return now.strftime("%A")
+
+
+# --- megrez ------------------------------------------------------------------------------------
+
+
+def megrez_system_prompt(now: datetime, *, search: bool) -> str:
+    """Role line, time line and (search on) the function schema, newline-separated."""
+    lines = [
+        template("megrez", "role"),
+        render("megrez", "time", time=now.strftime("%Y-%m-%d %H:%M:%S"), weekday=_weekday(now)),
+    ]
+    if search:
+        schema = json.dumps(web_search_function(), ensure_ascii=False, indent=4)
+        lines.append(render("megrez", "functions", functions=schema))
+    return "\n".join(lines)
+
+
+def megrez_messages(
+    now: datetime, history: Sequence[Message], user: Message, *, search: bool
+) -> list[Message]:
+    """The conversation as Megrez sees it before deciding (search on) or answering (off)."""
+    return [Message("system", megrez_system_prompt(now, search=search)), *history, user]
+
+
+def megrez_call(query: str) -> str:
+    """The assistant turn of a search call, exactly as the model emits it."""
+    return render_function_call(WEB_SEARCH, {"query": query})
+
+
+def megrez_observation(question: str, keywords: str, contexts: Sequence[Context]) -> str:
+    body = "\n".join(
+        render("megrez", "context", n=c["n"], title=c["title"], text=c["text"]) for c in contexts
+    )
+    return render("megrez", "observation", question=question, keywords=keywords, contexts=body)
+
+
+def megrez_answer_messages(
+    now: datetime,
+    history: Sequence[Message],
+    user: Message,
+    query: str,
+    contexts: Sequence[Context],
+) -> list[Message]:
+    """Search-on conversation + the model's call + the observation with the contexts."""
+    return [
+        *megrez_messages(now, history, user, search=True),
+        Message("assistant", megrez_call(query)),
+        Message("observation", megrez_observation(user.content, query, contexts)),
+    ]
+
+
+# --- generic -----------------------------------------------------------------------------------
+
+
+def _generic_system(name: str, now: datetime) -> str:
+    date_line = render("generic", "time", date=now.strftime("%Y-%m-%d"), weekday=_weekday(now))
+    return f"{template('generic', name)}\n{date_line}"
+
+
+def generic_chat_messages(
+    now: datetime, history: Sequence[Message], user: Message
+) -> list[Message]:
+    return [Message("system", _generic_system("chat_system", now)), *history, user]
+
+
+def generic_sources(contexts: Sequence[Context]) -> str:
+    return "\n\n".join(
+        render("generic", "source", n=c["n"], title=c["title"], text=c["text"]) for c in contexts
+    )
+
+
+def generic_answer_messages(
+    now: datetime, history: Sequence[Message], user: Message, contexts: Sequence[Context]
+) -> list[Message]:
+    return [
+        Message("system", _generic_system("answer_system", now)),
+        *history,
+        Message("user", render("generic", "sources_user", sources=generic_sources(contexts))),
+        Message("assistant", template("generic", "sources_ack")),
+        user,
+    ]
+
+
+def generic_decide_messages(user_text: str) -> list[Message]:
+    return [Message("system", template("generic", "decide_system")), Message("user", user_text)]
+
+
+def generic_decide_options() -> tuple[str, str]:
+    """(search, answer): the two reply openings whose likelihoods decide."""
+    return template("generic", "decide_search"), template("generic", "decide_answer")

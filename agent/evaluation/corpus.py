@@ -1,0 +1,133 @@
+"""The evaluation corpus: a folder of HTML pages served on loopback and indexed by crawling it.
+
+The real search -> fetch -> clean path runs against it, as for any website. The index lives
+under `settings.index_dir` and is reused as long as the folder is unchanged (a fingerprint of
+its files' names, sizes and modification times sits beside the index). Index URLs carry the
+server's port, so the port is derived from the folder path and stays the same between runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from megrez_search.errors import MegrezSearchError
+from megrez_search.settings import Settings
+from retrieval.index import FOLDER_TYPES, build_index, index_path
+
+log = logging.getLogger(__name__)
+
+_PORT_BASE, _PORT_SPAN, _PORT_TRIES = 20_000, 20_000, 20
+
+
+class CorpusError(MegrezSearchError):
+    """The corpus folder cannot be served or indexed."""
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        log.debug("corpus server: " + format, *args)
+
+
+def _corpus_key(root: Path) -> str:
+    return hashlib.sha1(str(root).encode()).hexdigest()[:8]
+
+
+def _preferred_port(root: Path) -> int:
+    return _PORT_BASE + int(_corpus_key(root), 16) % _PORT_SPAN
+
+
+@contextmanager
+def serve_folder(root: Path, port: int | None = None) -> Iterator[str]:
+    """Serve `root` over HTTP on 127.0.0.1; yields the base URL ("http://127.0.0.1:PORT/").
+
+    Without `port`, the folder's own stable port is tried first, then the next ones.
+    """
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder not found: {root}; give a folder of HTML pages")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    start = port if port is not None else _preferred_port(root)
+    server: ThreadingHTTPServer | None = None
+    for candidate in range(start, start + (1 if port is not None else _PORT_TRIES)):
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", candidate), handler)
+            break
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise CorpusError(f"cannot serve {root} on 127.0.0.1:{candidate}: {exc}") from exc
+    if server is None:
+        raise CorpusError(f"no free loopback port near {start} to serve {root}")
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="corpus-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def fingerprint(root: Path) -> str:
+    """A hash of the indexable files' relative paths, sizes and modification times."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in FOLDER_TYPES and p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class IndexedCorpus:
+    root: Path
+    base_url: str
+    index_name: str
+    reused: bool  # the index was up to date: no crawl this run
+
+
+def index_name_for(root: Path, base_url: str) -> str:
+    port = base_url.rstrip("/").rsplit(":", 1)[-1]
+    return f"eval-{root.name[:24] or 'corpus'}-{_corpus_key(root)}-{port}"
+
+
+def ensure_index(root: Path, base_url: str, settings: Settings, progress: bool = True) -> IndexedCorpus:
+    """The `local:` index of the corpus served at `base_url`, crawled unless up to date."""
+    root = Path(root).resolve()
+    name = index_name_for(root, base_url)
+    path = index_path(name, settings)
+    stamp_file = path.with_suffix(".fingerprint")
+    stamp = fingerprint(root)
+    if path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp:
+        log.info("reusing index %s of %s", name, root)
+        return IndexedCorpus(root, base_url, name, reused=True)
+    stats = build_index(base_url, name, allow_loopback(settings), progress=progress)
+    if stats.pages == 0:
+        raise CorpusError(
+            f"indexing {root} (served at {base_url}) found no pages; "
+            "the folder needs an index.html linking to its pages"
+        )
+    stamp_file.write_text(stamp + "\n")
+    log.info(stats.summary())
+    return IndexedCorpus(root, base_url, name, reused=False)
+
+
+def allow_loopback(settings: Settings) -> Settings:
+    """`settings` with 127.0.0.1 exempt from the SSRF guard (MEGREZ_ALLOW_HOSTS for this run)."""
+    if "127.0.0.1" in settings.allow_hosts.split(","):
+        return settings
+    hosts = ",".join(h for h in (settings.allow_hosts, "127.0.0.1") if h)
+    return settings.model_copy(update={"allow_hosts": hosts})
+
+
+def corpus_settings(settings: Settings, corpus: IndexedCorpus) -> Settings:
+    """`settings` for questions over `corpus`: its index as the provider, loopback allowed."""
+    return allow_loopback(settings).model_copy(update={"search": f"local:{corpus.index_name}"})

@@ -1,0 +1,106 @@
+"""Model calls as the agent makes them: streamed, stoppable, and failing clearly.
+
+The backend's token iterator runs in a worker thread and hands chunks over a queue, so the
+agent can (1) notice a backend that stalls (no chunk for `model_stall_timeout_s`) instead
+of hanging with it, (2) stop generation when the user presses stop, and (3) turn whatever
+a backend raises into one `ModelCallError` whose message fits in a chat bubble.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from agent.runtime import Message, ModelCallError, Runtime, Sampling, Usage
+from megrez_search.errors import MegrezSearchError
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def generate(
+    runtime: Runtime,
+    messages: Sequence[Message],
+    sampling: Sampling,
+    usage: Usage,
+    *,
+    stall_timeout_s: float,
+    cancel: threading.Event | None = None,
+) -> Iterator[str]:
+    """Yield the model's text chunks; stop quietly when `cancel` is set.
+
+    Raises `ModelCallError` when the backend fails or yields nothing for `stall_timeout_s`.
+    """
+    chunks: queue.Queue[object] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        stream = runtime.stream(messages, sampling, usage)
+        try:
+            for chunk in stream:
+                if stop.is_set():
+                    break
+                chunks.put(chunk)
+            chunks.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            chunks.put(_Failure(exc))
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a llama.cpp generator stops decoding when closed
+
+    worker = threading.Thread(target=work, name="model-call", daemon=True)
+    worker.start()
+    # Poll in short slices so a stop request is seen promptly even while the model is busy.
+    poll_s = min(0.25, stall_timeout_s)
+    last_progress = time.monotonic()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                log.info("generation stopped by the caller")
+                return
+            try:
+                item = chunks.get(timeout=poll_s)
+            except queue.Empty:
+                if time.monotonic() - last_progress < stall_timeout_s:
+                    continue
+                raise ModelCallError(
+                    f"the model produced nothing for {stall_timeout_s:g} s and was given up; "
+                    "try again, or check the model server (MEGREZ_MODEL_STALL_TIMEOUT_S)"
+                ) from None
+            last_progress = time.monotonic()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise _as_model_error(item.exc)
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
+def _as_model_error(exc: BaseException) -> MegrezSearchError:
+    if isinstance(exc, MegrezSearchError):
+        return exc
+    log.error("model backend failed", exc_info=exc)
+    detail = str(exc) or type(exc).__name__
+    return ModelCallError(f"the model failed while answering: {detail}")
+
+
+def complete(
+    runtime: Runtime,
+    messages: Sequence[Message],
+    sampling: Sampling,
+    usage: Usage,
+    *,
+    stall_timeout_s: float,
+) -> str:
+    return "".join(generate(runtime, messages, sampling, usage, stall_timeout_s=stall_timeout_s))

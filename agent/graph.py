@@ -1,0 +1,72 @@
+"""The agent as one LangGraph state machine — the whole flow on one screen.
+
+    perceive -> decide -+-> rewrite -> search -+-> fetch -> rank -> answer -> check_citations -> finish
+                        |                      +-----------------> answer   (nothing found)
+                        +-> answer            (no search)
+                        +-> check_citations   (Megrez answered while deciding)
+    any failure -> finish (the turn is still recorded)
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from agent.deps import AgentDeps
+from agent.nodes.answer import answer, check, finish
+from agent.nodes.decide import decide
+from agent.nodes.perceive import perceive
+from agent.nodes.retrieve import fetch, rank, search
+from agent.nodes.rewrite import rewrite
+from agent.state import AgentState
+
+
+def after_perceive(state: AgentState) -> Literal["decide", "finish"]:
+    return "finish" if state.error else "decide"
+
+
+def after_decide(state: AgentState) -> Literal["rewrite", "answer", "check_citations", "finish"]:
+    if state.error:
+        return "finish"
+    if state.searched:
+        return "rewrite"
+    return "check_citations" if state.answered_in_decide else "answer"
+
+
+def after_search(state: AgentState) -> Literal["fetch", "answer"]:
+    return "fetch" if state.results else "answer"
+
+
+def after_answer(state: AgentState) -> Literal["check_citations", "finish"]:
+    return "finish" if state.error else "check_citations"
+
+
+def build_graph(deps: AgentDeps) -> StateGraph:
+    """The uncompiled graph; `SearchAgent` compiles it once with the SQLite checkpointer."""
+    graph = StateGraph(AgentState)
+    for name, node in [
+        ("perceive", perceive),
+        ("decide", decide),
+        ("rewrite", rewrite),
+        ("search", search),
+        ("fetch", fetch),
+        ("rank", rank),
+        ("answer", answer),
+        ("check_citations", check),
+        ("finish", finish),
+    ]:
+        graph.add_node(name, partial(node, deps=deps))
+
+    graph.add_edge(START, "perceive")
+    graph.add_conditional_edges("perceive", after_perceive)
+    graph.add_conditional_edges("decide", after_decide)
+    graph.add_edge("rewrite", "search")
+    graph.add_conditional_edges("search", after_search)
+    graph.add_edge("fetch", "rank")
+    graph.add_edge("rank", "answer")
+    graph.add_conditional_edges("answer", after_answer)
+    graph.add_edge("check_citations", "finish")
+    graph.add_edge("finish", END)
+    return graph

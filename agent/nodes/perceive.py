@@ -1,0 +1,69 @@
+"""perceive: voice and images into text the rest of the agent can use; records the question."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from langgraph.types import StreamWriter
+
+from agent.deps import AgentDeps
+from agent.events import ErrorEvent, PerceptionEvent
+from agent.runtime import Message
+from agent.state import AgentState, Turn
+from megrez_search.errors import MegrezSearchError
+
+from .common import step
+
+log = logging.getLogger(__name__)
+
+
+def _label(state: AgentState) -> str | None:
+    if state.audio and state.image:
+        return "Listening to your voice question and reading the image"
+    if state.audio:
+        return "Listening to your voice question"
+    if state.image:
+        return "Reading the image"
+    return None
+
+
+@step("perceive", _label)
+def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """Transcribe / read the attachments and append the user's turn to the conversation."""
+    turn: Turn = {
+        "role": "user",
+        "content": state.question,
+        "model_text": state.question,
+        "image": state.image,
+        "audio": state.audio,
+        "at": deps.clock().isoformat(timespec="seconds"),
+    }
+    message = Message(
+        "user",
+        state.question,
+        image=Path(state.image) if state.image else None,
+        audio=Path(state.audio) if state.audio else None,
+    )
+    try:
+        ingested, perception = deps.runtime.ingest(message)
+    except MegrezSearchError as exc:
+        # Bad input ends the turn with its message; the question is still recorded.
+        log.warning("perception failed: %s", exc)
+        writer(ErrorEvent(message=str(exc), step="perceive", fatal=True))
+        return {"turns": [turn], "error": str(exc), "user_text": state.question}
+    turn.update(
+        model_text=ingested.content,
+        transcript=perception.transcript,
+        image_text=perception.image_text,
+        native_media=ingested.image is not None or ingested.audio is not None,
+    )
+    if perception.ran:
+        writer(PerceptionEvent(transcript=perception.transcript, image_text=perception.image_text))
+    return {
+        "turns": [turn],
+        "user_text": ingested.content,
+        "transcript": perception.transcript,
+        "image_text": perception.image_text,
+    }

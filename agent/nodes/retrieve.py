@@ -1,0 +1,125 @@
+"""search -> fetch -> rank: the web (or a local index) into numbered contexts.
+
+All through `retrieval`: the provider chain searches, pages are fetched concurrently and
+reported one by one as they arrive, and the best passages within the token budget become
+the numbered contexts the model answers from — one context per source page, so `[N]`
+always means source N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from langgraph.types import StreamWriter
+
+from agent.deps import AgentDeps
+from agent.events import PageEvent, SearchResultsEvent, SourcesEvent
+from agent.safety import strip_injections
+from agent.state import AgentState, Context
+from retrieval.fetch import iter_pages
+from retrieval.rank import rank_passages
+from retrieval.types import FetchFailure, Page, Passage
+
+from .common import step
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _query(state: AgentState) -> str:
+    return state.queries[-1] if state.queries else state.user_text
+
+
+@step("search", lambda state: f"Searching: {_query(state)}")
+def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """Ask the provider chain for the query's results (providers never raise for outages)."""
+    provider = deps.provider(state.provider)
+    outcome = provider.search(_query(state), max_results=deps.settings.pages)
+    results = [asdict(result) for result in outcome.results[: deps.settings.pages]]
+    writer(SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures))
+    if not results:
+        log.info("search for %r found nothing (%s)", _query(state), "; ".join(outcome.failures))
+    return {"results": results, "provider_used": outcome.provider, "failures": outcome.failures}
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion from sync code, even under a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="fetch-pages")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+@step("fetch", lambda state: f"Reading {len(state.results)} pages")
+def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """Fetch the result pages concurrently, announcing each as it arrives."""
+    titles = {result["url"]: result["title"] for result in state.results}
+
+    async def collect() -> list[Page | FetchFailure]:
+        arrived: list[Page | FetchFailure] = []
+        async for item in iter_pages(list(titles), deps.settings):
+            arrived.append(item)
+            if isinstance(item, Page):
+                writer(PageEvent(url=item.url, title=item.title or titles.get(item.url, ""), ok=True))
+            else:
+                writer(PageEvent(url=item.url, title=titles.get(item.url, ""), ok=False, reason=item.reason))
+        return arrived
+
+    arrived = _run(collect())
+    # Keep the search engine's order (the best result first), not the order of arrival.
+    order = {url: index for index, url in enumerate(titles)}
+    arrived.sort(key=lambda item: order.get(item.url, len(order)))
+    pages = [item for item in arrived if isinstance(item, Page)]
+    failures = [f"{item.url}: {item.reason}" for item in arrived if isinstance(item, FetchFailure)]
+    fetched = [
+        {"url": item.url, "title": getattr(item, "title", "") or titles.get(item.url, ""),
+         "ok": isinstance(item, Page), "reason": getattr(item, "reason", None)}
+        for item in arrived
+    ]
+    return {"pages": pages, "fetched": fetched, "failures": failures}
+
+
+def group_contexts(passages: list[Passage]) -> list[Context]:
+    """One numbered context per source page, pages in order of their best passage."""
+    by_url: dict[str, list[Passage]] = {}
+    for passage in passages:  # best first
+        by_url.setdefault(passage.url, []).append(passage)
+    contexts: list[Context] = []
+    for n, (url, group) in enumerate(by_url.items(), start=1):
+        text = "\n\n".join(passage.text for passage in group)
+        contexts.append(Context(n=n, url=url, title=group[0].title or url, text=text))
+    return contexts
+
+
+@step("rank", "Picking the relevant passages")
+def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """The best passages within the token budget; pages that match nothing are not useful."""
+    passages = rank_passages(_query(state), state.pages, deps.settings, deps.runtime.count_tokens)
+    useful = [p for p in passages if p.score > 0]
+    cleaned: list[Passage] = []
+    for passage in useful:
+        text = strip_injections(passage.text)
+        if text.strip():
+            cleaned.append(Passage(text, passage.url, passage.title, passage.heading_path, passage.score))
+    contexts = group_contexts(cleaned)
+    writer(SourcesEvent(sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]))
+    return {"contexts": contexts}

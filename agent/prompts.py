@@ -1,0 +1,39 @@
+"""Prompt templates, kept as data files under `prompts/` and loaded by name.
+
+    render("megrez", "time", time="2026-01-01 09:00:00", weekday="Thursday")
+
+Templates use `$name` placeholders (`string.Template`) so JSON and braces need no escaping.
+A missing placeholder value is a programming error and raises `KeyError`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+from string import Template
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+
+
+@cache
+def _templates(family: str) -> dict[str, str]:
+    with (PROMPTS_DIR / f"{family}.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def template(family: str, name: str) -> str:
+    """The raw text of prompt `name` in `prompts/<family>.toml`."""
+    return _templates(family)[name]
+
+
+def render(family: str, name: str, **values: object) -> str:
+    """Prompt `name` of `prompts/<family>.toml` with its `$placeholders` filled in."""
+    return Template(template(family, name)).substitute({k: str(v) for k, v in values.items()})
+
+
+@cache
+def web_search_function() -> dict[str, object]:
+    """The `googleWebSearch` function definition shown to Megrez models."""
+    return json.loads((PROMPTS_DIR / "web_search_function.json").read_text(encoding="utf-8"))

@@ -1,0 +1,88 @@
+"""The outcome of one question: what the CLI's `--json`, the API and the evaluation read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.state import Source
+
+
+@dataclass
+class AskResult:
+    answer: str
+    thread_id: str
+    searched: bool = False
+    queries: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # numbered; `[n]` in the answer
+    citations: list[int] = field(default_factory=list)  # numbers used in the answer
+    transcript: str | None = None
+    image_text: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step, plus "total"
+    tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})
+    ttft_s: float | None = None  # seconds to the first answer token
+    decision: str = ""
+    provider: str | None = None
+    fetched: list[dict[str, Any]] = field(default_factory=list)  # {url, title, ok, reason}
+    citation_precision: float | None = None  # share of the model's own citations that held
+    citation_checks: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # search/fetch problems on the way
+    error: str | None = None  # the turn failed (partial answer kept)
+    stopped: bool = False  # the caller stopped generation
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def from_state(
+        cls, values: dict[str, Any], thread_id: str, total_s: float, ttft_s: float | None
+    ) -> AskResult:
+        timings = {step: round(seconds, 4) for step, seconds in (values.get("timings") or {}).items()}
+        timings["total"] = round(total_s, 4)
+        return cls(
+            answer=values.get("answer", ""),
+            thread_id=thread_id,
+            searched=bool(values.get("searched")),
+            queries=list(values.get("queries") or []),
+            sources=[
+                {"n": c["n"], "url": c["url"], "title": c["title"]}
+                for c in values.get("contexts") or []
+            ],
+            citations=list(values.get("citations") or []),
+            transcript=values.get("transcript"),
+            image_text=values.get("image_text"),
+            timings=timings,
+            tokens=dict(values.get("tokens") or {"prompt": 0, "completion": 0}),
+            ttft_s=None if ttft_s is None else round(ttft_s, 4),
+            decision=values.get("decision", ""),
+            provider=values.get("provider_used"),
+            fetched=list(values.get("fetched") or []),
+            citation_precision=values.get("citation_precision"),
+            citation_checks=list(values.get("citation_checks") or []),
+            failures=list(values.get("failures") or []) + list(values.get("errors") or []),
+            error=values.get("error"),
+            stopped=bool(values.get("stopped")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `ask --json` object (schema of the foundation issue, plus agent fields)."""
+        return {
+            "answer": self.answer,
+            "searched": self.searched,
+            "queries": self.queries,
+            "sources": [dict(source) for source in self.sources],
+            "citations": self.citations,
+            "input": {"transcript": self.transcript, "image_text": self.image_text},
+            "timings": self.timings,
+            "tokens": self.tokens,
+            "thread_id": self.thread_id,
+            "decision": self.decision,
+            "provider": self.provider,
+            "pages": self.fetched,
+            "citation_precision": self.citation_precision,
+            "ttft_s": self.ttft_s,
+            "failures": self.failures,
+            "error": self.error,
+            "stopped": self.stopped,
+        }

@@ -1,0 +1,145 @@
+"""The graph's state: one dataclass, with reducers for what accumulates.
+
+`turns` is the conversation and grows across the whole thread (it is what the SQLite
+checkpointer keeps). Every other field belongs to the current turn: `turn_input` resets them
+all at the start of each turn, so nothing of the last question leaks into the next one.
+Values are plain dicts/lists/strings so checkpoints stay readable JSON-like msgpack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.channels import UntrackedValue
+
+
+def accumulate(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Append `right` to `left`; `None` resets the list (start of a turn)."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
+    """Add each step's seconds; `None` resets."""
+    if right is None:
+        return {}
+    merged = dict(left or {})
+    for step, seconds in right.items():
+        merged[step] = merged.get(step, 0.0) + seconds
+    return merged
+
+
+def add_tokens(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    """Sum prompt/completion token counts; `None` resets."""
+    if right is None:
+        return {"prompt": 0, "completion": 0}
+    total = dict(left or {"prompt": 0, "completion": 0})
+    for key, value in right.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+class Source(TypedDict):
+    """One numbered source given to the model; the answer cites it as `[n]`."""
+
+    n: int
+    url: str
+    title: str
+
+
+class Context(Source):
+    """A source with the passage text the model read (what citations are checked against)."""
+
+    text: str
+
+
+class Turn(TypedDict, total=False):
+    """One message of the conversation as the checkpointer keeps it."""
+
+    role: Literal["user", "assistant"]
+    content: str  # user: what they typed; assistant: the final answer, citations as [N]
+    model_text: str  # user: the text the model saw (with transcript / image text)
+    image: str | None
+    audio: str | None
+    transcript: str | None
+    image_text: str | None
+    native_media: bool  # the model reads the attachments itself (no perception inlined)
+    searched: bool
+    queries: list[str]
+    sources: list[Source]
+    citations: list[int]
+    error: str | None
+    at: str  # ISO time
+
+
+@dataclass
+class AgentState:
+    # --- the conversation (kept across turns) ---------------------------------------------
+    turns: Annotated[list[Turn], accumulate] = field(default_factory=list)
+
+    # --- this turn's request ------------------------------------------------------------------
+    question: str = ""
+    image: str | None = None
+    audio: str | None = None
+    search: bool = True  # the user's toggle: False never searches
+    provider: str | None = None  # search provider chain; None = settings.search
+    run_id: str = ""  # identifies this turn's run (cancellation)
+
+    # --- perceive ---------------------------------------------------------------------------
+    user_text: str = ""  # the question as the model reads it
+    transcript: str | None = None
+    image_text: str | None = None
+
+    # --- decide / rewrite -------------------------------------------------------------------
+    searched: bool = False
+    decision: str = ""  # why (for logs, eval and the UI)
+    call_query: str | None = None  # Megrez: the query argument of its function call
+    call_text: str = ""  # Megrez: the function call exactly as the model wrote it
+    queries: Annotated[list[str], accumulate] = field(default_factory=list)
+
+    # --- search / fetch / rank ----------------------------------------------------------------
+    provider_used: str | None = None
+    results: Annotated[list[dict[str, Any]], accumulate] = field(default_factory=list)
+    fetched: Annotated[list[dict[str, Any]], accumulate] = field(default_factory=list)
+    # Page texts are large and only needed by `rank`: never written to the checkpoint.
+    pages: Annotated[list[Any], UntrackedValue] = field(default_factory=list)
+    failures: Annotated[list[str], accumulate] = field(default_factory=list)
+    contexts: list[Context] = field(default_factory=list)
+
+    # --- answer / check -----------------------------------------------------------------------
+    answer: str = ""
+    answered_in_decide: bool = False  # Megrez answered directly instead of calling search
+    citations: list[int] = field(default_factory=list)
+    citation_checks: list[dict[str, Any]] = field(default_factory=list)
+    citation_precision: float | None = None
+    error: str | None = None  # a failure that ended the turn early (shown to the user)
+    stopped: bool = False  # the caller stopped generation
+    errors: Annotated[list[str], accumulate] = field(default_factory=list)  # non-fatal
+    timings: Annotated[dict[str, float], merge_timings] = field(default_factory=dict)
+    tokens: Annotated[dict[str, int], add_tokens] = field(default_factory=dict)
+
+
+_CONVERSATION_FIELDS = {"turns"}
+_UNTRACKED_FIELDS = {"pages"}
+
+
+def turn_input(**request: Any) -> dict[str, Any]:
+    """The graph input of a new turn: every per-turn field reset, then `request` applied."""
+    values: dict[str, Any] = {}
+    for item in fields(AgentState):
+        if item.name in _CONVERSATION_FIELDS | _UNTRACKED_FIELDS:
+            continue
+        if item.default_factory is not MISSING:  # reducer lists/dicts: None resets them
+            values[item.name] = None if item.name in _REDUCED else item.default_factory()
+        else:
+            values[item.name] = item.default
+    unknown = set(request) - set(values)
+    if unknown:
+        raise TypeError(f"unknown turn fields: {sorted(unknown)}")
+    values.update(request)
+    return values
+
+
+_REDUCED = {"queries", "results", "fetched", "failures", "errors", "timings", "tokens"}

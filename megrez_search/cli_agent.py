@@ -1,0 +1,114 @@
+"""`megrez-search ask`: one question through the whole agent (decide, search, read, answer).
+
+Plain output streams the answer as it is written, then the numbered sources; status lines
+("Searching: …") go to stderr. `--json` prints one object (the schema of `AskResult.to_json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from .errors import MegrezSearchError
+from .settings import Settings
+
+
+class AskFailed(MegrezSearchError):
+    """The question was taken but could not be answered (the message says why)."""
+
+
+def register(
+    subparsers: argparse._SubParsersAction,
+    settings_from_args: Callable[[argparse.Namespace], Settings],
+) -> None:
+    parser = subparsers.add_parser(
+        "ask",
+        help="ask a question: searches the web (or an index) when useful and cites sources",
+        description="Ask one question. With search on (the default) the model decides whether "
+        "to search; the answer cites numbered sources. Use --thread to continue a "
+        "conversation (its id is printed after each answer).",
+    )
+    parser.add_argument("question", nargs="?", default="", metavar="QUESTION")
+    parser.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="allow web search (default: on); --no-search never searches",
+    )
+    parser.add_argument(
+        "--provider", help="search provider chain, e.g. 'ddg' or 'local:docs' (env MEGREZ_SEARCH)"
+    )
+    parser.add_argument("--thread", help="continue the conversation with this thread id")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--image", type=Path, help="attach an image (its text is read)")
+    parser.add_argument("--audio", type=Path, help="ask by voice: a WAV/MP3/OGG/FLAC clip")
+    parser.set_defaults(handler=lambda args: run_ask(args, settings_from_args(args)))
+
+
+def run_ask(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    agent: object | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Handle `ask`; `agent` (a SearchAgent) may be passed in by tests and embedders."""
+    from agent.api import AskRequest, SearchAgent
+    from agent.events import AnswerEvent, DoneEvent, ErrorEvent, StepEvent, TokenEvent
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    request = AskRequest(
+        question=args.question or "",
+        thread_id=args.thread,
+        search=args.search,
+        provider=args.provider,
+        image=args.image,
+        audio=args.audio,
+    )
+    owned = agent is None
+    search_agent: SearchAgent = agent or SearchAgent(settings)  # type: ignore[assignment]
+    try:
+        streamed: list[str] = []
+        live = not args.json and out.isatty()
+        result = None
+        for event in search_agent.stream(request):
+            if isinstance(event, DoneEvent):
+                result = event.result
+            elif args.json:
+                continue
+            elif isinstance(event, StepEvent):
+                print(f"» {event.label}", file=err, flush=True)
+            elif isinstance(event, TokenEvent) and live:
+                streamed.append(event.text)
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, AnswerEvent) and live and "".join(streamed).strip() != event.answer:
+                # Citations were repaired after streaming: show the checked answer.
+                out.write("\n\nWith checked citations:\n" + event.answer)
+            elif isinstance(event, ErrorEvent):
+                print(f"» {event.message}", file=err, flush=True)
+        assert result is not None
+    finally:
+        if owned:
+            search_agent.close()
+
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False), file=out)
+    else:
+        if not live and result.answer:
+            out.write(result.answer)
+        out.write("\n")
+        if result.sources:
+            out.write("\nSources:\n")
+            for source in result.sources:
+                out.write(f"[{source['n']}] {source['title']} — {source['url']}\n")
+        print(f"(thread {result.thread_id}: continue with --thread {result.thread_id})", file=err)
+    if result.error:
+        raise AskFailed(result.error)
+    return 0

@@ -1,0 +1,74 @@
+"""`megrez-search eval`: how good the agent is on a question set, in figures.
+
+    megrez-search eval --questions dev.jsonl --corpus /usr/share/doc/python3.11/html --json
+
+Serves the corpus folder on loopback, indexes it (reused while unchanged), runs every question
+through the agent with search ON, and prints the metrics; `--json` makes the last stdout line
+one JSON object, `--report DIR` writes a Markdown report with plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import MegrezSearchError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(
+    subparsers: argparse._SubParsersAction, settings_from_args: Callable[[argparse.Namespace], Settings]
+) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="score the agent on a question set (accuracy, citations, latency, tokens)",
+        description="Run every question of FILE (jsonl: id, question, optional history, answers, "
+        "gold_pages, needs_search) through the agent with search ON over the HTML folder DIR, "
+        "served on 127.0.0.1 and indexed as a local: index, and report decision accuracy, "
+        "retrieval recall, answer accuracy, citation precision and coverage, latency and tokens.",
+    )
+    parser.add_argument("--questions", type=Path, required=True, metavar="FILE",
+                        help="question set, one JSON object a line")
+    parser.add_argument("--corpus", type=Path, required=True, metavar="DIR",
+                        help="folder of HTML pages the gold_pages are relative to")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    parser.add_argument("--json", action="store_true",
+                        help="print the overall metrics as one JSON object on the last line")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write DIR/report.md with a per-question table and PNG plots")
+    parser.set_defaults(handler=lambda args: run_eval_command(args, settings_from_args(args)))
+
+
+class EvalInputError(MegrezSearchError):
+    """The eval command's arguments cannot be used."""
+
+
+def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.evaluation.dataset import load_questions
+    from agent.evaluation.report import summary_table, write_report
+    from agent.evaluation.runner import evaluate
+
+    if not args.corpus.is_dir():
+        raise EvalInputError(f"corpus folder not found: {args.corpus}; give a folder of HTML pages")
+    questions = load_questions(args.questions, args.limit)
+    run = evaluate(settings, questions, args.corpus, progress=True)
+    if args.report is not None:
+        command = "megrez-search " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
+        path = write_report(args.report, run, command=command)
+        print(f"report: {path}", file=sys.stderr)
+    summary = run.summary
+    if args.json:
+        print(json.dumps(summary.to_json()), flush=True)
+    else:
+        print(summary_table([(run.name, summary)]))
+    if summary.errors:
+        log.warning("%d of %d questions failed; see the report for details", summary.errors, summary.n)
+    # Every question failing means the setup is broken, not the agent's answers.
+    return 1 if summary.n and summary.errors == summary.n else 0

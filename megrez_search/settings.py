@@ -1,0 +1,149 @@
+"""All configuration in one place: pydantic settings read from `MEGREZ_*` env vars.
+
+Every layer (runtime, retrieval, agent, UI, CLI) takes a `Settings`; CLI flags override
+fields with `settings.model_copy(update=...)`. This module imports nothing of the project so
+that any layer may depend on it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("megrez-search", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEGREZ_", extra="ignore")
+
+    # --- model runtime -------------------------------------------------------------
+    model: str = Field(
+        "embedded",
+        description="Model spec: 'embedded', a .gguf path, an HF folder, 'omni:PATH' "
+        "or 'openai:BASE_URL[#MODEL]'.",
+    )
+    dialect: Literal["auto", "megrez", "generic"] = Field(
+        "auto", description="Prompt protocol; 'auto' picks megrez for Megrez models."
+    )
+    n_ctx: int = Field(4096, description="Context window for llama.cpp models.")
+    n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
+    device: str = Field("auto", description="torch device for transformers backends.")
+    openai_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key for openai: backends.")
+    request_timeout_s: float = Field(120.0, description="Timeout of one model call (openai:).")
+    openai_modalities: str = Field(
+        "text", description="What an openai: server accepts besides text: 'image', 'audio'."
+    )
+
+    # --- perception (voice and images for text-only models) ------------------------
+    audio_language: str | None = Field(
+        None, description="Language code of spoken questions, e.g. 'en' (default: detect)."
+    )
+    max_audio_s: float = Field(600.0, description="Longest audio clip accepted, in seconds.")
+
+    # --- storage ---------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir)
+
+    # --- retrieval -------------------------------------------------------------------
+    search: str = Field("ddg", description="Search provider chain, comma-separated.")
+    pages: int = Field(5, description="Pages to fetch per question.")
+    allow_hosts: str = Field(
+        "", description="Comma-separated hosts or networks exempt from the SSRF guard."
+    )
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    fetch_deadline_s: float = Field(20.0, description="Total time for all pages of a question.")
+    max_page_bytes: int = Field(5_000_000, description="Download cap per page.")
+    max_redirects: int = 5
+    fetch_concurrency: int = 8
+    page_cache_ttl_s: int = Field(24 * 3600, description="Expiry of cached pages.")
+    context_tokens: int = Field(1500, description="Token budget of passages given to the model.")
+    passages_per_source: int = 3
+    rerank: bool = Field(False, description="Semantic reranking with all-MiniLM-L6-v2.")
+    search_timeout_s: float = Field(10.0, description="Timeout of one search provider call.")
+    search_backoff_s: float = Field(
+        30.0, description="First cool-down of a rate-limited provider; doubles, capped at 15 min."
+    )
+    ddg_backend: str = Field(
+        "duckduckgo", description="ddgs backend(s) for the ddg provider, e.g. 'duckduckgo' or 'auto'."
+    )
+    crawl_concurrency: int = Field(4, description="Parallel requests while crawling a site.")
+    crawl_max_pages: int = Field(10_000, description="Most pages one `index` run visits.")
+
+    # --- agent -----------------------------------------------------------------------
+    history_turns: int = Field(
+        2, description="Earlier user turns (with their answers) the model sees; 0 = none."
+    )
+    answer_max_tokens: int = Field(512, description="Longest answer written from sources.")
+    chat_max_tokens: int = Field(768, description="Longest answer when nothing is searched.")
+    answer_temperature: float = Field(0.0, description="Sampling temperature of answers.")
+    answer_repetition_penalty: float = Field(
+        1.1, description="Repetition penalty of answers (keeps small models out of loops)."
+    )
+    decide_bias: float = Field(
+        0.0,
+        description="Generic dialect: added to the log-likelihood margin of 'search' over "
+        "'answer directly' (positive searches more).",
+    )
+    max_query_words: int = Field(12, description="Longest search query, in words.")
+    citation_support: float = Field(
+        0.5,
+        description="Share of a sentence's content words a passage must contain to support it.",
+    )
+    model_stall_timeout_s: float = Field(
+        120.0, description="A model call that yields nothing for this long is a failure."
+    )
+
+    # --- serving ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_port: int = 8000
+    demo_docs_port: int = Field(
+        8799, description="Loopback port of the Python docs served by `megrez-search demo`."
+    )
+    ui_concurrency: int = Field(
+        16, description="Questions the UI and the API work on at once (other users queue)."
+    )
+
+    @property
+    def allowed_hosts(self) -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+        """`allow_hosts` split into exact host names and IP networks."""
+        names: set[str] = set()
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for item in (part.strip() for part in self.allow_hosts.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                names.add(item.lower())
+        return names, networks
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+    @property
+    def page_cache_path(self) -> Path:
+        return self.data_dir / "page-cache.sqlite"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (e.g. CLI) overrides applied on top."""
+    settings = Settings()
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return settings.model_copy(update=clean) if clean else settings

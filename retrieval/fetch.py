@@ -1,0 +1,362 @@
+"""Fetch pages concurrently and safely, then clean them.
+
+One `httpx.AsyncClient` (one connection pool) serves all pages of a question; a semaphore
+bounds concurrency; each request has connect/read timeouts and all of them share one total
+deadline; bodies are streamed and reading stops at the size cap; redirects are followed by
+hand so the SSRF guard sees every hop. The guard also runs inside the connection itself
+(`GuardedNetworkBackend`): the address that was checked is the address that is connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+import httpcore
+import httpx
+
+from megrez_search.settings import Settings
+from retrieval.cache import PageCache
+from retrieval.clean import clean_document, media_type
+from retrieval.errors import BlockedURLError, FetchError, RetrievalError
+from retrieval.guard import Resolver, check_url, resolve_host, validate_url
+from retrieval.types import FetchFailure, Page
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "MegrezSearch/0.1 (+https://github.com/megrez-search; self-hosted answer engine)"
+_REDIRECT_CODES = {301, 302, 303, 307, 308}
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A downloaded body before cleaning."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return media_type(self.headers.get("content-type"))[0]
+
+    @property
+    def charset(self) -> str | None:
+        return media_type(self.headers.get("content-type"))[1]
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks and connects in one step, so DNS cannot change between check and use."""
+
+    def __init__(self, settings: Settings, resolver: Resolver = resolve_host) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        url = httpx.URL(scheme="http", host=host, port=port)
+        target = await asyncio.wait_for(
+            check_url(url, self._settings, self._resolver), timeout=timeout
+        )
+        return await self._backend.connect_tcp(
+            target.address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.AsyncNetworkStream:
+        raise BlockedURLError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool built on `GuardedNetworkBackend`."""
+
+    def __init__(self, settings: Settings, resolver: Resolver = resolve_host) -> None:
+        limits = httpx.Limits(
+            max_connections=max(settings.fetch_concurrency * 2, 4),
+            max_keepalive_connections=max(settings.fetch_concurrency, 2),
+        )
+        super().__init__(limits=limits, trust_env=False)
+        # httpx has no public hook for the network backend; rebuild its pool with ours.
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedNetworkBackend(settings, resolver),
+        )
+
+
+def make_client(settings: Settings, resolver: Resolver = resolve_host) -> httpx.AsyncClient:
+    """The shared client: guarded pool, per-request timeouts, redirects left to `fetch_raw`."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout_s,
+        read=settings.read_timeout_s,
+        write=settings.read_timeout_s,
+        pool=settings.fetch_deadline_s,
+    )
+    return httpx.AsyncClient(
+        transport=GuardedTransport(settings, resolver),
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5"},
+        trust_env=False,
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n} bytes"
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise FetchError(
+            f"too large: {_size(int(declared))} declared, the limit is {_size(cap)} "
+            "(MEGREZ_MAX_PAGE_BYTES)"
+        )
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():  # decoded bytes: a gzip bomb hits the cap too
+        total += len(chunk)
+        if total > cap:
+            raise FetchError(
+                f"too large: more than {_size(cap)} (MEGREZ_MAX_PAGE_BYTES); stopped reading"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def fetch_raw(
+    client: httpx.AsyncClient,
+    url: str,
+    settings: Settings,
+    headers: dict[str, str] | None = None,
+) -> RawResponse:
+    """GET `url` following at most `max_redirects` redirects, each hop checked by the guard.
+
+    A 304 (for conditional `headers`) comes back with an empty body; other HTTP errors raise
+    `FetchError`, refused addresses `BlockedURLError`.
+    """
+    current = httpx.URL(url)
+    seen = {str(current)}
+    for _hop in range(settings.max_redirects + 1):
+        # The scheme is checked here; addresses are checked by the transport at connect time.
+        validate_url(current)
+        request = client.build_request("GET", current, headers=headers)
+        response = await client.send(request, stream=True)
+        try:
+            location = response.headers.get("location")
+            if response.status_code in _REDIRECT_CODES and location:
+                target = current.join(location)
+                if str(target) in seen:
+                    raise FetchError(f"redirect loop: {current} redirects back to {target}")
+                seen.add(str(target))
+                logger.debug("redirect %s -> %s", current, target)
+                current = target
+                continue
+            if response.status_code == 304:
+                return RawResponse(url, str(current), 304, response.headers, b"")
+            if response.status_code >= 400:
+                raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+            body = await _read_capped(response, settings.max_page_bytes)
+            return RawResponse(url, str(current), response.status_code, response.headers, body)
+        finally:
+            await response.aclose()
+    raise FetchError(f"too many redirects (more than {settings.max_redirects})")
+
+
+def describe_error(exc: BaseException, settings: Settings, url: str = "") -> str:
+    """A short, user-readable reason for a failed fetch."""
+    if isinstance(exc, RetrievalError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"timed out: the fetch deadline of {settings.fetch_deadline_s:g} s passed"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"timed out connecting (after {settings.connect_timeout_s:g} s)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"timed out reading (no data for {settings.read_timeout_s:g} s)"
+    if isinstance(exc, httpx.ConnectError):
+        where = httpx.URL(url).netloc.decode() if url.startswith(("http://", "https://")) else url
+        return f"connection failed: cannot connect to {where} ({exc or 'refused'})"
+    if isinstance(exc, httpx.InvalidURL):
+        return f"invalid URL: {exc}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"network error: {type(exc).__name__}: {exc}"
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+class Fetcher:
+    """Fetches and cleans pages with one shared client, cache and concurrency bound."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        cache: PageCache | None = None,
+        resolver: Resolver = resolve_host,
+    ) -> None:
+        self.settings = settings
+        self._resolver = resolver
+        self._client = client
+        self._owns_client = client is None
+        self._owns_cache = cache is None
+        self._cache = cache if cache is not None else PageCache.for_settings(settings)
+        self._semaphore = asyncio.Semaphore(max(1, settings.fetch_concurrency))
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(self.settings, self._resolver)
+        return self._client
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._owns_cache and self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    async def fetch_page(self, url: str) -> Page | FetchFailure:
+        """One page, from the cache or the network; never raises."""
+        try:
+            if url.startswith("file:"):
+                return _indexed_file(url, self.settings)
+            target = validate_url(url)
+            if _is_ip_literal(target.host):
+                # A page cached while its address was trusted stays refused once it is not.
+                await check_url(target, self.settings, self._resolver)
+            cached = self._cache.get(url) if self._cache else None
+            if cached is not None:
+                return cached
+            async with self._semaphore:
+                raw = await fetch_raw(self.client, url, self.settings)
+            # Extraction is CPU work: a thread keeps the event loop serving other downloads.
+            doc = await asyncio.to_thread(
+                clean_document, raw.body, raw.content_type, raw.final_url, raw.charset
+            )
+            page = Page(
+                url=url,
+                final_url=raw.final_url,
+                title=doc.title,
+                text=doc.text,
+                content_type=doc.content_type,
+                language=doc.language,
+                date=doc.date,
+            )
+            if self._cache:
+                self._cache.put(page)
+            return page
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # every failure becomes a per-page reason, never a crash
+            reason = describe_error(exc, self.settings, url)
+            if not isinstance(exc, (RetrievalError, httpx.HTTPError, TimeoutError)):
+                logger.exception("unexpected failure fetching %s", url)
+            logger.info("fetch failed: %s: %s", url, reason)
+            return FetchFailure(url=url, reason=reason)
+
+    async def iter_pages(self, urls: Sequence[str]) -> AsyncIterator[Page | FetchFailure]:
+        """Pages as they arrive (first finished, first yielded), all within the deadline."""
+        unique = list(dict.fromkeys(urls))
+        deadline = asyncio.get_running_loop().time() + self.settings.fetch_deadline_s
+
+        async def bounded(url: str) -> Page | FetchFailure:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await self.fetch_page(url)
+            except TimeoutError as exc:
+                return FetchFailure(url=url, reason=describe_error(exc, self.settings))
+
+        tasks = [asyncio.create_task(bounded(url)) for url in unique]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def fetch_pages(self, urls: Sequence[str]) -> list[Page | FetchFailure]:
+        """All pages, in the order of `urls` (a repeated URL is fetched once)."""
+        started = time.perf_counter()
+        by_url = {item.url: item async for item in self.iter_pages(urls)}
+        logger.info(
+            "fetched %d/%d pages in %.2f s",
+            sum(isinstance(item, Page) for item in by_url.values()),
+            len(by_url),
+            time.perf_counter() - started,
+        )
+        return [by_url[url] for url in urls]
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:
+    """A `file:` URL is served only from a local index: fetching never reads arbitrary files."""
+    from retrieval.index import find_indexed_page  # index imports this module
+
+    page = find_indexed_page(url, settings)
+    if page is None:
+        return FetchFailure(
+            url=url,
+            reason="blocked: file URLs are read only from local indexes (megrez-search index)",
+        )
+    return page
+
+
+async def fetch_pages(urls: Sequence[str], settings: Settings) -> list[Page | FetchFailure]:
+    """Fetch and clean `urls` concurrently; one result per URL, in order, never raising."""
+    async with Fetcher(settings) as fetcher:
+        return await fetcher.fetch_pages(urls)
+
+
+async def iter_pages(urls: Sequence[str], settings: Settings) -> AsyncIterator[Page | FetchFailure]:
+    """Like `fetch_pages`, yielding each page as soon as it is ready."""
+    async with Fetcher(settings) as fetcher:
+        async for item in fetcher.iter_pages(urls):
+            yield item
+
+
+def fetch_pages_sync(urls: Sequence[str], settings: Settings) -> list[Page | FetchFailure]:
+    """`fetch_pages` for synchronous callers (runs its own event loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(fetch_pages(urls, settings))
+    # Called from inside a running loop (e.g. a notebook): run on a private loop in a thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, fetch_pages(urls, settings)).result()

@@ -1,0 +1,95 @@
+"""Split cleaned Markdown pages into passages that keep their URL, title and heading path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from retrieval.types import Page, Passage
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+TARGET_WORDS = 110  # about 150 tokens: a few passages fit a small model's context
+MAX_WORDS = 180
+
+
+def split_passages(page: Page, target_words: int = TARGET_WORDS) -> list[Passage]:
+    """Passages of `page`: paragraphs grouped up to ~`target_words`, never across headings."""
+    passages: list[Passage] = []
+    for path, block in _sections(page.text):
+        for text in _chunks(block, target_words):
+            passages.append(Passage(text=text, url=page.url, title=page.title, heading_path=path))
+    return passages
+
+
+def _sections(text: str) -> Iterator[tuple[tuple[str, ...], list[str]]]:
+    """(heading path, paragraphs) for each run of text between headings."""
+    stack: list[tuple[int, str]] = []
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush_paragraph() -> None:
+        if current:
+            paragraphs.append("\n".join(current).strip())
+            current.clear()
+
+    for line in text.splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            flush_paragraph()
+            if paragraphs:
+                yield tuple(title for _, title in stack), paragraphs
+                paragraphs = []
+            level = len(heading.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading.group(2).strip("` ")))
+        elif line.strip():
+            current.append(line)
+        else:
+            flush_paragraph()
+    flush_paragraph()
+    if paragraphs:
+        yield tuple(title for _, title in stack), paragraphs
+
+
+def _chunks(paragraphs: list[str], target_words: int) -> Iterator[str]:
+    """Group paragraphs into chunks of about `target_words`; split paragraphs that are too long."""
+    buffer: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        for piece in _split_long(paragraph, target_words):
+            words = len(piece.split())
+            if buffer and size + words > target_words:
+                yield "\n\n".join(buffer)
+                buffer, size = [], 0
+            buffer.append(piece)
+            size += words
+    if buffer:
+        yield "\n\n".join(buffer)
+
+
+def _split_long(paragraph: str, target_words: int) -> Iterator[str]:
+    if len(paragraph.split()) <= MAX_WORDS:
+        yield paragraph
+        return
+    # Tables and lists split at line ends; prose at sentence ends; anything else at words.
+    units = paragraph.splitlines() if "\n" in paragraph else re.split(r"(?<=[.!?])\s+", paragraph)
+    joiner = "\n" if "\n" in paragraph else " "
+    buffer: list[str] = []
+    size = 0
+    for unit in units:
+        words = unit.split()
+        if len(words) > MAX_WORDS:  # a single giant line or sentence
+            if buffer:
+                yield joiner.join(buffer)
+                buffer, size = [], 0
+            for start in range(0, len(words), target_words):
+                yield " ".join(words[start : start + target_words])
+            continue
+        if buffer and size + len(words) > target_words:
+            yield joiner.join(buffer)
+            buffer, size = [], 0
+        buffer.append(unit)
+        size += len(words)
+    if buffer:
+        yield joiner.join(buffer)

@@ -1,0 +1,1 @@
+"""Search providers: one small class per backend, all speaking `SearchResult`."""

@@ -1,0 +1,68 @@
+"""Deterministic query writing and tokenizing shared by ranking and the local index.
+
+`keyword_query` turns a natural-language question into a keyword query (no model needed); the
+agent can use it as a fallback when its model writes no usable query.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Question words, auxiliaries, pronouns and filler: words that carry no topic.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can can't could couldn't did didn't do does doesn't doing
+    don't down during each else ever few for from further get gets got had hadn't has hasn't have
+    haven't having he her here hers herself him himself his how i if in into is isn't it it's its
+    itself just let's me more most much my myself no nor not now of off on once only or other
+    ought our ours ourselves out over own please same shan't she should shouldn't so some such
+    tell than that that's the their theirs them themselves then there these they this those
+    through to too under until up us very was wasn't we were weren't what what's when where which
+    while who whom whose why will with won't would wouldn't you your yours yourself yourselves
+    hi hello hey thanks thank know explain describe give show find want need like i'm i've i'd
+    does did use used using used one ones
+    """.split()
+)
+
+_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*")
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def keyword_query(text: str) -> str:
+    """Keywords of `text` in their order, e.g. "default maxsize functools.lru_cache".
+
+    Dotted names (`functools.lru_cache`), versions (`3.11`) and numbers are kept whole;
+    possessives lose their 's; duplicates and stopwords go.
+    """
+    words: list[str] = []
+    seen: set[str] = set()
+    for match in _WORD.finditer(text):
+        word = re.sub(r"[’']s$", "", match.group(0).replace("’", "'"))
+        key = word.lower()
+        if not key or key in STOPWORDS or key in seen:
+            continue
+        seen.add(key)
+        words.append(word)
+    # A question made only of stopwords still needs a query: fall back to its words.
+    return " ".join(words) if words else " ".join(text.split())
+
+
+def stem(token: str) -> str:
+    """A light English stemmer: enough to match plurals and simple verb forms."""
+    if len(token) <= 3 or not token.isalpha():
+        return token
+    for suffix, replacement in (
+        ("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"),
+        ("ing", ""), ("ed", ""), ("s", ""),
+    ):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            if suffix == "s" and token.endswith(("ss", "us", "is")):
+                return token
+            return token[: len(token) - len(suffix)] + replacement
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, split identifiers at `_`/`.`, drop stopwords, stem: the terms BM25 counts."""
+    return [stem(tok) for tok in _TOKEN.findall(text.lower()) if tok not in STOPWORDS]

@@ -1,0 +1,176 @@
+"""Search provider registry and chains with fallback.
+
+`make_search_provider("ddg,searxng:http://localhost:8080,local:docs", settings)` gives one
+`SearchProvider`: the first provider that answers wins; rate limits and outages move on to the
+next, and the outcome says which provider answered and which failed. A rate-limited provider
+cools down (exponential backoff, shared by the process) and is skipped meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from megrez_search.settings import Settings
+from retrieval.errors import ProviderFailure, ProviderSpecError
+from retrieval.providers.base import BaseProvider, SearchProvider
+from retrieval.types import SearchOutcome
+
+__all__ = ["SearchProvider", "ProviderChain", "Cooldowns", "make_search_provider", "PROVIDERS"]
+
+logger = logging.getLogger(__name__)
+
+MAX_COOLDOWN_S = 900.0  # a rate-limited provider is retried at least every 15 minutes
+MAX_WAIT_S = 5.0  # the longest a search waits for a cooling provider instead of failing
+
+
+def _ddg(arg: str, settings: Settings) -> BaseProvider:
+    from retrieval.providers.ddg import DdgProvider
+
+    if arg:
+        raise ProviderSpecError(f"'ddg' takes no argument (got 'ddg:{arg}')")
+    return DdgProvider(settings)
+
+
+def _searxng(arg: str, settings: Settings) -> BaseProvider:
+    from retrieval.providers.searxng import SearxngProvider
+
+    return SearxngProvider(arg, settings)
+
+
+def _local(arg: str, settings: Settings) -> BaseProvider:
+    from retrieval.providers.local import LocalProvider
+
+    if not arg:
+        raise ProviderSpecError("'local' needs an index name, e.g. 'local:docs'")
+    return LocalProvider(arg, settings)
+
+
+# kind -> factory(argument after the first ':', settings)
+PROVIDERS: dict[str, Callable[[str, Settings], BaseProvider]] = {
+    "ddg": _ddg,
+    "searxng": _searxng,
+    "local": _local,
+}
+
+
+@dataclass
+class _Cooldown:
+    strikes: int
+    until: float
+
+
+class Cooldowns:
+    """Which providers are rate limited until when; doubles on each consecutive rate limit."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._state: dict[str, _Cooldown] = {}
+        self._lock = threading.Lock()
+
+    def remaining(self, name: str) -> float:
+        with self._lock:
+            state = self._state.get(name)
+        return max(0.0, state.until - self.clock()) if state else 0.0
+
+    def strike(self, name: str, base_s: float) -> float:
+        """Record a rate limit; returns the cool-down it earned."""
+        with self._lock:
+            strikes = self._state[name].strikes + 1 if name in self._state else 1
+            delay = min(base_s * 2 ** (strikes - 1), MAX_COOLDOWN_S)
+            self._state[name] = _Cooldown(strikes, self.clock() + delay)
+        return delay
+
+    def clear(self, name: str) -> None:
+        with self._lock:
+            self._state.pop(name, None)
+
+
+_SHARED_COOLDOWNS = Cooldowns()
+
+
+class ProviderChain:
+    """Providers tried in order until one returns results."""
+
+    def __init__(
+        self,
+        providers: Sequence[BaseProvider],
+        settings: Settings,
+        cooldowns: Cooldowns | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.providers = list(providers)
+        self.name = ",".join(provider.name for provider in self.providers)
+        self.backoff_s = settings.search_backoff_s
+        self.cooldowns = cooldowns if cooldowns is not None else _SHARED_COOLDOWNS
+        self.sleep = sleep
+
+    def search(self, query: str, max_results: int) -> SearchOutcome:
+        failures: list[str] = []
+        cooling: list[BaseProvider] = []
+        for provider in self.providers:
+            left = self.cooldowns.remaining(provider.name)
+            if left > 0:
+                failures.append(f"{provider.name}: skipped, rate limited (retry in {left:.0f} s)")
+                cooling.append(provider)
+                continue
+            outcome = self._try(provider, query, max_results, failures)
+            if outcome:
+                return outcome
+        # Nobody answered. If a cooling provider is about to be free, a short wait beats failing.
+        soonest = min(cooling, key=lambda p: self.cooldowns.remaining(p.name), default=None)
+        if soonest is not None and self.cooldowns.remaining(soonest.name) <= MAX_WAIT_S:
+            self.sleep(self.cooldowns.remaining(soonest.name))
+            outcome = self._try(soonest, query, max_results, failures)
+            if outcome:
+                return outcome
+        return SearchOutcome(results=[], provider=None, failures=failures)
+
+    def _try(
+        self, provider: BaseProvider, query: str, max_results: int, failures: list[str]
+    ) -> SearchOutcome | None:
+        try:
+            results = provider.query(query, max_results)
+        except ProviderFailure as exc:
+            message = f"{provider.name}: {exc}"
+            if exc.rate_limited:
+                delay = self.cooldowns.strike(provider.name, self.backoff_s)
+                message += f"; backing off for {delay:.0f} s"
+            logger.info("search provider failed: %s", message)
+            failures.append(message)
+            return None
+        except Exception as exc:  # a provider bug must not end the search
+            logger.exception("search provider %s crashed", provider.name)
+            failures.append(f"{provider.name}: unexpected error: {type(exc).__name__}: {exc}")
+            return None
+        if not results:
+            failures.append(f"{provider.name}: no results")
+            return None
+        self.cooldowns.clear(provider.name)
+        return SearchOutcome(results=results[:max_results], provider=provider.name, failures=failures)
+
+
+def make_provider(spec: str, settings: Settings) -> BaseProvider:
+    """One provider from 'ddg', 'searxng:URL' or 'local:NAME'."""
+    kind, _, arg = spec.strip().partition(":")
+    factory = PROVIDERS.get(kind.strip().lower())
+    if factory is None:
+        known = ", ".join(f"{name}" for name in PROVIDERS)
+        raise ProviderSpecError(
+            f"unknown search provider {spec!r}: use one of {known} "
+            "(e.g. 'ddg', 'searxng:http://localhost:8080', 'local:docs')"
+        )
+    return factory(arg.strip(), settings)
+
+
+def make_search_provider(spec: str, settings: Settings) -> ProviderChain:
+    """The provider chain for a spec like "ddg,searxng:http://localhost:8080,local:docs"."""
+    parts = [part for part in (p.strip() for p in spec.split(",")) if part]
+    if not parts:
+        raise ProviderSpecError(
+            "no search provider configured: set MEGREZ_SEARCH, e.g. 'ddg' or 'ddg,local:docs'"
+        )
+    return ProviderChain([make_provider(part, settings) for part in parts], settings)

@@ -1,0 +1,102 @@
+"""A stand-in chat model that replays scripted outputs: for what cannot run here.
+
+Megrez weights are not on this machine, so the Megrez dialect is tested end to end with a
+backend that speaks Megrez's wire format: scripted outputs such as
+`<|function_start|>{"name": "googleWebSearch", ...}<|function_end|>` go through the same
+parser as a real model's, and every call's messages are recorded so tests can assert the
+rendered prompt token-exact against `megrez_format.render_prompt`. It can also fail: raise
+part-way through a stream, or stall until released (a timeout).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from agent.runtime import ChatModel, Choice, Message, ModelCallError, Sampling, Usage
+from agent.runtime.megrez_format import STOP
+
+# Token-ish pieces: special tokens whole, words with their leading space, punctuation alone.
+_PIECES = re.compile(r"<\|[a-z_]+\|>|\s*[A-Za-z0-9_]+|\s*[^\sA-Za-z0-9_]")
+
+
+@dataclass
+class Fail:
+    """Yield `text`, then raise `error` (a backend dying mid-stream)."""
+
+    text: str
+    error: Exception = field(default_factory=lambda: RuntimeError("CUDA error: device lost"))
+
+
+@dataclass
+class Stall:
+    """Yield `text`, then block until `release` is set (a backend that stops responding)."""
+
+    text: str
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+#: A script is text, a failure, a stall, or a function of the messages the model got
+#: (e.g. to cite the number a given page received in the observation turn).
+Script = str | Fail | Stall | Callable[[list[Message]], str]
+
+
+@dataclass
+class Call:
+    messages: list[Message]
+    sampling: Sampling | None = None
+    options: list[str] | None = None
+
+
+class ScriptedModel(ChatModel):
+    """Replays `outputs` in order, one per `stream` call; `choices` answer `choose` calls."""
+
+    modalities = frozenset({"text"})
+
+    def __init__(
+        self,
+        outputs: Sequence[Script] = (),
+        *,
+        dialect: str = "megrez",
+        choices: Sequence[str] = (),
+    ) -> None:
+        self.name = f"scripted-{dialect}"
+        self.dialect = dialect  # type: ignore[assignment]
+        self.outputs = list(outputs)
+        self.choices = list(choices)
+        self.calls: list[Call] = []
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        self.calls.append(Call(list(messages), sampling))
+        if not self.outputs:
+            raise ModelCallError("scripted model: no output left for this call")
+        script = self.outputs.pop(0)
+        if callable(script) and not isinstance(script, (Fail, Stall)):
+            script = script(list(messages))
+        text = script if isinstance(script, str) else script.text
+        stops = [*sampling.stop, *(STOP if self.dialect == "megrez" else ())]
+        cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+        if cut >= 0:  # honour stop strings like a real backend: the stop is not returned
+            text = text[:cut]
+        pieces = _PIECES.findall(text)
+        if usage is not None:
+            usage.add(Usage(sum(len(m.content.split()) for m in messages), len(pieces)))
+        yield from pieces
+        if isinstance(script, Fail):
+            raise script.error
+        if isinstance(script, Stall):
+            script.release.wait()
+
+    def choose(
+        self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
+    ) -> Choice:
+        self.calls.append(Call(list(messages), options=list(options)))
+        pick = self.choices.pop(0) if self.choices else options[0]
+        return Choice(pick, {o: (0.0 if o == pick else -5.0) for o in options})
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(_PIECES.findall(text)))

@@ -1,0 +1,108 @@
+"""Citation normalising, checking and repair (agent/citations.py)."""
+
+from __future__ import annotations
+
+from agent.citations import (
+    CitationStreamNormalizer,
+    check_citations,
+    cited_numbers,
+    normalize_citations,
+    strip_citations,
+    support_score,
+)
+
+FUNCTOOLS = (
+    "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function with a "
+    "memoizing callable that saves up to the maxsize most recent calls. If maxsize is set "
+    "to None, the LRU feature is disabled and the cache can grow without bound."
+)
+TEXTWRAP = "textwrap.wrap(text, width=70) wraps the single paragraph in text so every line "
+"is at most width characters long."
+CONTEXTS = [FUNCTOOLS, TEXTWRAP]
+
+
+def test_forms_normalise_to_one():
+    text = "A [citation:1]. B [ citation: 2 ][citation:1]. C [1, 2]. D [2]."
+    assert normalize_citations(text) == "A [1]. B [2][1]. C [1][2]. D [2]."
+    assert cited_numbers(text) == [1, 2]
+
+
+def test_code_indexing_is_not_a_citation():
+    text = "Use `cache[1]` or items[0] to read it [2]."
+    assert cited_numbers(text) == [2]
+    assert normalize_citations(text) == text
+
+
+def test_stream_normaliser_matches_whole_text():
+    pieces = ["The size is 12", "8 [cit", "ation:", "1]", ". Next [", "2", "] end", " ["]
+    normaliser = CitationStreamNormalizer()
+    streamed = "".join(normaliser.feed(p) for p in pieces) + normaliser.flush()
+    assert streamed == normalize_citations("".join(pieces))
+    assert "[1]" in streamed and "citation" not in streamed
+
+
+def test_out_of_range_number_is_removed_and_sentence_reattributed():
+    report = check_citations("The default maxsize of lru_cache is 128 [7].", CONTEXTS)
+    assert "[7]" not in report.answer
+    assert report.answer == "The default maxsize of lru_cache is 128 [1]."
+    verdicts = [c.verdict for c in report.checks]
+    assert verdicts == ["removed_out_of_range", "attributed"]
+    assert report.precision == 0.0
+
+
+def test_unsupported_citation_moves_to_the_supporting_passage():
+    answer = "textwrap.wrap uses a width of 70 characters [1]."
+    report = check_citations(answer, CONTEXTS)
+    assert report.answer == "textwrap.wrap uses a width of 70 characters [2]."
+    assert report.citations == [2]
+    assert report.checks[0].verdict == "moved" and report.checks[0].cited == 1
+    assert report.precision == 0.0
+
+
+def test_citation_nothing_supports_is_removed():
+    answer = "The Eiffel Tower is 330 metres tall [1]."
+    report = check_citations(answer, CONTEXTS)
+    assert report.answer == "The Eiffel Tower is 330 metres tall."
+    assert report.citations == []
+    assert report.checks[0].verdict == "removed_unsupported"
+
+
+def test_wrong_number_is_not_supported_by_many_shared_words():
+    # Same words as the source, wrong fact: the number decides.
+    assert support_score("The default maxsize of functools.lru_cache is 32.", FUNCTOOLS) == 0
+    assert support_score("The default maxsize of functools.lru_cache is 128.", FUNCTOOLS) == 1
+
+
+def test_uncited_answer_is_attributed():
+    answer = "The lru_cache maxsize defaults to 128. The textwrap width defaults to 70. Hope this helps!"
+    report = check_citations(answer, CONTEXTS)
+    assert report.answer == (
+        "The lru_cache maxsize defaults to 128 [1]. The textwrap width defaults to 70 [2]. "
+        "Hope this helps!"
+    )
+    assert report.citations == [1, 2]
+    assert report.precision is None  # the model cited nothing of its own
+    assert {c.verdict for c in report.checks} == {"attributed"}
+
+
+def test_correct_citations_are_kept_and_precision_is_one():
+    answer = "lru_cache keeps at most maxsize calls, 128 by default [citation:1]."
+    report = check_citations(answer, CONTEXTS)
+    assert report.answer == "lru_cache keeps at most maxsize calls, 128 by default [1]."
+    assert report.precision == 1.0 and report.repairs == 0
+
+
+def test_markers_after_the_full_stop_and_lists_and_code_blocks():
+    answer = (
+        "Facts:\n- maxsize is 128 for lru_cache.[1][2]\n- width is 70 in textwrap [1, 2]\n"
+        "```python\ncache[1] = 70\n```\nDone."
+    )
+    report = check_citations(answer, CONTEXTS)
+    assert "- maxsize is 128 for lru_cache [1]." in report.answer
+    assert "- width is 70 in textwrap [2]" in report.answer
+    assert "```python\ncache[1] = 70\n```" in report.answer  # code is left alone
+    assert report.citations == [1, 2]
+
+
+def test_strip_citations():
+    assert strip_citations("It is 128 [1][2]. Yes [citation:3].") == "It is 128. Yes."

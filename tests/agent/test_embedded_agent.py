@@ -1,0 +1,85 @@
+"""The whole agent with the real embedded model (SmolLM2-135M on llama.cpp) over the
+Python docs served on loopback and indexed by the `local:` provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.api import AskRequest, SearchAgent
+from agent.events import PageEvent, QueryEvent, StepEvent, TokenEvent
+from agent.runtime import Message
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def agent(docs_settings):
+    with SearchAgent(docs_settings) as agent:
+        yield agent
+
+
+def test_docs_question_searches_cites_functools_and_answers(agent):
+    events = list(agent.stream(AskRequest("What is the default maxsize of functools.lru_cache?")))
+    result = events[-1].result
+    assert result.ok, result.error
+    assert result.searched
+    functools = [s for s in result.sources if s["url"].endswith("library/functools.html")]
+    assert functools, result.sources
+    assert functools[0]["n"] in result.citations
+    assert "128" in result.answer
+    # Steps and pages were reported before the answer streamed, token by token.
+    kinds = [type(e).__name__ for e in events]
+    first_token = kinds.index("TokenEvent")
+    assert "PageEvent" in kinds[:first_token] and "SourcesEvent" in kinds[:first_token]
+    assert sum(isinstance(e, TokenEvent) for e in events) > 3
+    assert result.tokens["prompt"] > 0 and result.tokens["completion"] > 0
+    assert {"decide", "search", "fetch", "rank", "answer", "total"} <= set(result.timings)
+
+
+def test_greeting_does_not_search(agent):
+    events = list(agent.stream(AskRequest("Hi! How are you today?")))
+    result = events[-1].result
+    assert result.ok and not result.searched and result.answer
+    assert not [e for e in events if isinstance(e, (QueryEvent, PageEvent))]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the default maxsize of functools.lru_cache?", "Which PEP introduced Python data classes?"],
+)
+def test_search_off_never_searches(agent, question):
+    events = list(agent.stream(AskRequest(question, search=False)))
+    result = events[-1].result
+    assert result.ok and not result.searched and result.answer
+    assert result.queries == [] and result.sources == [] and result.citations == []
+    assert not [e for e in events if isinstance(e, StepEvent) and e.step in {"decide", "search"}]
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "subject"),
+    [
+        (
+            [
+                ("user", "What does Python's functools module provide?"),
+                ("assistant", "The functools module provides higher-order functions and operations on callable objects, such as partial, reduce and caching decorators."),
+            ],
+            "What is the default cache size of its lru_cache decorator?",
+            "functools",
+        ),
+        (
+            [
+                ("user", "Tell me about Python's sqlite3 module."),
+                ("assistant", "sqlite3 is the standard library interface to SQLite databases; it follows the DB-API 2.0 specification."),
+            ],
+            "How long does it wait for a locked database by default when connecting?",
+            "sqlite3",
+        ),
+    ],
+)
+def test_multi_turn_follow_ups_name_their_subject(agent, history, question, subject):
+    request = AskRequest(question, history=[Message(role, text) for role, text in history])
+    result = agent.invoke(request)
+    assert result.ok and result.searched
+    assert subject in result.queries[0].split()
+    # The seeded history is part of the conversation now.
+    assert [m.content for m in agent.history(result.thread_id)][:2] == [t for _, t in history]

@@ -1,0 +1,71 @@
+"""Search-query safeguards (agent/query_writer.py) and the decision prior (agent/intent.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.intent import decision_prior
+from agent.query_writer import build_query, clean_query
+
+
+def test_model_query_is_kept_when_usable():
+    assert build_query("What is lru_cache's default size?", "lru_cache default maxsize") == (
+        "lru_cache default maxsize"
+    )
+
+
+@pytest.mark.parametrize(
+    "proposed",
+    ["", "   ", None, "Sure! Let me look that up for you.", "?!", "a " * 40, "<|turn_end|>"],
+)
+def test_unusable_model_query_falls_back_to_keywords(proposed):
+    query = build_query("What is the default maxsize of functools.lru_cache?", proposed)
+    assert query == "default maxsize functools.lru_cache"
+
+
+def test_query_is_one_short_line():
+    query = build_query("q", 'functools\n"lru_cache"\\n default {maxsize} ' + "word " * 10, max_words=8)
+    assert "\n" not in query and '"' not in query and "{" not in query
+    assert query.startswith("functools lru_cache default maxsize")
+    assert len(query.split()) <= 8
+    assert clean_query("<|function_start|>x<|function_end|>") == "x"
+
+
+def test_follow_up_carries_the_subject_of_earlier_turns():
+    earlier = ["What does Python's functools module provide?"]
+    query = build_query("What is the default cache size of its lru_cache decorator?", None, earlier)
+    assert "functools" in query and "lru_cache" in query
+    query = build_query("How tall is it?", None, ["When was the Eiffel Tower built?"])
+    assert "Eiffel" in query and "Tower" in query and "tall" in query
+
+
+def test_standalone_question_is_not_padded_with_old_topics():
+    earlier = ["Tell me about Python's sqlite3 module."]
+    query = build_query("What is the default width used by pprint.pprint?", None, earlier)
+    assert "sqlite3" not in query
+
+
+def test_model_query_that_names_the_subject_is_left_alone():
+    earlier = ["Tell me about Python's sqlite3 module."]
+    query = build_query("How long does it wait?", "sqlite3 connect timeout", earlier)
+    assert query == "sqlite3 connect timeout"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Hi! How are you today?", "chit-chat"),
+        ("thanks a lot!", "chit-chat"),
+        ("What is 12 times 12?", "arithmetic"),
+        ("2 + 2 * 3", "arithmetic"),
+        ("Translate 'good morning' into French", "translation"),
+        ("Write a short haiku about autumn leaves.", "creative"),
+        ("What is the default maxsize of functools.lru_cache?", "none"),
+        ("Hi, what does str.translate do?", "none"),
+        ("Which PEP introduced data classes in 3.7?", "none"),
+    ],
+)
+def test_decision_prior_kinds(message, kind):
+    prior = decision_prior(message)
+    assert prior.kind == kind
+    assert (prior.value < 0) == (kind != "none")

@@ -1,0 +1,49 @@
+"""Shared fixtures: the Python 3.11 docs served over loopback HTTP and a `local:` index of them.
+
+`docs_root`   Path of Debian's python3.11-doc HTML (tests skip when it is not installed).
+`docs_server` base URL of a real threaded HTTP server on 127.0.0.1 serving `docs_root`.
+`docs_index`  (settings, index name): the docs crawled through `docs_server` by
+              `megrez-search index`, in a session data dir; settings trust 127.0.0.1/localhost
+              (MEGREZ_ALLOW_HOSTS) and search `local:docs`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from megrez_search.settings import Settings
+from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, build_docs_index
+from tests.support.servers import serve_directory
+
+DOCS_ROOT = Path("/usr/share/doc/python3.11/html")
+logger = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="session")
+def docs_root() -> Path:
+    if not (DOCS_ROOT / "library" / "functools.html").exists():
+        pytest.skip("python3.11-doc is not installed (/usr/share/doc/python3.11/html)")
+    return DOCS_ROOT
+
+
+@pytest.fixture(scope="session")
+def docs_server(docs_root: Path) -> Iterator[str]:
+    with serve_directory(docs_root) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def docs_index(
+    docs_root: Path, docs_server: str, tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+) -> tuple[Settings, str]:
+    data_dir = tmp_path_factory.mktemp("docs-data")
+    cache_dir = pytestconfig.cache.mkdir("megrez-docs-index") if pytestconfig.cache else None
+    seconds = build_docs_index(docs_root, docs_server, data_dir, cache_dir)
+    logger.info("docs index ready in %.1f s", seconds)
+    settings = Settings(data_dir=data_dir, allow_hosts=ALLOW_HOSTS, search=f"local:{INDEX_NAME}")
+    return settings, INDEX_NAME

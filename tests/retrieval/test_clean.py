@@ -1,0 +1,99 @@
+"""Cleaning: HTML to Markdown with metadata, text as is, PDF text, binaries refused, encodings."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.clean import clean_document, decode_text, media_type, sniff_binary
+from retrieval.errors import UnsupportedContentError
+
+BLOG = """<!doctype html><html lang="de-AT"><head><title>Ignored tab title</title>
+<meta property="og:title" content="Die Leuchttürme der Nordsee">
+<meta property="article:published_time" content="2024-03-05T08:00:00Z"></head><body>
+<header><nav><a href="/">Start</a> <a href="/blog">Blog</a> <a href="/impressum">Impressum</a></nav></header>
+<main><article><h1>Die Leuchttürme der Nordsee</h1>
+<p>Die Leuchtturmwärter an der Nordseeküste hielten ihre Lampen die ganzen Winternächte hindurch
+am Brennen und schrieben jedes vorbeifahrende Schiff in ihre Logbücher.</p>
+<h2>Das Logbuch</h2>
+<p>Die Logbücher verzeichnen Wetter, Seegang und die Namen der Schiffe; sie sind heute die beste
+Quelle für den Küstenverkehr des neunzehnten Jahrhunderts. Der Wärter trug alles mit Tinte ein.</p>
+</article></main><footer>© 2024 Küstenblog · Datenschutz · Cookie-Einstellungen</footer></body></html>"""
+
+
+def make_pdf(text: str) -> bytes:
+    """A minimal one-page PDF with real text objects (xref offsets computed)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_html_main_text_as_markdown_with_metadata() -> None:
+    doc = clean_document(BLOG.encode(), "text/html", "https://blog.example/leuchttuerme")
+    assert doc.title == "Die Leuchttürme der Nordsee"
+    assert doc.language == "de"
+    assert doc.date == "2024-03-05"
+    assert "## Das Logbuch" in doc.text  # headings kept
+    assert "Logbücher verzeichnen Wetter" in doc.text
+    for boilerplate in ("Impressum", "Datenschutz", "Cookie"):
+        assert boilerplate not in doc.text
+
+
+def test_markdown_and_text_pass_through() -> None:
+    md = clean_document(b"# Notes\n\nSome *text* with `code_name`.\n", "text/markdown", "file:///n.md")
+    assert md.title == "Notes" and md.text == "# Notes\n\nSome *text* with `code_name`."
+    txt = clean_document("Plain line one\r\nline two".encode(), "text/plain", "https://x/a.txt")
+    assert txt.content_type == "text/plain" and txt.text == "Plain line one\nline two"
+
+
+def test_pdf_text_is_extracted_and_broken_pdf_is_a_clear_skip() -> None:
+    doc = clean_document(make_pdf("Spring tides follow the full moon"), "application/pdf", "https://x/t.pdf")
+    assert "Spring tides follow the full moon" in doc.text
+    assert doc.content_type == "application/pdf"
+    with pytest.raises(UnsupportedContentError, match="unreadable PDF|without extractable text"):
+        clean_document(b"%PDF-1.4\n garbage", "application/pdf", "https://x/broken.pdf")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "text/html", "skipped: PNG image served as text/html"),
+        (b"PK\x03\x04rest", "text/plain", "skipped: ZIP archive served as text/plain"),
+        (b"\x7fELF\x02\x01", "", "skipped: ELF executable served as (none)"),
+        (b"abc\x00\x01\x02", "text/html", "skipped: binary data served as text/html"),
+        (b"GIF89a....", "image/gif", "skipped: GIF image"),
+        (b"just bytes", "application/octet-stream", "skipped: unsupported content type"),
+        (b"{}", "video/mp4", "skipped: unsupported content type video/mp4"),
+    ],
+)
+def test_binaries_are_refused_with_a_reason(body: bytes, content_type: str, reason: str) -> None:
+    with pytest.raises(UnsupportedContentError) as info:
+        clean_document(body, content_type, "https://x/file")
+    assert str(info.value).startswith(reason)
+
+
+def test_encodings_never_crash() -> None:
+    text = "Grüße aus Köln — “quoted” ½"
+    assert decode_text(text.encode("cp1252"), "windows-1252") == text
+    assert decode_text(f'<meta charset="iso-8859-15">{text[:14]}'.encode("iso-8859-15")).endswith("Grüße aus Köln")
+    assert decode_text(text.encode("utf-16")) .startswith("Grüße")  # BOM
+    assert decode_text(text.encode("utf-8"), "no-such-charset") == text  # bad label ignored
+    assert isinstance(decode_text(bytes(range(128, 256)) * 3), str)  # garbage still decodes
+    assert sniff_binary("ü".encode("utf-16")) is None
+    assert media_type('text/html; Charset="ISO-8859-1"') == ("text/html", "ISO-8859-1")
+    assert media_type(None) == ("", None)

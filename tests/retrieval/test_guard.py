@@ -1,0 +1,124 @@
+"""The SSRF guard on resolved addresses, exemptions, and pinning of the checked address."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+
+from megrez_search.settings import Settings
+from retrieval.errors import BlockedURLError
+from retrieval.fetch import Fetcher
+from retrieval.guard import address_problem, check_url
+from retrieval.types import FetchFailure, Page
+from tests.support.servers import send, serve_routes
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("127.0.0.1", "loopback address"),
+        ("::1", "loopback address"),
+        ("10.1.2.3", "private address"),
+        ("172.16.0.1", "private address"),
+        ("192.168.1.1", "private address"),
+        ("fd12:3456::1", "private address"),
+        ("169.254.169.254", "cloud metadata address"),
+        ("fd00:ec2::254", "cloud metadata address"),
+        ("169.254.10.10", "link-local address"),
+        ("fe80::1", "link-local address"),
+        ("0.0.0.0", "unspecified address"),
+        ("224.0.0.1", "multicast address"),
+        ("100.64.0.1", "non-public address"),  # carrier-grade NAT
+        ("::ffff:127.0.0.1", "loopback address"),  # IPv4-mapped IPv6
+        ("93.184.216.34", None),
+        ("2606:4700::6810:84e5", None),
+    ],
+)
+def test_address_problem(address: str, problem: str | None) -> None:
+    assert address_problem(ipaddress.ip_address(address)) == problem
+
+
+def fixed_resolver(answers: dict[str, list[str]]):  # noqa: ANN201
+    async def resolve(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    return resolve
+
+
+@pytest.mark.anyio
+async def test_every_resolved_address_must_pass(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    resolver = fixed_resolver({"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34"]})
+    with pytest.raises(BlockedURLError, match=r"private address 10\.0\.0\.7 \(host 'mixed\.test'\)"):
+        await check_url("http://mixed.test/", settings, resolver)
+    target = await check_url("https://public.test/page", settings, resolver)
+    assert target.address == "93.184.216.34"
+
+
+@pytest.mark.anyio
+async def test_allow_hosts_by_name_and_network(tmp_path: Path) -> None:
+    resolver = fixed_resolver({"intranet.test": ["10.0.0.7"], "other.test": ["10.0.0.8"]})
+    by_name = Settings(data_dir=tmp_path, allow_hosts="intranet.test")
+    assert (await check_url("http://intranet.test/", by_name, resolver)).address == "10.0.0.7"
+    with pytest.raises(BlockedURLError):
+        await check_url("http://other.test/", by_name, resolver)
+    by_network = Settings(data_dir=tmp_path, allow_hosts="10.0.0.0/24")
+    assert (await check_url("http://other.test/", by_network, resolver)).address == "10.0.0.8"
+
+
+@pytest.mark.anyio
+async def test_schemes_and_unresolvable_hosts(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    for url in ("file:///etc/passwd", "gopher://x/", "ftp://example.org/"):
+        with pytest.raises(BlockedURLError, match="unsupported URL scheme"):
+            await check_url(url, settings)
+
+    async def fails(host: str, port: int) -> list[str]:
+        raise OSError("Name or service not known")
+
+    with pytest.raises(BlockedURLError, match="cannot resolve host 'nowhere.invalid'"):
+        await check_url("http://nowhere.invalid/", settings, fails)
+
+
+@pytest.fixture
+def host_echo() -> Iterator[tuple[str, list[str]]]:
+    hosts: list[str] = []
+
+    def echo(handler: BaseHTTPRequestHandler) -> None:
+        hosts.append(handler.headers["Host"])
+        send(handler, b"<html><body><article><h1>Pinned</h1><p>" + b"Connected to the checked address. " * 20
+             + b"</p></article></body></html>")
+
+    with serve_routes({"/": echo}) as base_url:
+        yield base_url, hosts
+
+
+@pytest.mark.anyio
+async def test_connection_goes_to_the_checked_address(host_echo: tuple[str, list[str]], tmp_path: Path) -> None:
+    """The transport resolves once, checks, and connects to that very address (no re-resolve)."""
+    base_url, hosts = host_echo
+    port = base_url.rsplit(":", 1)[1]
+    calls: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return ["127.0.0.1"]  # the system resolver knows nothing of this name
+
+    trusted = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+    async with Fetcher(trusted, resolver=resolver) as fetcher:
+        page = await fetcher.fetch_page(f"http://docs.rebind.test:{port}/")
+    assert isinstance(page, Page) and "checked address" in page.text
+    assert calls == ["docs.rebind.test"]
+    assert hosts == [f"docs.rebind.test:{port}"]  # virtual host kept
+
+    untrusted = Settings(data_dir=tmp_path, page_cache_ttl_s=0)
+    async with Fetcher(untrusted, resolver=resolver) as fetcher:
+        refused = await fetcher.fetch_page(f"http://docs.rebind.test:{port}/")
+    assert isinstance(refused, FetchFailure)
+    assert refused.reason.startswith("blocked: loopback address 127.0.0.1 (host 'docs.rebind.test')")
+    assert len(hosts) == 1  # nothing reached the server

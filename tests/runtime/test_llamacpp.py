@@ -1,0 +1,127 @@
+"""The embedded default (SmolLM2-135M-Instruct GGUF through llama.cpp), run for real."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agent.runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
+from agent.runtime.registry import parse_model_spec
+from megrez_search.settings import Settings
+
+CAPITAL = [
+    Message("system", "You are a helpful assistant."),
+    Message("user", "What is the capital of France?"),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> ChatModel:
+    return load_model(Settings(model="embedded"))
+
+
+def test_loaded_once_per_process(model: ChatModel) -> None:
+    assert load_model(Settings(model="embedded")) is model
+    assert model.dialect == "generic"
+
+
+def test_streams_an_answer_with_token_counts(model: ChatModel) -> None:
+    usage = Usage()
+    chunks = list(model.stream(CAPITAL, Sampling(max_tokens=40), usage))
+    assert len(chunks) > 1, "the answer should arrive in several chunks"
+    assert "Paris" in "".join(chunks)
+    assert usage.prompt_tokens > 10
+    assert 0 < usage.completion_tokens <= 40
+
+
+def test_stop_sequences_and_max_tokens(model: ChatModel) -> None:
+    text = model.complete(CAPITAL, Sampling(max_tokens=40, stop=("Paris",)))
+    assert "Paris" not in text and text.strip()
+    usage = Usage()
+    model.complete(CAPITAL, Sampling(max_tokens=3), usage)
+    assert usage.completion_tokens == 3
+
+
+def test_grammar_forces_one_of_fixed_choices(model: ChatModel) -> None:
+    grammar = 'root ::= "alpha" | "beta" | "gamma"'
+    question = [Message("user", "Write a long poem about the sea.")]
+    assert model.complete(question, Sampling(max_tokens=10, grammar=grammar)) in {
+        "alpha",
+        "beta",
+        "gamma",
+    }
+
+
+def test_grammar_forces_valid_json(model: ChatModel) -> None:
+    import json
+
+    grammar = r'''root ::= "{\"query\": \"" [a-z ]{1,30} "\"}"'''
+    text = model.complete(
+        [Message("user", "Give a search query about Python caching as JSON.")],
+        Sampling(max_tokens=40, grammar=grammar),
+    )
+    assert set(json.loads(text)) == {"query"}
+
+
+def test_choose_scores_every_option_on_likelihood(model: ChatModel) -> None:
+    messages = [Message("user", "Is the sky blue on a clear day? Answer Yes or No.")]
+    first = model.choose(messages, ["Yes", "No"])
+    assert set(first.scores) == {"Yes", "No"}
+    assert all(score < 0 for score in first.scores.values())
+    assert first.option == max(first.scores, key=first.scores.__getitem__)
+    # Multi-token options score as the sum over their tokens, and scoring is repeatable.
+    again = model.choose(messages, ["Yes", "No"])
+    assert again.scores == pytest.approx(first.scores, abs=1e-3)
+
+
+def test_prompt_prefix_is_reused_between_steps(model: ChatModel) -> None:
+    llm = model.llm  # type: ignore[attr-defined]
+    evaluated: list[int] = []
+    original_eval = llm.eval
+
+    def counting_eval(tokens):  # type: ignore[no-untyped-def]
+        evaluated.append(len(tokens))
+        return original_eval(tokens)
+
+    history = [
+        Message("system", "You are a helpful assistant. " * 20),
+        Message("user", "Tell me about Python's functools module."),
+    ]
+    llm.eval = counting_eval
+    try:
+        model.complete(history, Sampling(max_tokens=1))
+        cold = evaluated[0]
+        evaluated.clear()
+        model.choose(history, ["Yes", "No"])
+        warm = evaluated[0]
+    finally:
+        llm.eval = original_eval
+    assert cold > 100
+    assert warm < 5, f"the shared prefix should not be evaluated again ({warm} of {cold})"
+
+
+def test_concurrent_calls_take_turns(model: ChatModel) -> None:
+    results: list[str] = []
+
+    def ask() -> None:
+        results.append(model.complete(CAPITAL, Sampling(max_tokens=12)))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 and len(set(results)) == 1
+
+
+def test_missing_gguf_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelLoadError, match="not found"):
+        parse_model_spec(str(tmp_path / "missing.gguf"))
+
+
+def test_corrupt_gguf_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf file at all" * 100)
+    with pytest.raises(ModelLoadError, match="could not load"):
+        load_model(Settings(model=str(bad)))

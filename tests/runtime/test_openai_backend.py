@@ -1,0 +1,139 @@
+"""The openai: backend against a real OpenAI-compatible server nobody here wrote.
+
+`llama_cpp.server` (llama-cpp-python's `[server]` extra) serves the embedded GGUF on loopback,
+speaking the same wire format as `vllm serve`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from agent.runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
+from agent.runtime.openai_backend import OpenAIModel
+from agent.runtime.registry import embedded_gguf_path
+from megrez_search.settings import Settings
+
+CAPITAL = [
+    Message("system", "You are a helpful assistant."),
+    Message("user", "What is the capital of France?"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(process: subprocess.Popen, url: str) -> None:
+    """Poll the server's model list until it answers; fail fast if the process dies."""
+    with httpx.Client(timeout=2.0) as client:
+        for _ in range(600):
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            try:  # wait on the process itself between polls: returns at once if it died
+                process.wait(timeout=0.2)
+                raise RuntimeError(f"llama_cpp.server exited with status {process.returncode}")
+            except subprocess.TimeoutExpired:
+                continue
+    raise RuntimeError("llama_cpp.server did not start within two minutes")
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    # The server logs a lot while loading: a file, not a pipe nobody drains, takes it.
+    log_file = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(embedded_gguf_path()),
+            "--model_alias", "smollm2-135m-instruct",
+            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_serving(process, f"{base}/models")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log_file.close()
+
+
+@pytest.fixture(scope="module")
+def model(server_url: str) -> ChatModel:
+    return load_model(Settings(model=f"openai:{server_url}"))
+
+
+def test_model_name_comes_from_the_server(model: ChatModel) -> None:
+    assert model.name == "smollm2-135m-instruct"
+    assert model.dialect == "generic"
+
+
+def test_streaming_answer(model: ChatModel) -> None:
+    usage = Usage()
+    chunks = list(model.stream(CAPITAL, Sampling(max_tokens=30), usage))
+    assert len(chunks) > 1
+    assert "Paris" in "".join(chunks)
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+
+
+def test_non_streaming_answer_with_server_usage(model: ChatModel) -> None:
+    usage = Usage()
+    assert "Paris" in model.complete(CAPITAL, Sampling(max_tokens=30), usage)
+    assert usage.prompt_tokens > 10 and 0 < usage.completion_tokens <= 30
+
+
+def test_stop_sequence_honoured(model: ChatModel) -> None:
+    assert "Paris" not in model.complete(CAPITAL, Sampling(max_tokens=30, stop=("Paris",)))
+
+
+def test_choose_returns_an_option(model: ChatModel) -> None:
+    choice = model.choose([Message("user", "Answer Yes or No: is water wet?")], ["Yes", "No"])
+    assert choice.option in {"Yes", "No"}
+
+
+def test_named_model_in_spec(server_url: str) -> None:
+    model = load_model(Settings(model=f"openai:{server_url}#smollm2-135m-instruct"))
+    assert "Paris" in model.complete(CAPITAL, Sampling(max_tokens=30))
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    model = load_model(Settings(model=f"openai:http://127.0.0.1:{_free_port()}/v1#m"))
+    with pytest.raises(ModelCallError, match="cannot reach the model server"):
+        model.complete(CAPITAL, Sampling(max_tokens=5))
+
+
+def test_megrez_requests_keep_special_tokens_and_turn_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What we send to `vllm serve` for Megrez (no server needed to check the request)."""
+    image = tmp_path / "sign.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    model = OpenAIModel(
+        "http://127.0.0.1:9/v1",
+        "Infinigence/Megrez-3B-Instruct",
+        Settings(openai_modalities="image"),
+    )
+    args = model._request_args(
+        [Message("observation", "[[citation:1]] ctx"), Message("user", "q", image=image)],
+        Sampling(max_tokens=7),
+    )
+    assert model.dialect == "megrez"
+    assert args["extra_body"]["skip_special_tokens"] is False
+    assert "<|turn_end|>" in args["stop"]
+    assert args["messages"][0] == {"role": "observation", "content": "[[citation:1]] ctx"}
+    parts = args["messages"][1]["content"]
+    assert parts[0] == {"type": "text", "text": "q"}
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")

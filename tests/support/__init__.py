@@ -1,0 +1,1 @@
+"""Helpers shared by tests of several areas: loopback servers and the docs index."""

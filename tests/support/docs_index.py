@@ -1,0 +1,81 @@
+"""Build the `local:docs` index of the Python docs served on loopback, with the real CLI.
+
+A full crawl + extraction of ~530 pages takes tens of seconds, so the finished index is kept
+in pytest's cache keyed by the retrieval code and the docs; the next session copies it, moves
+its URLs to the new server port, and runs `megrez-search index` again, which then really
+re-crawls the site and re-extracts only what changed (nothing, normally). Set
+MEGREZ_TEST_FRESH_INDEX=1 to force a full build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+INDEX_NAME = "docs"
+ALLOW_HOSTS = "127.0.0.1,localhost"
+_CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retrieval/fetch.py")
+
+
+def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`)."""
+    full_env = {**os.environ, "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), *args],
+        cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def cache_key(docs_root: Path) -> str:
+    digest = hashlib.sha256()
+    for name in _CODE:
+        digest.update((REPO / name).read_bytes())
+    pages = sorted(docs_root.rglob("*.html"))
+    digest.update(f"{docs_root}:{len(pages)}:{max(p.stat().st_mtime_ns for p in pages)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _move_base(index_file: Path, new_base: str) -> None:
+    """Point a cached index at a server on another port (URLs are stored absolute)."""
+    with closing(sqlite3.connect(index_file)) as db:
+        old_base = db.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()[0]
+        db.execute(
+            "UPDATE docs SET url = ? || substr(url, ?), links = replace(links, ?, ?)",
+            (new_base, len(old_base) + 1, old_base, new_base),
+        )
+        db.execute("UPDATE meta SET value = ? WHERE key = 'source'", (new_base,))
+        db.commit()
+
+
+def build_docs_index(docs_root: Path, base_url: str, data_dir: Path, cache_dir: Path | None) -> float:
+    """Index `base_url` as local:docs under `data_dir`; returns the seconds `index` took."""
+    source = base_url.rstrip("/") + "/"
+    index_file = data_dir / "indexes" / f"{INDEX_NAME}.sqlite"
+    cached = cache_dir / f"{cache_key(docs_root)}.sqlite" if cache_dir else None
+    fresh = os.environ.get("MEGREZ_TEST_FRESH_INDEX") == "1"
+    if cached is not None and cached.exists() and not fresh:
+        index_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, index_file)
+        _move_base(index_file, source)
+    started = time.perf_counter()
+    result = run_cli("index", source, "--name", INDEX_NAME, "--no-progress", data_dir=data_dir)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`megrez-search index` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    if cached is not None and (fresh or not cached.exists()):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        for old in cached.parent.glob("*.sqlite"):
+            old.unlink()
+        shutil.copyfile(index_file, cached)
+    return seconds

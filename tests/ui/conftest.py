@@ -1,0 +1,90 @@
+"""Fixtures of the UI/API tests: real `megrez-search` processes on free loopback ports.
+
+The docs index and its loopback server come from the root conftest (`docs_index`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from megrez_search.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Poll `url` until it answers 200; fail at once (with the log) if the process dies."""
+    with httpx.Client(timeout=2.0) as client:
+        for _ in range(900):
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            try:  # waits between polls, and returns at once if the process has exited
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}")
+    raise RuntimeError(f"{url} did not answer within three minutes:\n{log_path.read_text()}")
+
+
+@contextmanager
+def megrez_process(
+    command: list[str],
+    settings: Settings,
+    ready_path: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[str]:
+    """Run `python -m megrez_search --data-dir DIR COMMAND... --port P`; yields its base URL."""
+    port = port or free_port()
+    full_env = {
+        **os.environ,
+        "MEGREZ_ALLOW_HOSTS": settings.allow_hosts,
+        "MEGREZ_SEARCH": settings.search,
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        **(env or {}),
+    }
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "megrez_search", "--data-dir", str(settings.data_dir),
+             *command, "--port", str(port)],
+            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(process, base + ready_path, log_path)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def ui_settings(docs_index: tuple[Settings, str]) -> Settings:
+    """The docs index settings (search `local:docs`, loopback trusted), embedded model."""
+    settings, _ = docs_index
+    return settings.model_copy(update={"model": "embedded"})

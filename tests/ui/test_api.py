@@ -1,0 +1,130 @@
+"""`megrez-search serve` as a real process, used through the `openai` client.
+
+The embedded model (SmolLM2-135M) answers from the Python docs served on loopback and
+indexed as `local:docs`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from agent.runtime import Message, Sampling, load_model
+from megrez_search.settings import Settings
+from tests.ui.conftest import megrez_process
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "What is the default maxsize of functools.lru_cache?"
+
+
+@pytest.fixture(scope="module")
+def api_base(ui_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log_path = tmp_path_factory.mktemp("api") / "serve.log"
+    with megrez_process(["serve"], ui_settings, "/v1/models", log_path) as base:
+        yield base + "/v1"
+
+
+@pytest.fixture(scope="module")
+def client(api_base: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=api_base, api_key="unused", max_retries=0, timeout=300) as client:
+        yield client
+
+
+def _cited_numbers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+
+
+def test_models_lists_both_aliases(client: openai.OpenAI) -> None:
+    assert {model.id for model in client.models.list()} == {"megrez-search", "megrez-search-nosearch"}
+
+
+def test_completion_searches_and_returns_sources(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model="megrez-search", messages=[{"role": "user", "content": QUESTION}]
+    )
+    text = response.choices[0].message.content or ""
+    extra = response.model_extra or {}
+    assert extra["megrez"]["searched"] is True
+    urls = [source["url"] for source in extra["sources"]]
+    assert any(url.endswith("library/functools.html") for url in urls), urls
+    assert text.strip()
+    numbers = {source["n"] for source in extra["sources"]}
+    assert _cited_numbers(text) and _cited_numbers(text) <= numbers  # citations point at sources
+    assert response.usage is not None and response.usage.completion_tokens > 0
+
+
+def test_streamed_completion_adds_up_and_ends_with_sources(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="megrez-search",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(content_chunks) > 3  # it streamed, not one block
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
+    extra = final.model_extra or {}
+    assert any(s["url"].endswith("library/functools.html") for s in extra["sources"])
+    assert extra["megrez"]["searched"] is True
+    assert text.strip()
+    # The streamed text is the checked answer when the check changed nothing.
+    assert extra["megrez"]["answer"].strip()
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "extra_body"),
+    [("megrez-search-nosearch", None), ("megrez-search", {"search": False})],
+)
+def test_search_off_is_honoured(client: openai.OpenAI, model: str, extra_body: dict | None) -> None:
+    response = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": QUESTION}], extra_body=extra_body
+    )
+    extra = response.model_extra or {}
+    assert response.choices[0].message.content
+    assert extra["megrez"]["searched"] is False
+    assert extra["sources"] == [] and extra["megrez"]["queries"] == []
+
+
+def test_streamed_search_off_has_no_sources(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="megrez-search-nosearch", messages=[{"role": "user", "content": QUESTION}], stream=True
+    ))
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
+    assert (final.model_extra or {})["sources"] == []
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
+
+
+def test_bad_requests_get_openai_errors(client: openai.OpenAI, api_base: str) -> None:
+    with pytest.raises(openai.NotFoundError, match="unknown model"):
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match="question is empty"):
+        client.chat.completions.create(model="megrez-search", messages=[{"role": "user", "content": " "}])
+    with pytest.raises(openai.BadRequestError, match="data: URLs"):
+        client.chat.completions.create(
+            model="megrez-search",
+            messages=[{"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}},
+            ]}],
+        )
+    # Not JSON at all: still an OpenAI-shaped error, not a stack trace.
+    reply = httpx.post(f"{api_base}/chat/completions", content=b"{", headers={"content-type": "application/json"})
+    assert reply.status_code == 400 and "error" in reply.json()
+
+
+def test_runtime_openai_backend_runs_against_this_server(api_base: str) -> None:
+    """The runtime's openai: backend (what `--model openai:URL` uses) talks to our API."""
+    model = load_model(Settings(model=f"openai:{api_base}#megrez-search-nosearch"))
+    text = model.complete([Message("user", "What is the capital of France?")], Sampling(max_tokens=64))
+    assert text.strip()
+    streamed = "".join(model.stream([Message("user", "Say hello.")], Sampling(max_tokens=32)))
+    assert streamed.strip()

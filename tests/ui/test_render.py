@@ -1,0 +1,90 @@
+"""Untrusted text (page titles, snippets, model output) renders as text, links only to sources."""
+
+from __future__ import annotations
+
+import markdown_it
+import pytest
+
+from ui.conversation import TurnView, messages_from_turns
+from agent.events import AnswerEvent, PageEvent, SourcesEvent, StepEvent, TokenEvent
+from ui.render import plain, render_answer, render_reply, render_sources, safe_url
+
+HOSTILE_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'
+FUNCTOOLS = "http://127.0.0.1:8765/library/functools.html"
+
+
+def to_html(markdown: str) -> str:
+    """CommonMark with raw HTML enabled: the most permissive renderer the text could meet."""
+    return markdown_it.MarkdownIt("commonmark", {"html": True}).render(markdown)
+
+
+def test_plain_text_never_becomes_markup() -> None:
+    html = to_html(plain(HOSTILE_TITLE))
+    assert "<script" not in html and "<img" not in html and "<a " not in html
+    assert "&lt;script&gt;" in html  # shown as text
+    assert "onerror=alert(1)" in html
+
+
+def test_only_existing_sources_become_citation_links() -> None:
+    sources = [{"n": 1, "url": FUNCTOOLS, "title": "functools"}]
+    html = to_html(render_answer("lru_cache caches calls [1]. Made up [7].", sources))
+    assert f'<a href="{FUNCTOOLS}">[1]</a>' in html
+    assert "[7]" not in html
+
+
+def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
+    html = to_html(render_answer("**Bold** <img src=x onerror=alert(1)> ![t](http://e/x.png) `<b>`", []))
+    assert "<strong>Bold</strong>" in html
+    assert "<img" not in html
+    assert "<code>&lt;b&gt;</code>" in html  # code spans stay verbatim
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>", "ftp://x/y", "nope"])
+def test_non_web_urls_are_not_linked(url: str) -> None:
+    assert safe_url(url) is None
+    html = to_html(render_sources([{"n": 1, "url": url, "title": "t"}]))
+    assert "<a " not in html
+
+
+def test_link_destination_cannot_be_broken_out_of() -> None:
+    url = 'http://127.0.0.1/a b)"<script>'
+    html = to_html(render_sources([{"n": 1, "url": url, "title": HOSTILE_TITLE}]))
+    assert "<script" not in html and "<img" not in html
+    assert html.count("<a ") == 1
+
+
+def test_sources_list_shows_title_site_and_link() -> None:
+    html = to_html(render_reply("Answer [1].", [{"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order"}]))
+    assert "Sources" in html
+    assert f'<a href="{FUNCTOOLS}">functools — Higher-order</a>' in html
+    assert "127.0.0.1" in html
+
+
+def test_turn_view_streams_steps_pages_and_answer() -> None:
+    view = TurnView(question="What is lru_cache?")
+    view.apply(StepEvent(step="search", label="Searching: lru_cache"))
+    view.apply(StepEvent(step="fetch", label="Reading 2 pages"))
+    view.apply(PageEvent(url=FUNCTOOLS, title=HOSTILE_TITLE, ok=True))
+    view.apply(PageEvent(url="http://127.0.0.1/x", title="x", ok=False, reason="HTTP 404"))
+    view.apply(SourcesEvent(sources=[{"n": 1, "url": FUNCTOOLS, "title": "functools"}]))
+    view.apply(TokenEvent(text="It caches [1]"))
+    messages = view.messages()
+    titles = [m["metadata"]["title"] for m in messages if "metadata" in m]
+    assert titles == ["Searching: lru\\_cache", "Reading 2 pages"]
+    reading = next(m for m in messages if m.get("metadata", {}).get("title") == "Reading 2 pages")
+    assert "<script" not in to_html(reading["content"]) and "HTTP 404" in reading["content"]
+    assert FUNCTOOLS in messages[-1]["content"]
+    view.apply(AnswerEvent(answer="It caches calls [1].", citations=[1]))
+    assert "It caches calls" in view.messages()[-1]["content"]
+
+
+def test_history_rebuilds_the_chat() -> None:
+    turns = [
+        {"role": "user", "content": "What is lru_cache?", "transcript": None},
+        {"role": "assistant", "content": "A cache [1].", "queries": ["lru_cache"],
+         "sources": [{"n": 1, "url": FUNCTOOLS, "title": "functools"}], "searched": True},
+    ]
+    messages = messages_from_turns(turns)
+    assert messages[0] == {"role": "user", "content": "What is lru_cache?"}
+    assert messages[1]["metadata"]["title"].startswith("Searched:")
+    assert FUNCTOOLS in messages[2]["content"]

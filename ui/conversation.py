@@ -1,0 +1,222 @@
+"""A chat turn as the Chatbot's messages: built event by event while the agent works, or
+rebuilt from the recorded turns of a thread (page reload, app restart, reopened chat).
+
+Pure data in, message dicts out (Gradio's "messages" format), so it is tested without a
+browser. Every piece of untrusted text goes through `ui.render`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.events import (
+    AgentEvent,
+    AnswerEvent,
+    DoneEvent,
+    ErrorEvent,
+    PageEvent,
+    PerceptionEvent,
+    SearchResultsEvent,
+    SourcesEvent,
+    StepEvent,
+    TokenEvent,
+)
+from ui.render import link, plain, render_answer, render_reply, site_of
+
+ChatMessage = dict[str, Any]
+
+
+@dataclass
+class StepView:
+    label: str
+    details: list[str] = field(default_factory=list)  # Markdown lines, already safe
+    done: bool = False
+
+    def message(self) -> ChatMessage:
+        return {
+            "role": "assistant",
+            "content": "\n".join(f"- {line}" for line in self.details),
+            "metadata": {"title": plain(self.label), "status": "done" if self.done else "pending"},
+        }
+
+
+def user_messages(
+    question: str,
+    image: str | Path | None = None,
+    audio: str | Path | None = None,
+    transcript: str | None = None,
+    image_text: str | None = None,
+) -> list[ChatMessage]:
+    """The user's side of a turn: text, attachments (when the file still exists), and what
+    perception made of them (the transcript, the text read from the image)."""
+    messages: list[ChatMessage] = []
+    if question.strip():
+        messages.append({"role": "user", "content": plain_prose(question)})
+    for path in (image, audio):
+        if path and Path(path).is_file():
+            messages.append({"role": "user", "content": {"path": str(path)}})
+    if transcript:
+        messages.append({"role": "user", "content": f"🎤 *Transcript:* {plain(transcript)}"})
+    if image_text:
+        messages.append({"role": "user", "content": f"🖼️ *Text in the image:* {plain(image_text)}"})
+    return messages
+
+
+def plain_prose(text: str) -> str:
+    """What the user typed, shown as typed: their Markdown kept, HTML not live."""
+    return render_answer(text, ())
+
+
+def notice(text: str) -> ChatMessage:
+    return {"role": "assistant", "content": f"⚠️ {plain(text)}"}
+
+
+@dataclass
+class TurnView:
+    """One question and everything shown for it, updated from the agent's events."""
+
+    question: str
+    image: str | None = None
+    audio: str | None = None
+    transcript: str | None = None
+    image_text: str | None = None
+    steps: list[StepView] = field(default_factory=list)
+    streamed: str = ""
+    answer: str | None = None
+    sources: list[Mapping[str, Any]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    finished: bool = False
+    failed: bool = False
+    stopped: bool = False
+    total_s: float | None = None
+    thread_id: str | None = None
+
+    def apply(self, event: AgentEvent) -> None:
+        if isinstance(event, StepEvent):
+            self._finish_steps()
+            self.steps.append(StepView(event.label))
+        elif isinstance(event, PerceptionEvent):
+            self.transcript = event.transcript or self.transcript
+            self.image_text = event.image_text or self.image_text
+        elif isinstance(event, SearchResultsEvent):
+            self._on_search_results(event)
+        elif isinstance(event, PageEvent):
+            self._on_page(event)
+        elif isinstance(event, SourcesEvent):
+            self.sources = list(event.sources)
+        elif isinstance(event, TokenEvent):
+            self.streamed += event.text
+        elif isinstance(event, AnswerEvent):
+            self.answer = event.answer
+        elif isinstance(event, ErrorEvent):
+            prefix = "The answer could not be completed: " if event.fatal else ""
+            self.add_notice(prefix + event.message)
+        elif isinstance(event, DoneEvent):
+            self._on_done(event)
+
+    def add_notice(self, text: str) -> None:
+        if text not in self.notices:
+            self.notices.append(text)
+
+    def _finish_steps(self) -> None:
+        for step in self.steps:
+            step.done = True
+
+    def _on_search_results(self, event: SearchResultsEvent) -> None:
+        if event.results:
+            return
+        if event.failures:
+            self.add_notice(
+                "Search failed (" + "; ".join(event.failures) + "); answering without sources."
+            )
+        else:
+            self.add_notice("The search found nothing; answering without sources.")
+
+    def _on_page(self, event: PageEvent) -> None:
+        if not self.steps:
+            self.steps.append(StepView("Reading pages"))
+        site = site_of(event.url)
+        if event.ok:
+            line = f"✓ {link(event.title or event.url, event.url)}" + (f" — {plain(site)}" if site else "")
+        else:
+            line = f"✗ {plain(event.title or event.url)} — {plain(event.reason or 'failed')}"
+        self.steps[-1].details.append(line)
+
+    def _on_done(self, event: DoneEvent) -> None:
+        result = event.result
+        self.finished = True
+        self._finish_steps()
+        self.thread_id = result.thread_id
+        self.answer = result.answer if result.answer else (self.answer or self.streamed)
+        self.sources = [dict(source) for source in result.sources] or self.sources
+        self.transcript = result.transcript or self.transcript
+        self.total_s = result.timings.get("total")
+        self.failed = bool(result.error)
+        self.stopped = result.stopped
+        if result.error:
+            self.add_notice(
+                result.error
+                if any(result.error in text for text in self.notices)
+                else "The answer could not be completed: " + result.error
+            )
+            self.notices = _dedupe_contained(self.notices)
+        if result.stopped:
+            self.add_notice("Stopped.")
+
+    def status(self) -> str:
+        """One line under the chat: what is happening now, or how the turn ended."""
+        if not self.finished:
+            return f"⏳ {plain(self.steps[-1].label)}…" if self.steps else "⏳ Working…"
+        if self.stopped:
+            return "■ Stopped"
+        if self.failed or (self.notices and not (self.answer or "").strip()):
+            return "⚠️ The question could not be answered completely"
+        took = f" in {self.total_s:.1f} s" if self.total_s is not None else ""
+        return f"✓ Answered{took}"
+
+    def messages(self) -> list[ChatMessage]:
+        messages = user_messages(
+            self.question, self.image, self.audio, self.transcript, self.image_text
+        )
+        messages.extend(step.message() for step in self.steps)
+        text = self.answer if self.answer is not None else self.streamed
+        if text.strip():
+            if self.finished:
+                messages.append({"role": "assistant", "content": render_reply(text, self.sources)})
+            else:
+                messages.append({"role": "assistant", "content": render_answer(text, self.sources)})
+        messages.extend(notice(text) for text in self.notices)
+        return messages
+
+
+def _dedupe_contained(texts: list[str]) -> list[str]:
+    """Drop notices whose text is already part of a longer one."""
+    return [t for t in texts if not any(t != other and t in other for other in texts)]
+
+
+def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]:
+    """The chat of a recorded thread (`SearchAgent.turns`), as it looked when it was asked."""
+    messages: list[ChatMessage] = []
+    for turn in turns:
+        if turn.get("role") == "user":
+            messages.extend(
+                user_messages(
+                    turn.get("content", ""),
+                    turn.get("image"),
+                    turn.get("audio"),
+                    turn.get("transcript"),
+                    turn.get("image_text"),
+                )
+            )
+            continue
+        for query in turn.get("queries") or []:
+            messages.append(StepView(f"Searched: {query}", done=True).message())
+        answer = turn.get("content", "")
+        if answer.strip():
+            messages.append({"role": "assistant", "content": render_reply(answer, turn.get("sources") or [])})
+        elif turn.get("error"):  # the recorded answer already explains a failure when present
+            messages.append(notice("The answer could not be completed: " + str(turn["error"])))
+    return messages

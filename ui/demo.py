@@ -1,0 +1,113 @@
+"""The offline demo (`megrez-search demo`, `make demo`): the Python docs as the web.
+
+Debian's `python3.11-doc` HTML is served by a small loopback HTTP server, crawled once into
+the local index `pydocs`, and the UI searches `local:pydocs` with loopback exempt from the
+SSRF guard — a full search-read-cite loop on a machine without internet. The docs server
+keeps a fixed port (`settings.demo_docs_port`) because the index records page URLs and the
+answers link to them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from megrez_search.errors import MegrezSearchError
+from megrez_search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DOCS_DIR = Path("/usr/share/doc/python3.11/html")
+INDEX_NAME = "pydocs"
+LOOPBACK_HOSTS = "127.0.0.1,localhost"
+
+
+class DemoError(MegrezSearchError):
+    """The demo cannot start (docs missing, port taken, index failed)."""
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        log.debug("docs server: " + format, *args)
+
+
+@dataclass
+class DocsServer:
+    """A static file server on loopback, running in a daemon thread."""
+
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_folder(folder: Path, port: int, host: str = "127.0.0.1") -> DocsServer:
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise DemoError(
+            f"cannot serve the docs on {host}:{port} ({exc.strerror or exc}); free the port or "
+            "set MEGREZ_DEMO_DOCS_PORT"
+        ) from exc
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="docs-server", daemon=True)
+    thread.start()
+    return DocsServer(server, thread)
+
+
+@dataclass
+class Demo:
+    settings: Settings  # what the UI runs with: local:pydocs, loopback allowed
+    docs: DocsServer
+
+    @property
+    def provider(self) -> str:
+        return self.settings.search
+
+    @property
+    def docs_url(self) -> str:
+        return self.docs.url
+
+    def close(self) -> None:
+        self.docs.close()
+
+
+def demo_settings(settings: Settings) -> Settings:
+    hosts = ",".join(part for part in (settings.allow_hosts, LOOPBACK_HOSTS) if part)
+    return settings.model_copy(update={"search": f"local:{INDEX_NAME}", "allow_hosts": hosts})
+
+
+def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
+    """Serve the docs, index them if needed, and return the settings the UI should use."""
+    from retrieval.index import build_index, index_path
+
+    if not (docs_dir / "index.html").is_file():
+        raise DemoError(
+            f"the Python docs are not installed at {docs_dir}: "
+            "`sudo apt-get install python3.11-doc` (or `make test-deps`)"
+        )
+    settings = demo_settings(settings)
+    docs = serve_folder(docs_dir, settings.demo_docs_port)
+    try:
+        if reindex or not index_path(INDEX_NAME, settings).exists():
+            print(f"Indexing the Python docs from {docs.url} (once; a few minutes)...", flush=True)
+            stats = build_index(docs.url, INDEX_NAME, settings, progress=True)
+            print(stats.summary(), flush=True)
+            if not stats.pages:
+                raise DemoError("indexing the Python docs found no pages; see the log above")
+    except BaseException:
+        docs.close()
+        raise
+    return Demo(settings, docs)

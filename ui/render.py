@@ -1,0 +1,107 @@
+"""Answers, sources and step labels as Markdown that is safe to show in the chat.
+
+Page titles, snippets, URLs and model output are untrusted: a fetched page can carry
+`<script>` or `<img onerror=...>` in its title, and a model can echo it. Everything that
+came from outside goes through one of these functions before it reaches the Chatbot, so it
+renders as text, never as live HTML. (The Chatbot's own HTML sanitiser stays on as a second
+line of defence.) Citation numbers become links only when the source they name exists.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+# Characters with a meaning in (GitHub-flavoured) Markdown; escaped in untrusted plain text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$-])")
+# Code spans and fences are shown verbatim by Markdown, so their `<` needs no escaping.
+_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+# Characters left as they are in a link destination; the rest are percent-encoded, which
+# keeps `(`, `)`, `<`, `>`, quotes and spaces from ending the Markdown link early.
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+
+
+def plain(text: str) -> str:
+    """Untrusted text as Markdown that renders exactly as this text, on one line."""
+    text = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def safe_url(url: str) -> str | None:
+    """`url` ready for a Markdown link if it is http(s); None for anything else."""
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    return quote(parts.geturl(), safe=_URL_SAFE)
+
+
+def site_of(url: str) -> str:
+    """The host name shown beside a source (`docs.python.org`)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    return host.removeprefix("www.")
+
+
+def link(label: str, url: str) -> str:
+    """A Markdown link with `label` as plain text; just the text when the URL is unusable."""
+    target = safe_url(url)
+    return f"[{plain(label)}]({target})" if target else plain(label)
+
+
+def _sources_by_number(sources: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    return {int(source["n"]): source for source in sources if safe_url(source.get("url", ""))}
+
+
+def _escape_html(text: str) -> str:
+    """Model prose with HTML neutralised but its Markdown (lists, bold) kept."""
+    # `&` first so that an entity the model wrote shows as written, then tags and images
+    # (a remote image in an answer would load from wherever a page told the model to point).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("![", "!\\[")
+
+
+def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
+    """The answer as Markdown: `[N]` becomes a link to source N; numbers with no source vanish."""
+    by_number = _sources_by_number(sources)
+
+    def cite(match: re.Match[str]) -> str:
+        source = by_number.get(int(match.group(1)))
+        if source is None:
+            return ""
+        return f"[\\[{match.group(1)}\\]]({safe_url(source['url'])})"
+
+    pieces: list[str] = []
+    for index, piece in enumerate(_CODE.split(answer)):
+        if index % 2:  # a code span or fence: shown verbatim, never parsed as HTML
+            pieces.append(piece)
+        else:
+            pieces.append(_CITATION.sub(cite, _escape_html(piece)))
+    return "".join(pieces).strip()
+
+
+def render_sources(sources: Iterable[Mapping[str, Any]]) -> str:
+    """The numbered sources list shown under an answer: `[N] title — site`."""
+    lines = []
+    for source in sources:
+        url = str(source.get("url", ""))
+        title = str(source.get("title") or url)
+        site = site_of(url)
+        suffix = f" — {plain(site)}" if site else ""
+        lines.append(f"- \\[{int(source['n'])}\\] {link(title, url)}{suffix}")
+    return "**Sources**\n\n" + "\n".join(lines) if lines else ""
+
+
+def render_reply(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
+    """Answer plus its sources list, as one chat message."""
+    sources = list(sources)
+    body = render_answer(answer, sources)
+    listing = render_sources(sources)
+    return f"{body}\n\n{listing}" if listing else body
