@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -117,6 +117,9 @@ class SearchAgent:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self._checkpointer = SqliteSaver(self._conn)
+        # Set up now, before any other connection opens the file: switching it to WAL needs
+        # the database to itself, and later readers and writers then never block each other.
+        self._checkpointer.setup()
         self._threads = _ThreadIndex(path)
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
         self._locks: dict[str, threading.Lock] = {}
@@ -158,7 +161,7 @@ class SearchAgent:
             self._threads.touch(
                 thread_id,
                 request.question.strip() or "(voice or image question)",
-                datetime.now().isoformat(timespec="seconds"),
+                datetime.now().isoformat(timespec="microseconds"),
             )
             yield from self._run(values, config, thread_id, run_id)
 
@@ -183,7 +186,7 @@ class SearchAgent:
         except MegrezSearchError as exc:
             failure = str(exc)
             log.warning("turn failed: %s", exc)
-        except Exception as exc:  # noqa: BLE001 - a bug must not take the chat down with it
+        except Exception as exc:
             failure = f"internal error: {type(exc).__name__}: {exc}"
             log.exception("turn failed with an unexpected error")
         finally:
@@ -271,7 +274,7 @@ class SearchAgent:
         self._threads.close()
         self._conn.close()
 
-    def __enter__(self) -> SearchAgent:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -281,7 +284,9 @@ class SearchAgent:
 
     def _validate(self, request: AskRequest) -> None:
         if not request.question.strip() and request.image is None and request.audio is None:
-            raise AgentInputError("the question is empty: type a question or attach an image or audio")
+            raise AgentInputError(
+                "the question is empty: type a question or attach an image or audio"
+            )
         for kind, path in (("image", request.image), ("audio", request.audio)):
             if path is not None and not Path(path).is_file():
                 raise AgentInputError(f"{kind} file not found: {path}")
@@ -294,7 +299,10 @@ class SearchAgent:
 
 
 def _turn_of(message: Message) -> Turn:
-    turn: Turn = {"role": "user" if message.role == "user" else "assistant", "content": message.content}
+    turn: Turn = {
+        "role": "user" if message.role == "user" else "assistant",
+        "content": message.content,
+    }
     if message.role == "user":
         turn["model_text"] = message.content
     return turn

@@ -25,9 +25,7 @@ from typing import Literal
 # `[3]`, `[citation:3]`, `[ citation: 3 ]`, `[1, 2]`, `[citation:1, citation:2]`. Not `x[0]`:
 # a bracket glued to a letter/underscore is code indexing, not a citation.
 _NUMBER = r"\s*(?:citation\s*:\s*)?(\d{1,3})\s*"
-CITATION_RE = re.compile(
-    rf"(?<![A-Za-z_])\[(?P<body>{_NUMBER}(?:,{_NUMBER})*)\]", re.IGNORECASE
-)
+CITATION_RE = re.compile(rf"(?<![A-Za-z_])\[(?P<body>{_NUMBER}(?:,{_NUMBER})*)\]", re.IGNORECASE)
 _BODY_NUMBER_RE = re.compile(r"\d{1,3}")
 _CODE_SPAN_RE = re.compile(r"`[^`\n]*`")
 
@@ -36,12 +34,7 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
 _STOP_WORDS = frozenset(
-    """a an the and or but if then than so of to in on at by for with from as into about over
-    is are was were be been being am do does did done has have had having can could will would
-    shall should may might must it its it's this that these those there here which who whom
-    whose what when where why how i you he she we they me him her us them my your his our their
-    not no yes also just only very more most such any all each some both other another same
-    own too one use used using uses default defaults value values""".split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "than", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "into", "about", "over", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done", "has", "have", "had", "having", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "it", "its", "it's", "this", "that", "these", "those", "there", "here", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "yes", "also", "just", "only", "very", "more", "most", "such", "any", "all", "each", "some", "both", "other", "another", "same", "own", "too", "one", "use", "used", "using", "uses", "default", "defaults", "value", "values"]
 )
 
 Verdict = Literal["supported", "moved", "removed_out_of_range", "removed_unsupported", "attributed"]
@@ -289,7 +282,9 @@ def _check_prose(
         checkable = len(content_words(sentence.body)) >= min_words
         for number in dict.fromkeys(sentence.cited):
             if not 1 <= number <= len(contexts):
-                checks.append(CitationCheck(sentence.body, number, None, 0.0, "removed_out_of_range"))
+                checks.append(
+                    CitationCheck(sentence.body, number, None, 0.0, "removed_out_of_range")
+                )
                 continue
             score = scores[number - 1]
             if score >= threshold or not checkable:

@@ -1,10 +1,10 @@
 """The agent as one LangGraph state machine — the whole flow on one screen.
 
-    perceive -> decide -+-> rewrite -> search -+-> fetch -> rank -> answer -> check_citations -> finish
-                        |                      +-----------------> answer   (nothing found)
-                        +-> answer            (no search)
-                        +-> check_citations   (Megrez answered while deciding)
-    any failure -> finish (the turn is still recorded)
+perceive -> decide -+-> rewrite -> search -+-> fetch -> rank -> answer -> check_citations -> finish
+                    |                      +-----------------> answer   (nothing found)
+                    +-> answer            (no search)
+                    +-> check_citations   (Megrez answered while deciding)
+any failure -> finish (the turn is still recorded)
 """
 
 from __future__ import annotations

@@ -24,12 +24,15 @@ _SOCIAL_PHRASES = sorted(
     see you|see you later|how are you|how are you doing|how is it going|how's it going|
     how do you do|what's up|whats up|nice to meet you|pleased to meet you|who are you|
     what is your name|what's your name|ok|okay|cool|great|awesome|nice|lol|yes|no|sure|
-    i'm fine|i am fine|i'm good|i am good|well done|good job|you're welcome""".replace("\n", "")
-    .split("|"),
+    i'm fine|i am fine|i'm good|i am good|well done|good job|you're welcome""".replace(
+        "\n", ""
+    ).split("|"),
     key=len,
     reverse=True,
 )
-_FILLER = frozenset("today there so much very really again all and too you i am fine doing well".split())
+_FILLER = frozenset(
+    ["today", "there", "so", "much", "very", "really", "again", "all", "and", "too", "you", "i", "am", "fine", "doing", "well"]
+)
 _SOCIAL_RE = re.compile(r"\b(?:" + "|".join(re.escape(p.strip()) for p in _SOCIAL_PHRASES) + r")\b")
 
 _ARITH_WORDS = (

@@ -19,8 +19,7 @@ from retrieval.query import STOPWORDS, keyword_query
 
 #: Words by which a question refers back to an earlier turn's subject.
 _ANAPHORA = frozenset(
-    "it its it's itself they them their theirs themselves this these those he him his she her"
-    " hers there such".split()
+    ["it", "its", "it's", "itself", "they", "them", "their", "theirs", "themselves", "this", "these", "those", "he", "him", "his", "she", "her", "hers", "there", "such"]
 )
 _CHATTY_RE = re.compile(
     r"^(?:sure|okay|ok|of course|certainly|here(?:'s| is| are)|i (?:will|would|can|think)|"
@@ -59,7 +58,9 @@ def is_usable(query: str, max_words: int) -> bool:
 
 def is_follow_up(question: str) -> bool:
     lowered = {w.lower().replace("’", "'") for w in _words(question)}
-    return bool(lowered & _ANAPHORA) or len(keyword_query(question).split()) <= SHORT_QUESTION_KEYWORDS
+    return (
+        bool(lowered & _ANAPHORA) or len(keyword_query(question).split()) <= SHORT_QUESTION_KEYWORDS
+    )
 
 
 def salient_terms(earlier_questions: Sequence[str]) -> list[str]:

@@ -38,7 +38,9 @@ class AskResult:
     def from_state(
         cls, values: dict[str, Any], thread_id: str, total_s: float, ttft_s: float | None
     ) -> AskResult:
-        timings = {step: round(seconds, 4) for step, seconds in (values.get("timings") or {}).items()}
+        timings = {
+            step: round(seconds, 4) for step, seconds in (values.get("timings") or {}).items()
+        }
         timings["total"] = round(total_s, 4)
         return cls(
             answer=values.get("answer", ""),

@@ -21,7 +21,9 @@ def accumulate(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
     return [*(left or []), *right]
 
 
-def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
+def merge_timings(
+    left: dict[str, float] | None, right: dict[str, float] | None
+) -> dict[str, float]:
     """Add each step's seconds; `None` resets."""
     if right is None:
         return {}
@@ -123,6 +125,7 @@ class AgentState:
 
 _CONVERSATION_FIELDS = {"turns"}
 _UNTRACKED_FIELDS = {"pages"}
+_REDUCED = {"queries", "results", "fetched", "failures", "errors", "timings", "tokens"}
 
 
 def turn_input(**request: Any) -> dict[str, Any]:
@@ -140,6 +143,3 @@ def turn_input(**request: Any) -> dict[str, Any]:
         raise TypeError(f"unknown turn fields: {sorted(unknown)}")
     values.update(request)
     return values
-
-
-_REDUCED = {"queries", "results", "fetched", "failures", "errors", "timings", "tokens"}

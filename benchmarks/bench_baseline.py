@@ -54,12 +54,12 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
         return "n/a" if ratio is None else f"{ratio:.1f}x"
 
     return [
-        f"- model tokens: baseline / agent = {fmt(tokens)} (goal >= 3x): "
-        f"{'met' if tokens and tokens >= 3 else 'NOT met'}",
-        f"- median latency: baseline / agent = {fmt(latency)} (goal >= 2x): "
-        f"{'met' if latency and latency >= 2 else 'NOT met'}",
-        f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
-        f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}",
+        (f"- model tokens: baseline / agent = {fmt(tokens)} (goal >= 3x): "
+        f"{'met' if tokens and tokens >= 3 else 'NOT met'}"),
+        (f"- median latency: baseline / agent = {fmt(latency)} (goal >= 2x): "
+        f"{'met' if latency and latency >= 2 else 'NOT met'}"),
+        (f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
+        f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}"),
     ]
 
 
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--report", type=Path, help="also write a Markdown report with plots here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # Some libraries set their own loggers to DEBUG: filter at the handler, not the logger.
+    logging.getLogger().handlers[0].setLevel(logging.WARNING)
 
     settings = get_settings()
     runtime = load_runtime(settings)  # one model for both pipelines
@@ -92,8 +94,8 @@ def main(argv: list[str] | None = None) -> str:
                 )
     agent_run, baseline_run = runs
     lines = [
-        f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
-        f"model `{settings.model}`, one run:",
+        (f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
+        f"model `{settings.model}`, one run:"),
         "",
         summary_table([(r.name, r.summary) for r in runs]),
         "",

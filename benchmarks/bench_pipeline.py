@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--limit", type=int, default=6, help="first N questions (default 6)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # Some libraries set their own loggers to DEBUG: filter at the handler, not the logger.
+    logging.getLogger().handlers[0].setLevel(logging.WARNING)
 
     settings = get_settings()
     runtime = load_runtime(settings)
@@ -116,8 +118,8 @@ def main(argv: list[str] | None = None) -> str:
         f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | {other / total:.1%} |",
         f"| end-to-end | {total:.2f} | 100% |",
         "",
-        f"Overhead (not model compute): {overhead:.1%} — goal <= 10%: "
-        f"{'met' if overhead <= 0.10 else 'NOT met'}.",
+        (f"Overhead (not model compute): {overhead:.1%} — goal <= 10%: "
+        f"{'met' if overhead <= 0.10 else 'NOT met'}."),
     ]
     if run.summary.errors:
         lines.append(f"({run.summary.errors} questions failed and are left out.)")

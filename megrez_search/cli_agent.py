@@ -88,7 +88,11 @@ def run_ask(
                 streamed.append(event.text)
                 out.write(event.text)
                 out.flush()
-            elif isinstance(event, AnswerEvent) and live and "".join(streamed).strip() != event.answer:
+            elif (
+                isinstance(event, AnswerEvent)
+                and live
+                and "".join(streamed).strip() != event.answer
+            ):
                 # Citations were repaired after streaming: show the checked answer.
                 out.write("\n\nWith checked citations:\n" + event.answer)
             elif isinstance(event, ErrorEvent):

@@ -87,11 +87,18 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     provider = make_search_provider(args.provider or settings.search, settings)
     outcome = provider.search(query, args.limit)
     if args.json:
-        print(json.dumps(
-            {"query": query, "provider": outcome.provider, "failures": outcome.failures,
-             "results": [dataclasses.asdict(result) for result in outcome.results]},
-            ensure_ascii=False, indent=2,
-        ))
+        print(
+            json.dumps(
+                {
+                    "query": query,
+                    "provider": outcome.provider,
+                    "failures": outcome.failures,
+                    "results": [dataclasses.asdict(result) for result in outcome.results],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         for failure in outcome.failures:
             print(f"warning: {failure}", file=sys.stderr)

@@ -80,8 +80,13 @@ class Settings(BaseSettings):
     history_turns: int = Field(
         2, description="Earlier user turns (with their answers) the model sees; 0 = none."
     )
-    answer_max_tokens: int = Field(512, description="Longest answer written from sources.")
-    chat_max_tokens: int = Field(768, description="Longest answer when nothing is searched.")
+    answer_max_tokens: int = Field(384, description="Longest answer written from sources.")
+    chat_max_tokens: int = Field(512, description="Longest answer when nothing is searched.")
+    generic_context_tokens: int | None = Field(
+        500,
+        description="Passage budget for generic-dialect models, below context_tokens: small "
+        "models answer better from less text. None = context_tokens.",
+    )
     answer_temperature: float = Field(0.0, description="Sampling temperature of answers.")
     answer_repetition_penalty: float = Field(
         1.1, description="Repetition penalty of answers (keeps small models out of loops)."

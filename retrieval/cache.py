@@ -54,7 +54,9 @@ class PageCache:
         try:
             return cls(settings.page_cache_path, settings.page_cache_ttl_s)
         except sqlite3.Error as exc:  # a broken cache must not stop fetching
-            logger.warning("page cache %s unusable, fetching without it: %s", settings.page_cache_path, exc)
+            logger.warning(
+                "page cache %s unusable, fetching without it: %s", settings.page_cache_path, exc
+            )
             return None
 
     def get(self, url: str) -> Page | None:
@@ -74,8 +76,16 @@ class PageCache:
             with self._lock:
                 self._db.execute(
                     "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (page.url, page.final_url, page.title, page.text, page.content_type,
-                     page.language, page.date, time.time()),
+                    (
+                        page.url,
+                        page.final_url,
+                        page.title,
+                        page.text,
+                        page.content_type,
+                        page.language,
+                        page.date,
+                        time.time(),
+                    ),
                 )
         except sqlite3.Error as exc:
             logger.warning("cannot write page cache %s: %s", self.path, exc)

@@ -51,14 +51,21 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"wOF2", "WOFF2 font"),
 )
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
-_HEADERLINK = re.compile(r"[ \t]*[¶\uf0c1][ \t]*$", re.M)  # Sphinx/MkDocs permalink signs
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+_HEADERLINK = re.compile(r"[ \t]*[¶\uf0c1][ \t]*$", re.MULTILINE)  # Sphinx/MkDocs permalink signs
 _MD_ESCAPE = re.compile(r"\\([_*\\\[\]#`|<>])")
 # <meta> keys holding a publication date, best first.
 _DATE_KEYS = (
-    "article:published_time", "datepublished", "date", "dc.date", "dc.date.issued",
-    "pubdate", "article:modified_time",
+    "article:published_time",
+    "datepublished",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "pubdate",
+    "article:modified_time",
 )
 
 
@@ -125,7 +132,7 @@ def decode_text(body: bytes, declared: str | None = None) -> str:
 def clean_document(
     body: bytes, content_type: str, url: str, charset: str | None = None, fast: bool = False
 ) -> CleanDocument:
-    """Clean a fetched body according to its type; raise `UnsupportedContentError` if it has no text.
+    """Clean a fetched body by its type; raise `UnsupportedContentError` if it has no text.
 
     `fast` skips trafilatura's fallback extractors (about 1.5x faster, same text on most
     well-formed pages): used for bulk indexing, not for answering.
@@ -138,7 +145,7 @@ def clean_document(
         raise UnsupportedContentError(f"skipped: {binary} served as {declared}, no text to read")
     is_html = content_type in HTML_TYPES or (
         content_type in ("", "application/octet-stream", "text/xml", "application/xml")
-        and re.search(rb"<(!doctype html|html[\s>])", body[:2048], re.I) is not None
+        and re.search(rb"<(!doctype html|html[\s>])", body[:2048], re.IGNORECASE) is not None
     )
     if is_html:
         return clean_html(decode_text(body, charset), url, fast=fast)
@@ -216,7 +223,12 @@ def _head_meta(tree: lxml.html.HtmlElement) -> dict[str, str]:
     if head is None:
         return found
     for element in head.iter("meta"):
-        key = element.get("property") or element.get("name") or element.get("itemprop") or element.get("http-equiv")
+        key = (
+            element.get("property")
+            or element.get("name")
+            or element.get("itemprop")
+            or element.get("http-equiv")
+        )
         content = element.get("content")
         if key and content and key.lower() not in found:
             found[key.lower()] = content.strip()

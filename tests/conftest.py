@@ -38,7 +38,9 @@ def docs_server(docs_root: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def docs_index(
-    docs_root: Path, docs_server: str, tmp_path_factory: pytest.TempPathFactory,
+    docs_root: Path,
+    docs_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
     pytestconfig: pytest.Config,
 ) -> tuple[Settings, str]:
     data_dir = tmp_path_factory.mktemp("docs-data")

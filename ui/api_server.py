@@ -18,6 +18,9 @@ A streamed answer is the model's text as it is written; the citation check that 
 it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last chunk (and the
 `content` of a non-streamed response).
 Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
+Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
+cannot run (empty question, bad provider, remote image URL), 404 for an unknown model, 502
+when the model failed before writing anything.
 """
 
 from __future__ import annotations

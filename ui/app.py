@@ -154,8 +154,9 @@ class ChatUI:
             view.add_notice(problem)
         stored = {"thread_id": thread_id}
 
-        def update(past: Any = gr.skip()) -> tuple[Any, ...]:
+        def update(past: Any = None) -> tuple[Any, ...]:
             chat = earlier + view.messages()
+            past = gr.skip() if past is None else past
             return chat, gr.update(value=None), thread_id, stored, past, view.status()
 
         if not text.strip() and attachments.image is None and attachments.audio is None:

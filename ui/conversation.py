@@ -59,9 +59,9 @@ def user_messages(
         if path and Path(path).is_file():
             messages.append({"role": "user", "content": {"path": str(path)}})
     if transcript:
-        messages.append({"role": "user", "content": f"🎤 *Transcript:* {plain(transcript)}"})
+        messages.append({"role": "user", "content": f"*Transcript:* {plain(transcript)}"})
     if image_text:
-        messages.append({"role": "user", "content": f"🖼️ *Text in the image:* {plain(image_text)}"})
+        messages.append({"role": "user", "content": f"*Text in the image:* {plain(image_text)}"})
     return messages
 
 
@@ -71,7 +71,7 @@ def plain_prose(text: str) -> str:
 
 
 def notice(text: str) -> ChatMessage:
-    return {"role": "assistant", "content": f"⚠️ {plain(text)}"}
+    return {"role": "assistant", "content": f"⚠ {plain(text)}"}
 
 
 @dataclass
@@ -169,11 +169,11 @@ class TurnView:
     def status(self) -> str:
         """One line under the chat: what is happening now, or how the turn ended."""
         if not self.finished:
-            return f"⏳ {plain(self.steps[-1].label)}…" if self.steps else "⏳ Working…"
+            return f"Working — {plain(self.steps[-1].label)}…" if self.steps else "Working…"
         if self.stopped:
             return "■ Stopped"
         if self.failed or (self.notices and not (self.answer or "").strip()):
-            return "⚠️ The question could not be answered completely"
+            return "⚠ The question could not be answered completely"
         took = f" in {self.total_s:.1f} s" if self.total_s is not None else ""
         return f"✓ Answered{took}"
 

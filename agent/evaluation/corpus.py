@@ -33,7 +33,7 @@ class CorpusError(MegrezSearchError):
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("corpus server: " + format, *args)
 
 
@@ -111,6 +111,8 @@ def ensure_index(root: Path, base_url: str, settings: Settings, progress: bool =
         return IndexedCorpus(root, base_url, name, reused=True)
     stats = build_index(base_url, name, allow_loopback(settings), progress=progress)
     if stats.pages == 0:
+        for leftover in path.parent.glob(path.name + "*"):  # the empty index and its WAL files
+            leftover.unlink(missing_ok=True)
         raise CorpusError(
             f"indexing {root} (served at {base_url}) found no pages; "
             "the folder needs an index.html linking to its pages"

@@ -6,6 +6,7 @@ two PNG plots (metric bars, latency breakdown per question), plus the raw record
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -49,12 +50,16 @@ def _cell(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _metric(summary: Summary, key: str) -> str:
+    return _fmt(getattr(summary, key))
+
+
 def summary_table(summaries: Sequence[tuple[str, Summary]]) -> str:
     """The overall figures of one or more runs as a Markdown table, one column per run."""
     rows = [
         ("questions", lambda s: str(s.n)),
         ("failed questions", lambda s: str(s.errors)),
-        *[(label, (lambda key: lambda s: _fmt(getattr(s, key)))(key)) for key, label in METRIC_LABELS.items()],
+        *[(label, functools.partial(_metric, key=key)) for key, label in METRIC_LABELS.items()],
         ("latency median (s)", lambda s: _fmt(s.latency_median_s)),
         ("latency p95 (s)", lambda s: _fmt(s.latency_p95_s)),
         ("time to first token, median (s)", lambda s: _fmt(s.ttft_median_s)),

@@ -120,7 +120,7 @@ def agent_pipeline(agent: SearchAgent) -> Pipeline:
             raise RuntimeError("the agent ended without a result")
         try:
             agent.delete_thread(result.thread_id)
-        except Exception:  # noqa: BLE001 - leaving a conversation behind is harmless
+        except Exception:
             log.debug("could not delete evaluation thread %s", result.thread_id, exc_info=True)
         return result
 
@@ -183,7 +183,7 @@ def run_questions(
         try:
             result = pipeline(question)
             record = QuestionRecord(question, score_result(question, result, base_url, page_text), result)
-        except Exception as exc:  # noqa: BLE001 - one bad question must not end the run
+        except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             log.warning("question %s failed: %s", question.id, message, exc_info=True)
             score = failed_question(
@@ -210,16 +210,18 @@ def evaluate(
     `runtime` replaces the one `settings.model` names (benchmarks wrap it to time it).
     """
     started = time.perf_counter()
-    with corpus_environment(settings, corpus_dir, progress) as (run_settings, corpus):
-        with SearchAgent(run_settings, runtime) as agent:
-            records = run_questions(
-                questions,
-                agent_pipeline(agent),
-                corpus.base_url,
-                page_text_lookup(run_settings),
-                desc="eval",
-                progress=progress,
-            )
+    with (
+        corpus_environment(settings, corpus_dir, progress) as (run_settings, corpus),
+        SearchAgent(run_settings, runtime) as agent,
+    ):
+        records = run_questions(
+            questions,
+            agent_pipeline(agent),
+            corpus.base_url,
+            page_text_lookup(run_settings),
+            desc="eval",
+            progress=progress,
+        )
     return EvalRun(
         name="agent",
         model=settings.model,

@@ -14,7 +14,12 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 
-from agent.citations import CitationStreamNormalizer, check_citations, normalize_citations, strip_citations
+from agent.citations import (
+    CitationStreamNormalizer,
+    check_citations,
+    normalize_citations,
+    strip_citations,
+)
 from agent.deps import AgentDeps
 from agent.dialects import (
     generic_answer_messages,
@@ -139,9 +144,7 @@ def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         "content": content,
         "searched": state.searched,
         "queries": list(state.queries),
-        "sources": [
-            {"n": c["n"], "url": c["url"], "title": c["title"]} for c in state.contexts
-        ],
+        "sources": [{"n": c["n"], "url": c["url"], "title": c["title"]} for c in state.contexts],
         "citations": sorted(cited),
         "error": state.error,
         "at": deps.clock().isoformat(timespec="seconds"),

@@ -41,7 +41,9 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     provider = deps.provider(state.provider)
     outcome = provider.search(_query(state), max_results=deps.settings.pages)
     results = [asdict(result) for result in outcome.results[: deps.settings.pages]]
-    writer(SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures))
+    writer(
+        SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures)
+    )
     if not results:
         log.info("search for %r found nothing (%s)", _query(state), "; ".join(outcome.failures))
     return {"results": results, "provider_used": outcome.provider, "failures": outcome.failures}
@@ -79,9 +81,15 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
         async for item in iter_pages(list(titles), deps.settings):
             arrived.append(item)
             if isinstance(item, Page):
-                writer(PageEvent(url=item.url, title=item.title or titles.get(item.url, ""), ok=True))
+                writer(
+                    PageEvent(url=item.url, title=item.title or titles.get(item.url, ""), ok=True)
+                )
             else:
-                writer(PageEvent(url=item.url, title=titles.get(item.url, ""), ok=False, reason=item.reason))
+                writer(
+                    PageEvent(
+                        url=item.url, title=titles.get(item.url, ""), ok=False, reason=item.reason
+                    )
+                )
         return arrived
 
     arrived = _run(collect())
@@ -91,8 +99,12 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
     pages = [item for item in arrived if isinstance(item, Page)]
     failures = [f"{item.url}: {item.reason}" for item in arrived if isinstance(item, FetchFailure)]
     fetched = [
-        {"url": item.url, "title": getattr(item, "title", "") or titles.get(item.url, ""),
-         "ok": isinstance(item, Page), "reason": getattr(item, "reason", None)}
+        {
+            "url": item.url,
+            "title": getattr(item, "title", "") or titles.get(item.url, ""),
+            "ok": isinstance(item, Page),
+            "reason": getattr(item, "reason", None),
+        }
         for item in arrived
     ]
     return {"pages": pages, "fetched": fetched, "failures": failures}
@@ -113,13 +125,23 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
 @step("rank", "Picking the relevant passages")
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget; pages that match nothing are not useful."""
-    passages = rank_passages(_query(state), state.pages, deps.settings, deps.runtime.count_tokens)
+    settings = deps.settings
+    budget = settings.generic_context_tokens
+    if deps.dialect == "generic" and budget is not None and budget < settings.context_tokens:
+        settings = settings.model_copy(update={"context_tokens": budget})
+    passages = rank_passages(_query(state), state.pages, settings, deps.runtime.count_tokens)
     useful = [p for p in passages if p.score > 0]
     cleaned: list[Passage] = []
     for passage in useful:
         text = strip_injections(passage.text)
         if text.strip():
-            cleaned.append(Passage(text, passage.url, passage.title, passage.heading_path, passage.score))
+            cleaned.append(
+                Passage(text, passage.url, passage.title, passage.heading_path, passage.score)
+            )
     contexts = group_contexts(cleaned)
-    writer(SourcesEvent(sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]))
+    writer(
+        SourcesEvent(
+            sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]
+        )
+    )
     return {"contexts": contexts}

@@ -28,7 +28,7 @@ class BaseProvider(ABC):
 
     @abstractmethod
     def query(self, query: str, max_results: int) -> list[SearchResult]:
-        """Results best first (rank from 1); raise `ProviderFailure` when the backend cannot answer."""
+        """Results best first (rank from 1); raise `ProviderFailure` if the backend fails."""
 
     def search(self, query: str, max_results: int) -> SearchOutcome:
         try:

@@ -53,9 +53,12 @@ class DdgProvider(BaseProvider):
             if "ratelimit" in lowered or "429" in lowered or "202" in lowered:
                 raise ProviderFailure(f"rate limited ({message})", rate_limited=True) from exc
             if "no results found" in lowered:
-                # ddgs says this both for an empty result page and for DuckDuckGo's blocked
-                # (HTTP 202) page: the chain moves on either way.
-                return []
+                # ddgs says this for DuckDuckGo's HTTP 202 "are you a bot" page too, which is how
+                # it rate-limits; a web search with truly nothing to show is rare.
+                raise ProviderFailure(
+                    "no results (DuckDuckGo answers this way when it rate-limits)",
+                    rate_limited=True,
+                ) from exc
             raise ProviderFailure(f"unavailable ({message})") from exc
         results = []
         for row in rows:

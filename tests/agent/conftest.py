@@ -16,7 +16,7 @@ from agent.api import SearchAgent
 from agent.runtime import Runtime
 from megrez_search.settings import Settings
 
-from .scripted import ScriptedModel, Script
+from .scripted import Script, ScriptedModel
 
 #: A fixed clock so the Megrez time line is reproducible (2 Jan 2026 was a Friday).
 CLOCK = datetime(2026, 1, 2, 9, 30, 0)
@@ -50,32 +50,16 @@ def scripted_agent() -> Iterator[Callable[..., tuple[SearchAgent, ScriptedModel]
 
 
 @pytest.fixture(scope="session")
-def serve_folder() -> Iterator[Callable[[Path], str]]:
-    """`serve_folder(path)` -> root URL of a loopback HTTP server over `path`."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    servers: list[ThreadingHTTPServer] = []
-
-    def serve(path: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(path)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="session")
 def docs_settings(docs_index) -> Settings:
     """Settings that search the `local:` docs index (root conftest) with the embedded model."""
     settings, name = docs_index
-    return settings.model_copy(update={"model": "embedded", "search": f"local:{name}"})
+    # Shorter answer caps than a user gets keep the 135M model's rambling out of test time;
+    # the facts asserted come in its first sentence.
+    return settings.model_copy(
+        update={
+            "model": "embedded",
+            "search": f"local:{name}",
+            "answer_max_tokens": 160,
+            "chat_max_tokens": 96,
+        }
+    )

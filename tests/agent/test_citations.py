@@ -74,7 +74,9 @@ def test_wrong_number_is_not_supported_by_many_shared_words():
 
 
 def test_uncited_answer_is_attributed():
-    answer = "The lru_cache maxsize defaults to 128. The textwrap width defaults to 70. Hope this helps!"
+    answer = (
+        "The lru_cache maxsize defaults to 128. The textwrap width defaults to 70. Hope this helps!"
+    )
     report = check_citations(answer, CONTEXTS)
     assert report.answer == (
         "The lru_cache maxsize defaults to 128 [1]. The textwrap width defaults to 70 [2]. "

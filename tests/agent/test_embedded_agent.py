@@ -45,7 +45,10 @@ def test_greeting_does_not_search(agent):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the default maxsize of functools.lru_cache?", "Which PEP introduced Python data classes?"],
+    [
+        "What is the default maxsize of functools.lru_cache?",
+        "Which PEP introduced Python data classes?",
+    ],
 )
 def test_search_off_never_searches(agent, question):
     events = list(agent.stream(AskRequest(question, search=False)))
@@ -61,7 +64,10 @@ def test_search_off_never_searches(agent, question):
         (
             [
                 ("user", "What does Python's functools module provide?"),
-                ("assistant", "The functools module provides higher-order functions and operations on callable objects, such as partial, reduce and caching decorators."),
+                (
+                    "assistant",
+                    "The functools module provides higher-order functions and operations on callable objects, such as partial, reduce and caching decorators.",
+                ),
             ],
             "What is the default cache size of its lru_cache decorator?",
             "functools",
@@ -69,7 +75,10 @@ def test_search_off_never_searches(agent, question):
         (
             [
                 ("user", "Tell me about Python's sqlite3 module."),
-                ("assistant", "sqlite3 is the standard library interface to SQLite databases; it follows the DB-API 2.0 specification."),
+                (
+                    "assistant",
+                    "sqlite3 is the standard library interface to SQLite databases; it follows the DB-API 2.0 specification.",
+                ),
             ],
             "How long does it wait for a locked database by default when connecting?",
             "sqlite3",

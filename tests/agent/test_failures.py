@@ -30,7 +30,7 @@ def _reopened_turns(settings, thread_id):
 
 @pytest.mark.parametrize("dialect", ["megrez", "generic"])
 def test_backend_raising_mid_stream(offline_settings, scripted_agent, dialect):
-    agent, model = scripted_agent(
+    agent, _ = scripted_agent(
         offline_settings, [FIRST_A, Fail("Paris has about two million")], dialect=dialect
     )
     first = agent.invoke(AskRequest(FIRST_Q, search=False))
@@ -73,9 +73,7 @@ def test_backend_that_stalls_is_given_up(offline_settings, scripted_agent):
 def test_next_turn_after_a_failure_works_and_skips_the_failed_answer(
     offline_settings, scripted_agent
 ):
-    agent, model = scripted_agent(
-        offline_settings, [Fail("half an"), "Paris."], dialect="generic"
-    )
+    agent, model = scripted_agent(offline_settings, [Fail("half an"), "Paris."], dialect="generic")
     failed = agent.invoke(AskRequest(FIRST_Q, search=False))
     assert failed.error
     again = agent.invoke(AskRequest(FIRST_Q, thread_id=failed.thread_id, search=False))
@@ -125,8 +123,15 @@ def test_empty_question_is_refused_before_anything_runs(offline_settings, script
 
 
 def _args(question, **extra):
-    values = dict(question=question, thread=None, search=False, provider=None, json=True,
-                  image=None, audio=None)
+    values = {
+        "question": question,
+        "thread": None,
+        "search": False,
+        "provider": None,
+        "json": True,
+        "image": None,
+        "audio": None,
+    }
     values.update(extra)
     return argparse.Namespace(**values)
 
@@ -157,5 +162,5 @@ def test_concurrent_threads_are_independent(offline_settings, scripted_agent):
     assert {r.answer for r in results.values()} == {"Answer A.", "Answer B."}
     for name in ("a", "b"):
         turns = agent.turns(name)
-        assert [t["content"] for t in turns][0] == f"Question {name}?"
+        assert turns[0]["content"] == f"Question {name}?"
         assert len(turns) == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from agent.api import AskRequest
-from agent.events import AnswerEvent, DecisionEvent, QueryEvent, SourcesEvent, StepEvent, TokenEvent
+from agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
 from agent.runtime.megrez_format import render_prompt
 
 QUESTION = "What is the default maxsize of functools.lru_cache?"
@@ -122,7 +122,7 @@ def test_search_call_observation_and_cited_answer(docs_settings, scripted_agent)
     # The answer: streamed with citations normalised, then checked: [9] does not exist.
     streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
     assert "[citation:" not in streamed and "[9]" in streamed
-    final = [e for e in events if isinstance(e, AnswerEvent)][0]
+    final = next(e for e in events if isinstance(e, AnswerEvent))
     functools_n = next(s["n"] for s in result.sources if s["url"].endswith("functools.html"))
     assert final.answer.startswith(f"The default maxsize is 128 [{functools_n}].")
     assert "[9]" not in final.answer
@@ -151,7 +151,9 @@ def test_invalid_call_json_is_no_call(docs_settings, scripted_agent):
     assert not result.searched and result.answer == "Paris is the capital of France."
     # The answer is then written without the tool (search-off system prompt).
     assert render_prompt(model.calls[1].messages) == (
-        turn("system", SYSTEM_SEARCH_OFF) + turn("user", "What is the capital of France?") + GENERATE
+        turn("system", SYSTEM_SEARCH_OFF)
+        + turn("user", "What is the capital of France?")
+        + GENERATE
     )
 
 
@@ -173,7 +175,7 @@ def test_search_off_prompt_and_history(docs_settings, scripted_agent):
 
 def test_follow_up_call_query_is_checked(docs_settings, scripted_agent):
     """A weak model's vague call argument still names the subject of the conversation."""
-    agent, model = scripted_agent(
+    agent, _ = scripted_agent(
         docs_settings,
         [
             "It provides higher-order functions such as partial and lru_cache.",
@@ -183,8 +185,30 @@ def test_follow_up_call_query_is_checked(docs_settings, scripted_agent):
     )
     first = agent.invoke(AskRequest("What does Python's functools module provide?"))
     second = agent.invoke(
-        AskRequest("What is the default cache size of its lru_cache decorator?", thread_id=first.thread_id)
+        AskRequest(
+            "What is the default cache size of its lru_cache decorator?", thread_id=first.thread_id
+        )
     )
     assert second.searched
     query = second.queries[0]
     assert query.startswith("its cache size") and "functools" in query and "\n" not in query
+
+
+def test_nothing_found_is_said_plainly(docs_settings, scripted_agent):
+    nonsense = "qwxzvb plorftangle"
+    agent, model = scripted_agent(
+        docs_settings,
+        [
+            '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "'
+            + nonsense
+            + '"}}<|function_end|>',
+            "It is probably blue [citation:1].",
+        ],
+    )
+    result = agent.invoke(AskRequest(f"What colour is a {nonsense}?"))
+    assert result.searched and result.sources == [] and result.citations == []
+    assert result.answer.startswith(f'I searched the web for "{nonsense}" but found nothing useful')
+    assert "cannot give sources" in result.answer
+    assert result.answer.endswith("It is probably blue.")  # no invented citation survives
+    # Without contexts the model answers in the plain (search-off) conversation.
+    assert model.calls[1].messages[0].content == SYSTEM_SEARCH_OFF

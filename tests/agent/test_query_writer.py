@@ -24,7 +24,9 @@ def test_unusable_model_query_falls_back_to_keywords(proposed):
 
 
 def test_query_is_one_short_line():
-    query = build_query("q", 'functools\n"lru_cache"\\n default {maxsize} ' + "word " * 10, max_words=8)
+    query = build_query(
+        "q", 'functools\n"lru_cache"\\n default {maxsize} ' + "word " * 10, max_words=8
+    )
     assert "\n" not in query and '"' not in query and "{" not in query
     assert query.startswith("functools lru_cache default maxsize")
     assert len(query.split()) <= 8

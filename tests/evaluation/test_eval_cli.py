@@ -22,7 +22,7 @@ def _eval(*args: str, data_dir: Path, timeout: float = 900) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), "eval", *args],
         cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
-        timeout=timeout,
+        timeout=timeout, check=False,
     )
 
 

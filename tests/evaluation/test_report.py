@@ -10,16 +10,16 @@ from PIL import Image
 from agent.evaluation.dataset import parse_questions
 from agent.evaluation.metrics import failed_question, summarize
 from agent.evaluation.report import summary_table, write_report
-from agent.evaluation.runner import EvalRun, QuestionRecord, score_result
+from agent.evaluation.runner import EvalRun, QuestionRecord, run_questions, score_result
 from agent.result import AskResult
 
 BASE = "http://127.0.0.1:20001/"
 LINES = [
-    '{"id": "q-ok", "question": "Default maxsize of lru_cache?", "answers": ["128"], '
-    '"gold_pages": ["library/functools.html"], "needs_search": true}',
+    ('{"id": "q-ok", "question": "Default maxsize of lru_cache?", "answers": ["128"], '
+    '"gold_pages": ["library/functools.html"], "needs_search": true}'),
     '{"id": "q-chat", "question": "Hi | there!", "answers": [], "gold_pages": [], "needs_search": false}',
-    '{"id": "q-failed", "question": "Width of textwrap?", "answers": ["70"], '
-    '"gold_pages": ["library/textwrap.html"], "needs_search": true}',
+    ('{"id": "q-failed", "question": "Width of textwrap?", "answers": ["70"], '
+    '"gold_pages": ["library/textwrap.html"], "needs_search": true}'),
 ]
 
 
@@ -81,3 +81,23 @@ def test_summary_table_shows_missing_figures_as_dashes() -> None:
     table = summary_table([("agent", only_chat)])
     assert "| retrieval recall | – |" in table
     assert "| decision accuracy | 1.00 |" in table
+
+
+def test_a_failing_question_is_recorded_and_the_run_goes_on() -> None:
+    questions = parse_questions(LINES)
+
+    def pipeline(question):  # type: ignore[no-untyped-def]
+        if question.id == "q-chat":
+            raise RuntimeError("backend exploded")
+        return AskResult(answer="It is 128 [1].", thread_id="t", searched=True,
+                         sources=[{"n": 1, "url": BASE + "library/functools.html", "title": "f"}],
+                         citations=[1], timings={"total": 1.0},
+                         fetched=[{"url": BASE + "library/functools.html", "ok": True}])
+
+    records = run_questions(questions, pipeline, BASE, lambda url: None, progress=False)
+    assert [r.question.id for r in records] == ["q-ok", "q-chat", "q-failed"]
+    assert records[1].error == "RuntimeError: backend exploded" and records[1].result is None
+    assert records[0].score.answer_correct is True
+    assert records[2].score.answer_correct is False  # "70" is not in the answer
+    assert records[0].score.strict_citation_precision == 0.0  # cited page text unreadable
+    assert summarize([r.score for r in records]).errors == 1

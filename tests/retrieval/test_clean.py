@@ -26,8 +26,10 @@ def make_pdf(text: str) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -39,7 +41,10 @@ def make_pdf(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -55,14 +60,18 @@ def test_html_main_text_as_markdown_with_metadata() -> None:
 
 
 def test_markdown_and_text_pass_through() -> None:
-    md = clean_document(b"# Notes\n\nSome *text* with `code_name`.\n", "text/markdown", "file:///n.md")
+    md = clean_document(
+        b"# Notes\n\nSome *text* with `code_name`.\n", "text/markdown", "file:///n.md"
+    )
     assert md.title == "Notes" and md.text == "# Notes\n\nSome *text* with `code_name`."
-    txt = clean_document("Plain line one\r\nline two".encode(), "text/plain", "https://x/a.txt")
+    txt = clean_document(b"Plain line one\r\nline two", "text/plain", "https://x/a.txt")
     assert txt.content_type == "text/plain" and txt.text == "Plain line one\nline two"
 
 
 def test_pdf_text_is_extracted_and_broken_pdf_is_a_clear_skip() -> None:
-    doc = clean_document(make_pdf("Spring tides follow the full moon"), "application/pdf", "https://x/t.pdf")
+    doc = clean_document(
+        make_pdf("Spring tides follow the full moon"), "application/pdf", "https://x/t.pdf"
+    )
     assert "Spring tides follow the full moon" in doc.text
     assert doc.content_type == "application/pdf"
     with pytest.raises(UnsupportedContentError, match="unreadable PDF|without extractable text"):
@@ -90,8 +99,10 @@ def test_binaries_are_refused_with_a_reason(body: bytes, content_type: str, reas
 def test_encodings_never_crash() -> None:
     text = "Grüße aus Köln — “quoted” ½"
     assert decode_text(text.encode("cp1252"), "windows-1252") == text
-    assert decode_text(f'<meta charset="iso-8859-15">{text[:14]}'.encode("iso-8859-15")).endswith("Grüße aus Köln")
-    assert decode_text(text.encode("utf-16")) .startswith("Grüße")  # BOM
+    assert decode_text(f'<meta charset="iso-8859-15">{text[:14]}'.encode("iso-8859-15")).endswith(
+        "Grüße aus Köln"
+    )
+    assert decode_text(text.encode("utf-16")).startswith("Grüße")  # BOM
     assert decode_text(text.encode("utf-8"), "no-such-charset") == text  # bad label ignored
     assert isinstance(decode_text(bytes(range(128, 256)) * 3), str)  # garbage still decodes
     assert sniff_binary("ü".encode("utf-16")) is None

@@ -24,7 +24,9 @@ def single_turn_search_questions() -> list[dict]:
     return [row for row in rows if row["needs_search"] and not row.get("history")]
 
 
-def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(docs_index: tuple[Settings, str], docs_server: str) -> None:
+def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(
+    docs_index: tuple[Settings, str], docs_server: str
+) -> None:
     settings, name = docs_index
     provider = make_search_provider(f"local:{name}", settings)
     questions = single_turn_search_questions()
@@ -41,8 +43,18 @@ def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(docs_index: tuple[
 
 def test_cli_search_json_reports_provider_and_ranks(docs_index: tuple[Settings, str]) -> None:
     settings, name = docs_index
-    result = run_cli("search", "--provider", f"local:{name}", "--json", "--limit", "3",
-                     "textwrap", "wrap", "width", data_dir=settings.data_dir)
+    result = run_cli(
+        "search",
+        "--provider",
+        f"local:{name}",
+        "--json",
+        "--limit",
+        "3",
+        "textwrap",
+        "wrap",
+        "width",
+        data_dir=settings.data_dir,
+    )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["provider"] == f"local:{name}"
@@ -58,8 +70,18 @@ def test_cli_fetch_returns_main_text_without_navigation(docs_server: str, tmp_pa
     assert text.startswith("# `functools` — Higher-order functions")
     assert "maxsize=128" in text  # the body, down to the signatures
     assert "## `partial` Objects" in text  # headings kept as Markdown
-    for boilerplate in ("Navigation", "Previous topic", "Next topic", "This Page", "Report a Bug",
-                        "Show Source", "Quick search", "modules |", "Copyright", "Theme"):
+    for boilerplate in (
+        "Navigation",
+        "Previous topic",
+        "Next topic",
+        "This Page",
+        "Report a Bug",
+        "Show Source",
+        "Quick search",
+        "modules |",
+        "Copyright",
+        "Theme",
+    ):
         assert boilerplate not in text, boilerplate
     assert "¶" not in text  # Sphinx permalink signs
 
@@ -80,3 +102,18 @@ def test_cli_fetch_json_and_guard(docs_server: str, tmp_path: Path) -> None:
     # A malformed URL is a user error: one line, exit 2.
     bad = run_cli("fetch", "notaurl", data_dir=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:")
+
+
+def test_reindex_of_unchanged_docs_rewrites_nothing(
+    docs_index: tuple[Settings, str], docs_server: str
+) -> None:
+    """A second `index` run re-crawls the site; Last-Modified answers 304, nothing is re-extracted."""
+    settings, name = docs_index
+    result = run_cli(
+        "index", docs_server + "/", "--name", name, "--no-progress", data_dir=settings.data_dir
+    )
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.splitlines()[0]
+    assert " (0 new, 0 changed, " in summary and " 0 removed" in summary, summary
+    pages = int(summary.split(": ", 1)[1].split(" pages", 1)[0])
+    assert pages > 500 and f"{pages} unchanged" in summary

@@ -50,13 +50,21 @@ def server(gate: Gate, counted: dict[str, int]) -> Iterator[str]:
     def notes(handler: BaseHTTPRequestHandler) -> None:
         send(handler, b"# Notes\n\nPlain *markdown* stays as is.", content_type="text/markdown")
 
-    with serve_routes({"/slow": gate, "/fast": fast, "/notes.md": notes,
-                       "/missing": lambda h: send(h, b"gone", status=404)}) as base:
+    with serve_routes(
+        {
+            "/slow": gate,
+            "/fast": fast,
+            "/notes.md": notes,
+            "/missing": lambda h: send(h, b"gone", status=404),
+        }
+    ) as base:
         yield base
 
 
 @pytest.mark.anyio
-async def test_iter_pages_yields_each_page_as_it_arrives(server: str, gate: Gate, tmp_path: Path) -> None:
+async def test_iter_pages_yields_each_page_as_it_arrives(
+    server: str, gate: Gate, tmp_path: Path
+) -> None:
     settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
     stream = iter_pages([f"{server}/slow", f"{server}/fast"], settings)
     first = await stream.__anext__()
@@ -76,7 +84,10 @@ async def test_results_keep_input_order_and_types(server: str, gate: Gate, tmp_p
     assert [r.url for r in results] == urls
     assert isinstance(results[0], FetchFailure) and results[0].reason == "HTTP 404 Not Found"
     assert isinstance(results[1], Page) and results[1].content_type == "text/markdown"
-    assert results[1].text == "# Notes\n\nPlain *markdown* stays as is." and results[1].title == "Notes"
+    assert (
+        results[1].text == "# Notes\n\nPlain *markdown* stays as is."
+        and results[1].title == "Notes"
+    )
     assert results[3] is results[1]  # a repeated URL is fetched once
 
 
@@ -88,7 +99,9 @@ def test_cache_hit_costs_no_network(server: str, counted: dict[str, int], tmp_pa
     assert isinstance(second, Page) and second.from_cache and second.text == first.text
     assert counted["fast"] == 1
     # A page cached while 127.0.0.1 was trusted is refused once it no longer is.
-    [refused] = fetch_pages_sync([f"{server}/fast"], settings.model_copy(update={"allow_hosts": ""}))
+    [refused] = fetch_pages_sync(
+        [f"{server}/fast"], settings.model_copy(update={"allow_hosts": ""})
+    )
     assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-
 from megrez_search.settings import Settings
 from retrieval.errors import BlockedURLError
 from retrieval.fetch import Fetcher
@@ -43,7 +42,7 @@ def test_address_problem(address: str, problem: str | None) -> None:
     assert address_problem(ipaddress.ip_address(address)) == problem
 
 
-def fixed_resolver(answers: dict[str, list[str]]):  # noqa: ANN201
+def fixed_resolver(answers: dict[str, list[str]]):
     async def resolve(host: str, port: int) -> list[str]:
         return answers[host]
 
@@ -53,8 +52,12 @@ def fixed_resolver(answers: dict[str, list[str]]):  # noqa: ANN201
 @pytest.mark.anyio
 async def test_every_resolved_address_must_pass(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    resolver = fixed_resolver({"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34"]})
-    with pytest.raises(BlockedURLError, match=r"private address 10\.0\.0\.7 \(host 'mixed\.test'\)"):
+    resolver = fixed_resolver(
+        {"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34"]}
+    )
+    with pytest.raises(
+        BlockedURLError, match=r"private address 10\.0\.0\.7 \(host 'mixed\.test'\)"
+    ):
         await check_url("http://mixed.test/", settings, resolver)
     target = await check_url("https://public.test/page", settings, resolver)
     assert target.address == "93.184.216.34"
@@ -91,15 +94,21 @@ def host_echo() -> Iterator[tuple[str, list[str]]]:
 
     def echo(handler: BaseHTTPRequestHandler) -> None:
         hosts.append(handler.headers["Host"])
-        send(handler, b"<html><body><article><h1>Pinned</h1><p>" + b"Connected to the checked address. " * 20
-             + b"</p></article></body></html>")
+        send(
+            handler,
+            b"<html><body><article><h1>Pinned</h1><p>"
+            + b"Connected to the checked address. " * 20
+            + b"</p></article></body></html>",
+        )
 
     with serve_routes({"/": echo}) as base_url:
         yield base_url, hosts
 
 
 @pytest.mark.anyio
-async def test_connection_goes_to_the_checked_address(host_echo: tuple[str, list[str]], tmp_path: Path) -> None:
+async def test_connection_goes_to_the_checked_address(
+    host_echo: tuple[str, list[str]], tmp_path: Path
+) -> None:
     """The transport resolves once, checks, and connects to that very address (no re-resolve)."""
     base_url, hosts = host_echo
     port = base_url.rsplit(":", 1)[1]
@@ -120,5 +129,7 @@ async def test_connection_goes_to_the_checked_address(host_echo: tuple[str, list
     async with Fetcher(untrusted, resolver=resolver) as fetcher:
         refused = await fetcher.fetch_page(f"http://docs.rebind.test:{port}/")
     assert isinstance(refused, FetchFailure)
-    assert refused.reason.startswith("blocked: loopback address 127.0.0.1 (host 'docs.rebind.test')")
+    assert refused.reason.startswith(
+        "blocked: loopback address 127.0.0.1 (host 'docs.rebind.test')"
+    )
     assert len(hosts) == 1  # nothing reached the server

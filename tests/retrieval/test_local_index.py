@@ -20,8 +20,10 @@ from tests.support.servers import send, serve_routes
 
 
 def html(title: str, body: str, links: str = "", head: str = "") -> str:
-    return (f"<html lang='en'><head><title>{title}</title>{head}</head><body><nav>{links}</nav>"
-            f"<article><h1>{title}</h1><p>{body}</p><p>{body}</p></article></body></html>")
+    return (
+        f"<html lang='en'><head><title>{title}</title>{head}</head><body><nav>{links}</nav>"
+        f"<article><h1>{title}</h1><p>{body}</p><p>{body}</p></article></body></html>"
+    )
 
 
 class Site:
@@ -39,7 +41,7 @@ class Site:
             send(handler, b"not found", content_type="text/plain", status=404)
             return
         content_type, body = self.pages[path]
-        etag = '"%s"' % hashlib.md5(body.encode()).hexdigest()
+        etag = f'"{hashlib.md5(body.encode()).hexdigest()}"'
         if handler.headers.get("If-None-Match") == etag:
             self.not_modified += 1
             send(handler, b"", status=304, headers={"ETag": etag})
@@ -50,31 +52,82 @@ class Site:
 @pytest.fixture
 def site() -> Iterator[tuple[Site, str]]:
     site = Site()
-    paths = ["/", "/robots.txt", "/sitemap.xml", "/lighthouses.html", "/tides.html", "/orphan.html",
-             "/private/secret.html", "/nofollowed.html", "/noindex.html", "/notes.txt", "/archive.zip",
-             "/gone.html"]
+    paths = [
+        "/",
+        "/robots.txt",
+        "/sitemap.xml",
+        "/lighthouses.html",
+        "/tides.html",
+        "/orphan.html",
+        "/private/secret.html",
+        "/nofollowed.html",
+        "/noindex.html",
+        "/notes.txt",
+        "/archive.zip",
+        "/gone.html",
+    ]
     with serve_routes({path: site.route for path in paths}) as base_url:
         site.pages = {
-            "/": ("text/html", html("Coastal notes", "Welcome to the coastal notes of the harbour master.",
-                  "<a href='/lighthouses.html'>Lighthouses</a> <a href='tides.html#top'>Tides</a> "
-                  "<a href='/private/secret.html'>Private</a> <a rel='nofollow' href='/nofollowed.html'>x</a> "
-                  "<a href='/noindex.html'>Index page</a> <a href='/notes.txt'>Notes</a> "
-                  "<a href='/archive.zip'>Archive</a> <a href='/gone.html'>Gone</a> "
-                  "<a href='https://elsewhere.example/'>Elsewhere</a>")),
+            "/": (
+                "text/html",
+                html(
+                    "Coastal notes",
+                    "Welcome to the coastal notes of the harbour master.",
+                    "<a href='/lighthouses.html'>Lighthouses</a> <a href='tides.html#top'>Tides</a> "
+                    "<a href='/private/secret.html'>Private</a> <a rel='nofollow' href='/nofollowed.html'>x</a> "
+                    "<a href='/noindex.html'>Index page</a> <a href='/notes.txt'>Notes</a> "
+                    "<a href='/archive.zip'>Archive</a> <a href='/gone.html'>Gone</a> "
+                    "<a href='https://elsewhere.example/'>Elsewhere</a>",
+                ),
+            ),
             "/robots.txt": ("text/plain", "User-agent: *\nDisallow: /private/\n"),
-            "/sitemap.xml": ("application/xml",
-                             '<?xml version="1.0" encoding="UTF-8"?>'
-                             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                             f"<url><loc>{base_url}/orphan.html</loc></url></urlset>"),
-            "/lighthouses.html": ("text/html", html("Lighthouses", "Keepers trimmed the lamp wicks every four hours through winter.")),
-            "/tides.html": ("text/html", html("Tides", "Spring tides follow the new and the full moon.")),
-            "/orphan.html": ("text/html", html("Shipwrecks", "The schooner Mary sank off the sandbank in 1881.")),
-            "/private/secret.html": ("text/html", html("Secret", "Robots must not read this page.")),
-            "/nofollowed.html": ("text/html", html("Nofollow", "Reached only through a nofollow link.")),
-            "/noindex.html": ("text/html", html("Hub", "A hub page that asks not to be indexed.",
-                              "<a href='/tides.html'>Tides</a>", "<meta name='robots' content='noindex'>")),
-            "/notes.txt": ("text/plain", "Harbour notes\n\nThe harbour closes during storms from the north."),
-            "/gone.html": ("text/html", html("Old page", "This page about the old pier will disappear.")),
+            "/sitemap.xml": (
+                "application/xml",
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                    f"<url><loc>{base_url}/orphan.html</loc></url></urlset>"
+                ),
+            ),
+            "/lighthouses.html": (
+                "text/html",
+                html(
+                    "Lighthouses", "Keepers trimmed the lamp wicks every four hours through winter."
+                ),
+            ),
+            "/tides.html": (
+                "text/html",
+                html("Tides", "Spring tides follow the new and the full moon."),
+            ),
+            "/orphan.html": (
+                "text/html",
+                html("Shipwrecks", "The schooner Mary sank off the sandbank in 1881."),
+            ),
+            "/private/secret.html": (
+                "text/html",
+                html("Secret", "Robots must not read this page."),
+            ),
+            "/nofollowed.html": (
+                "text/html",
+                html("Nofollow", "Reached only through a nofollow link."),
+            ),
+            "/noindex.html": (
+                "text/html",
+                html(
+                    "Hub",
+                    "A hub page that asks not to be indexed.",
+                    "<a href='/tides.html'>Tides</a>",
+                    "<meta name='robots' content='noindex'>",
+                ),
+            ),
+            "/notes.txt": (
+                "text/plain",
+                "Harbour notes\n\nThe harbour closes during storms from the north.",
+            ),
+            "/gone.html": (
+                "text/html",
+                html("Old page", "This page about the old pier will disappear."),
+            ),
         }
         yield site, base_url
 
@@ -84,20 +137,35 @@ def test_crawl_reindex_and_search(site: tuple[Site, str], tmp_path: Path) -> Non
     settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", crawl_concurrency=2)
     stats = build_index(base + "/", "coast", settings, progress=False)
     assert stats.added == 6 and stats.failures == [], stats.failures
-    indexed = {r.url.removeprefix(base) for r in search_index("coast", "harbour tides lamp schooner pier moon notes", 20, settings)}
-    assert {"/", "/lighthouses.html", "/tides.html", "/orphan.html", "/notes.txt", "/gone.html"} <= indexed
+    indexed = {
+        r.url.removeprefix(base)
+        for r in search_index("coast", "harbour tides lamp schooner pier moon notes", 20, settings)
+    }
+    assert {
+        "/",
+        "/lighthouses.html",
+        "/tides.html",
+        "/orphan.html",
+        "/notes.txt",
+        "/gone.html",
+    } <= indexed
     assert "/orphan.html" in indexed  # found through sitemap.xml only
     assert "/private/secret.html" not in server.requests  # robots.txt honoured
     assert "/nofollowed.html" not in server.requests  # rel=nofollow honoured
     assert "/archive.zip" not in server.requests  # binaries never fetched
-    assert "/noindex.html" in server.requests and "/noindex.html" not in indexed  # followed, not indexed
+    assert (
+        "/noindex.html" in server.requests and "/noindex.html" not in indexed
+    )  # followed, not indexed
 
     top = search_index("coast", "When do spring tides happen?", 3, settings)[0]
     assert top.url == base + "/tides.html" and top.rank == 1
     assert "Spring tides" in top.snippet and top.title == "Tides"
 
     # Change one page, delete another: only those are rewritten; the rest answer 304.
-    server.pages["/tides.html"] = ("text/html", html("Tides", "Neap tides come at the quarter moons."))
+    server.pages["/tides.html"] = (
+        "text/html",
+        html("Tides", "Neap tides come at the quarter moons."),
+    )
     del server.pages["/gone.html"]
     server.not_modified = 0
     again = build_index(base + "/", "coast", settings, progress=False)
@@ -114,7 +182,9 @@ def test_folder_index_updates_changed_files_only(tmp_path: Path) -> None:
     folder = tmp_path / "kb"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.md").write_text("# Anchors\n\nShips drop anchor in the outer roads.\n")
-    (folder / "sub" / "b.html").write_text(html("Buoys", "Red buoys mark the port side of the channel."))
+    (folder / "sub" / "b.html").write_text(
+        html("Buoys", "Red buoys mark the port side of the channel.")
+    )
     (folder / "c.txt").write_text("Charts\n\nCharts show depths in metres at low water.\n")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     settings = Settings(data_dir=tmp_path / "data")
@@ -132,7 +202,9 @@ def test_folder_index_updates_changed_files_only(tmp_path: Path) -> None:
     assert search_index("kb", "sand mud", 1, settings)[0].url.endswith("/a.md")
 
     # Indexed files can be "fetched" (from the index), other local files cannot.
-    indexed, other = fetch_pages_sync([(folder / "a.md").as_uri(), (tmp_path / "secret.txt").as_uri()], settings)
+    indexed, other = fetch_pages_sync(
+        [(folder / "a.md").as_uri(), (tmp_path / "secret.txt").as_uri()], settings
+    )
     assert isinstance(indexed, Page) and "sand and mud" in indexed.text
     assert other.reason.startswith("blocked: file URLs are read only from local indexes")
 

@@ -25,13 +25,24 @@ ALLOW_HOSTS = "127.0.0.1,localhost"
 _CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retrieval/fetch.py")
 
 
-def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`)."""
-    full_env = {**os.environ, "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS, "HF_HUB_OFFLINE": "1", **(env or {})}
+    full_env = {
+        **os.environ,
+        "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
+        "HF_HUB_OFFLINE": "1",
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), *args],
-        cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -56,7 +67,9 @@ def _move_base(index_file: Path, new_base: str) -> None:
         db.commit()
 
 
-def build_docs_index(docs_root: Path, base_url: str, data_dir: Path, cache_dir: Path | None) -> float:
+def build_docs_index(
+    docs_root: Path, base_url: str, data_dir: Path, cache_dir: Path | None
+) -> float:
     """Index `base_url` as local:docs under `data_dir`; returns the seconds `index` took."""
     source = base_url.rstrip("/") + "/"
     index_file = data_dir / "indexes" / f"{INDEX_NAME}.sqlite"
@@ -64,8 +77,11 @@ def build_docs_index(docs_root: Path, base_url: str, data_dir: Path, cache_dir: 
     fresh = os.environ.get("MEGREZ_TEST_FRESH_INDEX") == "1"
     if cached is not None and cached.exists() and not fresh:
         index_file.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, index_file)
-        _move_base(index_file, source)
+        try:
+            shutil.copyfile(cached, index_file)
+            _move_base(index_file, source)
+        except (OSError, sqlite3.Error):  # replaced under our feet: build from scratch
+            index_file.unlink(missing_ok=True)
     started = time.perf_counter()
     result = run_cli("index", source, "--name", INDEX_NAME, "--no-progress", data_dir=data_dir)
     seconds = time.perf_counter() - started
@@ -74,8 +90,12 @@ def build_docs_index(docs_root: Path, base_url: str, data_dir: Path, cache_dir: 
             f"`megrez-search index` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     if cached is not None and (fresh or not cached.exists()):
+        # Several pytest sessions may share the cache: write atomically, tolerate races.
         cached.parent.mkdir(parents=True, exist_ok=True)
         for old in cached.parent.glob("*.sqlite"):
-            old.unlink()
-        shutil.copyfile(index_file, cached)
+            if old != cached:
+                old.unlink(missing_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(index_file, partial)
+        os.replace(partial, cached)
     return seconds

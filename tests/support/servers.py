@@ -16,7 +16,7 @@ from pathlib import Path
 class _QuietStaticHandler(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real web server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -41,7 +41,7 @@ def _running(server: ThreadingHTTPServer) -> Iterator[str]:
 
 @contextmanager
 def serve_directory(root: Path) -> Iterator[str]:
-    """Serve `root` as static files (with Last-Modified / If-Modified-Since); yields the base URL."""
+    """Serve `root` as static files (Last-Modified, If-Modified-Since); yields the base URL."""
     handler = functools.partial(_QuietStaticHandler, directory=str(root))
     with _running(_Server(("127.0.0.1", 0), handler)) as base_url:
         yield base_url
@@ -71,18 +71,23 @@ def serve_routes(routes: dict[str, Route]) -> Iterator[str]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading: exactly what some tests want
 
-        do_GET = _dispatch  # noqa: N815
-        do_POST = _dispatch  # noqa: N815
+        do_GET = _dispatch
+        do_POST = _dispatch
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     with _running(_Server(("127.0.0.1", 0), Handler)) as base_url:
         yield base_url
 
 
-def send(handler: BaseHTTPRequestHandler, body: bytes, content_type: str = "text/html; charset=utf-8",
-         status: int = 200, headers: dict[str, str] | None = None) -> None:
+def send(
+    handler: BaseHTTPRequestHandler,
+    body: bytes,
+    content_type: str = "text/html; charset=utf-8",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Write a complete response with Content-Length."""
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)

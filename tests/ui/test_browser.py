@@ -9,6 +9,7 @@ test-artifacts/.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.settings import Settings
+from tests.support.docs_index import run_cli
 from tests.support.servers import serve_directory
 from tests.ui.conftest import ARTIFACTS, free_port, megrez_process
 
@@ -41,7 +43,8 @@ WATCH_ANSWER = """() => {
   window.__answerLengths = [];
   const chat = document.querySelector('#chat');
   new MutationObserver(() => {
-    const answers = chat.querySelectorAll('.bot-row .message:not(.thought)');
+    const answers = [...chat.querySelectorAll("[data-testid='bot']")]
+      .filter(message => !message.querySelector('.thought-group'));
     const last = answers[answers.length - 1];
     if (last) window.__answerLengths.push(last.textContent.length);
   }).observe(chat, {subtree: true, childList: true, characterData: true});
@@ -107,12 +110,13 @@ def ask(page, text: str, files: list[Path] = ()) -> None:  # type: ignore[no-unt
     # the status line belongs to this turn.
     expect(user_messages).not_to_have_count(before)
     status = page.locator("#status")
-    expect(status).not_to_contain_text("⏳", timeout=ANSWER_TIMEOUT_MS)
+    expect(status).not_to_contain_text("Working", timeout=ANSWER_TIMEOUT_MS)
     expect(status).to_contain_text("Answered")
 
 
 def search_steps(page):  # type: ignore[no-untyped-def]
-    return page.locator("#chat .thought-group .title", has_text="Searching:")
+    """Search steps in the chat: "Searching: q" live, "Searched: q" for earlier turns."""
+    return page.locator("#chat .thought-group .title", has_text=re.compile(r"Search(ing|ed): "))
 
 
 def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
@@ -127,42 +131,108 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
 
         # 1. A docs question with search on: steps, streamed answer, citation to functools.
         ask(page, QUESTION)
+        shot(page, "ui-1-search-answer.png")
         expect(search_steps(page)).to_have_count(1)
         expect(page.locator("#chat .thought-group .title", has_text="Reading")).to_have_count(1)
-        citation = page.locator("#chat .bot-row .message:not(.thought) a[href$='/library/functools.html']")
-        expect(citation.filter(has_text="[")).not_to_have_count(0)  # a [N] chip, not only the list
+        chip = page.locator("#chat a[href$='/library/functools.html']", has_text=re.compile(r"^\[\d+\]$"))
+        expect(chip.first).to_be_visible()  # a [N] citation chip, not only the sources list
         lengths = page.evaluate("window.__answerLengths")
         assert len(set(lengths)) >= 3, lengths  # the answer grew in several updates
-        shot(page, "ui-1-search-answer.png")
 
         # 2. Search off: an answer without any search step.
         page.get_by_label("Web search").uncheck()
         ask(page, "Tell me a fun fact about Python.")
-        expect(search_steps(page)).to_have_count(1)  # still only the first turn's
         shot(page, "ui-2-search-off.png")
+        expect(search_steps(page)).to_have_count(1)  # still only the first turn's
 
-        # 3. An image with text: the text read from it comes back.
+        # 3. A new chat; an image with text: the text read from it comes back in the answer.
+        page.locator("#new-chat").click()
+        expect(page.locator("#chat [data-testid='user']")).to_have_count(0)
         ask(page, "What text is written in this image?", files=[sign_png])
-        expect(page.locator("#chat .user-row", has_text="Text in the image")).to_contain_text("MEGREZ")
         shot(page, "ui-3-image.png")
+        expect(page.locator("#chat [data-testid='user']", has_text="Text in the image")).to_contain_text("MEGREZ")
+        expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("2026")
 
         # 4. A spoken question: its transcript is shown.
         ask(page, "", files=[spoken_wav])
-        expect(page.locator("#chat .user-row", has_text="Transcript")).to_contain_text("capital of France")
         shot(page, "ui-4-voice.png")
+        transcript = page.locator("#chat [data-testid='user']", has_text="Transcript")
+        expect(transcript).to_contain_text(re.compile(r"capital \w+ France"))
 
-        # 5. Reload: the same conversation comes back from the server.
+        # 5. Reload: the same conversation comes back from the server; the first chat is listed.
         page.reload()
-        expect(page.locator("#chat")).to_contain_text(QUESTION)
-        expect(page.locator("#chat")).to_contain_text("capital of France")
-        expect(search_steps(page).or_(page.locator("#chat .thought-group .title", has_text="Searched:"))).not_to_have_count(0)
+        expect(page.locator("#chat")).to_contain_text("What text is written in this image?")
+        expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
         shot(page, "ui-5-reloaded.png")
 
-    # 6. Restart the app on the same address: the browser's thread id still opens the chat.
-    with megrez_process(["ui"], ui_settings, "/", log_path, port=port) as base:
+    # 6. Restart the app on the same address: the browser's thread id still opens the chat,
+    # and the first chat reopens from the past-chats list with its citation links.
+    with megrez_process(["ui"], ui_settings, "/", log_path, port=port):
         page.reload()
+        expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
+        page.locator("#past-chats input").click()
+        page.get_by_role("option", name=QUESTION).first.click()
         expect(page.locator("#chat")).to_contain_text(QUESTION)
         expect(page.locator("#chat a[href$='/library/functools.html']").first).to_be_visible()
-        expect(page.locator("#past-chats")).to_be_visible()
-        shot(page, "ui-6-restarted.png")
+        expect(search_steps(page)).to_have_count(1)
+        shot(page, "ui-6-restarted-past-chat.png")
+    assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+HOSTILE_TITLE = (
+    '<script>window.__pwned = 1; alert("title")</script> functools lru_cache maxsize '
+    '<img src=x onerror=alert("img")>'
+)
+HOSTILE_PAGE = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</title>
+<script>alert("a real script tag in the page")</script></head>
+<body><main><h1>functools.lru_cache maxsize</h1>
+<p>The functools.lru_cache decorator keeps a cache of recent calls. Its maxsize argument
+defaults to 128 entries; maxsize=None makes the cache unbounded.
+&lt;script&gt;window.__pwned = 2; alert("text")&lt;/script&gt;
+&lt;img src=x onerror=alert("text img")&gt;</p>
+<p>Use cache_info() to see the hits and misses of the lru_cache of a function.</p>
+</main></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A `local:hostile` index of one page whose title and text carry script and img tags."""
+    site = tmp_path_factory.mktemp("hostile-site")
+    (site / "index.html").write_text('<a href="lru_cache.html">lru_cache</a>', encoding="utf-8")
+    (site / "lru_cache.html").write_text(HOSTILE_PAGE, encoding="utf-8")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("hostile-data"),
+        allow_hosts="127.0.0.1,localhost",
+        search="local:hostile",
+        model="embedded",
+    )
+    with serve_directory(site) as base_url:
+        # The real CLI in its own process (Playwright's event loop runs in this thread).
+        built = run_cli("index", base_url + "/", "--name", "hostile", "--no-progress",
+                        data_dir=settings.data_dir)
+        assert built.returncode == 0, built.stderr
+        yield settings
+
+
+def test_hostile_page_title_and_text_show_as_text(hostile_settings: Settings, tmp_path: Path, page) -> None:
+    with megrez_process(["ui"], hostile_settings, "/", tmp_path / "ui.log") as base:
+        page.goto(base)
+        expect(page.locator("#question textarea")).to_be_visible()
+        ask(page, QUESTION)
+        chat = page.locator("#chat")
+        expect(chat.locator("a[href$='/lru_cache.html']").first).to_be_visible()  # it was cited
+        expect(chat).to_contain_text('<script>window.__pwned = 1; alert("title")</script>')
+        expect(chat).to_contain_text('onerror=alert("img")')
+        shot(page, "ui-7-hostile-page.png")
+        injected = page.evaluate(
+            """() => ({
+                scripts: document.querySelectorAll('#chat script').length,
+                handlers: document.querySelectorAll('#chat [onerror], #chat [onload], #chat [onclick]').length,
+                images: document.querySelectorAll('#chat img').length,
+                pwned: window.__pwned ?? null,
+            })"""
+        )
+    assert injected == {"scripts": 0, "handlers": 0, "images": 0, "pwned": None}
     assert page.dialogs == []  # type: ignore[attr-defined]

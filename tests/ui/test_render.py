@@ -5,8 +5,8 @@ from __future__ import annotations
 import markdown_it
 import pytest
 
-from ui.conversation import TurnView, messages_from_turns
 from agent.events import AnswerEvent, PageEvent, SourcesEvent, StepEvent, TokenEvent
+from ui.conversation import TurnView, messages_from_turns
 from ui.render import plain, render_answer, render_reply, render_sources, safe_url
 
 HOSTILE_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'

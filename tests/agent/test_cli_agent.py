@@ -1,0 +1,94 @@
+"""`megrez-search ask`: argument parsing, plain output with sources, the --json object."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+from megrez_search.cli_agent import register, run_ask
+
+from .test_megrez_dialect import CALL, QUESTION
+
+
+def _parser(settings_seen):
+    parser = argparse.ArgumentParser(prog="megrez-search")
+    sub = parser.add_subparsers(dest="command")
+    register(sub, lambda args: settings_seen)
+    return parser
+
+
+def test_ask_arguments(offline_settings):
+    args = _parser(offline_settings).parse_args(
+        [
+            "ask",
+            "--no-search",
+            "--provider",
+            "local:docs",
+            "--thread",
+            "t1",
+            "--json",
+            "--image",
+            "a.png",
+            "--audio",
+            "q.wav",
+            "Hello there?",
+        ]
+    )
+    assert (args.search, args.provider, args.thread, args.json) == (False, "local:docs", "t1", True)
+    assert (str(args.image), str(args.audio), args.question) == ("a.png", "q.wav", "Hello there?")
+    defaults = _parser(offline_settings).parse_args(["ask", "Why?"])
+    assert defaults.search is True and defaults.json is False and defaults.thread is None
+    assert callable(defaults.handler)
+
+
+def _args(**values):
+    base = {
+        "question": QUESTION,
+        "thread": None,
+        "search": True,
+        "provider": None,
+        "json": False,
+        "image": None,
+        "audio": None,
+    }
+    base.update(values)
+    return argparse.Namespace(**base)
+
+
+def test_plain_output_has_answer_then_numbered_sources(docs_settings, scripted_agent):
+    agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
+    out, err = io.StringIO(), io.StringIO()
+    assert run_ask(_args(), docs_settings, agent=agent, out=out, err=err) == 0
+    text = out.getvalue()
+    answer, _, sources = text.partition("\nSources:\n")
+    assert answer.startswith("The default maxsize is 128 [")  # attributed to its source
+    lines = sources.strip().splitlines()
+    assert lines and all(line.startswith(f"[{i}] ") for i, line in enumerate(lines, start=1))
+    assert any("library/functools.html" in line for line in lines)
+    status = err.getvalue()
+    assert "» Searching: functools lru_cache default maxsize" in status
+    assert "--thread" in status
+
+
+def test_json_output_schema(docs_settings, scripted_agent):
+    agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128 [citation:1]."])
+    out = io.StringIO()
+    run_ask(_args(json=True), docs_settings, agent=agent, out=out, err=io.StringIO())
+    data = json.loads(out.getvalue())
+    assert {
+        "answer",
+        "searched",
+        "queries",
+        "sources",
+        "citations",
+        "input",
+        "timings",
+        "tokens",
+    } <= set(data)
+    assert data["searched"] is True and data["queries"] == ["functools lru_cache default maxsize"]
+    assert all(set(s) == {"n", "url", "title"} for s in data["sources"])
+    assert set(data["citations"]) <= {s["n"] for s in data["sources"]} and data["citations"]
+    assert data["input"] == {"transcript": None, "image_text": None}
+    assert data["timings"]["total"] >= data["timings"]["search"] > 0
+    assert set(data["tokens"]) == {"prompt", "completion"} and data["tokens"]["completion"] > 0
