@@ -139,7 +139,10 @@ class SearchAgent:
         (or setting `cancel`, or `SearchAgent.stop(thread_id)`) stops the answer and keeps
         what was written.
         """
-        self._validate(request)
+        self._validate(request)  # here, not in the generator: bad requests fail at the call
+        return self._turn(request, cancel)
+
+    def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
         thread_id = request.thread_id or uuid.uuid4().hex
         run_id = uuid.uuid4().hex
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}

@@ -31,7 +31,24 @@ _SOCIAL_PHRASES = sorted(
     reverse=True,
 )
 _FILLER = frozenset(
-    ["today", "there", "so", "much", "very", "really", "again", "all", "and", "too", "you", "i", "am", "fine", "doing", "well"]
+    [
+        "today",
+        "there",
+        "so",
+        "much",
+        "very",
+        "really",
+        "again",
+        "all",
+        "and",
+        "too",
+        "you",
+        "i",
+        "am",
+        "fine",
+        "doing",
+        "well",
+    ]
 )
 _SOCIAL_RE = re.compile(r"\b(?:" + "|".join(re.escape(p.strip()) for p in _SOCIAL_PHRASES) + r")\b")
 

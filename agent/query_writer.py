@@ -19,7 +19,28 @@ from retrieval.query import STOPWORDS, keyword_query
 
 #: Words by which a question refers back to an earlier turn's subject.
 _ANAPHORA = frozenset(
-    ["it", "its", "it's", "itself", "they", "them", "their", "theirs", "themselves", "this", "these", "those", "he", "him", "his", "she", "her", "hers", "there", "such"]
+    [
+        "it",
+        "its",
+        "it's",
+        "itself",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "themselves",
+        "this",
+        "these",
+        "those",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "hers",
+        "there",
+        "such",
+    ]
 )
 _CHATTY_RE = re.compile(
     r"^(?:sure|okay|ok|of course|certainly|here(?:'s| is| are)|i (?:will|would|can|think)|"

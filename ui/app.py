@@ -14,7 +14,6 @@ import logging
 import mimetypes
 import secrets
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ from ui.render import plain
 log = logging.getLogger(__name__)
 
 BROWSER_STORAGE_KEY = "megrez-search-thread"
-# Token-by-token updates are batched to this interval: the browser cannot show more anyway.
-STREAM_INTERVAL_S = 0.05
 TITLE = "Megrez Search"
 
 
@@ -154,10 +151,16 @@ class ChatUI:
             view.add_notice(problem)
         stored = {"thread_id": thread_id}
 
+        cleared = False
+
         def update(past: Any = None) -> tuple[Any, ...]:
-            chat = earlier + view.messages()
+            # The box is emptied once, when the question is taken: later updates leave it
+            # alone so that the next question can be typed while this answer streams.
+            nonlocal cleared
+            box_update = gr.skip() if cleared else gr.update(value=None)
+            cleared = True
             past = gr.skip() if past is None else past
-            return chat, gr.update(value=None), thread_id, stored, past, view.status()
+            return earlier + view.messages(), box_update, thread_id, stored, past, view.status()
 
         if not text.strip() and attachments.image is None and attachments.audio is None:
             view.add_notice("Type a question, or attach an image or a voice recording.")
@@ -173,14 +176,12 @@ class ChatUI:
             audio=attachments.audio,
         )
         yield update()
-        last = time.monotonic()
         try:
+            # Every event is shown at once (Gradio sends only the change): holding tokens
+            # back to batch them would leave them unseen whenever the model pauses.
             for event in self.agent.stream(request):
                 view.apply(event)
-                now = time.monotonic()
-                if event.type != "token" or now - last >= STREAM_INTERVAL_S:
-                    last = now
-                    yield update()
+                yield update()
         except MegrezSearchError as exc:
             log.warning("question not run: %s", exc)
             view.add_notice(str(exc))

@@ -31,7 +31,7 @@ from agent.events import AnswerEvent, ErrorEvent, TokenEvent
 from agent.generation import generate
 from agent.prompts import render, template
 from agent.runtime import Message, Sampling, Usage
-from agent.runtime.megrez_format import STOP
+from agent.runtime.megrez_format import FUNCTION_START, STOP
 from agent.state import AgentState, Turn
 from megrez_search.errors import MegrezSearchError
 
@@ -80,7 +80,8 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         max_tokens=settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
         temperature=settings.answer_temperature,
         repetition_penalty=settings.answer_repetition_penalty,
-        stop=STOP if deps.dialect == "megrez" else (),
+        # Megrez: one search per turn, so a second call is cut off rather than shown.
+        stop=(*STOP, FUNCTION_START) if deps.dialect == "megrez" else (),
     )
     usage = Usage()
     citations = CitationStreamNormalizer()

@@ -28,9 +28,11 @@ def test_forms_normalise_to_one():
 
 
 def test_code_indexing_is_not_a_citation():
-    text = "Use `cache[1]` or items[0] to read it [2]."
+    text = "Use `cache[1]` or items[0] to read it [2].\n```python\nf(*[10])\n```\n"
     assert cited_numbers(text) == [2]
     assert normalize_citations(text) == text
+    report = check_citations(text, ["use cache[1] or items[0] to read"] * 2)
+    assert report.citations == [2] and "f(*[10])" in report.answer
 
 
 def test_stream_normaliser_matches_whole_text():

@@ -157,7 +157,8 @@ def test_stop_keeps_the_partial_answer(ui: ChatUI) -> None:
     try:
         for chat, _box, thread, _stored, _past, status in updates:
             if chat and "first words" in str(chat[-1]["content"]):
-                ui.on_stop(thread)  # the Stop button, while the model is stuck mid-answer
+                ui.on_stop(thread)  # the Stop button, mid-answer
+                release.set()  # the model would go on writing; it must not be shown
                 break
         final = list(updates)[-1]
     finally:
