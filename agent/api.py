@@ -116,6 +116,11 @@ class SearchAgent:
         path = settings.conversations_path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False)
+        # WAL lets readers (the UI's history, other processes) proceed during a commit, and
+        # NORMAL sync keeps the many small checkpoint commits of concurrent turns cheap while
+        # staying durable across application crashes.
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._checkpointer = SqliteSaver(self._conn)
         # Set up now, before any other connection opens the file: switching it to WAL needs
         # the database to itself, and later readers and writers then never block each other.

@@ -60,8 +60,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_questions(args.questions, args.limit)
     run = evaluate(settings, questions, args.corpus, progress=True)
     if args.report is not None:
-        command = "megrez-search " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
-        path = write_report(args.report, run, command=command)
+        path = write_report(args.report, run, command=_command_line(args))
         print(f"report: {path}", file=sys.stderr)
     summary = run.summary
     if args.json:
@@ -72,3 +71,14 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("%d of %d questions failed; see the report for details", summary.errors, summary.n)
     # Every question failing means the setup is broken, not the agent's answers.
     return 1 if summary.n and summary.errors == summary.n else 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The eval command as typed (settings from flags or env are in the report's model line)."""
+    parts = ["megrez-search", "eval", "--questions", str(args.questions), "--corpus", str(args.corpus)]
+    if args.limit is not None:
+        parts += ["--limit", str(args.limit)]
+    if args.json:
+        parts.append("--json")
+    parts += ["--report", str(args.report)]
+    return shlex.join(parts)

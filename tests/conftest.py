@@ -44,7 +44,8 @@ def docs_index(
     pytestconfig: pytest.Config,
 ) -> tuple[Settings, str]:
     data_dir = tmp_path_factory.mktemp("docs-data")
-    cache_dir = pytestconfig.cache.mkdir("megrez-docs-index") if pytestconfig.cache else None
+    cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+    cache_dir = cache.mkdir("megrez-docs-index") if cache is not None else None
     seconds = build_docs_index(docs_root, docs_server, data_dir, cache_dir)
     logger.info("docs index ready in %.1f s", seconds)
     settings = Settings(data_dir=data_dir, allow_hosts=ALLOW_HOSTS, search=f"local:{INDEX_NAME}")

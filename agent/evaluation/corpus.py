@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import retrieval.clean
+import retrieval.index
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
 from retrieval.index import FOLDER_TYPES, build_index, index_path
@@ -86,6 +88,15 @@ def fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
+def code_fingerprint() -> str:
+    """A hash of the code that cleans and indexes pages: when it changes, the stored texts
+    are stale even though the pages are not (a re-crawl would keep them: pages are unchanged)."""
+    digest = hashlib.sha256()
+    for module in (retrieval.clean, retrieval.index):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class IndexedCorpus:
     root: Path
@@ -105,17 +116,20 @@ def ensure_index(root: Path, base_url: str, settings: Settings, progress: bool =
     name = index_name_for(root, base_url)
     path = index_path(name, settings)
     stamp_file = path.with_suffix(".fingerprint")
-    stamp = fingerprint(root)
-    if path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp:
+    stamp = f"code {code_fingerprint()}\ncorpus {fingerprint(root)}"
+    old = stamp_file.read_text().strip() if stamp_file.exists() else ""
+    if path.exists() and old == stamp:
         log.info("reusing index %s of %s", name, root)
         return IndexedCorpus(root, base_url, name, reused=True)
+    if path.exists() and old.split("\n")[0] != stamp.split("\n")[0]:
+        log.info("indexing code changed: rebuilding index %s from scratch", name)
+        _remove_index(path)
     stats = build_index(base_url, name, allow_loopback(settings), progress=progress)
     if stats.pages == 0:
-        for leftover in path.parent.glob(path.name + "*"):  # the empty index and its WAL files
-            leftover.unlink(missing_ok=True)
+        _remove_index(path)
         raise CorpusError(
-            f"indexing {root} (served at {base_url}) found no pages; "
-            "the folder needs an index.html linking to its pages"
+            f"indexing {root} (served at {base_url}) found no pages to index; give a folder "
+            "of HTML pages reachable by links from its index.html (or its folder listing)"
         )
     stamp_file.write_text(stamp + "\n")
     log.info(stats.summary())
@@ -128,6 +142,12 @@ def allow_loopback(settings: Settings) -> Settings:
         return settings
     hosts = ",".join(h for h in (settings.allow_hosts, "127.0.0.1") if h)
     return settings.model_copy(update={"allow_hosts": hosts})
+
+
+def _remove_index(path: Path) -> None:
+    """Delete index file `path` with its WAL files and fingerprint."""
+    for leftover in [*path.parent.glob(path.name + "*"), path.with_suffix(".fingerprint")]:
+        leftover.unlink(missing_ok=True)
 
 
 def corpus_settings(settings: Settings, corpus: IndexedCorpus) -> Settings:

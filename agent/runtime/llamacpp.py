@@ -86,7 +86,9 @@ class LlamaCppModel(ChatModel):
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        # Under the lock too: llama.cpp objects are not documented as thread-safe.
+        with self._lock:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _piece(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")

@@ -6,12 +6,15 @@ indexed as `local:docs`.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from agent.runtime import Message, Sampling, load_model
 from megrez_search.settings import Settings
@@ -127,3 +130,22 @@ def test_runtime_openai_backend_runs_against_this_server(api_base: str) -> None:
     assert text.strip()
     streamed = "".join(model.stream([Message("user", "Say hello.")], Sampling(max_tokens=32)))
     assert streamed.strip()
+
+
+def test_image_question_as_a_data_url(client: openai.OpenAI, tmp_path: Path) -> None:
+    """An OpenAI `image_url` content part: the server reads the text in the image."""
+    image = Image.new("RGB", (720, 200), "white")
+    ImageDraw.Draw(image).text((40, 60), "MEGREZ 2026", font=ImageFont.load_default(size=80), fill="black")
+    path = tmp_path / "sign.png"
+    image.save(path)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    response = client.chat.completions.create(
+        model="megrez-search-nosearch",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What text is written in this image?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+        ]}],
+    )
+    extra = response.model_extra or {}
+    assert "MEGREZ" in (extra["megrez"]["image_text"] or "")
+    assert response.choices[0].message.content

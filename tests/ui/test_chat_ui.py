@@ -123,7 +123,7 @@ def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
     from ui.app import build_app
 
     release = threading.Event()
-    chat_ui, agent = make_ui(settings, [Stall("Answer A.", release), "Answer B."])
+    _, agent = make_ui(settings, [Stall("Answer A.", release), "Answer B."])
     demo = build_app(agent, settings)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                 quiet=True, ssr_mode=False)

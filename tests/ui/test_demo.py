@@ -10,7 +10,7 @@ import pytest
 from megrez_search.settings import Settings
 from retrieval.search import make_search_provider
 from tests.ui.conftest import free_port
-from ui.demo import DemoError, INDEX_NAME, prepare_demo
+from ui.demo import INDEX_NAME, DemoError, prepare_demo
 
 
 @pytest.fixture
