@@ -318,7 +318,7 @@ class CitationReport:
 
 
 @dataclass
-class _Sentence:
+class Sentence:
     body: str  # text without citation markers, trailing space trimmed
     end: str  # terminal punctuation kept after the markers are re-inserted
     separator: str  # whitespace that followed the sentence
@@ -329,8 +329,8 @@ _FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 _TERMINAL_RE = re.compile(r"([.!?。！？:;]*)$")
 
 
-def _split_sentences(text: str) -> list[_Sentence]:
-    sentences: list[_Sentence] = []
+def split_sentences(text: str) -> list[Sentence]:
+    sentences: list[Sentence] = []
     last = 0
     for match in list(_SENTENCE_END_RE.finditer(text)) + [None]:
         end = match.start() if match else len(text)
@@ -344,9 +344,9 @@ def _split_sentences(text: str) -> list[_Sentence]:
         terminal = _TERMINAL_RE.search(body)
         punctuation = terminal.group(1) if terminal else ""
         body = body[: len(body) - len(punctuation)].rstrip()
-        sentences.append(_Sentence(body, punctuation, separator, cited))
+        sentences.append(Sentence(body, punctuation, separator, cited))
     # A sentence that is only markers ("… 128. [1]") belongs to the sentence before it.
-    merged: list[_Sentence] = []
+    merged: list[Sentence] = []
     for sentence in sentences:
         if merged and not sentence.body and sentence.cited:
             merged[-1].cited.extend(sentence.cited)
@@ -388,7 +388,7 @@ def _check_prose(
     checks: list[CitationCheck],
 ) -> str:
     out: list[str] = []
-    for sentence in _split_sentences(text):
+    for sentence in split_sentences(text):
         final: list[int] = []
         scores = [support_score(sentence.body, context) for context in contexts]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else None

@@ -9,11 +9,10 @@ A missing placeholder value is a programming error and raises `KeyError`.
 from __future__ import annotations
 
 import json
+import tomllib
 from functools import cache
 from pathlib import Path
 from string import Template
-
-import tomllib
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 

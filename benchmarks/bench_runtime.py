@@ -95,9 +95,11 @@ def main(argv: list[str] | None = None) -> str:
             for r in rows
         ),
         "",
-        f"llama.cpp / transformers: load {hf.load_s / llama.load_s:.1f}x faster, prefill "
-        f"{llama.prefill_tok_s / hf.prefill_tok_s:.1f}x, decode "
-        f"{llama.decode_tok_s / hf.decode_tok_s:.1f}x.",
+        (
+            f"llama.cpp / transformers: load {hf.load_s / llama.load_s:.1f}x faster, prefill "
+            f"{llama.prefill_tok_s / hf.prefill_tok_s:.1f}x, decode "
+            f"{llama.decode_tok_s / hf.decode_tok_s:.1f}x."
+        ),
     ]
     report = "\n".join(lines)
     print(report)

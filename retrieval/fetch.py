@@ -296,7 +296,7 @@ class Fetcher:
             left = max(0.0, deadline - asyncio.get_running_loop().time())
             try:
                 return await asyncio.wait_for(self.fetch_page(url), timeout=left)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 return FetchFailure(url=url, reason=describe_error(exc, self.settings))
 
         tasks = [asyncio.create_task(bounded(url)) for url in unique]

@@ -293,7 +293,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             if thread_id and not keep_thread:  # a stateless request leaves no conversation
                 try:
                     agent.delete_thread(thread_id)
-                except Exception:  # noqa: BLE001 - cleanup must not fail the response
+                except Exception:
                     log.warning("could not delete API thread %s", thread_id, exc_info=True)
 
         try:

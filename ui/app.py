@@ -111,7 +111,7 @@ class ChatUI:
             return []
         try:
             return messages_from_turns(self.agent.turns(thread_id))
-        except Exception:  # noqa: BLE001 - a damaged checkpoint must not block the page
+        except Exception:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
 
@@ -186,7 +186,7 @@ class ChatUI:
             log.warning("question not run: %s", exc)
             view.add_notice(str(exc))
             view.failed = True
-        except Exception as exc:  # noqa: BLE001 - the chat goes on whatever broke
+        except Exception as exc:
             log.exception("turn failed")
             view.add_notice(f"Something went wrong ({type(exc).__name__}: {exc}); try again.")
             view.failed = True

@@ -9,15 +9,13 @@ answers link to them.
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
+from retrieval.static_site import StaticSite, StaticSiteError, serve_folder
 
 log = logging.getLogger(__name__)
 
@@ -30,47 +28,17 @@ class DemoError(MegrezSearchError):
     """The demo cannot start (docs missing, port taken, index failed)."""
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-        log.debug("docs server: " + format, *args)
-
-
-@dataclass
-class DocsServer:
-    """A static file server on loopback, running in a daemon thread."""
-
-    server: ThreadingHTTPServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def serve_folder(folder: Path, port: int, host: str = "127.0.0.1") -> DocsServer:
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve_docs(folder: Path, port: int) -> StaticSite:
     try:
-        server = ThreadingHTTPServer((host, port), handler)
-    except OSError as exc:
-        raise DemoError(
-            f"cannot serve the docs on {host}:{port} ({exc.strerror or exc}); free the port or "
-            "set MEGREZ_DEMO_DOCS_PORT"
-        ) from exc
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="docs-server", daemon=True)
-    thread.start()
-    return DocsServer(server, thread)
+        return serve_folder(folder, port)
+    except StaticSiteError as exc:
+        raise DemoError(f"{exc}; free the port or set MEGREZ_DEMO_DOCS_PORT") from exc
 
 
 @dataclass
 class Demo:
     settings: Settings  # what the UI runs with: local:pydocs, loopback allowed
-    docs: DocsServer
+    docs: StaticSite
 
     @property
     def provider(self) -> str:
@@ -99,7 +67,7 @@ def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = 
             "`sudo apt-get install python3.11-doc` (or `make test-deps`)"
         )
     settings = demo_settings(settings)
-    docs = serve_folder(docs_dir, settings.demo_docs_port)
+    docs = serve_docs(docs_dir, settings.demo_docs_port)
     try:
         if reindex or not index_path(INDEX_NAME, settings).exists():
             print(f"Indexing the Python docs from {docs.url} (once; a few minutes)...", flush=True)

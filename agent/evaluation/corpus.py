@@ -8,15 +8,11 @@ server's port, so the port is derived from the folder path and stays the same be
 
 from __future__ import annotations
 
-import errno
-import functools
 import hashlib
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import retrieval.clean
@@ -24,6 +20,7 @@ import retrieval.index
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
 from retrieval.index import FOLDER_TYPES, build_index, index_path
+from retrieval.static_site import StaticSite, StaticSiteError, serve_folder
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +29,6 @@ _PORT_BASE, _PORT_SPAN, _PORT_TRIES = 20_000, 20_000, 20
 
 class CorpusError(MegrezSearchError):
     """The corpus folder cannot be served or indexed."""
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("corpus server: " + format, *args)
 
 
 def _corpus_key(root: Path) -> str:
@@ -48,35 +40,28 @@ def _preferred_port(root: Path) -> int:
 
 
 @contextmanager
-def serve_folder(root: Path, port: int | None = None) -> Iterator[str]:
+def serve_corpus(root: Path, port: int | None = None) -> Iterator[str]:
     """Serve `root` over HTTP on 127.0.0.1; yields the base URL ("http://127.0.0.1:PORT/").
 
-    Without `port`, the folder's own stable port is tried first, then the next ones.
+    Without `port`, the folder's own stable port is tried first, then the next ones, so the
+    URLs recorded in its index stay valid from one evaluation run to the next.
     """
     root = Path(root).resolve()
     if not root.is_dir():
         raise CorpusError(f"corpus folder not found: {root}; give a folder of HTML pages")
-    handler = functools.partial(_QuietHandler, directory=str(root))
     start = port if port is not None else _preferred_port(root)
-    server: ThreadingHTTPServer | None = None
+    site: StaticSite | None = None
     for candidate in range(start, start + (1 if port is not None else _PORT_TRIES)):
         try:
-            server = ThreadingHTTPServer(("127.0.0.1", candidate), handler)
+            site = serve_folder(root, candidate)
             break
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise CorpusError(f"cannot serve {root} on 127.0.0.1:{candidate}: {exc}") from exc
-    if server is None:
+        except StaticSiteError as exc:
+            if not exc.port_in_use:
+                raise CorpusError(str(exc)) from exc
+    if site is None:
         raise CorpusError(f"no free loopback port near {start} to serve {root}")
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="corpus-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with site:
+        yield site.url
 
 
 def fingerprint(root: Path) -> str:

@@ -28,8 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
-from agent.citations import _split_sentences as split_sentences
-from agent.citations import content_words, strip_citations
+from agent.citations import content_words, split_sentences, strip_citations
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted

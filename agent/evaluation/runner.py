@@ -29,7 +29,7 @@ from agent.runtime import Runtime
 from megrez_search.settings import Settings
 from retrieval.index import find_indexed_page
 
-from .corpus import IndexedCorpus, corpus_settings, ensure_index, serve_folder
+from .corpus import IndexedCorpus, corpus_settings, ensure_index, serve_corpus
 from .dataset import Question
 from .metrics import QuestionScore, Summary, failed_question, score_question, summarize
 
@@ -100,7 +100,7 @@ def corpus_environment(
     settings: Settings, corpus_dir: Path, progress: bool = True
 ) -> Iterator[tuple[Settings, IndexedCorpus]]:
     """Serve `corpus_dir` on loopback and index it; yields settings searching that index."""
-    with serve_folder(Path(corpus_dir)) as base_url:
+    with serve_corpus(Path(corpus_dir)) as base_url:
         corpus = ensure_index(Path(corpus_dir), base_url, settings, progress=progress)
         yield corpus_settings(settings, corpus), corpus
 

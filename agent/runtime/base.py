@@ -129,5 +129,5 @@ class ChatModel(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` in this model's tokenizer (an estimate where none is at hand)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release resources (servers, threads)."""

@@ -186,7 +186,7 @@ class LlamaCppModel(ChatModel):
         return Choice(option=best, scores=scores)
 
     def _eval_reusing_prefix(self, tokens: list[int]) -> np.ndarray:
-        cached = self.llm._input_ids  # noqa: SLF001 - the public API exposes no prefix length
+        cached = self.llm._input_ids
         common = 0
         for a, b in zip(cached, tokens):
             if a != b:

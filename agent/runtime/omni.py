@@ -22,9 +22,10 @@ from typing import Any
 from megrez_search.settings import Settings
 
 from . import megrez_format
-from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .base import ChatModel, Choice, Message, ModelLoadError, Sampling, Usage
 from .text_stream import StopScanner
 from .transformers_backend import pick_device
+from .worker_stream import WorkerStream
 
 log = logging.getLogger(__name__)
 
@@ -92,36 +93,21 @@ class OmniModel(ChatModel):
                 top_p=sampling.top_p,
                 repetition_penalty=sampling.repetition_penalty,
             )
-        outcome: dict[str, Any] = {}
 
-        def run() -> None:
-            try:
-                with self._lock:
-                    outcome["text"] = self.model.chat(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = exc
-                streamer.end()
+        def chat(cancelled: threading.Event) -> object:
+            # Omni's chat() takes no stopping criteria: a cancelled answer runs to its end
+            # in the background, the lock keeping the next request from overlapping it.
+            with self._lock:
+                return self.model.chat(**kwargs)
 
-        worker = threading.Thread(target=run, name="omni-chat", daemon=True)
-        worker.start()
         scanner = StopScanner(stops=(*sampling.stop, *megrez_format.STOP))
+        generation = WorkerStream(streamer, chat, scanner, "Megrez-3B-Omni failed")
         produced: list[str] = []
         try:
-            for piece in streamer:
-                chunk = scanner.feed(piece)
-                if chunk:
-                    produced.append(chunk)
-                    yield chunk
-                if scanner.stopped:
-                    break
-            tail = scanner.flush()
-            if tail:
-                produced.append(tail)
-                yield tail
+            for chunk in generation:
+                produced.append(chunk)
+                yield chunk
         finally:
-            worker.join()
-            if "error" in outcome:
-                raise ModelCallError(f"Megrez-3B-Omni failed: {outcome['error']}")
             if usage is not None:
                 prompt_text = "".join(m.content for m in messages)
                 usage.add(

@@ -18,8 +18,9 @@ from pathlib import Path
 from megrez_search.settings import Settings
 
 from . import megrez_format
-from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .base import ChatModel, Choice, Message, ModelLoadError, Sampling, Usage
 from .text_stream import StopScanner
+from .worker_stream import WorkerStream, cancel_criteria
 
 log = logging.getLogger(__name__)
 
@@ -128,35 +129,18 @@ class TransformersModel(ChatModel):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
-        outcome: dict[str, object] = {}
 
-        def run() -> None:
-            try:
-                with self._lock, torch.inference_mode():
-                    outcome["sequences"] = self.model.generate(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = exc
-                streamer.end()
+        def generate(cancelled: threading.Event) -> object:
+            with self._lock, torch.inference_mode():
+                return self.model.generate(**kwargs, stopping_criteria=cancel_criteria(cancelled))
 
-        worker = threading.Thread(target=run, name="transformers-generate", daemon=True)
-        worker.start()
         scanner = StopScanner(stops=(*sampling.stop, *self.stop_strings()))
+        generation = WorkerStream(streamer, generate, scanner, "transformers generation failed")
         try:
-            for piece in streamer:
-                chunk = scanner.feed(piece)
-                if chunk:
-                    yield chunk
-                if scanner.stopped:
-                    break
-            tail = scanner.flush()
-            if tail:
-                yield tail
+            yield from generation
         finally:
-            worker.join()
-            if "error" in outcome:
-                raise ModelCallError(f"transformers generation failed: {outcome['error']}")
             if usage is not None:
-                sequences = outcome.get("sequences")
+                sequences = generation.result
                 completion = (
                     int(sequences.shape[-1]) - input_ids.shape[-1] if sequences is not None else 0
                 )

@@ -29,6 +29,7 @@ def megrez(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,  # callers assert on the exit status
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_folder
+from agent.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
 from megrez_search.settings import Settings
 from retrieval.index import search_index
 
@@ -35,7 +35,7 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
     root = tmp_path / "site"
     _site(root)
     settings = Settings(data_dir=tmp_path / "data")
-    with serve_folder(root) as base_url:
+    with serve_corpus(root) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
         assert "zeppelins" in httpx.get(base_url + "a.html").text
         first = ensure_index(root, base_url, settings, progress=False)
@@ -56,18 +56,18 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
         hits = search_index(refreshed.index_name, "submarines", 5, search)
         assert [hit.url for hit in hits] == [base_url + "sub/b.html"]
     # The same folder gets the same port next time, so its index stays valid.
-    with serve_folder(root) as again:
+    with serve_corpus(root) as again:
         assert again == base_url
 
 
 def test_bad_corpora_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="corpus folder not found"), serve_folder(tmp_path / "nope"):
+    with pytest.raises(CorpusError, match="corpus folder not found"), serve_corpus(tmp_path / "nope"):
         pass
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "index.html").write_text(
         '<html><head><meta name="robots" content="noindex, nofollow"></head><body>x</body></html>'
     )
-    with serve_folder(empty) as base_url, pytest.raises(CorpusError, match="found no pages to index"):
+    with serve_corpus(empty) as base_url, pytest.raises(CorpusError, match="found no pages to index"):
         ensure_index(empty, base_url, Settings(data_dir=tmp_path / "data"), progress=False)
     assert not list((tmp_path / "data" / "indexes").glob("*.sqlite"))

@@ -6,18 +6,17 @@ speaking the same wire format as `vllm serve`.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from agent.runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
 from agent.runtime.openai_backend import OpenAIModel
 from agent.runtime.registry import embedded_gguf_path
 from megrez_search.settings import Settings
+from tests.support.servers import free_port, wait_until_serving
 
 CAPITAL = [
     Message("system", "You are a helpful assistant."),
@@ -25,34 +24,12 @@ CAPITAL = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(process: subprocess.Popen, url: str) -> None:
-    """Poll the server's model list until it answers; fail fast if the process dies."""
-    with httpx.Client(timeout=2.0) as client:
-        for _ in range(600):
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            try:  # wait on the process itself between polls: returns at once if it died
-                process.wait(timeout=0.2)
-                raise RuntimeError(f"llama_cpp.server exited with status {process.returncode}")
-            except subprocess.TimeoutExpired:
-                continue
-    raise RuntimeError("llama_cpp.server did not start within two minutes")
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     # The server logs a lot while loading: a file, not a pipe nobody drains, takes it.
-    log_file = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+")
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log_file = log_path.open("w+")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "llama_cpp.server",
@@ -65,7 +42,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_until_serving(process, f"{base}/models")
+        wait_until_serving(process, f"{base}/models", log_path)
         yield base
     finally:
         process.terminate()
@@ -112,7 +89,7 @@ def test_named_model_in_spec(server_url: str) -> None:
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    model = load_model(Settings(model=f"openai:http://127.0.0.1:{_free_port()}/v1#m"))
+    model = load_model(Settings(model=f"openai:http://127.0.0.1:{free_port()}/v1#m"))
     with pytest.raises(ModelCallError, match="cannot reach the model server"):
         model.complete(CAPITAL, Sampling(max_tokens=5))
 

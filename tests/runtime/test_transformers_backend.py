@@ -11,7 +11,6 @@ from agent.runtime import Message, Sampling, Usage, load_model, megrez_format
 from agent.runtime.registry import parse_model_spec
 from agent.runtime.transformers_backend import TransformersModel
 from megrez_search.settings import Settings
-
 from tests.runtime.standins import save_dequantized_smollm2, save_megrez_shaped_llama
 
 

@@ -5,19 +5,17 @@ Both run `ThreadingHTTPServer` in a daemon thread on a free port and shut down o
 
 from __future__ import annotations
 
-import functools
+import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 
-class _QuietStaticHandler(SimpleHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like a real web server
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from retrieval.static_site import serve_folder
 
 
 class _Server(ThreadingHTTPServer):
@@ -42,9 +40,8 @@ def _running(server: ThreadingHTTPServer) -> Iterator[str]:
 @contextmanager
 def serve_directory(root: Path) -> Iterator[str]:
     """Serve `root` as static files (Last-Modified, If-Modified-Since); yields the base URL."""
-    handler = functools.partial(_QuietStaticHandler, directory=str(root))
-    with _running(_Server(("127.0.0.1", 0), handler)) as base_url:
-        yield base_url
+    with serve_folder(root) as site:
+        yield site.url.rstrip("/")
 
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -103,3 +100,26 @@ def redirect(location: str, status: int = 302) -> Route:
         send(handler, b"", headers={"Location": location}, status=status)
 
     return route
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Poll `url` until it answers 200; fail at once (with the log) if the process dies."""
+    with httpx.Client(timeout=2.0) as client:
+        for _ in range(900):
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            try:  # waits between polls, and returns at once if the process has exited
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}")
+    raise RuntimeError(f"{url} did not answer within three minutes:\n{log_path.read_text()}")

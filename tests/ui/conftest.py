@@ -6,43 +6,19 @@ The docs index and its loopback server come from the root conftest (`docs_index`
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from megrez_search.settings import Settings
+from tests.support.servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    """Poll `url` until it answers 200; fail at once (with the log) if the process dies."""
-    with httpx.Client(timeout=2.0) as client:
-        for _ in range(900):
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            try:  # waits between polls, and returns at once if the process has exited
-                process.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                continue
-            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}")
-    raise RuntimeError(f"{url} did not answer within three minutes:\n{log_path.read_text()}")
 
 
 @contextmanager
