@@ -116,14 +116,19 @@ class ChatUI:
             return [notice("This conversation could not be read; start a new chat.")]
 
     def on_load(self, stored: dict[str, Any] | None) -> tuple[Any, ...]:
-        thread_id = (stored or {}).get("thread_id")
-        return self.open_thread(thread_id), thread_id, self.past_chats(thread_id)
+        stored = stored or {}
+        thread_id = stored.get("thread_id")
+        search = bool(stored.get("search", True))
+        return self.open_thread(thread_id), thread_id, self.past_chats(thread_id), search
 
-    def on_pick(self, thread_id: str | None) -> tuple[Any, ...]:
-        return self.open_thread(thread_id), thread_id, {"thread_id": thread_id}
+    def on_pick(self, thread_id: str | None, search: bool) -> tuple[Any, ...]:
+        return self.open_thread(thread_id), thread_id, browser_state(thread_id, search)
 
-    def on_new_chat(self) -> tuple[Any, ...]:
-        return [], None, {"thread_id": None}, self.past_chats(None), ""
+    def on_new_chat(self, search: bool) -> tuple[Any, ...]:
+        return [], None, browser_state(None, search), self.past_chats(None), ""
+
+    def on_toggle(self, thread_id: str | None, search: bool) -> dict[str, Any]:
+        return browser_state(thread_id, search)
 
     def on_stop(self, thread_id: str | None) -> None:
         if thread_id and not self.agent.stop(thread_id):
@@ -149,7 +154,7 @@ class ChatUI:
         )
         for problem in attachments.problems:
             view.add_notice(problem)
-        stored = {"thread_id": thread_id}
+        stored = browser_state(thread_id, search)
 
         cleared = False
 
@@ -257,7 +262,8 @@ class ChatUI:
                         elem_id="question",
                     )
 
-            demo.load(self.on_load, inputs=[stored], outputs=[chatbot, thread, past])
+            demo.load(self.on_load, inputs=[stored], outputs=[chatbot, thread, past, search])
+            search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
             box.submit(
                 self.respond,
                 inputs=[box, thread, search, provider],
@@ -266,10 +272,18 @@ class ChatUI:
                 show_progress="hidden",
             )
             stop.click(self.on_stop, inputs=[thread], outputs=None, queue=False)
-            new_chat.click(self.on_new_chat, outputs=[chatbot, thread, stored, past, status], queue=False)
-            past.input(self.on_pick, inputs=[past], outputs=[chatbot, thread, stored])
+            new_chat.click(
+                self.on_new_chat, inputs=[search], outputs=[chatbot, thread, stored, past, status],
+                queue=False,
+            )
+            past.input(self.on_pick, inputs=[past, search], outputs=[chatbot, thread, stored])
         demo.queue(default_concurrency_limit=self.settings.ui_concurrency)
         return demo
+
+
+def browser_state(thread_id: str | None, search: bool) -> dict[str, Any]:
+    """What the browser keeps across reloads: its conversation and the search toggle."""
+    return {"thread_id": thread_id, "search": bool(search)}
 
 
 def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:

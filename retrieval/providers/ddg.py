@@ -59,7 +59,11 @@ class DdgProvider(BaseProvider):
                     "no results (DuckDuckGo answers this way when it rate-limits)",
                     rate_limited=True,
                 ) from exc
-            raise ProviderFailure(f"unavailable ({message})") from exc
+            if "dns" in lowered or "connect" in lowered:
+                # The raw error is a nested transport dump; the log keeps it, the user gets why.
+                logger.info("ddg transport error: %s", message)
+                raise ProviderFailure("cannot reach DuckDuckGo (no internet connection?)") from exc
+            raise ProviderFailure(f"unavailable ({message[:200]})") from exc
         results = []
         for row in rows:
             url = unwrap_redirect(row.get("href") or "")

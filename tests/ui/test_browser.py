@@ -164,6 +164,7 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         expect(page.locator("#chat")).to_contain_text("What text is written in this image?")
         expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
         shot(page, "ui-5-reloaded.png")
+        expect(page.get_by_label("Web search")).not_to_be_checked()  # the toggle is kept too
 
     # 6. Restart the app on the same address: the browser's thread id still opens the chat,
     # and the first chat reopens from the past-chats list with its citation links.

@@ -46,7 +46,7 @@ def ask(ui: ChatUI, outputs: list[Any], text: str = "", files: list[Path] = (), 
     ui.agent.runtime.model.outputs.extend(outputs)  # type: ignore[attr-defined]
     updates = list(ui.respond({"text": text, "files": [str(f) for f in files]}, thread, search, ""))
     chat, _box, thread_id, stored, _past, status = updates[-1]
-    assert stored == {"thread_id": thread_id}
+    assert stored == {"thread_id": thread_id, "search": search}
     return chat, thread_id, status
 
 
@@ -96,15 +96,16 @@ def test_empty_question_asks_for_input(ui: ChatUI) -> None:
 def test_conversation_survives_reload_and_restart(settings: Settings) -> None:
     first, agent = make_ui(settings, ["Paris [1]."])
     _, thread, _ = ask(first, [], "Capital of France?")
-    chat, thread_id, past = first.on_load({"thread_id": thread})  # a page reload
+    chat, thread_id, past, search = first.on_load({"thread_id": thread, "search": False})  # reload
+    assert search is False  # the web-search toggle comes back as the user left it
     assert thread_id == thread and "Capital of France?" in contents(chat) and "Paris" in contents(chat)
     agent.close()
     restarted, agent = make_ui(settings, [])  # a new process on the same data dir
-    chat, _, past = restarted.on_load({"thread_id": thread})
+    chat, _, past, _ = restarted.on_load({"thread_id": thread})
     assert "Capital of France?" in contents(chat) and "Paris" in contents(chat)
     assert (("Capital of France?", thread)) in past["choices"]  # in the past-chats list
-    opened, _, stored = restarted.on_pick(thread)
-    assert opened == chat and stored == {"thread_id": thread}
+    opened, _, stored = restarted.on_pick(thread, True)
+    assert opened == chat and stored == {"thread_id": thread, "search": True}
     agent.close()
 
 
@@ -112,7 +113,7 @@ def test_independent_threads_for_independent_browsers(ui: ChatUI) -> None:
     _, thread_a, _ = ask(ui, ["Answer A."], "Question A?")
     _, thread_b, _ = ask(ui, ["Answer B."], "Question B?")
     assert thread_a != thread_b
-    chat_a, _, _ = ui.on_load({"thread_id": thread_a})
+    chat_a, _, _, _ = ui.on_load({"thread_id": thread_a})
     assert "Question A?" in contents(chat_a) and "Question B?" not in contents(chat_a)
 
 
