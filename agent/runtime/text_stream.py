@@ -14,11 +14,8 @@ from collections.abc import Iterable
 class StopScanner:
     """Feed text pieces; get back the text that is safe to emit, up to the first stop."""
 
-    def __init__(self, stops: Iterable[str], drop: Iterable[str] = ()) -> None:
+    def __init__(self, stops: Iterable[str]) -> None:
         self.stops = tuple(s for s in stops if s)
-        # Special tokens that end a turn but are not real stops (e.g. a stray `<|eos|>`
-        # from a typo'd checkpoint) are removed from the text.
-        self.drop = tuple(d for d in drop if d)
         self._held = ""
         self.stopped = False
 
@@ -26,8 +23,6 @@ class StopScanner:
         if self.stopped:
             return ""
         text = self._held + piece
-        for token in self.drop:
-            text = text.replace(token, "")
         cut = min((i for i in (text.find(s) for s in self.stops) if i >= 0), default=-1)
         if cut >= 0:
             self.stopped = True
@@ -42,9 +37,9 @@ class StopScanner:
         return "" if self.stopped else held
 
     def _longest_stop_prefix_suffix(self, text: str) -> int:
-        """Length of the longest end of `text` that is the beginning of some stop/drop string."""
+        """Length of the longest end of `text` that is the beginning of some stop string."""
         longest = 0
-        for stop in self.stops + self.drop:
+        for stop in self.stops:
             for size in range(min(len(stop) - 1, len(text)), longest, -1):
                 if text.endswith(stop[:size]):
                     longest = size

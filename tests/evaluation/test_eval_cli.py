@@ -4,9 +4,7 @@ the embedded model, a real loopback server and index, and the CLI as a user runs
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,11 @@ import pytest
 from agent.evaluation.metrics import JSON_KEYS
 from agent.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS
 from megrez_search.cli import main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.docs_index import run_cli
 
 
 def _eval(*args: str, data_dir: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), "eval", *args],
-        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )
+    return run_cli("eval", *args, data_dir=data_dir, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -33,7 +26,8 @@ def test_eval_prints_the_metrics_line_and_writes_the_report(
     if not (DOCS_CORPUS / "library" / "functools.html").exists() or not DEV_QUESTIONS.exists():
         pytest.skip("needs python3.11-doc and the shared dev set")
     # The corpus index is kept between sessions (it is rebuilt when the docs change).
-    data_dir = pytestconfig.cache.mkdir("megrez-eval-data") if pytestconfig.cache else tmp_path
+    cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+    data_dir = cache.mkdir("megrez-eval-data") if cache is not None else tmp_path
     report = tmp_path / "report"
     result = _eval("--questions", str(DEV_QUESTIONS), "--corpus", str(DOCS_CORPUS),
                    "--limit", "2", "--json", "--report", str(report), data_dir=data_dir)

@@ -23,11 +23,6 @@ def test_earliest_stop_wins() -> None:
     assert feed_all(scanner, ["one END two STOP"]) == "one "
 
 
-def test_drop_tokens_are_removed() -> None:
-    scanner = StopScanner(stops=["<|turn_end|>"], drop=["<|eos|>"])
-    assert feed_all(scanner, ["a<|eo", "s|>b"]) == "ab"
-
-
 def test_utf8_split_across_tokens() -> None:
     data = "héllo ✓".encode()
     assembler = Utf8Assembler()

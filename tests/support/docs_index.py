@@ -28,9 +28,13 @@ _CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retr
 def run_cli(
     *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`)."""
+    """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`).
+
+    Inherited `MEGREZ_*` variables are dropped so a developer's own configuration (another
+    model, another provider) cannot change what a test runs; `env` adds what the test needs.
+    """
     full_env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
         "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
         "HF_HUB_OFFLINE": "1",
         **(env or {}),
