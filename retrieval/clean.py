@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -50,6 +51,10 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"wOFF", "WOFF font"),
     (b"wOF2", "WOFF2 font"),
 )
+# trafilatura runs module-level compiled lxml XPath objects, which are not safe to evaluate from
+# two threads at once (CI crashed with a segfault inside `prune_unwanted_nodes`). Extraction
+# holds the GIL for most of its time anyway; parallel indexing uses processes.
+_EXTRACTION_LOCK = threading.Lock()
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
@@ -166,14 +171,15 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     language = tree.get("lang") or meta.get("content-language")
     date = next((meta[key] for key in _DATE_KEYS if meta.get(key)), None)
     # One parse serves both our metadata and trafilatura: it does not mutate the tree.
-    text = trafilatura.extract(
-        tree,
-        url=url,
-        output_format="markdown",
-        include_formatting=True,
-        include_comments=False,
-        fast=fast,
-    )
+    with _EXTRACTION_LOCK:
+        text = trafilatura.extract(
+            tree,
+            url=url,
+            output_format="markdown",
+            include_formatting=True,
+            include_comments=False,
+            fast=fast,
+        )
     text = _tidy_markdown(text or "")
     if not title:
         title = _title_from_text(text) or _title_from_url(url)

@@ -108,3 +108,19 @@ def test_encodings_never_crash() -> None:
     assert sniff_binary("ü".encode("utf-16")) is None
     assert media_type('text/html; Charset="ISO-8859-1"') == ("text/html", "ISO-8859-1")
     assert media_type(None) == ("", None)
+
+
+def test_cleaning_from_many_threads_matches_sequential_cleaning(docs_root) -> None:
+    """The fetcher cleans pages in worker threads; trafilatura's shared XPath objects once
+    crashed the process (segfault) when two threads pruned at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [path.read_bytes() for path in sorted((docs_root / "library").glob("*.html"))[:40]]
+
+    def clean(body: bytes) -> str:
+        return clean_document(body, "text/html", "http://127.0.0.1/page.html").text
+
+    sequential = [clean(body) for body in bodies]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(2):
+            assert list(pool.map(clean, bodies)) == sequential
