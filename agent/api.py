@@ -37,6 +37,7 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
+MAX_PAGES = 20  # pages one question may read: beyond this the context budget drops them anyway
 
 
 class AgentInputError(MegrezSearchError):
@@ -49,6 +50,7 @@ class AskRequest:
     thread_id: str | None = None  # None starts a new conversation
     search: bool = True  # the web-search toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
+    pages: int | None = None  # pages to read for this question; None = settings.pages
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -157,6 +159,7 @@ class SearchAgent:
             audio=str(request.audio) if request.audio else None,
             search=request.search,
             provider=request.provider,
+            max_pages=request.pages,
             run_id=run_id,
         )
         with self._thread_lock(thread_id):
@@ -298,6 +301,8 @@ class SearchAgent:
         for kind, path in (("image", request.image), ("audio", request.audio)):
             if path is not None and not Path(path).is_file():
                 raise AgentInputError(f"{kind} file not found: {path}")
+        if request.pages is not None and not 1 <= request.pages <= MAX_PAGES:
+            raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.pages}")
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 

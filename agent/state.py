@@ -87,6 +87,7 @@ class AgentState:
     audio: str | None = None
     search: bool = True  # the user's toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
+    max_pages: int | None = None  # pages to read; None = settings.pages
     run_id: str = ""  # identifies this turn's run (cancellation)
 
     # --- perceive ---------------------------------------------------------------------------

@@ -104,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        log_dir: Path | None = settings_from_args(args).data_dir / "logs"
-    except Exception:  # noqa: BLE001 - bad settings are reported by the command itself
-        log_dir = None
+        log_dir = settings_from_args(args).data_dir / "logs"
+    except MegrezSearchError as exc:  # a bad MEGREZ_* value: nothing can run without settings
+        configure_logging(args.verbose, None)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(args.verbose, log_dir)
     handler = getattr(args, "handler", None)
     if handler is None:

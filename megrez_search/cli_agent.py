@@ -42,6 +42,9 @@ def register(
     parser.add_argument(
         "--provider", help="search provider chain, e.g. 'ddg' or 'local:docs' (env MEGREZ_SEARCH)"
     )
+    parser.add_argument(
+        "--pages", type=int, help="pages to read for this question (default: MEGREZ_PAGES, 5)"
+    )
     parser.add_argument("--thread", help="continue the conversation with this thread id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--image", type=Path, help="attach an image (its text is read)")
@@ -68,6 +71,7 @@ def run_ask(
         thread_id=args.thread,
         search=args.search,
         provider=args.provider,
+        pages=getattr(args, "pages", None),
         image=args.image,
         audio=args.audio,
     )

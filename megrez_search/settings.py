@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import MegrezSearchError
 
 
 def _default_data_dir() -> Path:
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
-    pages: int = Field(5, description="Pages to fetch per question.")
+    pages: int = Field(5, ge=1, le=20, description="Pages to fetch per question.")
     allow_hosts: str = Field(
         "", description="Comma-separated hosts or networks exempt from the SSRF guard."
     )
@@ -147,8 +149,23 @@ class Settings(BaseSettings):
         return self.data_dir / "conversations.sqlite"
 
 
+class SettingsError(MegrezSearchError):
+    """A `MEGREZ_*` environment variable holds a value the setting cannot take."""
+
+
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (e.g. CLI) overrides applied on top."""
-    settings = Settings()
+    """Settings from the environment, with explicit (e.g. CLI) overrides applied on top.
+
+    Raises `SettingsError` naming each bad `MEGREZ_*` variable and why.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MEGREZ_{'_'.join(str(part) for part in error['loc']).upper()}="
+            f"{error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"invalid setting {problems}") from None
     clean = {key: value for key, value in overrides.items() if value is not None}
     return settings.model_copy(update=clean) if clean else settings

@@ -7,6 +7,7 @@ Extensions, all optional (pass them with the client's `extra_body`):
 - request `search` (bool): web search on/off; overrides the model alias, where
   `megrez-search` searches and `megrez-search-nosearch` never does;
 - request `provider` (str): the search provider chain for this request, e.g. `local:pydocs`;
+- request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
 - response `sources`: `[{n, url, title}]`, the numbered sources that `[N]` in the text cites;
@@ -87,6 +88,7 @@ class ChatRequest(BaseModel):
     # Megrez Search extensions
     search: bool | None = None
     provider: str | None = None
+    pages: int | None = None
     thread_id: str | None = None
 
 
@@ -156,6 +158,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         thread_id=body.thread_id,
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
+        pages=body.pages,
         image=image,
         audio=audio,
         history=history,

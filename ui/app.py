@@ -22,7 +22,7 @@ from typing import Any
 
 import gradio as gr
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import MAX_PAGES, AskRequest, SearchAgent
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
 from ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
@@ -140,6 +140,7 @@ class ChatUI:
         thread_id: str | None,
         search: bool,
         provider: str,
+        pages: float | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
         box = box or {}
@@ -177,6 +178,7 @@ class ChatUI:
             thread_id=thread_id,
             search=bool(search),
             provider=provider.strip() or None,
+            pages=int(pages) if pages else None,
             image=attachments.image,
             audio=attachments.audio,
         )
@@ -213,8 +215,9 @@ class ChatUI:
         ]
         lines = "\n".join(f"| {name} | {plain(value)} |" for name, value in rows)
         return (
-            "| Setting | Active |\n|---|---|\n" + lines + "\n\nChange these with command-line flags "
-            "or `MEGREZ_*` environment variables (e.g. `megrez-search --model PATH ui`)."
+            "| Setting | Active |\n|---|---|\n" + lines + "\n\nThe provider chain and pages above "
+            "apply to this chat. The defaults and the model are set at start-up with command-line "
+            "flags or `MEGREZ_*` environment variables (e.g. `megrez-search --model PATH ui`)."
         )
 
     def build(self) -> gr.Blocks:
@@ -235,6 +238,14 @@ class ChatUI:
                             label="Search provider chain (this chat)",
                             value=self.settings.search,
                             elem_id="provider",
+                        )
+                        pages = gr.Slider(
+                            label="Pages to read per question (this chat)",
+                            minimum=1,
+                            maximum=MAX_PAGES,
+                            step=1,
+                            value=self.settings.pages,
+                            elem_id="pages",
                         )
                         gr.Markdown(self.active_settings())
                 with gr.Column(scale=4):
@@ -266,7 +277,7 @@ class ChatUI:
             search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
             box.submit(
                 self.respond,
-                inputs=[box, thread, search, provider],
+                inputs=[box, thread, search, provider, pages],
                 outputs=[chatbot, box, thread, stored, past, status],
                 concurrency_id="ask",
                 show_progress="hidden",

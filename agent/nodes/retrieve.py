@@ -39,8 +39,9 @@ def _query(state: AgentState) -> str:
 def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Ask the provider chain for the query's results (providers never raise for outages)."""
     provider = deps.provider(state.provider)
-    outcome = provider.search(_query(state), max_results=deps.settings.pages)
-    results = [asdict(result) for result in outcome.results[: deps.settings.pages]]
+    wanted = state.max_pages or deps.settings.pages
+    outcome = provider.search(_query(state), max_results=wanted)
+    results = [asdict(result) for result in outcome.results[:wanted]]
     writer(
         SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures)
     )

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AgentInputError, AskRequest, SearchAgent
 from agent.events import DoneEvent, PerceptionEvent, StepEvent, TokenEvent
 
 
@@ -101,3 +101,11 @@ def test_event_json_is_serialisable(offline_settings, scripted_agent):
         data = json.loads(json.dumps(event.to_json()))
         assert data["type"] == event.type
     assert data["type"] == "done" and data["result"]["answer"] == "Hello."
+
+
+@pytest.mark.parametrize("pages", [0, 21, -3])
+def test_pages_out_of_range_is_refused_before_running(offline_settings, scripted_agent, pages):
+    agent, model = scripted_agent(offline_settings, ["never asked"])
+    with pytest.raises(AgentInputError, match="pages must be between 1 and 20"):
+        agent.stream(AskRequest("What is new in Python 3.11?", pages=pages))
+    assert model.calls == []

@@ -212,3 +212,14 @@ def test_nothing_found_is_said_plainly(docs_settings, scripted_agent):
     assert result.answer.endswith("It is probably blue.")  # no invented citation survives
     # Without contexts the model answers in the plain (search-off) conversation.
     assert model.calls[1].messages[0].content == SYSTEM_SEARCH_OFF
+
+
+def test_pages_per_request_bounds_what_is_read(docs_settings, scripted_agent):
+    """The UI's and API's "pages" choice reaches the search: two pages read, two sources."""
+    agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
+    result = agent.invoke(AskRequest(QUESTION, pages=2))
+    assert result.searched
+    fetched = agent.graph.get_state({"configurable": {"thread_id": result.thread_id}}).values[
+        "results"
+    ]
+    assert len(fetched) == 2 and 1 <= len(result.sources) <= 2

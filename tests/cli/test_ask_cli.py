@@ -69,6 +69,7 @@ def test_ask_about_an_image(data_dir: Path, sign_image: Path) -> None:
     "args, message",
     [
         (["ask", "--no-search", ""], "empty"),
+        (["ask", "--pages", "0", "Hi"], "pages must be between 1 and 20"),
         (["ask", "--no-search", "--image", "/nonexistent/sign.png", "What is it?"], "not found"),
         (["ask", "--no-search", "--audio", "/nonexistent/q.wav", ""], "not found"),
         (["--model", "/nonexistent/model.gguf", "ask", "--no-search", "Hi"], "not found"),
@@ -84,6 +85,14 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     assert "Traceback" not in done.stderr
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and message in error_lines[0]
+
+
+def test_bad_environment_setting_is_one_clear_line(data_dir: Path) -> None:
+    done = run_cli("ask", "--no-search", "Hi", data_dir=data_dir, env={"MEGREZ_PAGES": "0"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid setting MEGREZ_PAGES='0': Input should be greater than or equal to 1"
+    ]
 
 
 @pytest.mark.parametrize("suffix, payload", [(".wav", b"\x00\x01garbage" * 50), (".png", b"not an image")])

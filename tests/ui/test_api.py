@@ -96,6 +96,16 @@ def test_search_off_is_honoured(client: openai.OpenAI, model: str, extra_body: d
     assert extra["sources"] == [] and extra["megrez"]["queries"] == []
 
 
+def test_pages_extension_limits_the_sources(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model="megrez-search",
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_body={"pages": 1},
+    )
+    extra = response.model_extra or {}
+    assert extra["megrez"]["searched"] is True and len(extra["sources"]) == 1
+
+
 def test_streamed_search_off_has_no_sources(client: openai.OpenAI) -> None:
     chunks = list(client.chat.completions.create(
         model="megrez-search-nosearch", messages=[{"role": "user", "content": QUESTION}], stream=True
@@ -117,6 +127,12 @@ def test_bad_requests_get_openai_errors(client: openai.OpenAI, api_base: str) ->
                 {"type": "text", "text": "what is this?"},
                 {"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}},
             ]}],
+        )
+    with pytest.raises(openai.BadRequestError, match="pages must be between"):
+        client.chat.completions.create(
+            model="megrez-search",
+            messages=[{"role": "user", "content": QUESTION}],
+            extra_body={"pages": 0},
         )
     # Not JSON at all: still an OpenAI-shaped error, not a stack trace.
     reply = httpx.post(f"{api_base}/chat/completions", content=b"{", headers={"content-type": "application/json"})
