@@ -117,6 +117,16 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(
         16, description="Questions the UI and the API work on at once (other users queue)."
     )
+    max_upload_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Largest file the UI accepts and largest API request body (images and "
+        "voice clips included), in MB.",
+    )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
 
     @property
     def allowed_hosts(self) -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:

@@ -97,7 +97,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_keepalive_connections=max(settings.fetch_concurrency, 2),
         )
         super().__init__(limits=limits, trust_env=False)
-        # httpx has no public hook for the network backend; rebuild its pool with ours.
+        # httpx has no public hook for the network backend; rebuild its pool with ours. Fail
+        # loudly if a future httpx moves the pool: an unguarded pool would fetch anything.
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise TypeError("this httpx version keeps no _pool; the SSRF guard cannot install")
         ssl_context = httpx.create_ssl_context(trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,

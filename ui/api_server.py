@@ -20,8 +20,9 @@ it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last c
 `content` of a non-streamed response).
 Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
-cannot run (empty question, bad provider, remote image URL), 404 for an unknown model, 502
-when the model failed before writing anything.
+cannot run (empty question, bad provider, remote image URL), 404 for an unknown model, 413
+for a body over `MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing
+anything.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.api import AskRequest, SearchAgent
 from agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
@@ -52,6 +54,7 @@ from agent.result import AskResult
 from agent.runtime import Message
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
+from ui.body_limit import BodySizeLimit
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +261,15 @@ class _Turns:
 def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     """The FastAPI app over `agent`; `serve_api` runs it with uvicorn."""
     app = FastAPI(title="Megrez Search API", version="1")
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     turns = _Turns(agent, settings.ui_concurrency)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _error(str(exc.detail), exc.status_code, code)
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:

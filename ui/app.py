@@ -318,6 +318,7 @@ def launch_ui(
         server_name=host or settings.host,
         server_port=port or settings.port,
         allowed_paths=[str(uploads)],
+        max_file_size=settings.max_upload_bytes,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],

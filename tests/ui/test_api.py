@@ -139,6 +139,28 @@ def test_bad_requests_get_openai_errors(client: openai.OpenAI, api_base: str) ->
     assert reply.status_code == 400 and "error" in reply.json()
 
 
+def test_oversized_bodies_are_refused_with_413(api_base: str) -> None:
+    """Inline attachments make bodies big: past MEGREZ_MAX_UPLOAD_MB (25 MB) the server refuses
+    them, whether the size is declared up front or the body streams in chunks."""
+    huge = b"x" * 26_000_000
+    declared = httpx.post(
+        f"{api_base}/chat/completions", content=huge, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert "MEGREZ_MAX_UPLOAD_MB" in declared.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(27):
+            yield b" " * 1_000_000
+
+    chunked = httpx.post(
+        f"{api_base}/chat/completions", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "too_large"
+    # The server is still there for the next client.
+    assert httpx.get(f"{api_base}/models").status_code == 200
+
+
 def test_runtime_openai_backend_runs_against_this_server(api_base: str) -> None:
     """The runtime's openai: backend (what `--model openai:URL` uses) talks to our API."""
     model = load_model(Settings(model=f"openai:{api_base}#megrez-search-nosearch"))
