@@ -213,9 +213,10 @@ class ChatUI:
             ("Pages per question", str(self.settings.pages)),
             ("Data", str(self.settings.data_dir)),
         ]
-        lines = "\n".join(f"| {name} | {plain(value)} |" for name, value in rows)
+        # A list, not a table: the sidebar is too narrow for two columns.
+        lines = "\n".join(f"- **{name}:** {plain(value)}" for name, value in rows)
         return (
-            "| Setting | Active |\n|---|---|\n" + lines + "\n\nThe provider chain and pages above "
+            "**Active at start-up**\n\n" + lines + "\n\nThe provider chain and pages above "
             "apply to this chat. The defaults and the model are set at start-up with command-line "
             "flags or `MEGREZ_*` environment variables (e.g. `megrez-search --model PATH ui`)."
         )

@@ -166,3 +166,19 @@ def test_stop_keeps_the_partial_answer(ui: ChatUI) -> None:
         release.set()
     assert final[5] == "■ Stopped"
     assert "The first words" in contents(final[0])
+
+
+def test_pages_setting_bounds_what_the_turn_reads(docs_index) -> None:
+    """The settings panel's "pages" slider reaches the search: one page read, one source."""
+    docs_settings, name = docs_index
+    settings = docs_settings.model_copy(update={"search": f"local:{name}", "decide_bias": 1.0})
+    chat_ui, agent = make_ui(settings, ["The default maxsize is 128."])
+    try:
+        box = {"text": "What is the default maxsize of functools.lru_cache?", "files": []}
+        updates = list(chat_ui.respond(box, None, True, "", 1))
+        thread_id = updates[-1][2]
+        values = agent.graph.get_state({"configurable": {"thread_id": thread_id}}).values
+        assert len(values["results"]) == 1 and len(values["contexts"]) == 1
+        assert "128" in contents(updates[-1][0])
+    finally:
+        agent.close()
