@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -86,7 +87,10 @@ def configure_logging(verbosity: int, log_dir: Path | None) -> None:
     if log_dir is not None:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(log_dir / "megrez-search.log", encoding="utf-8")
+            # Rotated: `serve` and `ui` run for weeks and log every question.
+            handler = logging.handlers.RotatingFileHandler(
+                log_dir / "megrez-search.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+            )
         except OSError:
             handler = None  # an unwritable data dir must not stop the command
         if handler is not None:
