@@ -8,7 +8,8 @@ replaced by their OCR text), OCR-like reading with `sampling=False`.
 
 Streaming uses a fresh `TextIteratorStreamer` per request: the upstream Gradio demo shares
 one streamer across requests, which mixes concurrent users' tokens into each other's answers.
-Omni weights cannot be downloaded here, so this backend is not exercised by the test suite.
+Omni weights cannot be downloaded here: tests/runtime/test_omni_backend.py runs this backend on
+a stand-in with the same remote-code API (SmolLM2 as class `MegrezO`).
 """
 
 from __future__ import annotations

@@ -77,3 +77,83 @@ def save_megrez_shaped_llama(dest: Path) -> Path:
     LlamaForCausalLM(config).save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     return dest
+
+
+# The remote code of the Omni stand-in: a working LLaMA (SmolLM2) under Omni's class name with
+# Omni's documented `chat` API. It is written into the model folder and loaded by transformers
+# through `trust_remote_code`, exactly as Megrez-3B-Omni's own `modeling_megrezo.py` is.
+OMNI_REMOTE_CODE = '''
+"""Stand-in for Megrez-3B-Omni's remote code: `MegrezO.chat(input_msgs, sampling, ...)`."""
+
+from pathlib import Path
+
+from transformers import LlamaForCausalLM
+
+
+class _TurnEndStreamer:
+    """Streams what the real Omni streams: its end of turn is `<|turn_end|>`."""
+
+    def __init__(self, streamer, own_end: int, turn_end: int) -> None:
+        self.streamer, self.own_end, self.turn_end = streamer, own_end, turn_end
+
+    def put(self, value):
+        self.streamer.put(value.masked_fill(value == self.own_end, self.turn_end))
+
+    def end(self):
+        self.streamer.end()
+
+
+class MegrezO(LlamaForCausalLM):
+    received = []  # every call's input_msgs, for tests to inspect
+
+    def chat(self, input_msgs, sampling=False, max_new_tokens=64, temperature=0.7,
+             streamer=None, tokenizer=None, **kwargs):
+        from transformers import AutoTokenizer
+
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(self.name_or_path)
+        MegrezO.received.append(input_msgs)
+        messages = []
+        for message in input_msgs:
+            content = message["content"]
+            if isinstance(content, dict):
+                text = content.get("text", "")
+                for kind in ("image", "audio"):
+                    if kind in content:
+                        size = Path(content[kind]).stat().st_size  # must be a real file path
+                        text += f" [{kind}: {size} bytes]"
+                content = text
+            messages.append({"role": message["role"], "content": content})
+        ids = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )["input_ids"].to(self.device)
+        own_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if streamer is not None:
+            streamer = _TurnEndStreamer(
+                streamer, own_end, tokenizer.convert_tokens_to_ids("<|turn_end|>")
+            )
+        output = self.generate(
+            ids, max_new_tokens=max_new_tokens, do_sample=sampling, temperature=temperature,
+            streamer=streamer, eos_token_id=own_end, pad_token_id=own_end,
+        )
+        return tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True)
+'''
+
+
+def save_omni_shaped_model(dest: Path) -> Path:
+    """SmolLM2 saved as a `trust_remote_code` model of class `MegrezO` with Omni's `chat` API;
+    its tokenizer also knows Megrez's special tokens, so its output ends in `<|turn_end|>`."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    save_dequantized_smollm2(dest)
+    tokenizer = AutoTokenizer.from_pretrained(dest)
+    tokenizer.add_special_tokens({"additional_special_tokens": MEGREZ_SPECIAL_TOKENS})
+    tokenizer.save_pretrained(dest)
+    (dest / "modeling_megrezo_standin.py").write_text(OMNI_REMOTE_CODE, encoding="utf-8")
+    config_path = dest / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["architectures"] = ["MegrezO"]
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_megrezo_standin.MegrezO"}
+    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return dest
