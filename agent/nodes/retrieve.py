@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Coroutine
 from dataclasses import asdict
@@ -111,6 +112,17 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
     return {"pages": pages, "fetched": fetched, "failures": failures}
 
 
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_EMPTY_BULLET = re.compile(r"^[ \t]*-[ \t]*\n", re.MULTILINE)
+
+
+def plain_passage_text(text: str) -> str:
+    """Passage Markdown without emphasis marks and empty bullets, closer to the page's plain
+    text that Megrez was trained on (InfiniWebSearch read `innerText`). Small models copy
+    `maxsize=128` from a context far more readily than `*maxsize=128*`."""
+    return _EMPTY_BULLET.sub("", _EMPHASIS.sub(r"\2", text))
+
+
 def group_contexts(passages: list[Passage]) -> list[Context]:
     """One numbered context per source page, pages in order of their best passage."""
     by_url: dict[str, list[Passage]] = {}
@@ -134,7 +146,7 @@ def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
     useful = [p for p in passages if p.score > 0]
     cleaned: list[Passage] = []
     for passage in useful:
-        text = strip_injections(passage.text)
+        text = plain_passage_text(strip_injections(passage.text))
         if text.strip():
             cleaned.append(
                 Passage(text, passage.url, passage.title, passage.heading_path, passage.score)
