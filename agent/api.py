@@ -34,10 +34,9 @@ from agent.result import AskResult
 from agent.runtime import Message, Runtime, load_runtime
 from agent.state import Turn, turn_input
 from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
+from megrez_search.settings import MAX_PAGES, Settings
 
 log = logging.getLogger(__name__)
-MAX_PAGES = 20  # pages one question may read: beyond this the context budget drops them anyway
 
 
 class AgentInputError(MegrezSearchError):

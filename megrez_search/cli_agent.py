@@ -71,7 +71,7 @@ def run_ask(
         thread_id=args.thread,
         search=args.search,
         provider=args.provider,
-        pages=getattr(args, "pages", None),
+        pages=args.pages,
         image=args.image,
         audio=args.audio,
     )

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import MegrezSearchError
 
+MAX_PAGES = 20  # pages one question may read: beyond this the context budget drops them anyway
+
 
 def _default_data_dir() -> Path:
     return Path(user_data_dir("megrez-search", appauthor=False))
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
-    pages: int = Field(5, ge=1, le=20, description="Pages to fetch per question.")
+    pages: int = Field(5, ge=1, le=MAX_PAGES, description="Pages to fetch per question.")
     allow_hosts: str = Field(
         "", description="Comma-separated hosts or networks exempt from the SSRF guard."
     )

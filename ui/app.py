@@ -22,9 +22,9 @@ from typing import Any
 
 import gradio as gr
 
-from agent.api import MAX_PAGES, AskRequest, SearchAgent
+from agent.api import AskRequest, SearchAgent
 from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
+from megrez_search.settings import MAX_PAGES, Settings
 from ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from ui.render import plain
 

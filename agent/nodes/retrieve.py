@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import Coroutine
 from dataclasses import asdict
@@ -23,6 +22,7 @@ from agent.events import PageEvent, SearchResultsEvent, SourcesEvent
 from agent.safety import strip_injections
 from agent.state import AgentState, Context
 from retrieval.fetch import iter_pages
+from retrieval.passages import plain_passage_text
 from retrieval.rank import rank_passages
 from retrieval.types import FetchFailure, Page, Passage
 
@@ -110,17 +110,6 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
         for item in arrived
     ]
     return {"pages": pages, "fetched": fetched, "failures": failures}
-
-
-_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_EMPTY_BULLET = re.compile(r"^[ \t]*-[ \t]*\n", re.MULTILINE)
-
-
-def plain_passage_text(text: str) -> str:
-    """Passage Markdown without emphasis marks and empty bullets, closer to the page's plain
-    text that Megrez was trained on (InfiniWebSearch read `innerText`). Small models copy
-    `maxsize=128` from a context far more readily than `*maxsize=128*`."""
-    return _EMPTY_BULLET.sub("", _EMPHASIS.sub(r"\2", text))
 
 
 def group_contexts(passages: list[Passage]) -> list[Context]:

@@ -48,6 +48,7 @@ def _args(**values):
         "thread": None,
         "search": True,
         "provider": None,
+        "pages": None,
         "json": False,
         "image": None,
         "audio": None,

@@ -4,7 +4,6 @@ sees it). Also: stopping an answer, bad requests, and the CLI's handling of both
 
 from __future__ import annotations
 
-import argparse
 import threading
 
 import pytest
@@ -16,6 +15,7 @@ from megrez_search.cli_agent import AskFailed, run_ask
 from megrez_search.errors import MegrezSearchError
 
 from .scripted import Fail, ScriptedModel, Stall
+from .test_cli_agent import _args as ask_args
 
 FIRST_Q = "What is the capital of France?"
 FIRST_A = "The capital of France is Paris."
@@ -123,17 +123,7 @@ def test_empty_question_is_refused_before_anything_runs(offline_settings, script
 
 
 def _args(question, **extra):
-    values = {
-        "question": question,
-        "thread": None,
-        "search": False,
-        "provider": None,
-        "json": True,
-        "image": None,
-        "audio": None,
-    }
-    values.update(extra)
-    return argparse.Namespace(**values)
+    return ask_args(**{"question": question, "search": False, "json": True, **extra})
 
 
 def test_cli_failure_and_bad_input_are_user_errors(offline_settings, scripted_agent, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.nodes.retrieve import plain_passage_text
+from retrieval.passages import plain_passage_text
 
 
 @pytest.mark.parametrize(
