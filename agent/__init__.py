@@ -1,8 +1,8 @@
 """The search agent: a LangGraph state machine that decides whether to search, rewrites the
 query, searches, reads, answers from numbered passages and checks its citations.
 
-    from agent.api import AskRequest, SearchAgent
+    from megrez_search.agent.api import AskRequest, SearchAgent
 
-`agent/graph.py` shows the whole flow; `agent/runtime/` holds the model backends. Nothing is
-imported here so that `agent.runtime` stays cheap to import on its own.
+`agent/graph.py` shows the whole flow; `megrez_search/runtime/` holds the model backends. Nothing is
+imported here so that `megrez_search.runtime` stays cheap to import on its own.
 """

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any, Self
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.graph import build_graph
+from megrez_search.agent.result import AskResult
+from megrez_search.agent.state import Turn, turn_input
 
-from agent.deps import AgentDeps
-from agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
-from agent.graph import build_graph
-from agent.result import AskResult
-from agent.runtime import Message, Runtime, load_runtime
-from agent.state import Turn, turn_input
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
 
 log = logging.getLogger(__name__)

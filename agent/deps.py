@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.runtime import Runtime
+from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
 if TYPE_CHECKING:
-    from retrieval.search import SearchProvider
+    from megrez_search.retrieval.search import SearchProvider
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ class AgentDeps:
         with self._lock:
             provider = self._providers.get(spec)
             if provider is None:
-                from retrieval.search import make_search_provider
+                from megrez_search.retrieval.search import make_search_provider
 
                 provider = make_search_provider(spec, self.settings)
                 self._providers[spec] = provider

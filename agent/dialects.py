@@ -16,11 +16,12 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from agent.citations import strip_citations
-from agent.prompts import render, template, web_search_function
-from agent.runtime import Message
-from agent.runtime.megrez_format import render_function_call
-from agent.state import Context, Turn
+from megrez_search.agent.citations import strip_citations
+from megrez_search.agent.prompts import render, template, web_search_function
+from megrez_search.agent.state import Context, Turn
+
+from megrez_search.runtime import Message
+from megrez_search.runtime.megrez_format import render_function_call
 
 WEB_SEARCH = "googleWebSearch"
 

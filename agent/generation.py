@@ -14,8 +14,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from agent.runtime import Message, ModelCallError, Runtime, Sampling, Usage
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
 
 log = logging.getLogger(__name__)
 

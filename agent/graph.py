@@ -13,14 +13,13 @@ from functools import partial
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
-
-from agent.deps import AgentDeps
-from agent.nodes.answer import answer, check, finish
-from agent.nodes.decide import decide
-from agent.nodes.perceive import perceive
-from agent.nodes.retrieve import fetch, rank, search
-from agent.nodes.rewrite import rewrite
-from agent.state import AgentState
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.nodes.answer import answer, check, finish
+from megrez_search.agent.nodes.decide import decide
+from megrez_search.agent.nodes.perceive import perceive
+from megrez_search.agent.nodes.retrieve import fetch, rank, search
+from megrez_search.agent.nodes.rewrite import rewrite
+from megrez_search.agent.state import AgentState
 
 
 def after_perceive(state: AgentState) -> Literal["decide", "finish"]:

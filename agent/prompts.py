@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import tomllib
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from string import Template
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+#: The `prompts/` folder, shipped as package data of `megrez_search.prompts` (wheel or editable).
+PROMPTS_DIR = files("megrez_search.prompts")
 
 
 @cache
 def _templates(family: str) -> dict[str, str]:
-    with (PROMPTS_DIR / f"{family}.toml").open("rb") as file:
+    with PROMPTS_DIR.joinpath(f"{family}.toml").open("rb") as file:
         return tomllib.load(file)
 
 
@@ -36,4 +37,4 @@ def render(family: str, name: str, **values: object) -> str:
 @cache
 def web_search_function() -> dict[str, object]:
     """The `googleWebSearch` function definition shown to Megrez models."""
-    return json.loads((PROMPTS_DIR / "web_search_function.json").read_text(encoding="utf-8"))
+    return json.loads(PROMPTS_DIR.joinpath("web_search_function.json").read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieval.query import STOPWORDS, keyword_query
+from megrez_search.retrieval.query import STOPWORDS, keyword_query
 
 #: Words by which a question refers back to an earlier turn's subject.
 _ANAPHORA = frozenset(

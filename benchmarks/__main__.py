@@ -78,7 +78,9 @@ def run_one(name: str, extra: list[str]) -> Outcome:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("only", nargs="*", help="benchmark names, with or without 'bench_'")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--output", type=Path, help="also write every benchmark's output here")
@@ -91,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [name if name.startswith("bench_") else f"bench_{name}" for name in args.only]
     unknown = sorted(set(wanted) - set(available))
     if unknown:
-        print(f"error: no such benchmark: {', '.join(unknown)} (have: {', '.join(available)})",
-              file=sys.stderr)
+        print(
+            f"error: no such benchmark: {', '.join(unknown)} (have: {', '.join(available)})",
+            file=sys.stderr,
+        )
         return 2
     outcomes = []
     for name in wanted or available:
@@ -104,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {outcome.name}: {status} in {outcome.seconds:.0f} s")
     if args.output:
         args.output.write_text(
-            "\n".join(f"## {o.name} (exit {o.returncode}, {o.seconds:.0f} s)\n\n{o.output}" for o in outcomes),
+            "\n".join(
+                f"## {o.name} (exit {o.returncode}, {o.seconds:.0f} s)\n\n{o.output}"
+                for o in outcomes
+            ),
             encoding="utf-8",
         )
     return 0 if all(outcome.returncode == 0 for outcome in outcomes) else 1

@@ -31,13 +31,13 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import httpx
 import openai
 import uvicorn
+from megrez_search.agent.api import SearchAgent
+from megrez_search.retrieval.index import build_index
 
-from agent.api import SearchAgent
-from agent.runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
+from megrez_search.runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
+from megrez_search.server.app import create_api
 from megrez_search.settings import Settings
-from retrieval.index import build_index
 from tests.support.servers import serve_directory
-from ui.api_server import create_api
 
 TOPICS = {
     "lru_cache": "The functools.lru_cache decorator caches results; its maxsize defaults to 128.",
@@ -45,7 +45,10 @@ TOPICS = {
     "dataclasses": "PEP 557 introduced data classes in Python 3.7 with the dataclass decorator.",
     "asyncio": "asyncio.run runs a coroutine and closes the event loop when it finishes.",
 }
-QUESTIONS = ("What is the default maxsize of functools.lru_cache?", "How long does sqlite3 wait for a lock?")
+QUESTIONS = (
+    "What is the default maxsize of functools.lru_cache?",
+    "How long does sqlite3 wait for a lock?",
+)
 
 
 class FixedDelayModel(ChatModel):
@@ -65,16 +68,22 @@ class FixedDelayModel(ChatModel):
             self.calls += 1
         time.sleep(self.delay)
 
-    def stream(self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
         self._wait()
         pieces = ["The", " answer", " is", " in", " the", " docs", " [1]", "."]
         if usage is not None:
             usage.add(Usage(sum(len(m.content) // 4 for m in messages), len(pieces)))
         yield from pieces
 
-    def choose(self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None) -> Choice:
+    def choose(
+        self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
+    ) -> Choice:
         self._wait()
-        return Choice(options[0], {option: (0.0 if i == 0 else -3.0) for i, option in enumerate(options)})
+        return Choice(
+            options[0], {option: (0.0 if i == 0 else -3.0) for i, option in enumerate(options)}
+        )
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
@@ -90,7 +99,11 @@ def _free_port() -> int:
 def api_server(settings: Settings, model: ChatModel) -> Iterator[tuple[str, SearchAgent]]:
     agent = SearchAgent(settings, Runtime(model, settings))
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(agent, settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_api(agent, settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}/v1"
@@ -128,8 +141,13 @@ def conversation(base: str, index: int) -> dict[str, object]:
             sources += len(extra.get("sources") or [])
             for step, seconds in (extra.get("megrez") or {}).get("timings", {}).items():
                 steps[step] = steps.get(step, 0.0) + seconds
-    return {"thread_id": thread_id, "answers": answers, "sources": sources,
-            "seconds": time.perf_counter() - started, "steps": steps}
+    return {
+        "thread_id": thread_id,
+        "answers": answers,
+        "sources": sources,
+        "seconds": time.perf_counter() - started,
+        "steps": steps,
+    }
 
 
 def _mean_steps(results: list[dict[str, object]]) -> dict[str, float]:
@@ -149,12 +167,21 @@ def run(conversations: int, delay: float) -> dict[str, object]:
         for name, text in TOPICS.items():
             (site / f"{name}.html").write_text(
                 f"<html><head><title>{name}</title></head><body><main><h1>{name}</h1>"
-                f"<p>{text}</p><p>{text}</p></main></body></html>", encoding="utf-8")
+                f"<p>{text}</p><p>{text}</p></main></body></html>",
+                encoding="utf-8",
+            )
             links.append(f'<a href="{name}.html">{name}</a>')
-        (site / "index.html").write_text("<html><body>" + " ".join(links) + "</body></html>", encoding="utf-8")
-        settings = Settings(data_dir=Path(tmp) / "data", search="local:bench", pages=3,
-                            allow_hosts="127.0.0.1,localhost", ui_concurrency=max(16, conversations),
-                            decide_bias=1.0)  # the stand-in model has no opinion: search
+        (site / "index.html").write_text(
+            "<html><body>" + " ".join(links) + "</body></html>", encoding="utf-8"
+        )
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            search="local:bench",
+            pages=3,
+            allow_hosts="127.0.0.1,localhost",
+            ui_concurrency=max(16, conversations),
+            decide_bias=1.0,
+        )  # the stand-in model has no opinion: search
         model = FixedDelayModel(delay)
         with serve_directory(site) as site_url:
             build_index(site_url + "/", "bench", settings, progress=False)
@@ -166,7 +193,9 @@ def run(conversations: int, delay: float) -> dict[str, object]:
                 calls_per_conversation = model.calls - calls_before
                 started = time.perf_counter()
                 with ThreadPoolExecutor(max_workers=conversations) as pool:
-                    results = list(pool.map(lambda i: conversation(base, i), range(1, conversations + 1)))
+                    results = list(
+                        pool.map(lambda i: conversation(base, i), range(1, conversations + 1))
+                    )
                 total = time.perf_counter() - started
                 kept = [len(agent.turns(str(r["thread_id"]))) for r in results]
     complete = [r for r in results if all(a.strip() for a in r["answers"]) and r["sources"]]  # type: ignore[union-attr]
@@ -189,26 +218,28 @@ def run(conversations: int, delay: float) -> dict[str, object]:
 
 def markdown(report: dict[str, object]) -> str:
     n = report["conversations"]
-    return "\n".join([
-        (
-            f"API load: {n} concurrent conversations x {report['questions_per_conversation']} "
-            f"questions, model call = {report['model_delay_s']} s fixed "
-            f"({report['model_calls_per_conversation']} calls per conversation), "
-            "search `local:` + loopback fetch:"
-        ),
-        "",
-        "| measure | figures | target |",
-        "|---|---|---|",
-        (
-            f"| one conversation alone | {report['single_conversation_s']} s "
-            f"(CPU {report['single_conversation_cpu_s']} s) | - |"
-        ),
-        f"| {n} at once, wall time | {report['concurrent_total_s']} s = {report['ratio']}x one | <= 2x |",
-        f"| completed / lost | {report['completed']}/{n} / {report['lost']} | {n}/{n} / 0 |",
-        "",
-        f"Mean seconds per step, one alone: {report['steps_single_s']}",
-        f"Mean seconds per step, {n} at once: {report['steps_concurrent_mean_s']}",
-    ])
+    return "\n".join(
+        [
+            (
+                f"API load: {n} concurrent conversations x {report['questions_per_conversation']} "
+                f"questions, model call = {report['model_delay_s']} s fixed "
+                f"({report['model_calls_per_conversation']} calls per conversation), "
+                "search `local:` + loopback fetch:"
+            ),
+            "",
+            "| measure | figures | target |",
+            "|---|---|---|",
+            (
+                f"| one conversation alone | {report['single_conversation_s']} s "
+                f"(CPU {report['single_conversation_cpu_s']} s) | - |"
+            ),
+            f"| {n} at once, wall time | {report['concurrent_total_s']} s = {report['ratio']}x one | <= 2x |",
+            f"| completed / lost | {report['completed']}/{n} / {report['lost']} | {n}/{n} / 0 |",
+            "",
+            f"Mean seconds per step, one alone: {report['steps_single_s']}",
+            f"Mean seconds per step, {n} at once: {report['steps_concurrent_mean_s']}",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = run(args.conversations, args.delay)
     print(markdown(report))
-    ok = report["completed"] == args.conversations and report["lost"] == 0 and float(report["ratio"]) <= 2.0  # type: ignore[arg-type]
+    ok = (
+        report["completed"] == args.conversations
+        and report["lost"] == 0
+        and float(report["ratio"]) <= 2.0
+    )  # type: ignore[arg-type]
     print("\nPASS" if ok else "\nFAIL: expected all complete, none lost, ratio <= 2.0")
     return 0 if ok else 1
 

@@ -1,6 +1,6 @@
 """Side by side: the agent versus the InfiniWebSearch pipeline, same questions, same model.
 
-InfiniWebSearch (see agent/evaluation/baseline.py) summarises each of the top 5 pages in a
+InfiniWebSearch (see megrez_search/evaluation/baseline.py) summarises each of the top 5 pages in a
 model call of its own; the agent ranks passages under a token budget instead. Both run in one
 process on one loaded model over the same loopback corpus and index, and are scored by the
 same metrics. Goal: at least 3x fewer model tokens and 2x lower latency at equal or better
@@ -16,12 +16,13 @@ import logging
 import time
 from pathlib import Path
 
-from agent.api import SearchAgent
-from agent.evaluation.baseline import InfiniWebSearchBaseline
-from agent.evaluation.dataset import load_questions
-from agent.evaluation.metrics import Summary, summarize
-from agent.evaluation.report import summary_table, write_report
-from agent.evaluation.runner import (
+from megrez_search.agent.api import SearchAgent
+
+from megrez_search.evaluation.baseline import InfiniWebSearchBaseline
+from megrez_search.evaluation.dataset import load_questions
+from megrez_search.evaluation.metrics import Summary, summarize
+from megrez_search.evaluation.report import summary_table, write_report
+from megrez_search.evaluation.runner import (
     DEV_QUESTIONS,
     DOCS_CORPUS,
     EvalRun,
@@ -30,7 +31,7 @@ from agent.evaluation.runner import (
     page_text_lookup,
     run_questions,
 )
-from agent.runtime import load_runtime
+from megrez_search.runtime import load_runtime
 from megrez_search.settings import get_settings
 
 
@@ -54,12 +55,18 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
         return "n/a" if ratio is None else f"{ratio:.1f}x"
 
     return [
-        (f"- model tokens: baseline / agent = {fmt(tokens)} (goal >= 3x): "
-        f"{'met' if tokens and tokens >= 3 else 'NOT met'}"),
-        (f"- median latency: baseline / agent = {fmt(latency)} (goal >= 2x): "
-        f"{'met' if latency and latency >= 2 else 'NOT met'}"),
-        (f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
-        f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}"),
+        (
+            f"- model tokens: baseline / agent = {fmt(tokens)} (goal >= 3x): "
+            f"{'met' if tokens and tokens >= 3 else 'NOT met'}"
+        ),
+        (
+            f"- median latency: baseline / agent = {fmt(latency)} (goal >= 2x): "
+            f"{'met' if latency and latency >= 2 else 'NOT met'}"
+        ),
+        (
+            f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
+            f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}"
+        ),
     ]
 
 
@@ -89,21 +96,33 @@ def main(argv: list[str] | None = None) -> str:
                 started = time.perf_counter()
                 records = run_questions(questions, pipeline, corpus.base_url, page_text, desc=name)
                 runs.append(
-                    EvalRun(name, settings.model, records, summarize([r.score for r in records]),
-                            corpus, time.perf_counter() - started)
+                    EvalRun(
+                        name,
+                        settings.model,
+                        records,
+                        summarize([r.score for r in records]),
+                        corpus,
+                        time.perf_counter() - started,
+                    )
                 )
     agent_run, baseline_run = runs
     lines = [
-        (f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
-        f"model `{settings.model}`, one run:"),
+        (
+            f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
+            f"model `{settings.model}`, one run:"
+        ),
         "",
         summary_table([(r.name, r.summary) for r in runs]),
         "",
         *verdict(agent_run.summary, baseline_run.summary),
     ]
     if args.report:
-        path = write_report(args.report, agent_run, others=[baseline_run],
-                            command="python -m benchmarks.bench_baseline " + " ".join(argv or []))
+        path = write_report(
+            args.report,
+            agent_run,
+            others=[baseline_run],
+            command="python -m benchmarks.bench_baseline " + " ".join(argv or []),
+        )
         lines += ["", f"Report: {path}"]
     report = "\n".join(lines)
     print(report)

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.evaluation.dataset import load_questions
-from agent.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS, evaluate
-from agent.runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
+from megrez_search.evaluation.dataset import load_questions
+from megrez_search.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS, evaluate
+from megrez_search.runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
 from megrez_search.settings import get_settings
 
 RETRIEVAL_STEPS = ("search", "fetch", "rank")
@@ -118,8 +118,10 @@ def main(argv: list[str] | None = None) -> str:
         f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | {other / total:.1%} |",
         f"| end-to-end | {total:.2f} | 100% |",
         "",
-        (f"Overhead (not model compute): {overhead:.1%} — goal <= 10%: "
-        f"{'met' if overhead <= 0.10 else 'NOT met'}."),
+        (
+            f"Overhead (not model compute): {overhead:.1%} — goal <= 10%: "
+            f"{'met' if overhead <= 0.10 else 'NOT met'}."
+        ),
     ]
     if run.summary.errors:
         lines.append(f"({run.summary.errors} questions failed and are left out.)")

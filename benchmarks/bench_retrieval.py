@@ -28,12 +28,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import trafilatura
+from megrez_search.retrieval.cache import PageCache
+from megrez_search.retrieval.clean import clean_document
+from megrez_search.retrieval.fetch import Fetcher, fetch_pages_sync
+from megrez_search.retrieval.types import Page
 
 from megrez_search.settings import Settings
-from retrieval.cache import PageCache
-from retrieval.clean import clean_document
-from retrieval.fetch import Fetcher, fetch_pages_sync
-from retrieval.types import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -145,9 +145,9 @@ def bench_extraction(bodies: list[bytes], repeats: int) -> tuple[float, float]:
 
 def rerank_eval(data_dir: Path | None) -> str:
     """BM25 vs BM25 + rerank on the dev questions: where the first passage holding an answer is."""
-    from retrieval.index import build_index, search_index
-    from retrieval.query import keyword_query
-    from retrieval.rank import rank_passages
+    from megrez_search.retrieval.index import build_index, search_index
+    from megrez_search.retrieval.query import keyword_query
+    from megrez_search.retrieval.rank import rank_passages
 
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     rows = [json.loads(line) for line in dev.read_text().splitlines() if line.strip()]

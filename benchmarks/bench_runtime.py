@@ -15,7 +15,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from agent.runtime import ChatModel, Message, Sampling, Usage
+from megrez_search.runtime import ChatModel, Message, Sampling, Usage
 from megrez_search.settings import Settings
 
 PROMPT_PARAGRAPH = (
@@ -34,15 +34,15 @@ class Figures:
 
 
 def _load(backend: str) -> tuple[ChatModel, float]:
-    from agent.runtime.registry import embedded_gguf_path
+    from megrez_search.runtime.registry import embedded_gguf_path
 
     started = time.perf_counter()
     if backend == "llama.cpp":
-        from agent.runtime.llamacpp import LlamaCppModel
+        from megrez_search.runtime.llamacpp import LlamaCppModel
 
         model: ChatModel = LlamaCppModel(embedded_gguf_path(), Settings())
     else:
-        from agent.runtime.transformers_backend import TransformersModel
+        from megrez_search.runtime.transformers_backend import TransformersModel
 
         gguf = embedded_gguf_path()
         model = TransformersModel(gguf.parent, Settings(device="cpu"), gguf_file=gguf.name)

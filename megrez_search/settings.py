@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     n_ctx: int = Field(4096, description="Context window for llama.cpp models.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
     device: str = Field("auto", description="torch device for transformers backends.")
-    openai_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key for openai: backends.")
+    openai_api_key: SecretStr = Field(
+        SecretStr("EMPTY"), description="API key for openai: backends."
+    )
     request_timeout_s: float = Field(120.0, description="Timeout of one model call (openai:).")
     openai_modalities: str = Field(
         "text", description="What an openai: server accepts besides text: 'image', 'audio'."
@@ -75,7 +77,8 @@ class Settings(BaseSettings):
         30.0, description="First cool-down of a rate-limited provider; doubles, capped at 15 min."
     )
     ddg_backend: str = Field(
-        "duckduckgo", description="ddgs backend(s) for the ddg provider, e.g. 'duckduckgo' or 'auto'."
+        "duckduckgo",
+        description="ddgs backend(s) for the ddg provider, e.g. 'duckduckgo' or 'auto'.",
     )
     crawl_concurrency: int = Field(4, description="Parallel requests while crawling a site.")
     crawl_max_pages: int = Field(10_000, description="Most pages one `index` run visits.")

@@ -12,8 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from megrez_search.retrieval.types import Page
+
 from megrez_search.settings import Settings
-from retrieval.types import Page
 
 logger = logging.getLogger(__name__)
 

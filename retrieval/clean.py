@@ -18,8 +18,7 @@ import charset_normalizer
 import lxml.html
 import trafilatura
 from lxml import etree
-
-from retrieval.errors import UnsupportedContentError
+from megrez_search.retrieval.errors import UnsupportedContentError
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+from megrez_search.retrieval.errors import BlockedURLError
 
 from megrez_search.settings import Settings
-from retrieval.errors import BlockedURLError
 
 logger = logging.getLogger(__name__)
 

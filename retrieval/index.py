@@ -30,14 +30,20 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 import httpx
 import lxml.html
 from lxml import etree
+from megrez_search.retrieval.clean import CleanDocument, clean_document, decode_text
+from megrez_search.retrieval.errors import LocalIndexError, RetrievalError
+from megrez_search.retrieval.fetch import (
+    USER_AGENT,
+    RawResponse,
+    describe_error,
+    fetch_raw,
+    make_client,
+)
+from megrez_search.retrieval.query import keyword_query
+from megrez_search.retrieval.types import Page, SearchResult
 from tqdm import tqdm
 
 from megrez_search.settings import Settings
-from retrieval.clean import CleanDocument, clean_document, decode_text
-from retrieval.errors import LocalIndexError, RetrievalError
-from retrieval.fetch import USER_AGENT, RawResponse, describe_error, fetch_raw, make_client
-from retrieval.query import keyword_query
-from retrieval.types import Page, SearchResult
 
 logger = logging.getLogger(__name__)
 

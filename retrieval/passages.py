@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from retrieval.types import Page, Passage
+from megrez_search.retrieval.types import Page, Passage
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 TARGET_WORDS = 110  # about 150 tokens: a few passages fit a small model's context

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
+from megrez_search.retrieval.providers.base import BaseProvider, SearchProvider
+from megrez_search.retrieval.types import SearchOutcome
+
 from megrez_search.settings import Settings
-from retrieval.errors import ProviderFailure, ProviderSpecError
-from retrieval.providers.base import BaseProvider, SearchProvider
-from retrieval.types import SearchOutcome
 
 __all__ = ["PROVIDERS", "Cooldowns", "ProviderChain", "SearchProvider", "make_search_provider"]
 
@@ -28,7 +29,7 @@ MAX_WAIT_S = 5.0  # the longest a search waits for a cooling provider instead of
 
 
 def _ddg(arg: str, settings: Settings) -> BaseProvider:
-    from retrieval.providers.ddg import DdgProvider
+    from megrez_search.retrieval.providers.ddg import DdgProvider
 
     if arg:
         raise ProviderSpecError(f"'ddg' takes no argument (got 'ddg:{arg}')")
@@ -36,13 +37,13 @@ def _ddg(arg: str, settings: Settings) -> BaseProvider:
 
 
 def _searxng(arg: str, settings: Settings) -> BaseProvider:
-    from retrieval.providers.searxng import SearxngProvider
+    from megrez_search.retrieval.providers.searxng import SearxngProvider
 
     return SearxngProvider(arg, settings)
 
 
 def _local(arg: str, settings: Settings) -> BaseProvider:
-    from retrieval.providers.local import LocalProvider
+    from megrez_search.retrieval.providers.local import LocalProvider
 
     if not arg:
         raise ProviderSpecError("'local' needs an index name, e.g. 'local:docs'")

@@ -45,7 +45,9 @@ class StaticSite:
     def __init__(self, root: Path, server: ThreadingHTTPServer) -> None:
         self.root = root
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="static-site", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="static-site", daemon=True
+        )
         self._thread.start()
 
     @property

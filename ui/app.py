@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from megrez_search.ui.render import plain
 
-from agent.api import AskRequest, SearchAgent
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import MAX_PAGES, Settings
-from ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
-from ui.render import plain
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,13 @@ def keep_attachments(files: list[Any], settings: Settings) -> Attachments:
     for item in files or []:
         path = Path(item["path"] if isinstance(item, dict) else getattr(item, "path", item))
         mime = mimetypes.guess_type(path.name)[0] or ""
-        kind = "image" if mime.startswith("image/") else "audio" if mime.startswith(("audio/", "video/webm")) else None
+        kind = (
+            "image"
+            if mime.startswith("image/")
+            else "audio"
+            if mime.startswith(("audio/", "video/webm"))
+            else None
+        )
         if kind is None:
             problems.append(f"cannot use {path.name}: attach an image or a voice recording")
             continue
@@ -224,7 +230,9 @@ class ChatUI:
     def build(self) -> gr.Blocks:
         with gr.Blocks(title=TITLE, fill_height=True) as demo:
             stored = gr.BrowserState(
-                {"thread_id": None}, storage_key=BROWSER_STORAGE_KEY, secret=ui_secret(self.settings)
+                {"thread_id": None},
+                storage_key=BROWSER_STORAGE_KEY,
+                secret=ui_secret(self.settings),
             )
             thread = gr.State(None)
             with gr.Row(equal_height=False):
@@ -232,7 +240,11 @@ class ChatUI:
                     gr.Markdown(f"## {TITLE}")
                     new_chat = gr.Button("New chat", variant="secondary", elem_id="new-chat")
                     past = gr.Dropdown(
-                        label="Past chats", choices=[], value=None, interactive=True, elem_id="past-chats"
+                        label="Past chats",
+                        choices=[],
+                        value=None,
+                        interactive=True,
+                        elem_id="past-chats",
                     )
                     with gr.Accordion("Settings", open=False, elem_id="settings"):
                         provider = gr.Textbox(
@@ -262,7 +274,9 @@ class ChatUI:
                         placeholder="Ask a question. Answers cite their sources as [1], [2], …",
                     )
                     with gr.Row():
-                        search = gr.Checkbox(value=True, label="Web search", elem_id="search-toggle")
+                        search = gr.Checkbox(
+                            value=True, label="Web search", elem_id="search-toggle"
+                        )
                         stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
                     status = gr.Markdown("", elem_id="status")
                     box = gr.MultimodalTextbox(
@@ -285,7 +299,9 @@ class ChatUI:
             )
             stop.click(self.on_stop, inputs=[thread], outputs=None, queue=False)
             new_chat.click(
-                self.on_new_chat, inputs=[search], outputs=[chatbot, thread, stored, past, status],
+                self.on_new_chat,
+                inputs=[search],
+                outputs=[chatbot, thread, stored, past, status],
                 queue=False,
             )
             past.input(self.on_pick, inputs=[past, search], outputs=[chatbot, thread, stored])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.events import (
+from megrez_search.agent.events import (
     AgentEvent,
     AnswerEvent,
     DoneEvent,
@@ -24,7 +24,7 @@ from agent.events import (
     StepEvent,
     TokenEvent,
 )
-from ui.render import link, plain, render_answer, render_reply, site_of
+from megrez_search.ui.render import link, plain, render_answer, render_reply, site_of
 
 ChatMessage = dict[str, Any]
 
@@ -140,7 +140,9 @@ class TurnView:
             self.steps.append(StepView("Reading pages"))
         site = site_of(event.url)
         if event.ok:
-            line = f"✓ {link(event.title or event.url, event.url)}" + (f" — {plain(site)}" if site else "")
+            line = f"✓ {link(event.title or event.url, event.url)}" + (
+                f" — {plain(site)}" if site else ""
+            )
         else:
             line = f"✗ {plain(event.title or event.url)} — {plain(event.reason or 'failed')}"
         self.steps[-1].details.append(line)
@@ -216,7 +218,9 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
             messages.append(StepView(f"Searched: {query}", done=True).message())
         answer = turn.get("content", "")
         if answer.strip():
-            messages.append({"role": "assistant", "content": render_reply(answer, turn.get("sources") or [])})
+            messages.append(
+                {"role": "assistant", "content": render_reply(answer, turn.get("sources") or [])}
+            )
         elif turn.get("error"):  # the recorded answer already explains a failure when present
             messages.append(notice("The answer could not be completed: " + str(turn["error"])))
     return messages

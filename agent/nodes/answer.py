@@ -13,27 +13,27 @@ from dataclasses import asdict
 from typing import Any
 
 from langgraph.types import StreamWriter
-
-from agent.citations import (
+from megrez_search.agent.citations import (
     CitationStreamNormalizer,
     check_citations,
     normalize_citations,
     strip_citations,
 )
-from agent.deps import AgentDeps
-from agent.dialects import (
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.dialects import (
     generic_answer_messages,
     generic_chat_messages,
     megrez_answer_messages,
     megrez_messages,
 )
-from agent.events import AnswerEvent, ErrorEvent, TokenEvent
-from agent.generation import generate
-from agent.prompts import render, template
-from agent.runtime import Message, Sampling, Usage
-from agent.runtime.megrez_format import FUNCTION_START, STOP
-from agent.state import AgentState, Turn
+from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.generation import generate
+from megrez_search.agent.prompts import render, template
+from megrez_search.agent.state import AgentState, Turn
+
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message, Sampling, Usage
+from megrez_search.runtime.megrez_format import FUNCTION_START, STOP
 
 from .common import history, step, usage_update, user_message
 

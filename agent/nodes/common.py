@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.types import StreamWriter
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.dialects import history_messages
+from megrez_search.agent.events import StepEvent
+from megrez_search.agent.state import AgentState
 
-from agent.deps import AgentDeps
-from agent.dialects import history_messages
-from agent.events import StepEvent
-from agent.runtime import Message, Usage
-from agent.state import AgentState
+from megrez_search.runtime import Message, Usage
 
 log = logging.getLogger(__name__)
 

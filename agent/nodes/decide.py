@@ -17,23 +17,28 @@ import logging
 from typing import Any
 
 from langgraph.types import StreamWriter
-
-from agent.citations import CitationStreamNormalizer
-from agent.deps import AgentDeps
-from agent.dialects import (
+from megrez_search.agent.citations import CitationStreamNormalizer
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.dialects import (
     WEB_SEARCH,
     generic_decide_messages,
     generic_decide_options,
     megrez_messages,
 )
-from agent.events import DecisionEvent, ErrorEvent, TokenEvent
-from agent.generation import generate
-from agent.intent import decision_prior
-from agent.prompts import template
-from agent.runtime import Sampling, Usage
-from agent.runtime.megrez_format import FUNCTION_END, FUNCTION_START, STOP, parse_function_call
-from agent.state import AgentState
+from megrez_search.agent.events import DecisionEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.generation import generate
+from megrez_search.agent.intent import decision_prior
+from megrez_search.agent.prompts import template
+from megrez_search.agent.state import AgentState
+
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Sampling, Usage
+from megrez_search.runtime.megrez_format import (
+    FUNCTION_END,
+    FUNCTION_START,
+    STOP,
+    parse_function_call,
+)
 
 from .common import history, step, usage_update, user_message
 

@@ -16,15 +16,14 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from langgraph.types import StreamWriter
-
-from agent.deps import AgentDeps
-from agent.events import PageEvent, SearchResultsEvent, SourcesEvent
-from agent.safety import strip_injections
-from agent.state import AgentState, Context
-from retrieval.fetch import iter_pages
-from retrieval.passages import plain_passage_text
-from retrieval.rank import rank_passages
-from retrieval.types import FetchFailure, Page, Passage
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.events import PageEvent, SearchResultsEvent, SourcesEvent
+from megrez_search.agent.safety import strip_injections
+from megrez_search.agent.state import AgentState, Context
+from megrez_search.retrieval.fetch import iter_pages
+from megrez_search.retrieval.passages import plain_passage_text
+from megrez_search.retrieval.rank import rank_passages
+from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
 from .common import step
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.types import StreamWriter
-
-from agent.deps import AgentDeps
-from agent.events import QueryEvent
-from agent.query_writer import build_query
-from agent.state import AgentState
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.events import QueryEvent
+from megrez_search.agent.query_writer import build_query
+from megrez_search.agent.state import AgentState
 
 from .common import earlier_questions, step
 

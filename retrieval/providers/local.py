@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from megrez_search.retrieval.errors import LocalIndexError, ProviderFailure
+from megrez_search.retrieval.index import index_path, search_index
+from megrez_search.retrieval.providers.base import BaseProvider
+from megrez_search.retrieval.types import SearchResult
+
 from megrez_search.settings import Settings
-from retrieval.errors import LocalIndexError, ProviderFailure
-from retrieval.index import index_path, search_index
-from retrieval.providers.base import BaseProvider
-from retrieval.types import SearchResult
 
 
 class LocalProvider(BaseProvider):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import httpx
+from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
+from megrez_search.retrieval.providers.base import BaseProvider
+from megrez_search.retrieval.types import SearchResult
 
 from megrez_search.settings import Settings
-from retrieval.errors import ProviderFailure, ProviderSpecError
-from retrieval.providers.base import BaseProvider
-from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from megrez_search.agent.api import SearchAgent
 
-from agent.api import SearchAgent
-from agent.runtime import Runtime
+from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
 from .scripted import Script, ScriptedModel

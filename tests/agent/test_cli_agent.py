@@ -6,7 +6,7 @@ import argparse
 import io
 import json
 
-from megrez_search.cli_agent import register, run_ask
+from megrez_search.cli.agent import register, run_ask
 
 from .test_megrez_dialect import CALL, QUESTION
 

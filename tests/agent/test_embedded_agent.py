@@ -4,10 +4,10 @@ Python docs served on loopback and indexed by the `local:` provider."""
 from __future__ import annotations
 
 import pytest
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.events import PageEvent, QueryEvent, StepEvent, TokenEvent
 
-from agent.api import AskRequest, SearchAgent
-from agent.events import PageEvent, QueryEvent, StepEvent, TokenEvent
-from agent.runtime import Message
+from megrez_search.runtime import Message
 
 pytestmark = pytest.mark.slow
 

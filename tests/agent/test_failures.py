@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from megrez_search.agent.api import AgentInputError, AskRequest, SearchAgent
+from megrez_search.agent.events import DoneEvent, ErrorEvent, TokenEvent
 
-from agent.api import AgentInputError, AskRequest, SearchAgent
-from agent.events import DoneEvent, ErrorEvent, TokenEvent
-from agent.runtime import Runtime
-from megrez_search.cli_agent import AskFailed, run_ask
+from megrez_search.cli.agent import AskFailed, run_ask
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Runtime
 
 from .scripted import Fail, ScriptedModel, Stall
 from .test_cli_agent import _args as ask_args

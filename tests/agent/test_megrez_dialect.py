@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 
-from agent.api import AskRequest
-from agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
-from agent.runtime.megrez_format import render_prompt
+from megrez_search.agent.api import AskRequest
+from megrez_search.agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
+
+from megrez_search.runtime.megrez_format import render_prompt
 
 QUESTION = "What is the default maxsize of functools.lru_cache?"
 QUERY = "functools lru_cache default maxsize"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from agent.safety import looks_like_injection, strip_injections
+from megrez_search.agent.safety import looks_like_injection, strip_injections
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,9 @@ def test_bad_environment_setting_is_one_clear_line(data_dir: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("suffix, payload", [(".wav", b"\x00\x01garbage" * 50), (".png", b"not an image")])
+@pytest.mark.parametrize(
+    "suffix, payload", [(".wav", b"\x00\x01garbage" * 50), (".png", b"not an image")]
+)
 def test_unreadable_attachments_exit_2(
     data_dir: Path, tmp_path: Path, suffix: str, payload: bytes
 ) -> None:

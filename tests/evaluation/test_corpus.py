@@ -8,16 +8,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from megrez_search.retrieval.index import search_index
 
-from agent.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
+from megrez_search.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
 from megrez_search.settings import Settings
-from retrieval.index import search_index
 
 
 def _site(root: Path) -> None:
     root.mkdir()
     (root / "index.html").write_text(
-        '<html><head><title>Home</title></head><body><h1>Home</h1>'
+        "<html><head><title>Home</title></head><body><h1>Home</h1>"
         '<a href="a.html">A</a> <a href="sub/b.html">B</a></body></html>'
     )
     (root / "a.html").write_text(
@@ -61,13 +61,19 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
 
 
 def test_bad_corpora_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="corpus folder not found"), serve_corpus(tmp_path / "nope"):
+    with (
+        pytest.raises(CorpusError, match="corpus folder not found"),
+        serve_corpus(tmp_path / "nope"),
+    ):
         pass
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "index.html").write_text(
         '<html><head><meta name="robots" content="noindex, nofollow"></head><body>x</body></html>'
     )
-    with serve_corpus(empty) as base_url, pytest.raises(CorpusError, match="found no pages to index"):
+    with (
+        serve_corpus(empty) as base_url,
+        pytest.raises(CorpusError, match="found no pages to index"),
+    ):
         ensure_index(empty, base_url, Settings(data_dir=tmp_path / "data"), progress=False)
     assert not list((tmp_path / "data" / "indexes").glob("*.sqlite"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.evaluation.dataset import DatasetError, load_questions, parse_questions
+from megrez_search.evaluation.dataset import DatasetError, load_questions, parse_questions
 
 DEV_SET = Path("/work/shared/eval/dev.jsonl")
 if not DEV_SET.exists():  # the repository's sibling checkout of the shared folder
@@ -16,7 +16,10 @@ if not DEV_SET.exists():  # the repository's sibling checkout of the shared fold
 
 def _line(**fields: object) -> str:
     base: dict[str, object] = {
-        "id": "q1", "question": "What?", "answers": ["x"], "gold_pages": ["a.html"],
+        "id": "q1",
+        "question": "What?",
+        "answers": ["x"],
+        "gold_pages": ["a.html"],
         "needs_search": True,
     }
     base.update(fields)

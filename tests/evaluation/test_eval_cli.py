@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.evaluation.metrics import JSON_KEYS
-from agent.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS
 from megrez_search.cli import main
+from megrez_search.evaluation.metrics import JSON_KEYS
+from megrez_search.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS
 from tests.support.docs_index import run_cli
 
 
@@ -29,8 +29,18 @@ def test_eval_prints_the_metrics_line_and_writes_the_report(
     cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
     data_dir = cache.mkdir("megrez-eval-data") if cache is not None else tmp_path
     report = tmp_path / "report"
-    result = _eval("--questions", str(DEV_QUESTIONS), "--corpus", str(DOCS_CORPUS),
-                   "--limit", "2", "--json", "--report", str(report), data_dir=data_dir)
+    result = _eval(
+        "--questions",
+        str(DEV_QUESTIONS),
+        "--corpus",
+        str(DOCS_CORPUS),
+        "--limit",
+        "2",
+        "--json",
+        "--report",
+        str(report),
+        data_dir=data_dir,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(JSON_KEYS) <= set(metrics)
@@ -53,7 +63,9 @@ def test_eval_prints_the_metrics_line_and_writes_the_report(
     assert all(r["searched"] is not None and r["answer"] for r in records)
 
 
-def test_bad_input_ends_in_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_ends_in_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def run(*args: str) -> tuple[int, str]:
         code = main(["--data-dir", str(tmp_path), "eval", *args])
         return code, capsys.readouterr().err
@@ -67,6 +79,8 @@ def test_bad_input_ends_in_one_clear_line(tmp_path: Path, capsys: pytest.Capture
     code, err = run("--questions", str(bad), "--corpus", str(tmp_path / "nope"))
     assert code == 2 and "corpus folder not found" in err
     good = tmp_path / "good.jsonl"
-    good.write_text('{"id": "x", "question": "Hi", "answers": [], "gold_pages": [], "needs_search": false}\n')
+    good.write_text(
+        '{"id": "x", "question": "Hi", "answers": [], "gold_pages": [], "needs_search": false}\n'
+    )
     code, err = run("--questions", str(good), "--corpus", str(tmp_path), "--limit", "0")
     assert code == 2 and "--limit must be at least 1" in err

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from agent.evaluation.metrics import (
+from megrez_search.evaluation.metrics import (
     JSON_KEYS,
     QuestionScore,
     answer_correct,
@@ -64,7 +64,10 @@ def test_decision_is_correct_only_when_searching_matches_the_need(
 
 
 def test_corpus_path_maps_urls_under_the_base_and_ignores_fragments() -> None:
-    assert corpus_path(BASE + "library/functools.html#functools.lru_cache", BASE) == "library/functools.html"
+    assert (
+        corpus_path(BASE + "library/functools.html#functools.lru_cache", BASE)
+        == "library/functools.html"
+    )
     assert corpus_path(BASE + "library/", BASE) == "library/index.html"
     assert corpus_path(BASE + "whatsnew/3.7.html?x=1", BASE) == "whatsnew/3.7.html"
     assert corpus_path("http://example.org/library/functools.html", BASE) is None
@@ -183,10 +186,20 @@ def test_summary_of_a_perfect_and_a_wrong_question() -> None:
         completion_tokens=60,
     )
     chat = _score(
-        id="chat", needs_search=False, answers=[], gold_pages=[], searched=False,
-        answer="Hello!", fetched_urls=[], citation_checks=[], cited_page_texts=[],
-        latency_s=1.0, ttft_s=0.1, steps_s={"decide": 0.1, "answer": 0.8},
-        prompt_tokens=100, completion_tokens=5,
+        id="chat",
+        needs_search=False,
+        answers=[],
+        gold_pages=[],
+        searched=False,
+        answer="Hello!",
+        fetched_urls=[],
+        citation_checks=[],
+        cited_page_texts=[],
+        latency_s=1.0,
+        ttft_s=0.1,
+        steps_s={"decide": 0.1, "answer": 0.8},
+        prompt_tokens=100,
+        completion_tokens=5,
     )
     summary = summarize([good, bad, chat])
     assert summary.n == 3 and summary.errors == 0

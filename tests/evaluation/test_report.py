@@ -5,45 +5,72 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from megrez_search.agent.result import AskResult
 from PIL import Image
 
-from agent.evaluation.dataset import parse_questions
-from agent.evaluation.metrics import failed_question, summarize
-from agent.evaluation.report import summary_table, write_report
-from agent.evaluation.runner import EvalRun, QuestionRecord, run_questions, score_result
-from agent.result import AskResult
+from megrez_search.evaluation.dataset import parse_questions
+from megrez_search.evaluation.metrics import failed_question, summarize
+from megrez_search.evaluation.report import summary_table, write_report
+from megrez_search.evaluation.runner import EvalRun, QuestionRecord, run_questions, score_result
 
 BASE = "http://127.0.0.1:20001/"
 LINES = [
-    ('{"id": "q-ok", "question": "Default maxsize of lru_cache?", "answers": ["128"], '
-    '"gold_pages": ["library/functools.html"], "needs_search": true}'),
+    (
+        '{"id": "q-ok", "question": "Default maxsize of lru_cache?", "answers": ["128"], '
+        '"gold_pages": ["library/functools.html"], "needs_search": true}'
+    ),
     '{"id": "q-chat", "question": "Hi | there!", "answers": [], "gold_pages": [], "needs_search": false}',
-    ('{"id": "q-failed", "question": "Width of textwrap?", "answers": ["70"], '
-    '"gold_pages": ["library/textwrap.html"], "needs_search": true}'),
+    (
+        '{"id": "q-failed", "question": "Width of textwrap?", "answers": ["70"], '
+        '"gold_pages": ["library/textwrap.html"], "needs_search": true}'
+    ),
 ]
 
 
 def _run() -> EvalRun:
     ok, chat, failed = parse_questions(LINES)
     answered = AskResult(
-        answer="The default maxsize is 128 [1].", thread_id="t1", searched=True,
+        answer="The default maxsize is 128 [1].",
+        thread_id="t1",
+        searched=True,
         queries=["lru_cache maxsize"],
         sources=[{"n": 1, "url": BASE + "library/functools.html", "title": "functools"}],
-        citations=[1], timings={"decide": 0.3, "search": 0.05, "fetch": 0.4, "rank": 0.1,
-                                "answer": 2.0, "total": 3.0},
-        tokens={"prompt": 800, "completion": 30}, ttft_s=1.2,
+        citations=[1],
+        timings={
+            "decide": 0.3,
+            "search": 0.05,
+            "fetch": 0.4,
+            "rank": 0.1,
+            "answer": 2.0,
+            "total": 3.0,
+        },
+        tokens={"prompt": 800, "completion": 30},
+        ttft_s=1.2,
         fetched=[{"url": BASE + "library/functools.html", "title": "functools", "ok": True}],
         citation_checks=[{"cited": 1, "final": 1, "verdict": "supported"}],
     )
-    greeting = AskResult(answer="Hello! How can I help?", thread_id="t2", searched=False,
-                         timings={"decide": 0.2, "answer": 0.5, "total": 0.8},
-                         tokens={"prompt": 100, "completion": 8}, ttft_s=0.3)
+    greeting = AskResult(
+        answer="Hello! How can I help?",
+        thread_id="t2",
+        searched=False,
+        timings={"decide": 0.2, "answer": 0.5, "total": 0.8},
+        tokens={"prompt": 100, "completion": 8},
+        ttft_s=0.3,
+    )
     pages = {BASE + "library/functools.html": "lru_cache(maxsize=128, typed=False)"}
     records = [
         QuestionRecord(ok, score_result(ok, answered, BASE, pages.get), answered),
         QuestionRecord(chat, score_result(chat, greeting, BASE, pages.get), greeting),
-        QuestionRecord(failed, failed_question("q-failed", True, ["70"], ["library/textwrap.html"],
-                                               "ModelCallError: the model stalled")),
+        QuestionRecord(
+            failed,
+            failed_question(
+                "q-failed",
+                True,
+                ["70"],
+                ["library/textwrap.html"],
+                "ModelCallError: the model stalled",
+            ),
+        ),
     ]
     return EvalRun("agent", "embedded", records, summarize([r.score for r in records]))
 
@@ -58,7 +85,9 @@ def test_scores_from_a_result() -> None:
 
 def test_report_has_tables_errors_plots_and_records(tmp_path: Path) -> None:
     run = _run()
-    other = EvalRun("baseline", "embedded", run.records[:2], summarize([r.score for r in run.records[:2]]))
+    other = EvalRun(
+        "baseline", "embedded", run.records[:2], summarize([r.score for r in run.records[:2]])
+    )
     path = write_report(tmp_path / "out", run, command="megrez-search eval ...", others=[other])
     text = path.read_text()
     assert "| metric | agent | baseline |" in text
@@ -69,9 +98,14 @@ def test_report_has_tables_errors_plots_and_records(tmp_path: Path) -> None:
     for name in ("metrics.png", "latency-agent.png", "latency-baseline.png"):
         with Image.open(tmp_path / "out" / name) as image:
             assert image.format == "PNG" and image.width > 300
-    records = [json.loads(line) for line in (tmp_path / "out" / "records.jsonl").read_text().splitlines()]
-    assert [(r["run"], r["id"]) for r in records][:3] == [("agent", "q-ok"), ("agent", "q-chat"),
-                                                          ("agent", "q-failed")]
+    records = [
+        json.loads(line) for line in (tmp_path / "out" / "records.jsonl").read_text().splitlines()
+    ]
+    assert [(r["run"], r["id"]) for r in records][:3] == [
+        ("agent", "q-ok"),
+        ("agent", "q-chat"),
+        ("agent", "q-failed"),
+    ]
     assert records[2]["error"] and records[2]["answer"] is None
 
 
@@ -89,10 +123,15 @@ def test_a_failing_question_is_recorded_and_the_run_goes_on() -> None:
     def pipeline(question):  # type: ignore[no-untyped-def]
         if question.id == "q-chat":
             raise RuntimeError("backend exploded")
-        return AskResult(answer="It is 128 [1].", thread_id="t", searched=True,
-                         sources=[{"n": 1, "url": BASE + "library/functools.html", "title": "f"}],
-                         citations=[1], timings={"total": 1.0},
-                         fetched=[{"url": BASE + "library/functools.html", "ok": True}])
+        return AskResult(
+            answer="It is 128 [1].",
+            thread_id="t",
+            searched=True,
+            sources=[{"n": 1, "url": BASE + "library/functools.html", "title": "f"}],
+            citations=[1],
+            timings={"total": 1.0},
+            fetched=[{"url": BASE + "library/functools.html", "ok": True}],
+        )
 
     records = run_questions(questions, pipeline, BASE, lambda url: None, progress=False)
     assert [r.question.id for r in records] == ["q-ok", "q-chat", "q-failed"]

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from megrez_search.retrieval.query import keyword_query
+from megrez_search.retrieval.search import make_search_provider
 
 from megrez_search.settings import Settings
-from retrieval.query import keyword_query
-from retrieval.search import make_search_provider
 from tests.support.docs_index import run_cli
 
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from megrez_search.retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
+from megrez_search.retrieval.types import FetchFailure, Page
 
 from megrez_search.settings import Settings
-from retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
-from retrieval.types import FetchFailure, Page
 from tests.support.servers import send, serve_routes
 
 BODY = "<html><head><title>{0}</title></head><body><article><h1>{0}</h1><p>{1}</p></article></body></html>"

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from megrez_search.retrieval.fetch import fetch_pages_sync
+from megrez_search.retrieval.types import FetchFailure, Page
 
 from megrez_search.settings import Settings
-from retrieval.fetch import fetch_pages_sync
-from retrieval.types import FetchFailure, Page
 from tests.support.servers import redirect, send, serve_routes
 
 ARTICLE = """<!doctype html><html lang="en"><head><title>{title}</title></head><body>

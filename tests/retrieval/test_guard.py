@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from megrez_search.retrieval.errors import BlockedURLError
+from megrez_search.retrieval.fetch import Fetcher
+from megrez_search.retrieval.guard import address_problem, check_url
+from megrez_search.retrieval.types import FetchFailure, Page
 
 from megrez_search.settings import Settings
-from retrieval.errors import BlockedURLError
-from retrieval.fetch import Fetcher
-from retrieval.guard import address_problem, check_url
-from retrieval.types import FetchFailure, Page
 from tests.support.servers import send, serve_routes
 
 

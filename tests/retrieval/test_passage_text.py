@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import pytest
-
-from retrieval.passages import plain_passage_text
+from megrez_search.retrieval.passages import plain_passage_text
 
 
 @pytest.mark.parametrize(
     ("markdown", "plain"),
     [
         # A Sphinx signature as trafilatura renders it: the default value loses its asterisks.
-        ("- \n@functools.lru_cache(*maxsize=128*, *typed=False*)\n- Decorator to wrap",
-         "@functools.lru_cache(maxsize=128, typed=False)\n- Decorator to wrap"),
+        (
+            "- \n@functools.lru_cache(*maxsize=128*, *typed=False*)\n- Decorator to wrap",
+            "@functools.lru_cache(maxsize=128, typed=False)\n- Decorator to wrap",
+        ),
         ("- **PEP 557** – Data Classes", "- PEP 557 – Data Classes"),
         ("***very*** important", "very important"),
         # Asterisks that are not emphasis stay: arithmetic, globs, keyword-only markers.

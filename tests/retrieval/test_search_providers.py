@@ -11,11 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from ddgs.engines.duckduckgo import Duckduckgo
 from ddgs.exceptions import RatelimitException
+from megrez_search.retrieval.errors import ProviderSpecError
+from megrez_search.retrieval.index import build_index
+from megrez_search.retrieval.search import (
+    Cooldowns,
+    ProviderChain,
+    make_provider,
+    make_search_provider,
+)
 
 from megrez_search.settings import Settings
-from retrieval.errors import ProviderSpecError
-from retrieval.index import build_index
-from retrieval.search import Cooldowns, ProviderChain, make_provider, make_search_provider
 from tests.support.servers import send, serve_routes
 
 DATA = Path(__file__).parent / "data"
@@ -189,8 +194,8 @@ class Flaky:
         self.name, self.left, self.calls = name, failures, 0
 
     def query(self, query: str, max_results: int):
-        from retrieval.errors import ProviderFailure
-        from retrieval.types import SearchResult
+        from megrez_search.retrieval.errors import ProviderFailure
+        from megrez_search.retrieval.types import SearchResult
 
         self.calls += 1
         if self.left > 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.runtime.perception import ensure_whisper_model
+from megrez_search.runtime.perception import ensure_whisper_model
 from megrez_search.settings import Settings
 
 SPOKEN_QUESTION = "What is the capital of France?"

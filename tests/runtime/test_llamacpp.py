@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from agent.runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
-from agent.runtime.registry import parse_model_spec
+from megrez_search.runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
+from megrez_search.runtime.registry import parse_model_spec
 from megrez_search.settings import Settings
 
 CAPITAL = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from agent.runtime import Message
-from agent.runtime.megrez_format import (
+from megrez_search.runtime import Message
+from megrez_search.runtime.megrez_format import (
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
     parse_function_call,
@@ -27,7 +27,9 @@ def test_render_matches_documented_layout() -> None:
 
 def test_default_system_prompt_inserted_like_the_template() -> None:
     rendered = render_prompt([Message("user", "Hi")], add_generation_prompt=False)
-    assert rendered.startswith(f"<|role_start|>system<|role_end|>{DEFAULT_SYSTEM_PROMPT}<|turn_end|>")
+    assert rendered.startswith(
+        f"<|role_start|>system<|role_end|>{DEFAULT_SYSTEM_PROMPT}<|turn_end|>"
+    )
 
 
 @pytest.mark.parametrize("with_system", [True, False])
@@ -46,7 +48,9 @@ def test_render_equals_jinja_template(with_system: bool) -> None:
 
 
 def test_function_call_round_trip() -> None:
-    text = "Let me look.\n" + render_function_call("googleWebSearch", {"query": "lru_cache maxsize"})
+    text = "Let me look.\n" + render_function_call(
+        "googleWebSearch", {"query": "lru_cache maxsize"}
+    )
     call = parse_function_call(text)
     assert call == {"name": "googleWebSearch", "arguments": {"query": "lru_cache maxsize"}}
 

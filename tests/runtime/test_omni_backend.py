@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from megrez_search.agent.api import AskRequest, SearchAgent
 
-from agent.api import AskRequest, SearchAgent
-from agent.runtime import Message, Sampling, Usage, load_model, megrez_format
-from agent.runtime.omni import OmniModel
-from agent.runtime.registry import parse_model_spec
+from megrez_search.runtime import Message, Sampling, Usage, load_model, megrez_format
+from megrez_search.runtime.omni import OmniModel
+from megrez_search.runtime.registry import parse_model_spec
 from megrez_search.settings import Settings
 from tests.runtime.standins import save_omni_shaped_model
 
@@ -71,8 +71,12 @@ def test_attachments_reach_chat_as_paths_and_only_the_first_image(
     history = [
         Message("user", "What does the sign say?", image=sign_image),
         Message("assistant", "It says STOP AHEAD."),
-        Message("user", "And this one? Answer my voice question too.", image=sign_image,
-                audio=spoken_question),
+        Message(
+            "user",
+            "And this one? Answer my voice question too.",
+            image=sign_image,
+            audio=spoken_question,
+        ),
     ]
     omni.complete(history, Sampling(max_tokens=8))
     first, _, last = received(omni)[-1]

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
-from agent.runtime.openai_backend import OpenAIModel
-from agent.runtime.registry import embedded_gguf_path
+from megrez_search.runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
+from megrez_search.runtime.openai_backend import OpenAIModel
+from megrez_search.runtime.registry import embedded_gguf_path
 from megrez_search.settings import Settings
 from tests.support.servers import free_port, wait_until_serving
 
@@ -32,10 +32,19 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_file = log_path.open("w+")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(embedded_gguf_path()),
-            "--model_alias", "smollm2-135m-instruct",
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(embedded_gguf_path()),
+            "--model_alias",
+            "smollm2-135m-instruct",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.runtime.base import InputError
-from agent.runtime.perception import (
+from megrez_search.runtime.base import InputError
+from megrez_search.runtime.perception import (
     ImageFacts,
     describe_image,
     ensure_whisper_model,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from agent.runtime import Message, Sampling, Usage, load_model, megrez_format
-from agent.runtime.registry import parse_model_spec
-from agent.runtime.transformers_backend import TransformersModel
+from megrez_search.runtime import Message, Sampling, Usage, load_model, megrez_format
+from megrez_search.runtime.registry import parse_model_spec
+from megrez_search.runtime.transformers_backend import TransformersModel
 from megrez_search.settings import Settings
 from tests.runtime.standins import save_dequantized_smollm2, save_megrez_shaped_llama
 
@@ -40,7 +40,10 @@ def test_real_llama_folder_answers(smollm2_folder: Path) -> None:
     assert model.dialect == "generic"
     usage = Usage()
     text = model.complete(
-        [Message("system", "You are a helpful assistant."), Message("user", "What is the capital of France?")],
+        [
+            Message("system", "You are a helpful assistant."),
+            Message("user", "What is the capital of France?"),
+        ],
         Sampling(max_tokens=30),
         usage,
     )
@@ -110,7 +113,7 @@ def test_function_call_tokens_survive_and_turn_end_stops(
 def test_generation_failure_is_a_model_call_error(
     megrez_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent.runtime import ModelCallError
+    from megrez_search.runtime import ModelCallError
 
     def broken_generate(**kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("CUDA out of memory")
@@ -121,7 +124,7 @@ def test_generation_failure_is_a_model_call_error(
 
 
 def test_folder_without_config_is_rejected(tmp_path: Path) -> None:
-    from agent.runtime import ModelLoadError
+    from megrez_search.runtime import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="config.json"):
         parse_model_spec(str(tmp_path))

@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-
-from retrieval.static_site import serve_folder
+from megrez_search.retrieval.static_site import serve_folder
 
 
 class _Server(ThreadingHTTPServer):
@@ -121,5 +120,7 @@ def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Pat
                 process.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 continue
-            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}")
+            raise RuntimeError(
+                f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}"
+            )
     raise RuntimeError(f"{url} did not answer within three minutes:\n{log_path.read_text()}")

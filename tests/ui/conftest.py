@@ -42,9 +42,20 @@ def megrez_process(
     }
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "megrez_search", "--data-dir", str(settings.data_dir),
-             *command, "--port", str(port)],
-            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "megrez_search",
+                "--data-dir",
+                str(settings.data_dir),
+                *command,
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -16,7 +16,7 @@ import openai
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.runtime import Message, Sampling, load_model
+from megrez_search.runtime import Message, Sampling, load_model
 from megrez_search.settings import Settings
 from tests.ui.conftest import megrez_process
 
@@ -43,7 +43,10 @@ def _cited_numbers(text: str) -> set[int]:
 
 
 def test_models_lists_both_aliases(client: openai.OpenAI) -> None:
-    assert {model.id for model in client.models.list()} == {"megrez-search", "megrez-search-nosearch"}
+    assert {model.id for model in client.models.list()} == {
+        "megrez-search",
+        "megrez-search-nosearch",
+    }
 
 
 def test_completion_searches_and_returns_sources(client: openai.OpenAI) -> None:
@@ -107,9 +110,13 @@ def test_pages_extension_limits_the_sources(client: openai.OpenAI) -> None:
 
 
 def test_streamed_search_off_has_no_sources(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="megrez-search-nosearch", messages=[{"role": "user", "content": QUESTION}], stream=True
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="megrez-search-nosearch",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+        )
+    )
     final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
     assert (final.model_extra or {})["sources"] == []
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
@@ -119,14 +126,21 @@ def test_bad_requests_get_openai_errors(client: openai.OpenAI, api_base: str) ->
     with pytest.raises(openai.NotFoundError, match="unknown model"):
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError, match="question is empty"):
-        client.chat.completions.create(model="megrez-search", messages=[{"role": "user", "content": " "}])
+        client.chat.completions.create(
+            model="megrez-search", messages=[{"role": "user", "content": " "}]
+        )
     with pytest.raises(openai.BadRequestError, match="data: URLs"):
         client.chat.completions.create(
             model="megrez-search",
-            messages=[{"role": "user", "content": [
-                {"type": "text", "text": "what is this?"},
-                {"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}},
-            ]}],
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is this?"},
+                        {"type": "image_url", "image_url": {"url": "http://127.0.0.1:1/x.png"}},
+                    ],
+                }
+            ],
         )
     with pytest.raises(openai.BadRequestError, match="pages must be between"):
         client.chat.completions.create(
@@ -135,7 +149,9 @@ def test_bad_requests_get_openai_errors(client: openai.OpenAI, api_base: str) ->
             extra_body={"pages": 0},
         )
     # Not JSON at all: still an OpenAI-shaped error, not a stack trace.
-    reply = httpx.post(f"{api_base}/chat/completions", content=b"{", headers={"content-type": "application/json"})
+    reply = httpx.post(
+        f"{api_base}/chat/completions", content=b"{", headers={"content-type": "application/json"}
+    )
     assert reply.status_code == 400 and "error" in reply.json()
 
 
@@ -154,7 +170,9 @@ def test_oversized_bodies_are_refused_with_413(api_base: str) -> None:
             yield b" " * 1_000_000
 
     chunked = httpx.post(
-        f"{api_base}/chat/completions", content=chunks(), headers={"content-type": "application/json"}
+        f"{api_base}/chat/completions",
+        content=chunks(),
+        headers={"content-type": "application/json"},
     )
     assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "too_large"
     # The server is still there for the next client.
@@ -164,7 +182,9 @@ def test_oversized_bodies_are_refused_with_413(api_base: str) -> None:
 def test_runtime_openai_backend_runs_against_this_server(api_base: str) -> None:
     """The runtime's openai: backend (what `--model openai:URL` uses) talks to our API."""
     model = load_model(Settings(model=f"openai:{api_base}#megrez-search-nosearch"))
-    text = model.complete([Message("user", "What is the capital of France?")], Sampling(max_tokens=64))
+    text = model.complete(
+        [Message("user", "What is the capital of France?")], Sampling(max_tokens=64)
+    )
     assert text.strip()
     streamed = "".join(model.stream([Message("user", "Say hello.")], Sampling(max_tokens=32)))
     assert streamed.strip()
@@ -173,16 +193,23 @@ def test_runtime_openai_backend_runs_against_this_server(api_base: str) -> None:
 def test_image_question_as_a_data_url(client: openai.OpenAI, tmp_path: Path) -> None:
     """An OpenAI `image_url` content part: the server reads the text in the image."""
     image = Image.new("RGB", (720, 200), "white")
-    ImageDraw.Draw(image).text((40, 60), "MEGREZ 2026", font=ImageFont.load_default(size=80), fill="black")
+    ImageDraw.Draw(image).text(
+        (40, 60), "MEGREZ 2026", font=ImageFont.load_default(size=80), fill="black"
+    )
     path = tmp_path / "sign.png"
     image.save(path)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     response = client.chat.completions.create(
         model="megrez-search-nosearch",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What text is written in this image?"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What text is written in this image?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+                ],
+            }
+        ],
     )
     extra = response.model_extra or {}
     assert "MEGREZ" in (extra["megrez"]["image_text"] or "")

@@ -30,8 +30,13 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ANSWER_TIMEOUT_MS = 300_000  # the embedded model on a busy two-core machine
 QUESTION = "What is the default maxsize of functools.lru_cache?"
@@ -76,7 +81,9 @@ def page(browser):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def sign_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     image = Image.new("RGB", (720, 200), "white")
-    ImageDraw.Draw(image).text((40, 60), IMAGE_WORDS, font=ImageFont.load_default(size=80), fill="black")
+    ImageDraw.Draw(image).text(
+        (40, 60), IMAGE_WORDS, font=ImageFont.load_default(size=80), fill="black"
+    )
     path = tmp_path_factory.mktemp("upload") / "sign.png"
     image.save(path)
     return path
@@ -134,7 +141,9 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         shot(page, "ui-1-search-answer.png")
         expect(search_steps(page)).to_have_count(1)
         expect(page.locator("#chat .thought-group .title", has_text="Reading")).to_have_count(1)
-        chip = page.locator("#chat a[href$='/library/functools.html']", has_text=re.compile(r"^\[\d+\]$"))
+        chip = page.locator(
+            "#chat a[href$='/library/functools.html']", has_text=re.compile(r"^\[\d+\]$")
+        )
         expect(chip.first).to_be_visible()  # a [N] citation chip, not only the sources list
         lengths = page.evaluate("window.__answerLengths")
         assert len(set(lengths)) >= 3, lengths  # the answer grew in several updates
@@ -150,7 +159,9 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         expect(page.locator("#chat [data-testid='user']")).to_have_count(0)
         ask(page, "What text is written in this image?", files=[sign_png])
         shot(page, "ui-3-image.png")
-        expect(page.locator("#chat [data-testid='user']", has_text="Text in the image")).to_contain_text("MEGREZ")
+        expect(
+            page.locator("#chat [data-testid='user']", has_text="Text in the image")
+        ).to_contain_text("MEGREZ")
         expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("2026")
 
         # 4. A spoken question: its transcript is shown.
@@ -211,13 +222,21 @@ def hostile_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
     )
     with serve_directory(site) as base_url:
         # The real CLI in its own process (Playwright's event loop runs in this thread).
-        built = run_cli("index", base_url + "/", "--name", "hostile", "--no-progress",
-                        data_dir=settings.data_dir)
+        built = run_cli(
+            "index",
+            base_url + "/",
+            "--name",
+            "hostile",
+            "--no-progress",
+            data_dir=settings.data_dir,
+        )
         assert built.returncode == 0, built.stderr
         yield settings
 
 
-def test_hostile_page_title_and_text_show_as_text(hostile_settings: Settings, tmp_path: Path, page) -> None:
+def test_hostile_page_title_and_text_show_as_text(
+    hostile_settings: Settings, tmp_path: Path, page
+) -> None:
     with megrez_process(["ui"], hostile_settings, "/", tmp_path / "ui.log") as base:
         page.goto(base)
         expect(page.locator("#question textarea")).to_be_visible()

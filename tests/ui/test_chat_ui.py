@@ -10,20 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from megrez_search.agent.api import SearchAgent
+from megrez_search.ui.app import ChatUI
 
-from agent.api import SearchAgent
-from agent.runtime import ModelCallError, Runtime
+from megrez_search.runtime import ModelCallError, Runtime
 from megrez_search.settings import Settings
 from tests.agent.scripted import Fail, ScriptedModel, Stall
 from tests.ui.conftest import free_port
-from ui.app import ChatUI
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Nothing listens on the port: the provider is an outage, not a fake.
     return Settings(
-        data_dir=tmp_path / "data", search=f"searxng:http://127.0.0.1:{free_port()}", decide_bias=1.0
+        data_dir=tmp_path / "data",
+        search=f"searxng:http://127.0.0.1:{free_port()}",
+        decide_bias=1.0,
     )
 
 
@@ -40,8 +42,14 @@ def ui(settings: Settings) -> Iterator[ChatUI]:
     agent.close()
 
 
-def ask(ui: ChatUI, outputs: list[Any], text: str = "", files: list[Path] = (), thread: str | None = None,
-        search: bool = False) -> tuple[list[dict[str, Any]], str, str]:
+def ask(
+    ui: ChatUI,
+    outputs: list[Any],
+    text: str = "",
+    files: list[Path] = (),
+    thread: str | None = None,
+    search: bool = False,
+) -> tuple[list[dict[str, Any]], str, str]:
     """Run one turn; returns (chat messages, thread id, status line) of its last update."""
     ui.agent.runtime.model.outputs.extend(outputs)  # type: ignore[attr-defined]
     updates = list(ui.respond({"text": text, "files": [str(f) for f in files]}, thread, search, ""))
@@ -98,7 +106,9 @@ def test_conversation_survives_reload_and_restart(settings: Settings) -> None:
     _, thread, _ = ask(first, [], "Capital of France?")
     chat, thread_id, past, search = first.on_load({"thread_id": thread, "search": False})  # reload
     assert search is False  # the web-search toggle comes back as the user left it
-    assert thread_id == thread and "Capital of France?" in contents(chat) and "Paris" in contents(chat)
+    assert (
+        thread_id == thread and "Capital of France?" in contents(chat) and "Paris" in contents(chat)
+    )
     agent.close()
     restarted, agent = make_ui(settings, [])  # a new process on the same data dir
     chat, _, past, _ = restarted.on_load({"thread_id": thread})
@@ -120,14 +130,18 @@ def test_independent_threads_for_independent_browsers(ui: ChatUI) -> None:
 def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
     """Session A's answer is stuck in the model; session B still gets its answer meanwhile."""
     from gradio_client import Client
-
-    from ui.app import build_app
+    from megrez_search.ui.app import build_app
 
     release = threading.Event()
     _, agent = make_ui(settings, [Stall("Answer A.", release), "Answer B."])
     demo = build_app(agent, settings)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                quiet=True, ssr_mode=False)
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+    )
     try:
         client_a, client_b = (Client(demo.local_url, verbose=False) for _ in range(2))
         job_a = client_a.submit({"text": "Question A?", "files": []}, True, "", api_name="/respond")
@@ -138,7 +152,9 @@ def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
                 break
             release.wait(0.05)
         # With a serialising queue B would wait behind A, which waits for `release`: timeout.
-        job_b = client_b.submit({"text": "Question B?", "files": []}, False, "", api_name="/respond")
+        job_b = client_b.submit(
+            {"text": "Question B?", "files": []}, False, "", api_name="/respond"
+        )
         chat_b = job_b.result(timeout=60)
         assert not job_a.done()  # B finished while A was still at work
         assert "Answer B." in contents(chat_b[0]) and "Question A?" not in contents(chat_b[0])

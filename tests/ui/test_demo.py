@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from megrez_search.retrieval.search import make_search_provider
+from megrez_search.ui.demo import INDEX_NAME, DemoError, prepare_demo
 
 from megrez_search.settings import Settings
-from retrieval.search import make_search_provider
 from tests.ui.conftest import free_port
-from ui.demo import INDEX_NAME, DemoError, prepare_demo
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def test_demo_serves_indexes_once_and_searches_loopback(docs: Path, tmp_path: Pa
         assert demo.settings.search == f"local:{INDEX_NAME}"
         assert "127.0.0.1" in demo.settings.allow_hosts
         assert httpx.get(demo.docs_url + "library/functools.html").status_code == 200
-        results = make_search_provider(demo.settings.search, demo.settings).search("lru_cache maxsize", 5)
+        results = make_search_provider(demo.settings.search, demo.settings).search(
+            "lru_cache maxsize", 5
+        )
         assert [r.url for r in results.results] == [demo.docs_url + "library/functools.html"]
         index_file = demo.settings.index_dir / f"{INDEX_NAME}.sqlite"
         built = index_file.stat().st_mtime_ns

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import markdown_it
 import pytest
+from megrez_search.agent.events import AnswerEvent, PageEvent, SourcesEvent, StepEvent, TokenEvent
+from megrez_search.ui.conversation import TurnView, messages_from_turns
+from megrez_search.ui.render import plain, render_answer, render_reply, render_sources, safe_url
 
-from agent.events import AnswerEvent, PageEvent, SourcesEvent, StepEvent, TokenEvent
-from ui.conversation import TurnView, messages_from_turns
-from ui.render import plain, render_answer, render_reply, render_sources, safe_url
-
-HOSTILE_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'
+HOSTILE_TITLE = (
+    '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'
+)
 FUNCTOOLS = "http://127.0.0.1:8765/library/functools.html"
 
 
@@ -33,13 +34,17 @@ def test_only_existing_sources_become_citation_links() -> None:
 
 
 def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
-    html = to_html(render_answer("**Bold** <img src=x onerror=alert(1)> ![t](http://e/x.png) `<b>`", []))
+    html = to_html(
+        render_answer("**Bold** <img src=x onerror=alert(1)> ![t](http://e/x.png) `<b>`", [])
+    )
     assert "<strong>Bold</strong>" in html
     assert "<img" not in html
     assert "<code>&lt;b&gt;</code>" in html  # code spans stay verbatim
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>", "ftp://x/y", "nope"])
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "data:text/html,<script>", "ftp://x/y", "nope"]
+)
 def test_non_web_urls_are_not_linked(url: str) -> None:
     assert safe_url(url) is None
     html = to_html(render_sources([{"n": 1, "url": url, "title": "t"}]))
@@ -54,7 +59,11 @@ def test_link_destination_cannot_be_broken_out_of() -> None:
 
 
 def test_sources_list_shows_title_site_and_link() -> None:
-    html = to_html(render_reply("Answer [1].", [{"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order"}]))
+    html = to_html(
+        render_reply(
+            "Answer [1].", [{"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order"}]
+        )
+    )
     assert "Sources" in html
     assert f'<a href="{FUNCTOOLS}">functools — Higher-order</a>' in html
     assert "127.0.0.1" in html
@@ -81,8 +90,13 @@ def test_turn_view_streams_steps_pages_and_answer() -> None:
 def test_history_rebuilds_the_chat() -> None:
     turns = [
         {"role": "user", "content": "What is lru_cache?", "transcript": None},
-        {"role": "assistant", "content": "A cache [1].", "queries": ["lru_cache"],
-         "sources": [{"n": 1, "url": FUNCTOOLS, "title": "functools"}], "searched": True},
+        {
+            "role": "assistant",
+            "content": "A cache [1].",
+            "queries": ["lru_cache"],
+            "sources": [{"n": 1, "url": FUNCTOOLS, "title": "functools"}],
+            "searched": True,
+        },
     ]
     messages = messages_from_turns(turns)
     assert messages[0] == {"role": "user", "content": "What is lru_cache?"}

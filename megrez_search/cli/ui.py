@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
 
 
 def run_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.app import launch_ui
+    from megrez_search.ui.app import launch_ui
 
     host, port = args.host or settings.host, args.port or settings.port
     print(f"Megrez Search UI on http://{host}:{port} (Ctrl+C to stop)", flush=True)
@@ -76,7 +76,7 @@ def run_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.api_server import serve_api
+    from megrez_search.server.app import serve_api
 
     host, port = args.host or settings.host, args.port or settings.api_port
     print(f"Megrez Search API on http://{host}:{port}/v1 (Ctrl+C to stop)", flush=True)
@@ -85,8 +85,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.app import launch_ui
-    from ui.demo import prepare_demo
+    from megrez_search.ui.app import launch_ui
+    from megrez_search.ui.demo import prepare_demo
 
     demo = prepare_demo(settings, reindex=args.reindex)
     host, port = args.host or settings.host, args.port or settings.port

@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.runtime import Message
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,9 @@ def parse_questions(lines: Sequence[str], source: str = "<questions>") -> list[Q
             problems.append(f"line {number}: {details}")
             continue
         if question.id in seen:
-            problems.append(f"line {number}: duplicate id {question.id!r} (first on line {seen[question.id]})")
+            problems.append(
+                f"line {number}: duplicate id {question.id!r} (first on line {seen[question.id]})"
+            )
             continue
         seen[question.id] = number
         questions.append(question)

@@ -2,7 +2,7 @@
 
 `megrez_search.cli` calls `register(subparsers, settings_from_args)`; each handler returns an
 exit code and raises `MegrezSearchError` for user errors (printed as one line, exit 2).
-Run standalone for debugging: `python -m megrez_search.cli_retrieval search QUERY`.
+Run standalone for debugging: `python -m megrez_search.cli.retrieval search QUERY`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _positive_int(text: str) -> int:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.index import build_index
+    from megrez_search.retrieval.index import build_index
 
     stats = build_index(args.source, args.name, settings, progress=not args.no_progress)
     for url, reason in stats.failures[:20]:
@@ -81,7 +81,7 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.search import make_search_provider
+    from megrez_search.retrieval.search import make_search_provider
 
     query = " ".join(args.query).strip()
     provider = make_search_provider(args.provider or settings.search, settings)
@@ -116,9 +116,9 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.fetch import fetch_pages_sync
-    from retrieval.guard import validate_url
-    from retrieval.types import FetchFailure
+    from megrez_search.retrieval.fetch import fetch_pages_sync
+    from megrez_search.retrieval.guard import validate_url
+    from megrez_search.retrieval.types import FetchFailure
 
     if not args.url.startswith("file:"):
         validate_url(args.url)  # a malformed URL is a user error (exit 2), not a fetch failure

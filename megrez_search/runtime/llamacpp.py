@@ -169,7 +169,9 @@ class LlamaCppModel(ChatModel):
         with self._lock:
             first_logits = self._eval_reusing_prefix(prompt_tokens)
             for option in options:
-                option_tokens = self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=True)
+                option_tokens = self.llm.tokenize(
+                    option.encode("utf-8"), add_bos=False, special=True
+                )
                 logits = first_logits
                 total = 0.0
                 for index, token in enumerate(option_tokens):

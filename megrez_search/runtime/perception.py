@@ -48,6 +48,7 @@ def _check_file(path: Path, kind: str) -> None:
     if not path.is_file():
         raise InputError(f"{kind} path {path} is not a file")
 
+
 # --- Whisper model assembly --------------------------------------------------------
 
 WHISPER_DIR_NAME = "whisper-base"

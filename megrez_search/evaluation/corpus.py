@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import retrieval.clean
-import retrieval.index
 from megrez_search.errors import MegrezSearchError
+from megrez_search.retrieval import clean as page_cleaning
+from megrez_search.retrieval import index as page_index
+from megrez_search.retrieval.index import FOLDER_TYPES, build_index, index_path
+from megrez_search.retrieval.static_site import StaticSite, StaticSiteError, serve_folder
 from megrez_search.settings import Settings
-from retrieval.index import FOLDER_TYPES, build_index, index_path
-from retrieval.static_site import StaticSite, StaticSiteError, serve_folder
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,9 @@ def serve_corpus(root: Path, port: int | None = None) -> Iterator[str]:
 def fingerprint(root: Path) -> str:
     """A hash of the indexable files' relative paths, sizes and modification times."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in FOLDER_TYPES and p.is_file()):
+    for path in sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in FOLDER_TYPES and p.is_file()
+    ):
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -77,7 +79,7 @@ def code_fingerprint() -> str:
     """A hash of the code that cleans and indexes pages: when it changes, the stored texts
     are stale even though the pages are not (a re-crawl would keep them: pages are unchanged)."""
     digest = hashlib.sha256()
-    for module in (retrieval.clean, retrieval.index):
+    for module in (page_cleaning, page_index):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 
@@ -95,7 +97,9 @@ def index_name_for(root: Path, base_url: str) -> str:
     return f"eval-{root.name[:24] or 'corpus'}-{_corpus_key(root)}-{port}"
 
 
-def ensure_index(root: Path, base_url: str, settings: Settings, progress: bool = True) -> IndexedCorpus:
+def ensure_index(
+    root: Path, base_url: str, settings: Settings, progress: bool = True
+) -> IndexedCorpus:
     """The `local:` index of the corpus served at `base_url`, crawled unless up to date."""
     root = Path(root).resolve()
     name = index_name_for(root, base_url)

@@ -29,8 +29,18 @@ METRIC_LABELS = {
     "citation_coverage": "citation coverage",
 }
 # Steps of the agent's graph in flow order; the rest of the total is graph/pipeline overhead.
-STEP_ORDER = ("perceive", "decide", "rewrite", "search", "fetch", "rank", "answer", "summarize",
-              "check_citations", "finish")
+STEP_ORDER = (
+    "perceive",
+    "decide",
+    "rewrite",
+    "search",
+    "fetch",
+    "rank",
+    "answer",
+    "summarize",
+    "check_citations",
+    "finish",
+)
 
 
 class ReportError(MegrezSearchError):
@@ -71,7 +81,10 @@ def summary_table(summaries: Sequence[tuple[str, Summary]]) -> str:
     ]
     head = "| metric | " + " | ".join(name for name, _ in summaries) + " |"
     rule = "|---|" + "---|" * len(summaries)
-    body = ["| " + label + " | " + " | ".join(get(s) for _, s in summaries) + " |" for label, get in rows]
+    body = [
+        "| " + label + " | " + " | ".join(get(s) for _, s in summaries) + " |"
+        for label, get in rows
+    ]
     return "\n".join([head, rule, *body])
 
 
@@ -122,9 +135,13 @@ def plot_metrics(path: Path, summaries: Sequence[tuple[str, Summary]]) -> None:
         xs = [k + i * width for k in range(len(keys))]
         bars = ax.bar(xs, [v or 0.0 for v in values], width, label=name)
         for bar, value in zip(bars, values):
-            ax.annotate("n/a" if value is None else f"{value:.2f}",
-                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=7)
+            ax.annotate(
+                "n/a" if value is None else f"{value:.2f}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     ax.set_xticks([k + width * (len(summaries) - 1) / 2 for k in range(len(keys))])
     ax.set_xticklabels([METRIC_LABELS[k].replace(" (", "\n(") for k in keys], fontsize=8)
     ax.set_ylim(0, 1.1)
@@ -142,7 +159,9 @@ def _ordered_steps(records: Sequence[QuestionRecord]) -> list[str]:
     return [s for s in STEP_ORDER if s in seen] + sorted(seen - set(STEP_ORDER))
 
 
-def plot_latency(path: Path, records: Sequence[QuestionRecord], title: str = "Latency breakdown") -> None:
+def plot_latency(
+    path: Path, records: Sequence[QuestionRecord], title: str = "Latency breakdown"
+) -> None:
     """Stacked horizontal bars: seconds per step for each question, the rest as overhead."""
     plt = _pyplot()
     ran = [r for r in records if r.score.latency_s is not None]
@@ -152,7 +171,9 @@ def plot_latency(path: Path, records: Sequence[QuestionRecord], title: str = "La
     labels = [r.question.id for r in ran]
     for step in [*steps, "other"]:
         if step == "other":
-            widths = [max((r.score.latency_s or 0.0) - sum(r.score.steps_s.values()), 0.0) for r in ran]
+            widths = [
+                max((r.score.latency_s or 0.0) - sum(r.score.steps_s.values()), 0.0) for r in ran
+            ]
         else:
             widths = [r.score.steps_s.get(step, 0.0) for r in ran]
         ax.barh(labels, widths, left=left, label=step)
@@ -160,8 +181,12 @@ def plot_latency(path: Path, records: Sequence[QuestionRecord], title: str = "La
     ax.invert_yaxis()
     ax.set_xlabel("seconds")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=min(len(steps) + 1, 6), loc="upper center",
-              bbox_to_anchor=(0.5, -0.12 if ran else 0.5))
+    ax.legend(
+        fontsize=7,
+        ncol=min(len(steps) + 1, 6),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 if ran else 0.5),
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -193,10 +218,14 @@ def write_report(
         f"# Evaluation report — {datetime.now().isoformat(timespec='seconds')}",
         "",
         f"- model: `{run.model}`",
-        f"- questions: {run.summary.n}" + (f", corpus: `{run.corpus.root}` served at {run.corpus.base_url}"
-                                            f" (index `{run.corpus.index_name}`"
-                                            f"{', reused' if run.corpus.reused else ', built this run'})"
-                                            if run.corpus else ""),
+        f"- questions: {run.summary.n}"
+        + (
+            f", corpus: `{run.corpus.root}` served at {run.corpus.base_url}"
+            f" (index `{run.corpus.index_name}`"
+            f"{', reused' if run.corpus.reused else ', built this run'})"
+            if run.corpus
+            else ""
+        ),
         f"- wall time: {run.seconds:.1f} s",
     ]
     if command:
@@ -211,7 +240,9 @@ def write_report(
         "",
         "## Latency",
         "",
-        "Mean seconds per step (" + run.name + "): "
+        "Mean seconds per step ("
+        + run.name
+        + "): "
         + (", ".join(f"{step} {seconds:.2f}" for step, seconds in steps.items()) or "–"),
         "",
     ]

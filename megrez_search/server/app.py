@@ -48,20 +48,25 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.api import AskRequest, SearchAgent
-from agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
-from agent.result import AskResult
-from agent.runtime import Message
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
+from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message
+from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.settings import Settings
-from ui.body_limit import BodySizeLimit
 
 log = logging.getLogger(__name__)
 
 MODEL_SEARCH = "megrez-search"
 MODEL_NOSEARCH = "megrez-search-nosearch"
 MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
-_IMAGE_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+_IMAGE_SUFFIX = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+}
 
 
 class APIError(MegrezSearchError):
@@ -97,7 +102,9 @@ class ChatRequest(BaseModel):
 
 def _error(message: str, status: int, code: str) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": code}}, status_code=status
+    )
 
 
 # --- request -> agent -----------------------------------------------------------------------
@@ -106,7 +113,9 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
 def _text_of(content: str | list[dict[str, Any]] | None) -> str:
     if content is None or isinstance(content, str):
         return content or ""
-    return "\n".join(str(part.get("text", "")) for part in content if part.get("type") == "text").strip()
+    return "\n".join(
+        str(part.get("text", "")) for part in content if part.get("type") == "text"
+    ).strip()
 
 
 def _decode(data: str, what: str) -> bytes:
@@ -116,7 +125,9 @@ def _decode(data: str, what: str) -> bytes:
         raise APIError(f"the {what} is not valid base64") from exc
 
 
-def _attachments(content: str | list[dict[str, Any]] | None, folder: Path) -> tuple[Path | None, Path | None]:
+def _attachments(
+    content: str | list[dict[str, Any]] | None, folder: Path
+) -> tuple[Path | None, Path | None]:
     """The image and audio parts of the last user message, written to files for the agent."""
     image: Path | None = None
     audio: Path | None = None
@@ -133,7 +144,9 @@ def _attachments(content: str | list[dict[str, Any]] | None, folder: Path) -> tu
             image.write_bytes(_decode(data, "image"))
         elif kind == "input_audio":
             spec = part.get("input_audio") or {}
-            audio_format = "".join(ch for ch in str(spec.get("format", "wav")) if ch.isalnum()) or "wav"
+            audio_format = (
+                "".join(ch for ch in str(spec.get("format", "wav")) if ch.isalnum()) or "wav"
+            )
             audio = folder / f"audio.{audio_format}"
             audio.write_bytes(_decode(str(spec.get("data", "")), "audio"))
     return image, audio
@@ -175,8 +188,18 @@ def _extras(result: AskResult) -> dict[str, Any]:
     data = result.to_json()
     megrez = {
         key: data[key]
-        for key in ("answer", "searched", "queries", "citations", "thread_id", "timings",
-                    "failures", "error", "stopped", "provider")
+        for key in (
+            "answer",
+            "searched",
+            "queries",
+            "citations",
+            "thread_id",
+            "timings",
+            "failures",
+            "error",
+            "stopped",
+            "provider",
+        )
     }
     megrez.update(data["input"])
     return {"sources": data["sources"], "megrez": megrez}
@@ -184,10 +207,16 @@ def _extras(result: AskResult) -> dict[str, Any]:
 
 def _usage(result: AskResult) -> dict[str, int]:
     prompt, completion = result.tokens.get("prompt", 0), result.tokens.get("completion", 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
-def completion_response(result: AskResult, model: str, completion_id: str, created: int) -> dict[str, Any]:
+def completion_response(
+    result: AskResult, model: str, completion_id: str, created: int
+) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -205,8 +234,14 @@ def completion_response(result: AskResult, model: str, completion_id: str, creat
     }
 
 
-def _chunk(completion_id: str, created: int, model: str, delta: dict[str, Any],
-           finish: str | None = None, **extra: Any) -> str:
+def _chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None = None,
+    **extra: Any,
+) -> str:
     data = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -279,7 +314,9 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        return _error(f"invalid request: {where}: {first.get('msg', 'bad value')}", 400, "invalid_request")
+        return _error(
+            f"invalid request: {where}: {first.get('msg', 'bad value')}", 400, "invalid_request"
+        )
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
@@ -329,7 +366,9 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
             return StreamingResponse(
-                _stream(_chain(first, events), body.model, completion_id, created, include_usage, done),
+                _stream(
+                    _chain(first, events), body.model, completion_id, created, include_usage, done
+                ),
                 media_type="text/event-stream",
             )
         result: AskResult | None = None
@@ -380,7 +419,7 @@ async def _stream(
                 final = checked if checked is not None else result.answer
                 # An answer that was not streamed token by token (or grew in the check) is
                 # sent as the rest of the text so that the content adds up to the answer.
-                rest = final[len(streamed):] if final.startswith(streamed) else ""
+                rest = final[len(streamed) :] if final.startswith(streamed) else ""
                 if result.error and not final.strip():
                     rest = f"(the model failed: {result.error})"
                 delta: dict[str, Any] = {"content": rest} if rest else {}
@@ -388,11 +427,16 @@ async def _stream(
                 if include_usage:
                     yield (
                         "data: "
-                        + json.dumps({
-                            "id": completion_id, "object": "chat.completion.chunk",
-                            "created": created, "model": model, "choices": [],
-                            "usage": _usage(result),
-                        })
+                        + json.dumps(
+                            {
+                                "id": completion_id,
+                                "object": "chat.completion.chunk",
+                                "created": created,
+                                "model": model,
+                                "choices": [],
+                                "usage": _usage(result),
+                            }
+                        )
                         + "\n\n"
                     )
         yield "data: [DONE]\n\n"
@@ -401,11 +445,16 @@ async def _stream(
         await asyncio.to_thread(cleanup)
 
 
-def serve_api(settings: Settings, host: str | None = None, port: int | None = None,
-              agent: SearchAgent | None = None) -> None:
+def serve_api(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    agent: SearchAgent | None = None,
+) -> None:
     """Run the API with uvicorn until interrupted."""
     import uvicorn
 
     app = create_api(agent or SearchAgent(settings), settings)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.api_port, log_level="warning")
-
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.api_port, log_level="warning"
+    )

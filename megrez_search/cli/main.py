@@ -14,13 +14,13 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import MegrezSearchError
-from .settings import Settings, get_settings
+from ..errors import MegrezSearchError
+from ..settings import Settings, get_settings
 
 log = logging.getLogger("megrez_search")
 
 #: Modules that add subcommands, in the order `--help` lists them.
-AREA_COMMANDS = ("cli_agent", "cli_ui", "cli_retrieval", "cli_eval", "cli_runtime")
+AREA_COMMANDS = ("agent", "ui", "retrieval", "eval", "runtime")
 
 SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
@@ -64,7 +64,7 @@ def _optional_module(name: str):  # type: ignore[no-untyped-def]
     import importlib
 
     try:
-        return importlib.import_module(f"megrez_search.{name}")
+        return importlib.import_module(f"megrez_search.cli.{name}")
     except ModuleNotFoundError as exc:
         if exc.name == f"megrez_search.{name}":
             return None
@@ -77,7 +77,9 @@ def configure_logging(verbosity: int, log_dir: Path | None) -> None:
     The CLI prints each user-facing error itself as one `error:` line, so by default the
     terminal is not cluttered with the warnings that led to it — they are in the log file.
     """
-    stderr_level = logging.ERROR if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    stderr_level = (
+        logging.ERROR if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    )
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
     console = logging.StreamHandler(sys.stderr)

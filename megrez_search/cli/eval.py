@@ -17,14 +17,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import MegrezSearchError
-from .settings import Settings
+from ..errors import MegrezSearchError
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def register(
-    subparsers: argparse._SubParsersAction, settings_from_args: Callable[[argparse.Namespace], Settings]
+    subparsers: argparse._SubParsersAction,
+    settings_from_args: Callable[[argparse.Namespace], Settings],
 ) -> None:
     parser = subparsers.add_parser(
         "eval",
@@ -34,15 +35,32 @@ def register(
         "served on 127.0.0.1 and indexed as a local: index, and report decision accuracy, "
         "retrieval recall, answer accuracy, citation precision and coverage, latency and tokens.",
     )
-    parser.add_argument("--questions", type=Path, required=True, metavar="FILE",
-                        help="question set, one JSON object a line")
-    parser.add_argument("--corpus", type=Path, required=True, metavar="DIR",
-                        help="folder of HTML pages the gold_pages are relative to")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="question set, one JSON object a line",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder of HTML pages the gold_pages are relative to",
+    )
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
-    parser.add_argument("--json", action="store_true",
-                        help="print the overall metrics as one JSON object on the last line")
-    parser.add_argument("--report", type=Path, metavar="DIR",
-                        help="write DIR/report.md with a per-question table and PNG plots")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the overall metrics as one JSON object on the last line",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/report.md with a per-question table and PNG plots",
+    )
     parser.set_defaults(handler=lambda args: run_eval_command(args, settings_from_args(args)))
 
 
@@ -51,9 +69,9 @@ class EvalInputError(MegrezSearchError):
 
 
 def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.evaluation.dataset import load_questions
-    from agent.evaluation.report import summary_table, write_report
-    from agent.evaluation.runner import evaluate
+    from megrez_search.evaluation.dataset import load_questions
+    from megrez_search.evaluation.report import summary_table, write_report
+    from megrez_search.evaluation.runner import evaluate
 
     if not args.corpus.is_dir():
         raise EvalInputError(f"corpus folder not found: {args.corpus}; give a folder of HTML pages")
@@ -68,14 +86,23 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(summary_table([(run.name, summary)]))
     if summary.errors:
-        log.warning("%d of %d questions failed; see the report for details", summary.errors, summary.n)
+        log.warning(
+            "%d of %d questions failed; see the report for details", summary.errors, summary.n
+        )
     # Every question failing means the setup is broken, not the agent's answers.
     return 1 if summary.n and summary.errors == summary.n else 0
 
 
 def _command_line(args: argparse.Namespace) -> str:
     """The eval command as typed (settings from flags or env are in the report's model line)."""
-    parts = ["megrez-search", "eval", "--questions", str(args.questions), "--corpus", str(args.corpus)]
+    parts = [
+        "megrez-search",
+        "eval",
+        "--questions",
+        str(args.questions),
+        "--corpus",
+        str(args.corpus),
+    ]
     if args.limit is not None:
         parts += ["--limit", str(args.limit)]
     if args.json:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .errors import MegrezSearchError
-from .settings import Settings
+from ..errors import MegrezSearchError
+from ..settings import Settings
 
 
 class AskFailed(MegrezSearchError):
@@ -61,8 +61,8 @@ def run_ask(
     err: TextIO | None = None,
 ) -> int:
     """Handle `ask`; `agent` (a SearchAgent) may be passed in by tests and embedders."""
-    from agent.api import AskRequest, SearchAgent
-    from agent.events import AnswerEvent, DoneEvent, ErrorEvent, StepEvent, TokenEvent
+    from megrez_search.agent.api import AskRequest, SearchAgent
+    from megrez_search.agent.events import AnswerEvent, DoneEvent, ErrorEvent, StepEvent, TokenEvent
 
     out = out or sys.stdout
     err = err or sys.stderr

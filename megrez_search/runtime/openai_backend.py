@@ -45,7 +45,11 @@ class OpenAIModel(ChatModel):
         self._name_lock = threading.Lock()
         self.modalities = frozenset(
             {"text"}
-            | {m.strip() for m in settings.openai_modalities.split(",") if m.strip() in {"image", "audio"}}
+            | {
+                m.strip()
+                for m in settings.openai_modalities.split(",")
+                if m.strip() in {"image", "audio"}
+            }
         )  # type: ignore[assignment]
         self._stream_usage_supported = True
 
@@ -159,7 +163,9 @@ class OpenAIModel(ChatModel):
                 if scanner.stopped:
                     break
         except self._openai.OpenAIError as exc:
-            raise ModelCallError(f"the model server at {self.base_url} failed mid-answer: {exc}") from exc
+            raise ModelCallError(
+                f"the model server at {self.base_url} failed mid-answer: {exc}"
+            ) from exc
         finally:
             chunks.close()
             if usage is not None:

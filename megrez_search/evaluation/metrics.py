@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
-from agent.citations import content_words, split_sentences, strip_citations
+from megrez_search.agent.citations import content_words, split_sentences, strip_citations
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted
@@ -222,8 +222,9 @@ def score_question(
     )
 
 
-def failed_question(id: str, needs_search: bool, answers: Sequence[str], gold_pages: Sequence[str],
-                    error: str) -> QuestionScore:
+def failed_question(
+    id: str, needs_search: bool, answers: Sequence[str], gold_pages: Sequence[str], error: str
+) -> QuestionScore:
     """A question whose run failed outright: it scores zero wherever a metric applies."""
     return QuestionScore(
         id=id,

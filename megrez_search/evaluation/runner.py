@@ -22,12 +22,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from agent.api import AskRequest, SearchAgent
-from agent.events import DoneEvent
-from agent.result import AskResult
-from agent.runtime import Runtime
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.events import DoneEvent
+from megrez_search.agent.result import AskResult
+from megrez_search.retrieval.index import find_indexed_page
+from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
-from retrieval.index import find_indexed_page
 
 from .corpus import IndexedCorpus, corpus_settings, ensure_index, serve_corpus
 from .dataset import Question
@@ -182,7 +182,9 @@ def run_questions(
     for question in bar:
         try:
             result = pipeline(question)
-            record = QuestionRecord(question, score_result(question, result, base_url, page_text), result)
+            record = QuestionRecord(
+                question, score_result(question, result, base_url, page_text), result
+            )
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             log.warning("question %s failed: %s", question.id, message, exc_info=True)

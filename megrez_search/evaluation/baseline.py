@@ -20,19 +20,19 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 
-from agent.citations import check_citations, normalize_citations
-from agent.dialects import generic_answer_messages, megrez_answer_messages
-from agent.generation import generate
-from agent.prompts import render, template
-from agent.result import AskResult
-from agent.runtime import Message, Runtime, Sampling, Usage
-from agent.runtime.megrez_format import STOP
-from agent.safety import strip_injections
-from agent.state import Context
+from megrez_search.agent.citations import check_citations, normalize_citations
+from megrez_search.agent.dialects import generic_answer_messages, megrez_answer_messages
+from megrez_search.agent.generation import generate
+from megrez_search.agent.prompts import render, template
+from megrez_search.agent.result import AskResult
+from megrez_search.agent.safety import strip_injections
+from megrez_search.agent.state import Context
+from megrez_search.retrieval.fetch import fetch_pages_sync
+from megrez_search.retrieval.search import make_search_provider
+from megrez_search.retrieval.types import Page
+from megrez_search.runtime import Message, Runtime, Sampling, Usage
+from megrez_search.runtime.megrez_format import STOP
 from megrez_search.settings import Settings
-from retrieval.fetch import fetch_pages_sync
-from retrieval.search import make_search_provider
-from retrieval.types import Page
 
 from .dataset import Question
 
@@ -74,15 +74,27 @@ class InfiniWebSearchBaseline:
 
     def _stream(self, messages: list[Message], sampling: Sampling, usage: Usage) -> Iterator[str]:
         return generate(
-            self.runtime, messages, sampling, usage, stall_timeout_s=self.settings.model_stall_timeout_s
+            self.runtime,
+            messages,
+            sampling,
+            usage,
+            stall_timeout_s=self.settings.model_stall_timeout_s,
         )
 
     def summarize(self, question: str, page: Page, usage: Usage) -> str:
         text = cut_to_tokens(strip_injections(page.text), self.page_tokens, self.runtime)
         messages = [
             Message("system", template("baseline", "summarize_system")),
-            Message("user", render("baseline", "summarize_user", question=question,
-                                   title=page.title or page.url, text=text)),
+            Message(
+                "user",
+                render(
+                    "baseline",
+                    "summarize_user",
+                    question=question,
+                    title=page.title or page.url,
+                    text=text,
+                ),
+            ),
         ]
         sampling = Sampling(
             max_tokens=self.summary_tokens,
@@ -112,8 +124,12 @@ class InfiniWebSearchBaseline:
         pages = [item for item in fetched if isinstance(item, Page)]
         mark = lap("fetch", mark)
         contexts = [
-            Context(n=n, url=page.url, title=page.title or page.url,
-                    text=self.summarize(question.question, page, usage))
+            Context(
+                n=n,
+                url=page.url,
+                title=page.title or page.url,
+                text=self.summarize(question.question, page, usage),
+            )
             for n, page in enumerate(pages, start=1)
         ]
         mark = lap("summarize", mark)
@@ -139,7 +155,9 @@ class InfiniWebSearchBaseline:
             written.append(chunk)
         answer = normalize_citations("".join(written)).strip()
         mark = lap("answer", mark)
-        report = check_citations(answer, [c["text"] for c in contexts], self.settings.citation_support)
+        report = check_citations(
+            answer, [c["text"] for c in contexts], self.settings.citation_support
+        )
         lap("check_citations", mark)
         timings["total"] = round(time.perf_counter() - started, 4)
         return AskResult(
@@ -155,8 +173,12 @@ class InfiniWebSearchBaseline:
             decision="always searches (baseline)",
             provider=outcome.provider,
             fetched=[
-                {"url": item.url, "title": getattr(item, "title", ""), "ok": isinstance(item, Page),
-                 "reason": getattr(item, "reason", None)}
+                {
+                    "url": item.url,
+                    "title": getattr(item, "title", ""),
+                    "ok": isinstance(item, Page),
+                    "reason": getattr(item, "reason", None),
+                }
                 for item in fetched
             ],
             citation_precision=report.precision,

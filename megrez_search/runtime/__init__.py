@@ -1,8 +1,8 @@
 """Model runtime: one interface (`ChatModel`), one small module per backend, one registry.
 
-    runtime = load_runtime(settings)          # settings.model picks the backend
-    for chunk in runtime.stream([Message("user", "Hi")], Sampling()):
-        ...
+runtime = load_runtime(settings)          # settings.model picks the backend
+for chunk in runtime.stream([Message("user", "Hi")], Sampling()):
+    ...
 """
 
 from .base import (

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 
 def register(
-    subparsers: argparse._SubParsersAction, settings_from_args: Callable[[argparse.Namespace], Settings]
+    subparsers: argparse._SubParsersAction,
+    settings_from_args: Callable[[argparse.Namespace], Settings],
 ) -> None:
     parser = subparsers.add_parser(
         "model",
@@ -45,7 +46,14 @@ def register(
 
 
 def run_model(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.runtime import InputError, Message, Sampling, Usage, load_runtime, parse_model_spec
+    from megrez_search.runtime import (
+        InputError,
+        Message,
+        Sampling,
+        Usage,
+        load_runtime,
+        parse_model_spec,
+    )
 
     spec = parse_model_spec(settings.model)
     started = time.perf_counter()

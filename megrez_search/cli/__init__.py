@@ -1,0 +1,1 @@
+"""`megrez-search`, the console command: the top floor, which may import every layer."""
