@@ -24,13 +24,13 @@ def single_turn_search_questions() -> list[dict]:
     return [row for row in rows if row["needs_search"] and not row.get("history")]
 
 
-def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(
+def test_gold_page_in_top5_for_at_least_nine_in_ten_dev_questions(
     docs_index: tuple[Settings, str], docs_server: str
 ) -> None:
     settings, name = docs_index
     provider = make_search_provider(f"local:{name}", settings)
     questions = single_turn_search_questions()
-    assert len(questions) == 10
+    assert len(questions) >= 10
     misses = []
     for row in questions:
         outcome = provider.search(keyword_query(row["question"]), 5)
@@ -38,7 +38,7 @@ def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(
         paths = [result.url.removeprefix(docs_server + "/") for result in outcome.results]
         if not set(paths) & set(row["gold_pages"]):
             misses.append((row["id"], keyword_query(row["question"]), paths))
-    assert len(misses) <= 1, misses
+    assert len(misses) <= len(questions) // 10, misses
 
 
 def test_cli_search_json_reports_provider_and_ranks(docs_index: tuple[Settings, str]) -> None:
