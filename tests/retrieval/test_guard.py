@@ -154,3 +154,43 @@ async def test_connection_goes_to_the_checked_address(
         "blocked: loopback address 127.0.0.1 (host 'docs.rebind.test')"
     )
     assert len(hosts) == 1  # nothing reached the server
+
+
+@pytest.mark.anyio
+async def test_cached_pages_are_refused_once_their_host_is_not_trusted(
+    host_echo: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """Issue 15 item 5: the guard decides before the cache answers, for host names too (the
+    old code re-checked only IP literals) and for the host a cached page redirected to."""
+    base_url, hosts = host_echo
+    port = base_url.rsplit(":", 1)[1]
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    url = f"http://intranet.test:{port}/"
+    trusted = Settings(data_dir=tmp_path, allow_hosts="intranet.test")
+    async with Fetcher(trusted, resolver=resolver) as fetcher:
+        assert isinstance(await fetcher.fetch_page(url), Page)
+        cached = await fetcher.fetch_page(url)
+    assert isinstance(cached, Page) and cached.from_cache and len(hosts) == 1
+
+    untrusted = Settings(data_dir=tmp_path)  # same data dir, so the same page cache
+    async with Fetcher(untrusted, resolver=resolver) as fetcher:
+        refused = await fetcher.fetch_page(url)
+    assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
+
+    # A public URL whose cached page came from a redirect to a host no longer trusted.
+    from megrez_search.retrieval.cache import PageCache
+
+    cache = PageCache(untrusted.page_cache_path, untrusted.page_cache_ttl_s)
+    cache.put(Page("http://public.test/", url, "t", "text", "text/html", None, None))
+    cache.close()
+
+    async def public_resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"] if host == "public.test" else ["127.0.0.1"]
+
+    async with Fetcher(untrusted, resolver=public_resolver) as fetcher:
+        redirected = await fetcher.fetch_page("http://public.test/")
+    assert isinstance(redirected, FetchFailure) and "intranet.test" in redirected.reason
+    assert len(hosts) == 1
