@@ -58,6 +58,12 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
+    search_choices: str = Field(
+        "",
+        description="More provider chain entries (besides MEGREZ_SEARCH's) that a request, "
+        "from the API or the UI, may choose, e.g. 'local:pydocs,ddg'. A request picks only "
+        "among configured entries, never a URL of its own.",
+    )
     pages: int = Field(5, ge=1, le=MAX_PAGES, description="Pages to fetch per question.")
     allow_hosts: str = Field(
         "", description="Comma-separated hosts or networks exempt from the SSRF guard."
