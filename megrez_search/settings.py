@@ -117,6 +117,18 @@ class Settings(BaseSettings):
     model_stall_timeout_s: float = Field(
         120.0, description="A model call that yields nothing for this long is a failure."
     )
+    turn_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a turn waits while another process writes the same conversation "
+        "before it answers 'busy'.",
+    )
+    turn_lease_s: float = Field(
+        300.0,
+        gt=0,
+        description="Lease of a conversation's writer; a process that died mid-answer blocks "
+        "its conversation at most this long. Renewed while the answer is written.",
+    )
 
     # --- serving ---------------------------------------------------------------------
     host: str = "127.0.0.1"
