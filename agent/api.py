@@ -348,8 +348,7 @@ class SearchAgent:
         for what, text in (("question", request.question), ("thread id", request.thread_id)):
             if text and not _storable(text):
                 raise AgentInputError(
-                    f"the {what} holds characters that cannot be stored (a NUL or a lone "
-                    "surrogate)"
+                    f"the {what} holds characters that cannot be stored (a NUL or a lone surrogate)"
                 )
         if not request.question.strip() and request.image is None and request.audio is None:
             raise AgentInputError(

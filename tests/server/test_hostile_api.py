@@ -22,10 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 from megrez_search.agent.api import SearchAgent
+
 from megrez_search.runtime import Runtime
 from megrez_search.server.app import create_api
 from megrez_search.settings import Settings
-
 from tests.agent.scripted import ScriptedModel, Stall
 from tests.support.api_server import ANSWER, scripted_agent, serve_app
 from tests.support.servers import free_port, wait_until_serving
@@ -81,8 +81,10 @@ MALFORMED: list[tuple[str, bytes | dict[str, object]]] = [
     ),
     (
         "surrogate in history",
-        b'{"messages": [{"role": "user", "content": "\\udc80"}, '
-        b'{"role": "assistant", "content": "x"}, {"role": "user", "content": "q?"}]}',
+        (
+            b'{"messages": [{"role": "user", "content": "\\udc80"}, '
+            b'{"role": "assistant", "content": "x"}, {"role": "user", "content": "q?"}]}'
+        ),
     ),
     (
         "surrogate in thread_id",

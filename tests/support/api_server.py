@@ -16,8 +16,8 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-
 from megrez_search.agent.api import SearchAgent
+
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from tests.agent.scripted import ScriptedModel
