@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -362,9 +363,17 @@ class SearchAgent:
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 
-    def _thread_lock(self, thread_id: str) -> threading.Lock:
+    @contextmanager
+    def _thread_lock(self, thread_id: str) -> Iterator[None]:
+        """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
         with self._guard:
-            return self._locks.setdefault(thread_id, threading.Lock())
+            lock = self._locks.setdefault(thread_id, threading.Lock())
+        if not lock.acquire(timeout=self.settings.turn_wait_s):
+            raise ThreadBusyError()
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 def _storable(text: str) -> bool:

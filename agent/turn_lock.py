@@ -33,7 +33,14 @@ _POLL_S = 0.05  # how often a waiting turn looks at the lease again
 
 
 class ThreadBusyError(MegrezSearchError):
-    """Another process is still writing this conversation and did not finish in time."""
+    """Another turn (of this process or another) is still writing this conversation."""
+
+    def __init__(
+        self,
+        message: str = "this conversation is busy: another answer is still being written in "
+        "it; try again when it has finished",
+    ) -> None:
+        super().__init__(message)
 
 
 class TurnLock(Protocol):
@@ -119,10 +126,7 @@ class SqliteTurnLock:
         waited = threading.Event()  # never set: a timed wait that no signal cuts short
         while not self.try_acquire(thread_id, owner):
             if time.monotonic() >= deadline:
-                raise ThreadBusyError(
-                    "this conversation is busy: another answer is still being written in it; "
-                    "try again when it has finished"
-                )
+                raise ThreadBusyError()
             waited.wait(_POLL_S)
 
     def renew(self, thread_id: str, owner: str) -> None:

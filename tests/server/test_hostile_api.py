@@ -253,3 +253,33 @@ def test_two_server_processes_on_one_conversation_keep_every_turn(tmp_path: Path
         f"Question {n}?" for n in range(8)
     )
     assert [t["role"] for t in turns] == ["user", "assistant"] * 8
+
+
+def test_a_busy_conversation_is_a_409_and_stays_whole(tmp_path: Path) -> None:
+    """A second writer of a thread that is mid-answer gets OpenAI's error shape with 409
+    (here with no waiting allowed), and the first turn completes untouched."""
+    settings = hostile_settings(tmp_path).model_copy(
+        update={"ui_concurrency": 2, "turn_wait_s": 0.0}
+    )
+    stall = Stall("The first answer")
+    model = ScriptedModel([stall, "The third answer."], dialect="generic")
+    agent = SearchAgent(settings, Runtime(model, settings))
+    with serve_app(create_api(agent, settings)) as base:
+        body = {**user("First?"), "thread_id": "t", "search": False, "stream": True}
+        sock = _raw_request(base, body)
+        assert b"first" in _read_until(sock, b"first")
+        busy = httpx.post(f"{base}/v1/chat/completions", json={**user("Second?"), "thread_id": "t"})
+        assert busy.status_code == 409
+        assert busy.json()["error"]["code"] == "thread_busy"
+        stall.release.set()
+        assert b"[DONE]" in _read_until(sock, b"[DONE]")
+        sock.close()
+        third = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={**user("Third?"), "thread_id": "t", "search": False},
+            timeout=30,
+        )
+        assert third.status_code == 200
+    turns = agent.turns("t")
+    agent.close()
+    assert [t["content"] for t in turns if t["role"] == "user"] == ["First?", "Third?"]
