@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -229,7 +229,7 @@ class SearchAgent:
         config: dict[str, Any],
         thread_id: str,
         run_id: str,
-    ) -> Iterator[AgentEvent]:
+    ) -> Generator[AgentEvent, None, None]:
         started = time.perf_counter()
         ttft: float | None = None
         failure: str | None = None

@@ -217,15 +217,15 @@ def choose_providers(spec: str, settings: Settings) -> str:
         by_key.setdefault(_public_name(entry), entry)
     chosen: list[str] = []
     for part in _entries(spec):
-        entry = by_key.get(_entry_key(part))
-        if entry is None:
+        picked = by_key.get(_entry_key(part))
+        if picked is None:
             names = ", ".join(dict.fromkeys(_public_name(entry) for entry in offered))
             shown = part if len(part) <= 60 else part[:57] + "..."
             raise ProviderNotOfferedError(
                 f"search provider {shown!r} is not offered by this server; choose from: "
                 f"{names or '(none)'} (the operator adds more with MEGREZ_SEARCH_CHOICES)"
             )
-        chosen.append(entry)
+        chosen.append(picked)
     if not chosen:
         raise ProviderSpecError("the search provider chain is empty")
     return ",".join(dict.fromkeys(chosen))

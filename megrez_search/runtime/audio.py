@@ -18,7 +18,10 @@ from megrez_search.settings import Settings
 from .base import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
+    from av import AudioFrame
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +86,12 @@ def decode_audio(path: Path, settings: Settings) -> np.ndarray:
     total = 0
     try:
         with av.open(str(path)) as container:
-            stream = next(s for s in container.streams if s.type == "audio")
+            if not container.streams.audio:
+                raise IndexError("no audio stream")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             # Frame by frame (a list of all frames would hold the whole clip): None flushes.
-            for frame in itertools.chain(container.decode(stream), [None]):
+            frames: Iterator[AudioFrame | None] = container.decode(audio=0)
+            for frame in itertools.chain(frames, [None]):
                 for out in resampler.resample(frame):
                     samples = out.to_ndarray().reshape(-1)
                     total += len(samples)

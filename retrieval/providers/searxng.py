@@ -47,7 +47,7 @@ class SearxngProvider(BaseProvider):
             logger.warning("searxng %s failed: %s: %s", self.base_url, type(exc).__name__, exc)
             raise ProviderFailure(UNAVAILABLE) from exc
         rows = payload["results"]
-        results = []
+        results: list[SearchResult] = []
         for row in rows:
             url = row.get("url") if isinstance(row, dict) else None
             if not url:
