@@ -210,6 +210,13 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
         return _error(str(exc), exc.status, exc.code)
 
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        # A bug must still answer in OpenAI's shape, and without its details (paths, values):
+        # the traceback goes to the server log.
+        log.error("request failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        return _error("internal error; the server log has the details", 500, "internal_error")
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}

@@ -283,3 +283,20 @@ def test_a_busy_conversation_is_a_409_and_stays_whole(tmp_path: Path) -> None:
     turns = agent.turns("t")
     agent.close()
     assert [t["content"] for t in turns if t["role"] == "user"] == ["First?", "Third?"]
+
+
+class _BrokenAgent(SearchAgent):
+    def stream(self, request, *, cancel=None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("cannot open /srv/secret/conversations.sqlite")
+
+
+def test_a_server_bug_is_an_openai_500_without_details(tmp_path: Path) -> None:
+    settings = hostile_settings(tmp_path)
+    agent = _BrokenAgent(settings, Runtime(ScriptedModel([]), settings))
+    with serve_app(create_api(agent, settings)) as base:
+        reply = httpx.post(f"{base}/v1/chat/completions", json=user("q?"))
+        assert reply.status_code == 500
+        error = reply.json()["error"]
+        assert error["type"] == "server_error" and "/srv/secret" not in error["message"]
+        assert httpx.get(f"{base}/v1/models").status_code == 200
+    agent.close()
