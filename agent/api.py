@@ -19,24 +19,29 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
+from megrez_search.agent.turn_lock import SqliteTurnLock, ThreadBusyError, TurnLock
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AgentInputError", "AskRequest", "SearchAgent", "ThreadBusyError", "ThreadInfo"]
 
 
 class AgentInputError(MegrezSearchError):
@@ -54,6 +59,9 @@ class AskRequest:
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
+    # False: a stateless turn (the API without thread_id): it runs on an in-memory
+    # checkpointer and is forgotten when it ends, however it ends; nothing reaches the store.
+    keep: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,13 @@ class SearchAgent:
         self._checkpointer.setup()
         self._threads = _ThreadIndex(path)
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
+        self._scratch = InMemorySaver()
+        self._stateless_graph = build_graph(self._deps).compile(checkpointer=self._scratch)
+        # Serialises a conversation's turns across processes (the UI and the API on one
+        # data dir); the in-process locks below only order this process's turns.
+        self._turn_lock: TurnLock = SqliteTurnLock(
+            path, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
+        )
         self._locks: dict[str, threading.Lock] = {}
         self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
         self._guard = threading.Lock()
@@ -161,27 +176,64 @@ class SearchAgent:
             max_pages=request.pages,
             run_id=run_id,
         )
-        with self._thread_lock(thread_id):
+        if not request.keep:
+            yield from self._stateless_turn(request, values, config, thread_id, run_id, cancel)
+            return
+        with (
+            self._thread_lock(thread_id),
+            self._turn_lock.hold(thread_id, run_id) as keep_alive,
+        ):
             if request.history and not self.turns(thread_id):
                 values["turns"] = [_turn_of(message) for message in request.history]
-            if cancel is not None:
-                self._deps.cancel_event(run_id, cancel)
-            with self._guard:
-                self._running[thread_id] = run_id
+            self._start(thread_id, run_id, cancel)
             self._threads.touch(
                 thread_id,
                 request.question.strip() or "(voice or image question)",
                 datetime.now().isoformat(timespec="microseconds"),
             )
-            yield from self._run(values, config, thread_id, run_id)
+            events = self._run(self.graph, values, config, thread_id, run_id)
+            try:
+                for event in events:
+                    keep_alive()
+                    yield event
+            finally:
+                events.close()  # a caller that stops listening still gets the turn recorded
+
+    def _stateless_turn(
+        self,
+        request: AskRequest,
+        values: dict[str, Any],
+        config: dict[str, Any],
+        thread_id: str,
+        run_id: str,
+        cancel: threading.Event | None,
+    ) -> Iterator[AgentEvent]:
+        if request.history:
+            values["turns"] = [_turn_of(message) for message in request.history]
+        self._start(thread_id, run_id, cancel)
+        try:
+            yield from self._run(self._stateless_graph, values, config, thread_id, run_id)
+        finally:
+            self._scratch.delete_thread(thread_id)
+
+    def _start(self, thread_id: str, run_id: str, cancel: threading.Event | None) -> None:
+        if cancel is not None:
+            self._deps.cancel_event(run_id, cancel)
+        with self._guard:
+            self._running[thread_id] = run_id
 
     def _run(
-        self, values: dict[str, Any], config: dict[str, Any], thread_id: str, run_id: str
-    ) -> Iterator[AgentEvent]:
+        self,
+        graph: Any,
+        values: dict[str, Any],
+        config: dict[str, Any],
+        thread_id: str,
+        run_id: str,
+    ) -> Generator[AgentEvent, None, None]:
         started = time.perf_counter()
         ttft: float | None = None
         failure: str | None = None
-        inner = self.graph.stream(values, config, stream_mode="custom")
+        inner = graph.stream(values, config, stream_mode="custom")
         try:
             for event in inner:
                 if isinstance(event, TokenEvent) and ttft is None:
@@ -204,7 +256,7 @@ class SearchAgent:
             with self._guard:
                 if self._running.get(thread_id) == run_id:
                     del self._running[thread_id]
-        state = self.graph.get_state(config).values
+        state = graph.get_state(config).values
         result = AskResult.from_state(state, thread_id, time.perf_counter() - started, ttft)
         if failure:
             result.error = result.error or failure
@@ -281,6 +333,7 @@ class SearchAgent:
         self._threads.delete(thread_id)
 
     def close(self) -> None:
+        self._turn_lock.close()
         self._threads.close()
         self._conn.close()
 
@@ -293,6 +346,11 @@ class SearchAgent:
     # --- helpers ---------------------------------------------------------------------------
 
     def _validate(self, request: AskRequest) -> None:
+        for what, text in (("question", request.question), ("thread id", request.thread_id)):
+            if text and not _storable(text):
+                raise AgentInputError(
+                    f"the {what} holds characters that cannot be stored (a NUL or a lone surrogate)"
+                )
         if not request.question.strip() and request.image is None and request.audio is None:
             raise AgentInputError(
                 "the question is empty: type a question or attach an image or audio"
@@ -305,9 +363,25 @@ class SearchAgent:
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 
-    def _thread_lock(self, thread_id: str) -> threading.Lock:
+    @contextmanager
+    def _thread_lock(self, thread_id: str) -> Iterator[None]:
+        """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
         with self._guard:
-            return self._locks.setdefault(thread_id, threading.Lock())
+            lock = self._locks.setdefault(thread_id, threading.Lock())
+        if not lock.acquire(timeout=self.settings.turn_wait_s):
+            raise ThreadBusyError()
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _turn_of(message: Message) -> Turn:

@@ -36,8 +36,17 @@ class AgentDeps:
         return self.runtime.dialect
 
     def provider(self, spec: str | None) -> SearchProvider:
-        """The search provider chain for `spec` (default: settings.search), built once."""
-        spec = (spec or self.settings.search).strip()
+        """The search provider chain for `spec` (default: settings.search), built once.
+
+        A `spec` from a request may only pick among the operator's configured entries
+        (`choose_providers`); it never brings a URL of its own.
+        """
+        from megrez_search.retrieval.search import choose_providers
+
+        if spec and spec.strip():
+            spec = choose_providers(spec, self.settings)
+        else:
+            spec = self.settings.search.strip()
         with self._lock:
             provider = self._providers.get(spec)
             if provider is None:

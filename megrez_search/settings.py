@@ -58,6 +58,12 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------------
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
+    search_choices: str = Field(
+        "",
+        description="More provider chain entries (besides MEGREZ_SEARCH's) that a request, "
+        "from the API or the UI, may choose, e.g. 'local:pydocs,ddg'. A request picks only "
+        "among configured entries, never a URL of its own.",
+    )
     pages: int = Field(5, ge=1, le=MAX_PAGES, description="Pages to fetch per question.")
     allow_hosts: str = Field(
         "", description="Comma-separated hosts or networks exempt from the SSRF guard."
@@ -110,6 +116,18 @@ class Settings(BaseSettings):
     )
     model_stall_timeout_s: float = Field(
         120.0, description="A model call that yields nothing for this long is a failure."
+    )
+    turn_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a turn waits while another process writes the same conversation "
+        "before it answers 'busy'.",
+    )
+    turn_lease_s: float = Field(
+        300.0,
+        gt=0,
+        description="Lease of a conversation's writer; a process that died mid-answer blocks "
+        "its conversation at most this long. Renewed while the answer is written.",
     )
 
     # --- serving ---------------------------------------------------------------------

@@ -10,7 +10,6 @@ hand so the SSRF guard sees every hop. The guard also runs inside the connection
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -256,12 +255,13 @@ class Fetcher:
         try:
             if url.startswith("file:"):
                 return _indexed_file(url, self.settings)
-            target = validate_url(url)
-            if _is_ip_literal(target.host):
-                # A page cached while its address was trusted stays refused once it is not.
-                await check_url(target, self.settings, self._resolver)
+            validate_url(url)
             cached = self._cache.get(url) if self._cache else None
             if cached is not None:
+                # The guard decides before the cache answers: a page cached while its host
+                # (or the host it redirected to) was trusted is refused once it is not.
+                for hop in dict.fromkeys((url, cached.final_url)):
+                    await check_url(hop, self.settings, self._resolver)
                 return cached
             async with self._semaphore:
                 raw = await fetch_raw(self.client, url, self.settings)
@@ -323,14 +323,6 @@ class Fetcher:
             time.perf_counter() - started,
         )
         return [by_url[url] for url in urls]
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:

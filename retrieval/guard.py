@@ -49,10 +49,72 @@ async def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
+# IANA special-purpose registries (IPv4 and IPv6) beyond what `ipaddress` flags on every
+# Python version: refused by name, so the guard does not depend on the interpreter's tables.
+_SPECIAL_PURPOSE = [
+    (ipaddress.ip_network(network), name)
+    for network, name in [
+        ("0.0.0.0/8", "this-network address"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT) address"),
+        ("192.0.0.0/24", "IETF protocol assignment"),
+        ("192.0.2.0/24", "documentation address"),
+        ("198.51.100.0/24", "documentation address"),
+        ("203.0.113.0/24", "documentation address"),
+        ("192.31.196.0/24", "AS112 address"),
+        ("192.52.193.0/24", "AMT address"),
+        ("192.88.99.0/24", "6to4 relay anycast address"),
+        ("192.175.48.0/24", "AS112 address"),
+        ("198.18.0.0/15", "benchmarking address"),
+        ("255.255.255.255/32", "broadcast address"),  # before 240/4, which contains it
+        ("240.0.0.0/4", "reserved address"),
+        ("64:ff9b:1::/48", "local-use NAT64 address"),
+        ("100::/64", "discard-only address"),
+        ("2001::/23", "IETF protocol assignment"),
+        ("2001:db8::/32", "documentation address"),
+        ("3fff::/20", "documentation address"),
+        ("5f00::/16", "segment routing (SRv6) address"),
+        ("fc00::/7", "private address"),
+        ("fe80::/10", "link-local address"),
+        ("fec0::/10", "site-local address"),
+    ]
+]
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+_ISATAP_IIDS = (0x00005EFE, 0x02005EFE)  # interface id ::0:5efe:a.b.c.d / ::200:5efe:a.b.c.d
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, NAT64, 6to4, Teredo...).
+
+    Such an address reaches its embedded IPv4 host through a translator or tunnel, so the
+    guard judges it by that host: `2002:7f00:1::1` is 127.0.0.1.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    value = int(address)
+    low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if value >> 32 == 0 and value > 1:  # IPv4-compatible ::a.b.c.d (deprecated, still routed)
+        found.append(low32)
+    if address in _IPV4_TRANSLATED or any(address in network for network in _NAT64):
+        found.append(low32)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # (server, client); the client is de-obfuscated
+    if (value >> 32) & 0xFFFFFFFF in _ISATAP_IIDS:
+        found.append(low32)
+    return found
+
+
 def address_problem(address: IPAddress) -> str | None:
     """Why connecting to `address` is refused by default, or None if it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    for inner in embedded_ipv4(address):
+        problem = address_problem(inner)
+        if problem:
+            return problem
     if address in _METADATA:
         return "cloud metadata address"
     if address.is_unspecified:
@@ -63,6 +125,9 @@ def address_problem(address: IPAddress) -> str | None:
         return "link-local address"
     if address.is_multicast:
         return "multicast address"
+    for network, name in _SPECIAL_PURPOSE:
+        if address.version == network.version and address in network:
+            return name
     if address.is_private:
         return "private address"
     if address.is_reserved or not address.is_global:

@@ -20,7 +20,15 @@ from megrez_search.retrieval.types import SearchOutcome
 
 from megrez_search.settings import Settings
 
-__all__ = ["PROVIDERS", "Cooldowns", "ProviderChain", "SearchProvider", "make_search_provider"]
+__all__ = [
+    "PROVIDERS",
+    "Cooldowns",
+    "ProviderChain",
+    "ProviderNotOfferedError",
+    "SearchProvider",
+    "choose_providers",
+    "make_search_provider",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +175,60 @@ def make_provider(spec: str, settings: Settings) -> BaseProvider:
             "(e.g. 'ddg', 'searxng:http://localhost:8080', 'local:docs')"
         )
     return factory(arg.strip(), settings)
+
+
+class ProviderNotOfferedError(ProviderSpecError):
+    """A request asked for a search provider the operator did not configure."""
+
+
+def _entry_key(spec: str) -> str:
+    kind, _, arg = spec.strip().partition(":")
+    kind, arg = kind.strip().lower(), arg.strip()
+    if kind == "searxng":
+        arg = arg.rstrip("/")
+    return f"{kind}:{arg}" if arg else kind
+
+
+def _entries(chain: str) -> list[str]:
+    return [part for part in (p.strip() for p in chain.split(",")) if part]
+
+
+def offered_providers(settings: Settings) -> list[str]:
+    """The chain entries a request may choose: MEGREZ_SEARCH's and MEGREZ_SEARCH_CHOICES'."""
+    return list(dict.fromkeys(_entries(settings.search) + _entries(settings.search_choices)))
+
+
+def _public_name(entry: str) -> str:
+    # A configured SearXNG is offered by kind: its (often internal) URL is not for clients.
+    return "searxng" if _entry_key(entry).startswith("searxng:") else _entry_key(entry)
+
+
+def choose_providers(spec: str, settings: Settings) -> str:
+    """The provider chain a request asked for, made of the operator's configured entries only.
+
+    Each comma-separated part must name an offered entry: 'ddg', 'local:pydocs', or a
+    configured SearXNG by its entry or as plain 'searxng'. A URL of the request's own is never
+    used (it would let any client make the server fetch internal addresses). Raises
+    `ProviderNotOfferedError`.
+    """
+    offered = offered_providers(settings)
+    by_key = {_entry_key(entry): entry for entry in offered}
+    for entry in offered:  # plain 'searxng' picks the first configured instance
+        by_key.setdefault(_public_name(entry), entry)
+    chosen: list[str] = []
+    for part in _entries(spec):
+        picked = by_key.get(_entry_key(part))
+        if picked is None:
+            names = ", ".join(dict.fromkeys(_public_name(entry) for entry in offered))
+            shown = part if len(part) <= 60 else part[:57] + "..."
+            raise ProviderNotOfferedError(
+                f"search provider {shown!r} is not offered by this server; choose from: "
+                f"{names or '(none)'} (the operator adds more with MEGREZ_SEARCH_CHOICES)"
+            )
+        chosen.append(picked)
+    if not chosen:
+        raise ProviderSpecError("the search provider chain is empty")
+    return ",".join(dict.fromkeys(chosen))
 
 
 def make_search_provider(spec: str, settings: Settings) -> ProviderChain:

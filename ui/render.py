@@ -23,6 +23,10 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 # Characters left as they are in a link destination; the rest are percent-encoded, which
 # keeps `(`, `)`, `<`, `>`, quotes and spaces from ending the Markdown link early.
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+# Where a Markdown link's destination starts: inline links `[x](dest)` and reference
+# definitions `[x]: dest` at the start of a line.
+_INLINE_DESTINATION = re.compile(r"\]\(")
+_REFERENCE_DEFINITION = re.compile(r"^( {0,3})\[((?:[^\]\\\n]|\\.)+)\]:[ \t]*", re.MULTILINE)
 
 
 def plain(text: str) -> str:
@@ -68,6 +72,58 @@ def _escape_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace("![", "!\\[")
 
 
+def _destination(text: str, start: int) -> str:
+    """The link destination that begins at `start` (up to whitespace or its closing paren)."""
+    while start < len(text) and text[start] in " \t":
+        start += 1
+    if text.startswith("\n", start):
+        start += 1
+    depth, end = 0, start
+    while end < len(text) and not text[end].isspace():
+        char = text[end]
+        if char == "\\":
+            end += 2
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        end += 1
+    return text[start:end]
+
+
+def allowed_link_target(destination: str) -> bool:
+    """Only web pages and in-page anchors may be link targets: never javascript:, data:..."""
+    target = html.unescape(destination).strip().strip("<>").strip()
+    return target.startswith("#") or safe_url(target) is not None
+
+
+def neutralise_links(text: str) -> str:
+    """`text` with every Markdown link to anything but http(s) or `#anchor` made plain text.
+
+    Our own line of defence against active links (`javascript:`, `data:`, `vbscript:`) in
+    model or user text, not left to the Chatbot's sanitiser alone: the `]` that would close
+    the link text is escaped, so the label shows and nothing is linked.
+    """
+    pieces: list[str] = []
+    last = 0
+    for match in _INLINE_DESTINATION.finditer(text):
+        escaped = (len(text[: match.start()]) - len(text[: match.start()].rstrip("\\"))) % 2
+        if not escaped and not allowed_link_target(_destination(text, match.end())):
+            pieces.append(text[last : match.start()] + "\\]")
+            last = match.start() + 1
+    text = "".join(pieces) + text[last:]
+
+    def definition(match: re.Match[str]) -> str:
+        if allowed_link_target(_destination(text, match.end())):
+            return match.group(0)
+        return match.group(0).replace("[", "\\[", 1)
+
+    return _REFERENCE_DEFINITION.sub(definition, text)
+
+
 def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
     """The answer as Markdown: `[N]` becomes a link to source N; numbers with no source vanish."""
     by_number = _sources_by_number(sources)
@@ -83,7 +139,7 @@ def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
         if index % 2:  # a code span or fence: shown verbatim, never parsed as HTML
             pieces.append(piece)
         else:
-            pieces.append(_CITATION.sub(cite, _escape_html(piece)))
+            pieces.append(_CITATION.sub(cite, neutralise_links(_escape_html(piece))))
     return "".join(pieces).strip()
 
 

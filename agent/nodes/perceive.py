@@ -18,6 +18,17 @@ from .common import step
 
 log = logging.getLogger(__name__)
 
+NO_SPEECH = "no speech found in the audio: record the question again, or type it"
+
+
+def _nothing_asked(state: AgentState, transcript: str | None) -> bool:
+    return (
+        bool(state.audio)
+        and not (transcript or "").strip()
+        and not state.question.strip()
+        and not state.image
+    )
+
 
 def _label(state: AgentState) -> str | None:
     if state.audio and state.image:
@@ -53,6 +64,13 @@ def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[s
         log.warning("perception failed: %s", exc)
         writer(ErrorEvent(message=str(exc), step="perceive", fatal=True))
         return {"turns": [turn], "error": str(exc), "user_text": state.question}
+    if _nothing_asked(state, perception.transcript):
+        # A silent clip and no text: nothing to answer, and a model asked anyway would
+        # invent a question ("Today is ..."). Say so at once.
+        log.info("no speech found in %s", state.audio)
+        turn.update(transcript="")
+        writer(ErrorEvent(message=NO_SPEECH, step="perceive", fatal=True))
+        return {"turns": [turn], "error": NO_SPEECH, "user_text": "", "transcript": ""}
     turn.update(
         model_text=ingested.content,
         transcript=perception.transcript,

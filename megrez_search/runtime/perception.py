@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from megrez_search.settings import Settings
 
+from .audio import SAMPLE_RATE, decode_audio, is_silent, probe_audio
 from .base import InputError, ModelLoadError
+
+__all__ = ["ImageFacts", "describe_image", "probe_audio", "read_image", "transcribe"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -240,7 +243,6 @@ def ensure_whisper_model(settings: Settings, *, verify_hash: bool = False) -> Pa
 
 # --- speech to text ------------------------------------------------------------------
 
-_SAMPLE_RATE = 16_000
 _whisper_lock = threading.Lock()
 _whisper_models: dict[tuple[Path, int], WhisperModel] = {}
 
@@ -279,38 +281,16 @@ def _whisper(settings: Settings) -> WhisperModel:
         return _whisper_models[key]
 
 
-def _decode_audio(path: Path) -> np.ndarray:
-    from faster_whisper import decode_audio
-
-    _check_file(path, "audio")
-    try:
-        audio = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
-    except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError, ...)
-        log.info("could not decode audio %s: %r", path, exc)
-        if isinstance(exc, IndexError):  # `container.decode(audio=0)` on a file without audio
-            reason = "it holds no audio stream"
-        else:  # FFmpeg errors carry a readable `strerror`; their str() adds errno and path
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise InputError(
-            f"could not read audio file {path}: {reason}; "
-            "use a common audio format such as WAV, MP3, OGG, FLAC or M4A"
-        ) from exc
-    return audio
-
-
 def transcribe(path: Path, settings: Settings) -> str:
     """The speech in the audio file at `path` as text ("" when nobody speaks).
 
+    Decodes at most `max_audio_s` (bounded memory); silence is "" at once, without Whisper.
     Raises `InputError` for missing, unreadable or over-long audio.
     """
-    audio = _decode_audio(path)
-    seconds = len(audio) / _SAMPLE_RATE
-    if seconds > settings.max_audio_s:
-        raise InputError(
-            f"audio file {path} is {seconds:.0f} s long, more than the "
-            f"{settings.max_audio_s:.0f} s allowed; trim it or raise MEGREZ_MAX_AUDIO_S"
-        )
-    if seconds < 0.1:
+    _check_file(path, "audio")
+    audio = decode_audio(path, settings)
+    seconds = len(audio) / SAMPLE_RATE
+    if seconds < 0.1 or is_silent(audio):
         log.info("audio %s holds no sound (%.2f s)", path, seconds)
         return ""
     model = _whisper(settings)

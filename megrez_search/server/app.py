@@ -6,7 +6,8 @@
 Extensions, all optional (pass them with the client's `extra_body`):
 - request `search` (bool): web search on/off; overrides the model alias, where
   `megrez-search` searches and `megrez-search-nosearch` never does;
-- request `provider` (str): the search provider chain for this request, e.g. `local:pydocs`;
+- request `provider` (str): the search provider chain for this request, picked among the
+  operator's entries (`MEGREZ_SEARCH`, `MEGREZ_SEARCH_CHOICES`), e.g. `local:pydocs`;
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
@@ -20,16 +21,16 @@ it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last c
 `content` of a non-streamed response).
 Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
-cannot run (empty question, bad provider, remote image URL), 404 for an unknown model, 413
-for a body over `MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing
-anything.
+cannot run (malformed JSON or content parts, lone surrogates or NULs, empty question,
+provider not offered, remote image URL, unreadable upload, no speech in the audio), 404 for
+an unknown model, 409 while another process writes the same `thread_id`, 413 for a body over
+`MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing anything. No message
+names a server path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 import tempfile
@@ -38,66 +39,33 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
+from megrez_search.agent.api import AskRequest, SearchAgent, ThreadBusyError
+from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message
 from megrez_search.server.body_limit import BodySizeLimit
+from megrez_search.server.requests import (
+    MODELS,
+    APIError,
+    ChatRequest,
+    check_attachments,
+    to_ask_request,
+)
 from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_SEARCH = "megrez-search"
-MODEL_NOSEARCH = "megrez-search-nosearch"
-MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
-_IMAGE_SUFFIX = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-}
 
-
-class APIError(MegrezSearchError):
-    """A request the API cannot serve; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatRequest(BaseModel):
-    """The fields of OpenAI's chat request that mean something here; others are accepted."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL_SEARCH
-    messages: list[ChatMessageIn]
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    stop: str | list[str] | None = None
-    # Megrez Search extensions
-    search: bool | None = None
-    provider: str | None = None
-    pages: int | None = None
-    thread_id: str | None = None
+def _same(message: str) -> str:
+    return message
 
 
 def _error(message: str, status: int, code: str) -> JSONResponse:
@@ -107,85 +75,13 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
     )
 
 
-# --- request -> agent -----------------------------------------------------------------------
-
-
-def _text_of(content: str | list[dict[str, Any]] | None) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "\n".join(
-        str(part.get("text", "")) for part in content if part.get("type") == "text"
-    ).strip()
-
-
-def _decode(data: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise APIError(f"the {what} is not valid base64") from exc
-
-
-def _attachments(
-    content: str | list[dict[str, Any]] | None, folder: Path
-) -> tuple[Path | None, Path | None]:
-    """The image and audio parts of the last user message, written to files for the agent."""
-    image: Path | None = None
-    audio: Path | None = None
-    for part in content if isinstance(content, list) else []:
-        kind = part.get("type")
-        if kind == "image_url":
-            url = str((part.get("image_url") or {}).get("url", ""))
-            header, _, data = url.partition(",")
-            if not header.startswith("data:") or ";base64" not in header:
-                # Fetching a client-given URL from here would be a request forgery hole.
-                raise APIError("images must be sent inline as data: URLs (base64)")
-            mime = header[5:].split(";")[0].lower()
-            image = folder / f"image{_IMAGE_SUFFIX.get(mime, '.png')}"
-            image.write_bytes(_decode(data, "image"))
-        elif kind == "input_audio":
-            spec = part.get("input_audio") or {}
-            audio_format = (
-                "".join(ch for ch in str(spec.get("format", "wav")) if ch.isalnum()) or "wav"
-            )
-            audio = folder / f"audio.{audio_format}"
-            audio.write_bytes(_decode(str(spec.get("data", "")), "audio"))
-    return image, audio
-
-
-def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
-    """The agent request for an OpenAI chat request: the last user message is the question."""
-    if body.model not in MODELS:
-        raise APIError(
-            f"unknown model {body.model!r}: use {MODEL_SEARCH!r} or {MODEL_NOSEARCH!r}",
-            status=404,
-            code="model_not_found",
-        )
-    if not body.messages or body.messages[-1].role != "user":
-        raise APIError("the last message must be the user's question")
-    last = body.messages[-1]
-    image, audio = _attachments(last.content, folder)
-    history = [
-        Message(message.role, _text_of(message.content))  # type: ignore[arg-type]
-        for message in body.messages[:-1]
-        if message.role in {"user", "assistant"} and _text_of(message.content)
-    ]
-    return AskRequest(
-        question=_text_of(last.content),
-        thread_id=body.thread_id,
-        search=MODELS[body.model] if body.search is None else body.search,
-        provider=body.provider,
-        pages=body.pages,
-        image=image,
-        audio=audio,
-        history=history,
-    )
-
-
 # --- agent result -> response ----------------------------------------------------------------
 
 
-def _extras(result: AskResult) -> dict[str, Any]:
+def _extras(result: AskResult, scrub: Callable[[str], str] = _same) -> dict[str, Any]:
     data = result.to_json()
+    data["error"] = scrub(data["error"]) if data["error"] else data["error"]
+    data["failures"] = [scrub(failure) for failure in data["failures"]]
     megrez = {
         key: data[key]
         for key in (
@@ -215,7 +111,11 @@ def _usage(result: AskResult) -> dict[str, int]:
 
 
 def completion_response(
-    result: AskResult, model: str, completion_id: str, created: int
+    result: AskResult,
+    model: str,
+    completion_id: str,
+    created: int,
+    scrub: Callable[[str], str] = _same,
 ) -> dict[str, Any]:
     return {
         "id": completion_id,
@@ -230,7 +130,7 @@ def completion_response(
             }
         ],
         "usage": _usage(result),
-        **_extras(result),
+        **_extras(result, scrub),
     }
 
 
@@ -310,6 +210,13 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
         return _error(str(exc), exc.status, exc.code)
 
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        # A bug must still answer in OpenAI's shape, and without its details (paths, values):
+        # the traceback goes to the server log.
+        log.error("request failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        return _error("internal error; the server log has the details", 500, "internal_error")
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -337,52 +244,60 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
         stack = ExitStack()
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="megrez-api-")))
-        keep_thread = body.thread_id is not None
 
-        def cleanup(thread_id: str | None) -> None:
-            stack.close()
-            if thread_id and not keep_thread:  # a stateless request leaves no conversation
-                try:
-                    agent.delete_thread(thread_id)
-                except Exception:
-                    log.warning("could not delete API thread %s", thread_id, exc_info=True)
+        def scrub(message: str) -> str:
+            """A message for the client: the upload folder is the server's business."""
+            return message.replace(f"{folder}/", "").replace(str(folder), "upload")
 
         try:
             request = to_ask_request(body, folder)
-            request.thread_id = request.thread_id or f"api-{uuid.uuid4().hex}"
+            await asyncio.to_thread(check_attachments, request, settings)
             events = turns.stream(request)
             # The agent checks the request (empty question, unknown provider) before it
             # runs anything: such errors are a 400, not a broken stream.
             first = await anext(events)
+        except ThreadBusyError as exc:
+            stack.close()
+            raise APIError(str(exc), status=409, code="thread_busy") from exc
         except MegrezSearchError as exc:
-            cleanup(None)
+            stack.close()
             if isinstance(exc, APIError):
                 raise
-            raise APIError(str(exc)) from exc
+            raise APIError(scrub(str(exc))) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        done = partial(cleanup, request.thread_id)
 
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
             return StreamingResponse(
                 _stream(
-                    _chain(first, events), body.model, completion_id, created, include_usage, done
+                    _chain(first, events),
+                    body.model,
+                    completion_id,
+                    created,
+                    include_usage,
+                    stack.close,
+                    scrub,
                 ),
                 media_type="text/event-stream",
             )
         result: AskResult | None = None
+        input_error: str | None = None
         try:
             async for event in _chain(first, events):
-                if isinstance(event, DoneEvent):
+                if isinstance(event, ErrorEvent) and event.step == "perceive":
+                    input_error = event.message  # the client's audio or image, not the model
+                elif isinstance(event, DoneEvent):
                     result = event.result
         finally:
-            await asyncio.to_thread(done)
+            await asyncio.to_thread(stack.close)
         if result is None:  # pragma: no cover - the agent always ends with a DoneEvent
             return _error("the agent ended without a result", 500, "internal_error")
+        if input_error and not result.answer.strip():
+            return _error(scrub(input_error), 400, "invalid_input")
         if result.error and not result.answer.strip():
-            return _error(f"the model failed: {result.error}", 502, "model_error")
-        return JSONResponse(completion_response(result, body.model, completion_id, created))
+            return _error(f"the model failed: {scrub(result.error)}", 502, "model_error")
+        return JSONResponse(completion_response(result, body.model, completion_id, created, scrub))
 
     return app
 
@@ -403,6 +318,7 @@ async def _stream(
     created: int,
     include_usage: bool,
     cleanup: Callable[[], None],
+    scrub: Callable[[str], str],
 ) -> AsyncIterator[str]:
     streamed = ""
     checked: str | None = None
@@ -421,9 +337,9 @@ async def _stream(
                 # sent as the rest of the text so that the content adds up to the answer.
                 rest = final[len(streamed) :] if final.startswith(streamed) else ""
                 if result.error and not final.strip():
-                    rest = f"(the model failed: {result.error})"
+                    rest = f"(no answer: {scrub(result.error)})"
                 delta: dict[str, Any] = {"content": rest} if rest else {}
-                yield _chunk(completion_id, created, model, delta, "stop", **_extras(result))
+                yield _chunk(completion_id, created, model, delta, "stop", **_extras(result, scrub))
                 if include_usage:
                     yield (
                         "data: "
@@ -441,8 +357,10 @@ async def _stream(
                     )
         yield "data: [DONE]\n\n"
     finally:
+        # First, and without awaiting: a client that left cancels this generator at its
+        # next await, and the upload folder must not outlive the request.
+        cleanup()
         await events.aclose()  # type: ignore[attr-defined]
-        await asyncio.to_thread(cleanup)
 
 
 def serve_api(

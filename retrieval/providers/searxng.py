@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
@@ -14,8 +15,18 @@ from megrez_search.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+UNAVAILABLE = "unavailable (the reason is in the server log)"
+
+
+class _Unusable(Exception):
+    """The instance answered, but not with results (HTTP error or not SearXNG JSON)."""
+
+
 class SearxngProvider(BaseProvider):
-    """One SearXNG instance; the URL is the user's own, so the SSRF guard does not apply."""
+    """One SearXNG instance. Its URL comes from the operator's configuration (MEGREZ_SEARCH or
+    MEGREZ_SEARCH_CHOICES; a request can only pick a configured entry), so it is trusted and
+    the SSRF guard, which would refuse a SearXNG on the operator's own network, does not apply.
+    """
 
     def __init__(self, base_url: str, settings: Settings) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -29,32 +40,14 @@ class SearxngProvider(BaseProvider):
 
     def query(self, query: str, max_results: int) -> list[SearchResult]:
         try:
-            response = httpx.get(
-                f"{self.base_url}/search",
-                params={"q": query, "format": "json", "pageno": 1},
-                headers={"Accept": "application/json"},
-                timeout=self.timeout,
-                trust_env=False,
-            )
-        except httpx.TimeoutException as exc:
-            raise ProviderFailure(f"timed out after {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderFailure(f"unreachable ({type(exc).__name__}: {exc})") from exc
-        if response.status_code == 429:
-            raise ProviderFailure("rate limited (HTTP 429)", rate_limited=True)
-        if response.status_code == 403:
-            raise ProviderFailure(
-                "refused (HTTP 403): enable JSON output with `search: formats: [html, json]` "
-                "in the instance's settings.yml"
-            )
-        if response.status_code >= 400:
-            raise ProviderFailure(f"unavailable (HTTP {response.status_code})")
-        try:
-            payload = response.json()
-            rows = payload["results"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderFailure("answered with something other than SearXNG JSON") from exc
-        results = []
+            payload = self._results_page(query)
+        except (httpx.HTTPError, _Unusable) as exc:
+            # Refused, timed out, HTTP 404, not JSON: one message for all, so a client that
+            # sees this failure learns nothing about the network around the server.
+            logger.warning("searxng %s failed: %s: %s", self.base_url, type(exc).__name__, exc)
+            raise ProviderFailure(UNAVAILABLE) from exc
+        rows = payload["results"]
+        results: list[SearchResult] = []
         for row in rows:
             url = row.get("url") if isinstance(row, dict) else None
             if not url:
@@ -68,8 +61,36 @@ class SearxngProvider(BaseProvider):
                 )
             )
         if not results and payload.get("unresponsive_engines"):
-            engines = ", ".join(
-                f"{engine} ({reason})" for engine, reason in payload["unresponsive_engines"]
+            logger.warning(
+                "searxng %s: unresponsive engines %s",
+                self.base_url,
+                payload["unresponsive_engines"],
             )
-            raise ProviderFailure(f"no results; unresponsive engines: {engines}")
+            raise ProviderFailure("no results; its engines did not answer")
         return results[:max_results]
+
+    def _results_page(self, query: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.base_url}/search",
+            params={"q": query, "format": "json", "pageno": 1},
+            headers={"Accept": "application/json"},
+            timeout=self.timeout,
+            trust_env=False,
+        )
+        if response.status_code == 429:
+            logger.info("searxng %s rate limited (HTTP 429)", self.base_url)
+            raise ProviderFailure("rate limited", rate_limited=True)
+        if response.status_code == 403:
+            raise _Unusable(
+                "HTTP 403: enable JSON output with `search: formats: [html, json]` in the "
+                "instance's settings.yml"
+            )
+        if response.status_code >= 400:
+            raise _Unusable(f"HTTP {response.status_code}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise _Unusable("answered with something other than SearXNG JSON") from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+            raise _Unusable("answered with something other than SearXNG JSON")
+        return payload

@@ -32,8 +32,29 @@ from tests.support.servers import send, serve_routes
         ("fe80::1", "link-local address"),
         ("0.0.0.0", "unspecified address"),
         ("224.0.0.1", "multicast address"),
-        ("100.64.0.1", "non-public address"),  # carrier-grade NAT
+        ("100.64.0.1", "shared (carrier-grade NAT) address"),
         ("::ffff:127.0.0.1", "loopback address"),  # IPv4-mapped IPv6
+        # IPv6 addresses that embed an IPv4 address are judged by it (issue 15, item 6):
+        ("2002:7f00:1::1", "loopback address"),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", "cloud metadata address"),  # 6to4 of 169.254.169.254
+        ("2002:c0a8:0101::1", "private address"),  # 6to4 of 192.168.1.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback address"),  # Teredo, client 127.0.0.1
+        ("::127.0.0.1", "loopback address"),  # IPv4-compatible
+        ("::ffff:0:a00:1", "private address"),  # IPv4-translated (SIIT) 10.0.0.1
+        ("64:ff9b::7f00:1", "loopback address"),  # NAT64 of 127.0.0.1
+        ("64:ff9b:1::a00:1", "private address"),  # local-use NAT64 of 10.0.0.1
+        ("2606:4700::5efe:7f00:1", "loopback address"),  # ISATAP interface id
+        # IANA special-purpose ranges
+        ("192.0.2.1", "documentation address"),
+        ("198.18.0.1", "benchmarking address"),
+        ("240.0.0.1", "reserved address"),
+        ("255.255.255.255", "broadcast address"),
+        ("192.88.99.1", "6to4 relay anycast address"),
+        ("100::1", "discard-only address"),
+        ("2001:db8::1", "documentation address"),
+        ("3fff::1", "documentation address"),
+        ("5f00::1", "segment routing (SRv6) address"),
+        ("2002:5db8:d822::1", None),  # 6to4 of a public address
         ("93.184.216.34", None),
         ("2606:4700::6810:84e5", None),
     ],
@@ -133,3 +154,43 @@ async def test_connection_goes_to_the_checked_address(
         "blocked: loopback address 127.0.0.1 (host 'docs.rebind.test')"
     )
     assert len(hosts) == 1  # nothing reached the server
+
+
+@pytest.mark.anyio
+async def test_cached_pages_are_refused_once_their_host_is_not_trusted(
+    host_echo: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """Issue 15 item 5: the guard decides before the cache answers, for host names too (the
+    old code re-checked only IP literals) and for the host a cached page redirected to."""
+    base_url, hosts = host_echo
+    port = base_url.rsplit(":", 1)[1]
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    url = f"http://intranet.test:{port}/"
+    trusted = Settings(data_dir=tmp_path, allow_hosts="intranet.test")
+    async with Fetcher(trusted, resolver=resolver) as fetcher:
+        assert isinstance(await fetcher.fetch_page(url), Page)
+        cached = await fetcher.fetch_page(url)
+    assert isinstance(cached, Page) and cached.from_cache and len(hosts) == 1
+
+    untrusted = Settings(data_dir=tmp_path)  # same data dir, so the same page cache
+    async with Fetcher(untrusted, resolver=resolver) as fetcher:
+        refused = await fetcher.fetch_page(url)
+    assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
+
+    # A public URL whose cached page came from a redirect to a host no longer trusted.
+    from megrez_search.retrieval.cache import PageCache
+
+    cache = PageCache(untrusted.page_cache_path, untrusted.page_cache_ttl_s)
+    cache.put(Page("http://public.test/", url, "t", "text", "text/html", None, None))
+    cache.close()
+
+    async def public_resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"] if host == "public.test" else ["127.0.0.1"]
+
+    async with Fetcher(untrusted, resolver=public_resolver) as fetcher:
+        redirected = await fetcher.fetch_page("http://public.test/")
+    assert isinstance(redirected, FetchFailure) and "intranet.test" in redirected.reason
+    assert len(hosts) == 1

@@ -13,15 +13,18 @@ from ddgs.engines.duckduckgo import Duckduckgo
 from ddgs.exceptions import RatelimitException
 from megrez_search.retrieval.errors import ProviderSpecError
 from megrez_search.retrieval.index import build_index
+from megrez_search.retrieval.providers.searxng import UNAVAILABLE
 from megrez_search.retrieval.search import (
     Cooldowns,
     ProviderChain,
+    ProviderNotOfferedError,
+    choose_providers,
     make_provider,
     make_search_provider,
 )
 
 from megrez_search.settings import Settings
-from tests.support.servers import send, serve_routes
+from tests.support.servers import free_port, send, serve_routes
 
 DATA = Path(__file__).parent / "data"
 
@@ -126,20 +129,37 @@ def test_searxng_json_api(engines: str, searxng: Recorder, settings: Settings) -
     assert outcome.results[0].snippet.startswith("@functools.lru_cache(maxsize=128")
 
 
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("searx-429", "rate limited (HTTP 429)"),
-        ("searx-403", "refused (HTTP 403): enable JSON output"),
-        ("searx-html", "answered with something other than SearXNG JSON"),
-    ],
-)
-def test_searxng_failures_are_reported_not_raised(
-    engines: str, settings: Settings, path: str, expected: str
+def test_searxng_failures_do_not_tell_network_states_apart(
+    engines: str, settings: Settings
 ) -> None:
-    outcome = make_provider(f"searxng:{engines}/{path}", settings).search("q", 5)
-    assert outcome.results == [] and outcome.provider is None
-    assert outcome.failures[0].startswith(f"searxng:{engines}/{path}: {expected}")
+    """Issue 15 item 1: refused, HTTP 403/404 and non-JSON answers read the same to a client
+    (the old messages were a port-scan oracle); the reason goes to the server log."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    failures = []
+    for base in (f"{engines}/searx-403", f"{engines}/searx-404", f"{engines}/searx-html", closed):
+        outcome = make_provider(f"searxng:{base}", settings).search("q", 5)
+        assert outcome.results == [] and outcome.provider is None
+        failures.append(outcome.failures[0].removeprefix(f"searxng:{base}: "))
+    assert set(failures) == {UNAVAILABLE}
+    rate_limited = make_provider(f"searxng:{engines}/searx-429", settings).search("q", 5)
+    assert rate_limited.failures[0].endswith(": rate limited")
+
+
+def test_requests_choose_only_configured_providers(engines: str, tmp_path: Path) -> None:
+    configured = f"searxng:{engines}/searx/"
+    settings = Settings(data_dir=tmp_path, search=f"ddg,{configured}", search_choices="local:docs")
+    assert choose_providers("local:docs, ddg", settings) == "local:docs,ddg"
+    assert choose_providers("searxng", settings) == configured
+    assert choose_providers(f"SEARXNG:{engines}/searx", settings) == configured
+    for spec in (
+        "searxng:http://[::1]:9/internal-admin?x=",
+        f"searxng:{engines}/searx-403",
+        "local:other",
+        "bing",
+    ):
+        with pytest.raises(ProviderNotOfferedError, match="not offered") as info:
+            choose_providers(spec, settings)
+        assert engines not in str(info.value).replace(spec, "")  # configured URLs stay private
 
 
 def test_chain_falls_back_past_ddg_block_and_searxng_429(
@@ -157,7 +177,7 @@ def test_chain_falls_back_past_ddg_block_and_searxng_429(
     assert outcome.results[0].url.endswith("/notes/lighthouses.md")
     assert outcome.failures == [
         "ddg: no results (DuckDuckGo answers this way when it rate-limits); backing off for 30 s",
-        f"searxng:{engines}/searx-429: rate limited (HTTP 429); backing off for 30 s",
+        f"searxng:{engines}/searx-429: rate limited; backing off for 30 s",
     ]
 
     # While it cools down the rate-limited provider is skipped without a request.

@@ -102,3 +102,43 @@ def test_history_rebuilds_the_chat() -> None:
     assert messages[0] == {"role": "user", "content": "What is lru_cache?"}
     assert messages[1]["metadata"]["title"].startswith("Searched:")
     assert FUNCTOOLS in messages[2]["content"]
+
+
+def permissive_html(markdown: str) -> str:
+    """A renderer that links whatever it is given (no scheme check of its own), so only our
+    code stands between model text and an active link."""
+    md = markdown_it.MarkdownIt("commonmark", {"html": True})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md.render(markdown)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(document.cookie))",
+        "[x](  javascript:alert(1) 'title')",
+        "[x](\njavascript:alert(1))",
+        "[a [nested] label](javascript:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[x](vbscript:msgbox(1))",
+        "[x](<javascript:alert(1)>)",
+        "[x](java&#115;cript:alert(1))",
+        "[x](relative/path)",
+        "\\[escaped\\](javascript:alert(1)) [x](javascript:alert(2))",
+        "See [x].\n\n[x]: javascript:alert(1)",
+        "![img](javascript:alert(1))",
+    ],
+)
+def test_active_links_in_model_or_user_text_are_not_links(text: str) -> None:
+    """Issue 15 item 7: the old code passed these through and relied on Gradio's sanitiser."""
+    html = permissive_html(render_answer(text, []))
+    assert "<a " not in html and "<img" not in html, html
+    assert "javascript:" not in html.lower() or "href" not in html.lower()
+
+
+def test_web_and_anchor_links_stay_links() -> None:
+    html = permissive_html(
+        render_answer("[docs](https://docs.python.org/3/a_(b)) and [top](#sources)", [])
+    )
+    assert 'href="https://docs.python.org/3/a_(b)"' in html and 'href="#sources"' in html

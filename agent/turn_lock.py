@@ -1,0 +1,169 @@
+"""One writer per conversation across processes: a lease row per thread in the store.
+
+The in-process lock of `SearchAgent` only orders the turns of one process; the UI and the API
+(or two API workers) on one data dir are two processes, and a turn reads the conversation at
+its start and writes it at its end, so two overlapping turns would each write their own
+continuation and one would be lost. A turn therefore holds a lease on its thread in the
+database itself. `TurnLock` is the small interface another store (PostgreSQL) implements;
+`SqliteTurnLock` is the one beside the SQLite checkpoints.
+
+A lease names its owner (host, process, run) and expires unless renewed, so a process killed
+mid-answer blocks its conversation for at most `turn_lease_s` (at once, when the dead process
+was on this host).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from megrez_search.errors import MegrezSearchError
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05  # how often a waiting turn looks at the lease again
+
+
+class ThreadBusyError(MegrezSearchError):
+    """Another turn (of this process or another) is still writing this conversation."""
+
+    def __init__(
+        self,
+        message: str = "this conversation is busy: another answer is still being written in "
+        "it; try again when it has finished",
+    ) -> None:
+        super().__init__(message)
+
+
+class TurnLock(Protocol):
+    """Leases on conversations; `hold` is the whole interface the agent uses."""
+
+    def hold(self, thread_id: str, run_id: str) -> AbstractContextManager[Callable[[], None]]:
+        """Wait for, then hold, the lease of `thread_id` for one turn (`ThreadBusyError` if it
+        stays taken); the context value is a `keep_alive` the turn calls as it progresses."""
+
+    def close(self) -> None: ...
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class SqliteTurnLock:
+    """Leases in a `megrez_turn_locks` table, taken with `BEGIN IMMEDIATE` (one writer)."""
+
+    def __init__(
+        self,
+        path: Path,
+        lease_s: float,
+        wait_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lease_s = lease_s
+        self.wait_s = wait_s
+        self.clock = clock
+        self._host = socket.gethostname()
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS megrez_turn_locks (thread_id TEXT PRIMARY KEY, "
+            "owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
+            "expires_at REAL NOT NULL)"
+        )
+
+    def _held_by_other(self, row: tuple[str, str, int, float] | None, owner: str) -> bool:
+        if row is None:
+            return False
+        holder, host, pid, expires_at = row
+        if holder == owner or expires_at <= self.clock():
+            return False
+        if host == self._host and not _pid_alive(pid):
+            log.warning("taking over the lease of a dead process (pid %d)", pid)
+            return False
+        return True
+
+    def try_acquire(self, thread_id: str, owner: str) -> bool:
+        """Take the lease if it is free, expired or ours; False if another writer holds it."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT owner, host, pid, expires_at FROM megrez_turn_locks "
+                    "WHERE thread_id = ?",
+                    (thread_id,),
+                ).fetchone()
+                if self._held_by_other(row, owner):
+                    self._conn.execute("ROLLBACK")
+                    return False
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO megrez_turn_locks VALUES (?, ?, ?, ?, ?)",
+                    (thread_id, owner, self._host, os.getpid(), self.clock() + self.lease_s),
+                )
+                self._conn.execute("COMMIT")
+                return True
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def acquire(self, thread_id: str, owner: str) -> None:
+        """Wait up to `wait_s` for the lease; raises `ThreadBusyError` after that."""
+        deadline = time.monotonic() + self.wait_s
+        waited = threading.Event()  # never set: a timed wait that no signal cuts short
+        while not self.try_acquire(thread_id, owner):
+            if time.monotonic() >= deadline:
+                raise ThreadBusyError()
+            waited.wait(_POLL_S)
+
+    def renew(self, thread_id: str, owner: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE megrez_turn_locks SET expires_at = ? WHERE thread_id = ? AND owner = ?",
+                (self.clock() + self.lease_s, thread_id, owner),
+            )
+
+    def release(self, thread_id: str, owner: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM megrez_turn_locks WHERE thread_id = ? AND owner = ?",
+                (thread_id, owner),
+            )
+
+    @contextmanager
+    def hold(self, thread_id: str, run_id: str) -> Iterator[Callable[[], None]]:
+        """Hold the lease for one turn; yields `keep_alive`, to call as the turn progresses."""
+        owner = f"{self._host}:{os.getpid()}:{run_id}"
+        self.acquire(thread_id, owner)
+        renewed = time.monotonic()
+
+        def keep_alive() -> None:
+            nonlocal renewed
+            if time.monotonic() - renewed > self.lease_s / 3:
+                self.renew(thread_id, owner)
+                renewed = time.monotonic()
+
+        try:
+            yield keep_alive
+        finally:
+            try:
+                self.release(thread_id, owner)
+            except sqlite3.Error:  # the lease then expires by itself
+                log.warning("could not release the lease on %s", thread_id, exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,194 @@
+"""OpenAI chat requests -> agent requests: the typed request, its content parts, attachments.
+
+Everything a client sends is checked here, before the agent runs: content parts have OpenAI's
+shapes (`image_url` and `input_audio` are objects), text is valid Unicode without NULs, and
+attachments are readable images or audio. Each failure is an `APIError` (a 4xx in OpenAI's
+error shape) whose message names no server path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from megrez_search.agent.api import AskRequest
+from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message
+from megrez_search.runtime.perception import describe_image, probe_audio
+from megrez_search.settings import Settings
+
+MODEL_SEARCH = "megrez-search"
+MODEL_NOSEARCH = "megrez-search-nosearch"
+MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
+MAX_THREAD_ID = 200  # characters; ids are keys, not documents
+_IMAGE_SUFFIX = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+}
+
+
+class APIError(MegrezSearchError):
+    """A request the API cannot serve; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Part):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Part):
+    url: str
+
+
+class ImagePart(_Part):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(_Part):
+    data: str
+    format: str = "wav"
+
+
+class AudioPart(_Part):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="type")]
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[ContentPart] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The fields of OpenAI's chat request that mean something here; others are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_SEARCH
+    messages: list[ChatMessageIn]
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    stop: str | list[str] | None = None
+    # Megrez Search extensions
+    search: bool | None = None
+    provider: str | None = None
+    pages: int | None = None
+    thread_id: str | None = None
+
+
+def clean_text(text: str, what: str) -> str:
+    """`text` if it can be stored and shown; an `APIError` for lone surrogates and NULs."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise APIError(
+            f"the {what} is not valid Unicode (a lone surrogate at {exc.start})"
+        ) from exc
+    if "\x00" in text:
+        raise APIError(f"the {what} contains a NUL character")
+    return text
+
+
+def _text_of(content: str | list[ContentPart] | None, what: str) -> str:
+    if content is None or isinstance(content, str):
+        return clean_text(content or "", what)
+    texts = [part.text for part in content if isinstance(part, TextPart)]
+    return clean_text("\n".join(texts).strip(), what)
+
+
+def _decode(data: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise APIError(f"the {what} is not valid base64") from exc
+
+
+def _attachments(
+    content: str | list[ContentPart] | None, folder: Path
+) -> tuple[Path | None, Path | None]:
+    """The image and audio parts of the last user message, written to files for the agent."""
+    image: Path | None = None
+    audio: Path | None = None
+    for part in content if isinstance(content, list) else []:
+        if isinstance(part, ImagePart):
+            header, _, data = part.image_url.url.partition(",")
+            if not header.startswith("data:") or ";base64" not in header:
+                # Fetching a client-given URL from here would be a request forgery hole.
+                raise APIError("images must be sent inline as data: URLs (base64)")
+            mime = header[5:].split(";")[0].lower()
+            image = folder / f"image{_IMAGE_SUFFIX.get(mime, '.png')}"
+            image.write_bytes(_decode(data, "image"))
+        elif isinstance(part, AudioPart):
+            audio_format = "".join(ch for ch in part.input_audio.format if ch.isalnum()) or "wav"
+            audio = folder / f"audio.{audio_format[:8]}"
+            audio.write_bytes(_decode(part.input_audio.data, "audio"))
+    return image, audio
+
+
+def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
+    """The agent request for an OpenAI chat request: the last user message is the question.
+
+    Without `thread_id` the turn is stateless (`keep=False`): nothing of it is stored.
+    """
+    if body.model not in MODELS:
+        raise APIError(
+            f"unknown model {body.model!r}: use {MODEL_SEARCH!r} or {MODEL_NOSEARCH!r}",
+            status=404,
+            code="model_not_found",
+        )
+    if not body.messages or body.messages[-1].role != "user":
+        raise APIError("the last message must be the user's question")
+    if body.thread_id is not None:
+        clean_text(body.thread_id, "thread_id")
+        if not body.thread_id.strip() or len(body.thread_id) > MAX_THREAD_ID:
+            raise APIError(f"thread_id must be 1 to {MAX_THREAD_ID} characters")
+    if body.provider is not None:
+        clean_text(body.provider, "provider")
+    last = body.messages[-1]
+    image, audio = _attachments(last.content, folder)
+    history = []
+    for index, message in enumerate(body.messages[:-1]):
+        text = _text_of(message.content, f"content of message {index}")
+        if message.role in {"user", "assistant"} and text:
+            history.append(Message(message.role, text))  # type: ignore[arg-type]
+    return AskRequest(
+        question=_text_of(last.content, "question"),
+        thread_id=body.thread_id,
+        search=MODELS[body.model] if body.search is None else body.search,
+        provider=body.provider,
+        pages=body.pages,
+        image=image,
+        audio=audio,
+        history=history,
+        keep=body.thread_id is not None,
+    )
+
+
+def check_attachments(request: AskRequest, settings: Settings) -> None:
+    """Refuse unreadable uploads as the client's error (400), before any model runs.
+
+    Raises `MegrezSearchError` (perception's `InputError`); the caller removes paths.
+    """
+    if request.image is not None:
+        describe_image(request.image)
+    if request.audio is not None:
+        probe_audio(request.audio, settings)
