@@ -5,8 +5,9 @@
         ...                                        # StepEvent, TokenEvent, ..., DoneEvent
     result = agent.invoke(AskRequest("And its typed flag?", thread_id=result.thread_id))
 
-Conversations live in LangGraph's SQLite checkpointer at `settings.conversations_path`,
-keyed by thread id, so a restart loses nothing. One `SearchAgent` serves many threads at once
+Conversations live in LangGraph's checkpointer (SQLite in the data dir, or PostgreSQL with
+`MEGREZ_DATABASE_URL`, see `megrez_search.store`), keyed by user and thread id, so a restart
+loses nothing and one user never sees another's conversations. One `SearchAgent` serves many threads at once
 (the UI's users): turns of different threads run in parallel — the model backend serialises
 its own calls, I/O-bound steps overlap — while turns of the same thread take turns.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.graph import build_graph
@@ -35,6 +34,7 @@ from megrez_search.agent.state import Turn, turn_input
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
+from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
 
 log = logging.getLogger(__name__)
 
@@ -54,51 +54,7 @@ class AskRequest:
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
-
-
-@dataclass(frozen=True)
-class ThreadInfo:
-    thread_id: str
-    title: str  # the first question
-    created_at: str
-    updated_at: str
-    turns: int  # questions asked
-
-
-class _ThreadIndex:
-    """A small table of conversations beside the checkpoints, for the UI's past-chats list."""
-
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._conn:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS megrez_threads (thread_id TEXT PRIMARY KEY, "
-                "title TEXT, created_at TEXT, updated_at TEXT, turns INTEGER DEFAULT 0)"
-            )
-
-    def touch(self, thread_id: str, title: str, now: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute(
-                "INSERT INTO megrez_threads VALUES (?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO "
-                "UPDATE SET updated_at = excluded.updated_at, turns = turns + 1",
-                (thread_id, title[:120], now, now),
-            )
-
-    def list(self) -> list[ThreadInfo]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT thread_id, title, created_at, updated_at, turns FROM megrez_threads "
-                "ORDER BY updated_at DESC"
-            ).fetchall()
-        return [ThreadInfo(*row) for row in rows]
-
-    def delete(self, thread_id: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM megrez_threads WHERE thread_id = ?", (thread_id,))
-
-    def close(self) -> None:
-        self._conn.close()
+    user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)
 
 
 class SearchAgent:
@@ -114,19 +70,9 @@ class SearchAgent:
         self.settings = settings
         self.runtime = runtime if runtime is not None else load_runtime(settings)
         self._deps = AgentDeps(self.runtime, settings, clock=clock)
-        path = settings.conversations_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        # WAL lets readers (the UI's history, other processes) proceed during a commit, and
-        # NORMAL sync keeps the many small checkpoint commits of concurrent turns cheap while
-        # staying durable across application crashes.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._checkpointer = SqliteSaver(self._conn)
-        # Set up now, before any other connection opens the file: switching it to WAL needs
-        # the database to itself, and later readers and writers then never block each other.
-        self._checkpointer.setup()
-        self._threads = _ThreadIndex(path)
+        self.store = open_store(settings)
+        self._checkpointer = self.store.checkpointer
+        self._threads = self.store.threads
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
         self._locks: dict[str, threading.Lock] = {}
         self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
@@ -149,7 +95,8 @@ class SearchAgent:
         return self._turn(request, cancel)
 
     def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
-        thread_id = request.thread_id or uuid.uuid4().hex
+        public_id = request.thread_id or uuid.uuid4().hex
+        thread_id = thread_key(request.user, public_id)
         run_id = uuid.uuid4().hex
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
         values = turn_input(
@@ -162,21 +109,27 @@ class SearchAgent:
             run_id=run_id,
         )
         with self._thread_lock(thread_id):
-            if request.history and not self.turns(thread_id):
+            if request.history and not self.turns(public_id, request.user):
                 values["turns"] = [_turn_of(message) for message in request.history]
             if cancel is not None:
                 self._deps.cancel_event(run_id, cancel)
             with self._guard:
                 self._running[thread_id] = run_id
             self._threads.touch(
-                thread_id,
+                request.user,
+                public_id,
                 request.question.strip() or "(voice or image question)",
                 datetime.now().isoformat(timespec="microseconds"),
             )
-            yield from self._run(values, config, thread_id, run_id)
+            yield from self._run(values, config, thread_id, run_id, public_id)
 
     def _run(
-        self, values: dict[str, Any], config: dict[str, Any], thread_id: str, run_id: str
+        self,
+        values: dict[str, Any],
+        config: dict[str, Any],
+        thread_id: str,
+        run_id: str,
+        public_id: str,
     ) -> Iterator[AgentEvent]:
         started = time.perf_counter()
         ttft: float | None = None
@@ -205,7 +158,7 @@ class SearchAgent:
                 if self._running.get(thread_id) == run_id:
                     del self._running[thread_id]
         state = self.graph.get_state(config).values
-        result = AskResult.from_state(state, thread_id, time.perf_counter() - started, ttft)
+        result = AskResult.from_state(state, public_id, time.perf_counter() - started, ttft)
         if failure:
             result.error = result.error or failure
             yield ErrorEvent(message=failure, fatal=True)
@@ -244,10 +197,10 @@ class SearchAgent:
         finally:
             cancel.set()
 
-    def stop(self, thread_id: str) -> bool:
+    def stop(self, thread_id: str, user: str = LOCAL_USER) -> bool:
         """Stop the answer being written in `thread_id`; False if nothing was running."""
         with self._guard:
-            run_id = self._running.get(thread_id)
+            run_id = self._running.get(thread_key(user, thread_id))
         if run_id is None:
             return False
         self._deps.cancel_event(run_id).set()
@@ -255,12 +208,13 @@ class SearchAgent:
 
     # --- conversations ---------------------------------------------------------------------
 
-    def turns(self, thread_id: str) -> list[Turn]:
-        """The recorded turns of `thread_id` (with sources, citations, transcripts)."""
-        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+    def turns(self, thread_id: str, user: str = LOCAL_USER) -> list[Turn]:
+        """The recorded turns of `user`'s `thread_id` (with sources, citations, transcripts)."""
+        key = thread_key(user, thread_id)
+        snapshot = self.graph.get_state({"configurable": {"thread_id": key}})
         return list(snapshot.values.get("turns") or [])
 
-    def history(self, thread_id: str) -> list[Message]:
+    def history(self, thread_id: str, user: str = LOCAL_USER) -> list[Message]:
         """The conversation of `thread_id` as messages (answers with their `[N]` citations)."""
         return [
             Message(
@@ -269,20 +223,19 @@ class SearchAgent:
                 image=Path(turn["image"]) if turn.get("image") else None,
                 audio=Path(turn["audio"]) if turn.get("audio") else None,
             )
-            for turn in self.turns(thread_id)
+            for turn in self.turns(thread_id, user)
         ]
 
-    def threads(self) -> list[ThreadInfo]:
-        """Past conversations, the most recently used first."""
-        return self._threads.list()
+    def threads(self, user: str = LOCAL_USER) -> list[ThreadInfo]:
+        """`user`'s past conversations, the most recently used first."""
+        return self._threads.list(user)
 
-    def delete_thread(self, thread_id: str) -> None:
-        self._checkpointer.delete_thread(thread_id)
-        self._threads.delete(thread_id)
+    def delete_thread(self, thread_id: str, user: str = LOCAL_USER) -> None:
+        self._checkpointer.delete_thread(thread_key(user, thread_id))
+        self._threads.delete(user, thread_id)
 
     def close(self) -> None:
-        self._threads.close()
-        self._conn.close()
+        self.store.close()
 
     def __enter__(self) -> Self:
         return self
@@ -302,6 +255,8 @@ class SearchAgent:
                 raise AgentInputError(f"{kind} file not found: {path}")
         if request.pages is not None and not 1 <= request.pages <= MAX_PAGES:
             raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.pages}")
+        if request.thread_id is not None:
+            thread_key(request.user, request.thread_id)  # a malformed id fails here, clearly
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 

@@ -1,0 +1,56 @@
+"""The conversation store on SQLite and on a real PostgreSQL: every test runs on both."""
+
+from __future__ import annotations
+
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.settings import Settings
+from megrez_search.store import open_database
+from megrez_search.store.database import SCHEMA_VERSION
+from megrez_search.runtime import Runtime
+from tests.agent.scripted import ScriptedModel
+
+
+def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:
+    return SearchAgent(settings, Runtime(model, settings))
+
+
+def test_conversation_continues_after_reopening(store_settings: Settings) -> None:
+    model = ScriptedModel(["First answer.", "Second answer."], dialect="generic")
+    with _agent(store_settings, model) as agent:
+        first = agent.invoke(AskRequest("First question?", search=False))
+    with _agent(store_settings, model) as agent:
+        agent.invoke(AskRequest("Second question?", search=False, thread_id=first.thread_id))
+        contents = [turn["content"] for turn in agent.turns(first.thread_id)]
+        listed = agent.threads()
+    assert contents == ["First question?", "First answer.", "Second question?", "Second answer."]
+    assert [(t.thread_id, t.title, t.turns) for t in listed] == [
+        (first.thread_id, "First question?", 2)
+    ]
+
+
+def test_users_never_see_each_others_conversations(store_settings: Settings) -> None:
+    model = ScriptedModel(["Alice's answer.", "Bob's answer."], dialect="generic")
+    with _agent(store_settings, model) as agent:
+        agent.invoke(AskRequest("Alice asks?", search=False, thread_id="t1", user="alice"))
+        # Bob using Alice's thread id starts a conversation of his own under that id.
+        agent.invoke(AskRequest("Bob asks?", search=False, thread_id="t1", user="bob"))
+        alice = [turn["content"] for turn in agent.turns("t1", "alice")]
+        bob = [turn["content"] for turn in agent.turns("t1", "bob")]
+        assert alice == ["Alice asks?", "Alice's answer."]
+        assert bob == ["Bob asks?", "Bob's answer."]
+        assert [t.title for t in agent.threads("alice")] == ["Alice asks?"]
+        assert [t.title for t in agent.threads("bob")] == ["Bob asks?"]
+        assert agent.threads() == [] and agent.turns("t1") == []  # the local user has none
+        agent.delete_thread("t1", "bob")
+        assert agent.turns("t1", "bob") == [] and agent.threads("bob") == []
+        assert len(agent.turns("t1", "alice")) == 2
+
+
+def test_schema_is_created_once_and_is_current(store_settings: Settings) -> None:
+    for _ in range(2):  # a second open finds the schema current and changes nothing
+        database = open_database(store_settings)
+        try:
+            rows = database.execute("SELECT version FROM megrez_schema ORDER BY version")
+        finally:
+            database.close()
+        assert [row[0] for row in rows] == list(range(1, SCHEMA_VERSION + 1))
