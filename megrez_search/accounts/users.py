@@ -141,7 +141,7 @@ class Accounts:
             )
         return f"{KEY_PREFIX}_{key_id}_{secret}"
 
-    def keys(self, owner: str | None = None) -> list[ApiKeyInfo]:
+    def api_keys(self, owner: str | None = None) -> list[ApiKeyInfo]:
         sql = "SELECT key_id, owner, label, created_at, revoked_at FROM megrez_api_keys"
         rows = (
             self._db.execute(sql + " WHERE owner = ? ORDER BY created_at", (owner,))

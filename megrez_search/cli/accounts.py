@@ -76,7 +76,7 @@ def run_users(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "key":
             print(accounts.create_key(args.name, args.label))
         elif args.action == "keys":
-            for info in accounts.keys(args.name):
+            for info in accounts.api_keys(args.name):
                 state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
                 print(f"{info.key_id}\t{info.owner}\t{state}\t{info.label}")
         elif args.action == "revoke":

@@ -20,7 +20,9 @@ it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last c
 `content` of a non-streamed response).
 Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
-cannot run (empty question, bad provider, remote image URL), 404 for an unknown model, 413
+cannot run (empty question, bad provider, remote image URL), 401 for a missing, wrong or
+revoked API key once accounts exist (`server/access.py`), 429 over a user's limits, 404 for an
+unknown model, 413
 for a body over `MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing
 anything.
 """
@@ -42,7 +44,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +55,7 @@ from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, Token
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message
+from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.settings import Settings
 
@@ -298,6 +301,11 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     app = FastAPI(title="Megrez Search API", version="1")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     turns = _Turns(agent, settings.ui_concurrency)
+    gate = Gate.of(agent.store, settings)
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return denied_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -319,7 +327,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         )
 
     @app.get("/v1/models")
-    async def list_models() -> dict[str, Any]:
+    async def list_models(_: str = Depends(gate.user)) -> dict[str, Any]:
         created = int(time.time())
         return {
             "object": "list",
@@ -334,8 +342,12 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
+    async def chat_completions(
+        body: ChatRequest, user: str = Depends(gate.user)
+    ) -> JSONResponse | StreamingResponse:
+        slot = gate.slot(user)
         stack = ExitStack()
+        stack.callback(slot.release)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="megrez-api-")))
         keep_thread = body.thread_id is not None
 
@@ -343,12 +355,13 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             stack.close()
             if thread_id and not keep_thread:  # a stateless request leaves no conversation
                 try:
-                    agent.delete_thread(thread_id)
+                    agent.delete_thread(thread_id, user)
                 except Exception:
                     log.warning("could not delete API thread %s", thread_id, exc_info=True)
 
         try:
             request = to_ask_request(body, folder)
+            request.user = user
             request.thread_id = request.thread_id or f"api-{uuid.uuid4().hex}"
             events = turns.stream(request)
             # The agent checks the request (empty question, unknown provider) before it

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from megrez_search.agent.api import AskRequest, SearchAgent
+
+from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
 from megrez_search.store.database import SCHEMA_VERSION
-from megrez_search.runtime import Runtime
 from tests.agent.scripted import ScriptedModel
 
 
