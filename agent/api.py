@@ -134,7 +134,9 @@ class SearchAgent:
         started = time.perf_counter()
         ttft: float | None = None
         failure: str | None = None
-        inner = self.graph.stream(values, config, stream_mode="custom")
+        # Checkpoints are written once, when the turn ends: a process killed mid-turn leaves the
+        # turn absent, never half-written (a question without its answer).
+        inner = self.graph.stream(values, config, stream_mode="custom", durability="exit")
         try:
             for event in inner:
                 if isinstance(event, TokenEvent) and ttft is None:

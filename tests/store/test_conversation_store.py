@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.events import TokenEvent
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
 from megrez_search.store.database import SCHEMA_VERSION
-from tests.agent.scripted import ScriptedModel
+from tests.agent.scripted import ScriptedModel, Stall
 
 
 def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:
@@ -55,3 +56,18 @@ def test_schema_is_created_once_and_is_current(store_settings: Settings) -> None
         finally:
             database.close()
         assert [row[0] for row in rows] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_turn_in_progress_is_not_recorded_until_it_ends(store_settings: Settings) -> None:
+    """What another process sees mid-turn is what it would find after a crash: the turn
+    absent, never a question without its answer."""
+    stall = Stall("Partial")
+    with _agent(store_settings, ScriptedModel(["One.", stall], dialect="generic")) as agent:
+        agent.invoke(AskRequest("First?", search=False, thread_id="k"))
+        events = agent.stream(AskRequest("Second?", search=False, thread_id="k"))
+        next(event for event in events if isinstance(event, TokenEvent))  # mid-answer
+        with _agent(store_settings, ScriptedModel(dialect="generic")) as other:
+            assert [turn["content"] for turn in other.turns("k")] == ["First?", "One."]
+        stall.release.set()
+        events.close()
+        assert [turn["role"] for turn in agent.turns("k")] == ["user", "assistant"] * 2

@@ -62,31 +62,39 @@ def running_postgres(folder: Path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    port = free_port()
     log_path = folder / "postgres.log"
     log_path.touch()
     if os.geteuid() == 0:
         shutil.chown(log_path, "postgres")
-    subprocess.run(
-        _as_server_user(
-            [
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log_path),
-                "-w",
-                "-o",
-                (
-                    f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off "
-                    "-c max_connections=200"
-                ),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    for attempt in range(3):  # another process may take the free port before the server does
+        port = free_port()
+        started = subprocess.run(
+            _as_server_user(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log_path),
+                    "-w",
+                    "-o",
+                    (
+                        f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off "
+                        "-c max_connections=200"
+                    ),
+                    "start",
+                ]
+            ),
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if started.returncode == 0:
+            break
+        if attempt == 2:
+            raise RuntimeError(
+                f"PostgreSQL did not start: {started.stderr}\n{log_path.read_text()[-2000:]}"
+            )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

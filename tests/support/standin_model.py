@@ -4,7 +4,8 @@
 and `POST /v1/chat/completions` (plain and server-sent events) after a fixed delay per call,
 without serialising calls (like a batching server such as vLLM). The answer names how many
 user messages the request carried and quotes the last one — "Answer 2 to: And then?" — so a
-test sees whether a replica gave the model the conversation's earlier turns.
+test sees whether a replica gave the model the conversation's earlier turns. A question with
+`[slow]` in it waits `SLOW_S` instead and sets `slow_started` first: a turn to kill mid-way.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from threading import Event, Thread
 from typing import Any
 
 MODEL_ID = "standin"
+SLOW_MARK = "[slow]"
+SLOW_S = 120.0
 
 
 def answer_for(messages: list[dict[str, Any]]) -> str:
@@ -30,7 +33,7 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _StandinServer
+    server: StandinServer
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -56,8 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": "not found"}})
             return
         self.server.calls += 1
-        time.sleep(self.server.delay_s)  # the model's fixed time per call
         text = answer_for(request.get("messages") or [])
+        if SLOW_MARK in text:
+            self.server.slow_started.set()
+            time.sleep(SLOW_S)
+        time.sleep(self.server.delay_s)  # the model's fixed time per call
         usage = {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
         base = {"id": "standin", "created": int(time.time()), "model": MODEL_ID}
         if not request.get("stream"):
@@ -95,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class _StandinServer(ThreadingHTTPServer):
+class StandinServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
@@ -103,17 +109,19 @@ class _StandinServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay_s = delay_s
         self.calls = 0
+        self.slow_started = Event()
+        host, port = self.server_address[:2]
+        self.spec = f"openai:http://{host}:{port}/v1#{MODEL_ID}"
 
 
 @contextmanager
-def serve_standin_model(delay_s: float = 0.0) -> Iterator[str]:
-    """Yield the model spec `openai:http://127.0.0.1:PORT/v1#standin` of a running stand-in."""
-    server = _StandinServer(delay_s)
+def serve_standin_model(delay_s: float = 0.0) -> Iterator[StandinServer]:
+    """A running stand-in; its `spec` is the model spec `openai:http://127.0.0.1:PORT/v1#standin`."""
+    server = StandinServer(delay_s)
     thread = Thread(target=server.serve_forever, name="standin-model", daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield f"openai:http://{host}:{port}/v1#{MODEL_ID}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()

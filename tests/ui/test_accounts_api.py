@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     keys["alice-old"] = accounts.create_key("alice", "to revoke")
     database.close()
     with serve_standin_model() as model:
-        env = {"MEGREZ_MODEL": model, "MEGREZ_USER_REQUESTS_PER_MINUTE": str(RATE_LIMIT)}
+        env = {"MEGREZ_MODEL": model.spec, "MEGREZ_USER_REQUESTS_PER_MINUTE": str(RATE_LIMIT)}
         with megrez_process(["serve"], settings, "/health", folder / "serve.log", env) as base:
             yield Server(base + "/v1", settings, keys)
 
@@ -163,6 +163,6 @@ def test_no_auth_overrides_the_refusal_loudly(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with serve_standin_model() as model:
         command = ["serve", "--host", "0.0.0.0", "--no-auth"]
-        with megrez_process(command, settings, "/health", log, {"MEGREZ_MODEL": model}) as base:
+        with megrez_process(command, settings, "/health", log, {"MEGREZ_MODEL": model.spec}) as base:
             assert httpx.get(base + "/v1/models", timeout=30).status_code == 200  # no key needed
     assert "WITHOUT AUTHENTICATION" in log.read_text()

@@ -36,7 +36,7 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         Accounts(database).add(name, password)
     database.close()
     with serve_standin_model() as model:
-        env = {"MEGREZ_MODEL": model}
+        env = {"MEGREZ_MODEL": model.spec}
         with megrez_process(["ui"], settings, "/", folder / "ui.log", env) as base:
             yield base
 
