@@ -136,8 +136,17 @@ class SqliteDatabase(Database):
         self._conn.isolation_level = None  # transactions are explicit, below
         self._lock = threading.Lock()
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        if sql.lstrip().upper().startswith("SELECT"):
+            # A lone read needs no write lock: other processes' writers are not held up.
+            with self._lock:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+        return super().execute(sql, params)
+
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
+        # IMMEDIATE: a transaction that reads and then writes takes the write lock up front,
+        # so two processes never deadlock upgrading their read locks (SQLITE_BUSY).
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
