@@ -7,9 +7,10 @@
 
 Conversations live in LangGraph's checkpointer (SQLite in the data dir, or PostgreSQL with
 `MEGREZ_DATABASE_URL`, see `megrez_search.store`), keyed by user and thread id, so a restart
-loses nothing and one user never sees another's conversations. One `SearchAgent` serves many threads at once
-(the UI's users): turns of different threads run in parallel — the model backend serialises
-its own calls, I/O-bound steps overlap — while turns of the same thread take turns.
+loses nothing and one user never sees another's conversations. One `SearchAgent` serves many
+threads at once (the UI's users): turns of different threads run in parallel — the model
+backend serialises its own calls, I/O-bound steps overlap — while turns of the same thread
+take turns.
 """
 
 from __future__ import annotations

@@ -372,6 +372,9 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             if isinstance(exc, APIError):
                 raise
             raise APIError(str(exc)) from exc
+        except BaseException:
+            cleanup(None)  # frees the user's turn slot whatever went wrong
+            raise
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         done = partial(cleanup, request.thread_id)
