@@ -163,6 +163,8 @@ def test_no_auth_overrides_the_refusal_loudly(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with serve_standin_model() as model:
         command = ["serve", "--host", "0.0.0.0", "--no-auth"]
-        with megrez_process(command, settings, "/health", log, {"MEGREZ_MODEL": model.spec}) as base:
+        with megrez_process(
+            command, settings, "/health", log, {"MEGREZ_MODEL": model.spec}
+        ) as base:
             assert httpx.get(base + "/v1/models", timeout=30).status_code == 200  # no key needed
     assert "WITHOUT AUTHENTICATION" in log.read_text()
