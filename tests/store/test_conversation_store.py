@@ -7,7 +7,7 @@ from megrez_search.agent.events import TokenEvent
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from megrez_search.store import LOCAL_USER, ThreadIndex, open_database
 from megrez_search.store.database import SCHEMA_VERSION
 from tests.agent.scripted import ScriptedModel, Stall
 
@@ -71,3 +71,27 @@ def test_a_turn_in_progress_is_not_recorded_until_it_ends(store_settings: Settin
         stall.release.set()
         events.close()
         assert [turn["role"] for turn in agent.turns("k")] == ["user", "assistant"] * 2
+
+
+def test_a_conversation_store_of_the_single_user_version_is_migrated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Conversations listed before accounts existed stay the local user's after the upgrade."""
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path)
+    old = sqlite3.connect(settings.conversations_path)
+    old.execute(  # the table as the single-user version created it
+        "CREATE TABLE megrez_threads (thread_id TEXT PRIMARY KEY, title TEXT, "
+        "created_at TEXT, updated_at TEXT, turns INTEGER DEFAULT 0)"
+    )
+    old.execute("INSERT INTO megrez_threads VALUES ('t-old', 'Old question?', 'a', 'b', 3)")
+    old.commit()
+    old.close()
+    database = open_database(settings)
+    try:
+        index = ThreadIndex(database)
+        assert [(t.thread_id, t.title, t.turns) for t in index.list(LOCAL_USER)] == [
+            ("t-old", "Old question?", 3)
+        ]
+        assert index.list("alice") == []
+    finally:
+        database.close()
