@@ -5,17 +5,18 @@
         ...                                        # StepEvent, TokenEvent, ..., DoneEvent
     result = agent.invoke(AskRequest("And its typed flag?", thread_id=result.thread_id))
 
-Conversations live in LangGraph's SQLite checkpointer at `settings.conversations_path`,
-keyed by thread id, so a restart loses nothing. One `SearchAgent` serves many threads at once
-(the UI's users): turns of different threads run in parallel — the model backend serialises
-its own calls, I/O-bound steps overlap — while turns of the same thread take turns.
+Conversations live in LangGraph's checkpointer (SQLite in the data dir, or PostgreSQL with
+`MEGREZ_DATABASE_URL`, see `megrez_search.store`), keyed by user and thread id, so a restart
+loses nothing and one user never sees another's conversations. One `SearchAgent` serves many
+threads at once (the UI's users): turns of different threads run in parallel — the model
+backend serialises its own calls, I/O-bound steps overlap — while turns of the same thread
+take turns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -27,17 +28,17 @@ from pathlib import Path
 from typing import Any, Self
 
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
-from megrez_search.agent.turn_lock import SqliteTurnLock, ThreadBusyError, TurnLock
+from megrez_search.agent.turn_lock import DatabaseTurnLock, ThreadBusyError, TurnLock
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
+from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
 
 log = logging.getLogger(__name__)
 
@@ -59,54 +60,10 @@ class AskRequest:
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
+    user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)
     # False: a stateless turn (the API without thread_id): it runs on an in-memory
     # checkpointer and is forgotten when it ends, however it ends; nothing reaches the store.
     keep: bool = True
-
-
-@dataclass(frozen=True)
-class ThreadInfo:
-    thread_id: str
-    title: str  # the first question
-    created_at: str
-    updated_at: str
-    turns: int  # questions asked
-
-
-class _ThreadIndex:
-    """A small table of conversations beside the checkpoints, for the UI's past-chats list."""
-
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._conn:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS megrez_threads (thread_id TEXT PRIMARY KEY, "
-                "title TEXT, created_at TEXT, updated_at TEXT, turns INTEGER DEFAULT 0)"
-            )
-
-    def touch(self, thread_id: str, title: str, now: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute(
-                "INSERT INTO megrez_threads VALUES (?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO "
-                "UPDATE SET updated_at = excluded.updated_at, turns = turns + 1",
-                (thread_id, title[:120], now, now),
-            )
-
-    def list(self) -> list[ThreadInfo]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT thread_id, title, created_at, updated_at, turns FROM megrez_threads "
-                "ORDER BY updated_at DESC"
-            ).fetchall()
-        return [ThreadInfo(*row) for row in rows]
-
-    def delete(self, thread_id: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM megrez_threads WHERE thread_id = ?", (thread_id,))
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 class SearchAgent:
@@ -122,26 +79,16 @@ class SearchAgent:
         self.settings = settings
         self.runtime = runtime if runtime is not None else load_runtime(settings)
         self._deps = AgentDeps(self.runtime, settings, clock=clock)
-        path = settings.conversations_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        # WAL lets readers (the UI's history, other processes) proceed during a commit, and
-        # NORMAL sync keeps the many small checkpoint commits of concurrent turns cheap while
-        # staying durable across application crashes.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._checkpointer = SqliteSaver(self._conn)
-        # Set up now, before any other connection opens the file: switching it to WAL needs
-        # the database to itself, and later readers and writers then never block each other.
-        self._checkpointer.setup()
-        self._threads = _ThreadIndex(path)
+        self.store = open_store(settings)
+        self._checkpointer = self.store.checkpointer
+        self._threads = self.store.threads
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
         self._scratch = InMemorySaver()
         self._stateless_graph = build_graph(self._deps).compile(checkpointer=self._scratch)
-        # Serialises a conversation's turns across processes (the UI and the API on one
-        # data dir); the in-process locks below only order this process's turns.
-        self._turn_lock: TurnLock = SqliteTurnLock(
-            path, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
+        # Serialises a conversation's turns across processes (the UI and the API, or replicas,
+        # on one database); the in-process locks below only order this process's turns.
+        self._turn_lock: TurnLock = DatabaseTurnLock(
+            self.store.database, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
         )
         self._locks: dict[str, threading.Lock] = {}
         self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
@@ -164,7 +111,8 @@ class SearchAgent:
         return self._turn(request, cancel)
 
     def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
-        thread_id = request.thread_id or uuid.uuid4().hex
+        public_id = request.thread_id or uuid.uuid4().hex
+        thread_id = thread_key(request.user, public_id)
         run_id = uuid.uuid4().hex
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
         values = turn_input(
@@ -183,15 +131,16 @@ class SearchAgent:
             self._thread_lock(thread_id),
             self._turn_lock.hold(thread_id, run_id) as keep_alive,
         ):
-            if request.history and not self.turns(thread_id):
+            if request.history and not self.turns(public_id, request.user):
                 values["turns"] = [_turn_of(message) for message in request.history]
             self._start(thread_id, run_id, cancel)
             self._threads.touch(
-                thread_id,
+                request.user,
+                public_id,
                 request.question.strip() or "(voice or image question)",
                 datetime.now().isoformat(timespec="microseconds"),
             )
-            events = self._run(self.graph, values, config, thread_id, run_id)
+            events = self._run(self.graph, values, config, thread_id, run_id, public_id)
             try:
                 for event in events:
                     keep_alive()
@@ -211,8 +160,11 @@ class SearchAgent:
         if request.history:
             values["turns"] = [_turn_of(message) for message in request.history]
         self._start(thread_id, run_id, cancel)
+        public_id = request.thread_id or thread_id
         try:
-            yield from self._run(self._stateless_graph, values, config, thread_id, run_id)
+            yield from self._run(
+                self._stateless_graph, values, config, thread_id, run_id, public_id
+            )
         finally:
             self._scratch.delete_thread(thread_id)
 
@@ -229,11 +181,14 @@ class SearchAgent:
         config: dict[str, Any],
         thread_id: str,
         run_id: str,
+        public_id: str,
     ) -> Generator[AgentEvent, None, None]:
         started = time.perf_counter()
         ttft: float | None = None
         failure: str | None = None
-        inner = graph.stream(values, config, stream_mode="custom")
+        # Checkpoints are written once, when the turn ends: a process killed mid-turn leaves the
+        # turn absent, never half-written (a question without its answer).
+        inner = graph.stream(values, config, stream_mode="custom", durability="exit")
         try:
             for event in inner:
                 if isinstance(event, TokenEvent) and ttft is None:
@@ -257,7 +212,7 @@ class SearchAgent:
                 if self._running.get(thread_id) == run_id:
                     del self._running[thread_id]
         state = graph.get_state(config).values
-        result = AskResult.from_state(state, thread_id, time.perf_counter() - started, ttft)
+        result = AskResult.from_state(state, public_id, time.perf_counter() - started, ttft)
         if failure:
             result.error = result.error or failure
             yield ErrorEvent(message=failure, fatal=True)
@@ -296,10 +251,10 @@ class SearchAgent:
         finally:
             cancel.set()
 
-    def stop(self, thread_id: str) -> bool:
+    def stop(self, thread_id: str, user: str = LOCAL_USER) -> bool:
         """Stop the answer being written in `thread_id`; False if nothing was running."""
         with self._guard:
-            run_id = self._running.get(thread_id)
+            run_id = self._running.get(thread_key(user, thread_id))
         if run_id is None:
             return False
         self._deps.cancel_event(run_id).set()
@@ -307,12 +262,13 @@ class SearchAgent:
 
     # --- conversations ---------------------------------------------------------------------
 
-    def turns(self, thread_id: str) -> list[Turn]:
-        """The recorded turns of `thread_id` (with sources, citations, transcripts)."""
-        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+    def turns(self, thread_id: str, user: str = LOCAL_USER) -> list[Turn]:
+        """The recorded turns of `user`'s `thread_id` (with sources, citations, transcripts)."""
+        key = thread_key(user, thread_id)
+        snapshot = self.graph.get_state({"configurable": {"thread_id": key}})
         return list(snapshot.values.get("turns") or [])
 
-    def history(self, thread_id: str) -> list[Message]:
+    def history(self, thread_id: str, user: str = LOCAL_USER) -> list[Message]:
         """The conversation of `thread_id` as messages (answers with their `[N]` citations)."""
         return [
             Message(
@@ -321,21 +277,19 @@ class SearchAgent:
                 image=Path(turn["image"]) if turn.get("image") else None,
                 audio=Path(turn["audio"]) if turn.get("audio") else None,
             )
-            for turn in self.turns(thread_id)
+            for turn in self.turns(thread_id, user)
         ]
 
-    def threads(self) -> list[ThreadInfo]:
-        """Past conversations, the most recently used first."""
-        return self._threads.list()
+    def threads(self, user: str = LOCAL_USER) -> list[ThreadInfo]:
+        """`user`'s past conversations, the most recently used first."""
+        return self._threads.list(user)
 
-    def delete_thread(self, thread_id: str) -> None:
-        self._checkpointer.delete_thread(thread_id)
-        self._threads.delete(thread_id)
+    def delete_thread(self, thread_id: str, user: str = LOCAL_USER) -> None:
+        self._checkpointer.delete_thread(thread_key(user, thread_id))
+        self._threads.delete(user, thread_id)
 
     def close(self) -> None:
-        self._turn_lock.close()
-        self._threads.close()
-        self._conn.close()
+        self.store.close()
 
     def __enter__(self) -> Self:
         return self
@@ -358,6 +312,8 @@ class SearchAgent:
         for kind, path in (("image", request.image), ("audio", request.audio)):
             if path is not None and not Path(path).is_file():
                 raise AgentInputError(f"{kind} file not found: {path}")
+        if request.thread_id is not None:
+            thread_key(request.user, request.thread_id)  # a malformed id fails here, clearly
         if request.pages is not None and not 1 <= request.pages <= MAX_PAGES:
             raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.pages}")
         if request.search:

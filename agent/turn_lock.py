@@ -4,8 +4,8 @@ The in-process lock of `SearchAgent` only orders the turns of one process; the U
 (or two API workers) on one data dir are two processes, and a turn reads the conversation at
 its start and writes it at its end, so two overlapping turns would each write their own
 continuation and one would be lost. A turn therefore holds a lease on its thread in the
-database itself. `TurnLock` is the small interface another store (PostgreSQL) implements;
-`SqliteTurnLock` is the one beside the SQLite checkpoints.
+database itself. `TurnLock` is the small interface the agent uses; `DatabaseTurnLock` keeps the leases in
+the conversation store itself (SQLite or PostgreSQL), so replicas on one database take turns too.
 
 A lease names its owner (host, process, run) and expires unless renewed, so a process killed
 mid-answer blocks its conversation for at most `turn_lease_s` (at once, when the dead process
@@ -17,15 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 from typing import Protocol
 
 from megrez_search.errors import MegrezSearchError
+from megrez_search.store.database import Database, Row
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +62,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class SqliteTurnLock:
-    """Leases in a `megrez_turn_locks` table, taken with `BEGIN IMMEDIATE` (one writer)."""
+class DatabaseTurnLock:
+    """Leases in the store's `megrez_turn_locks` table, SQLite or PostgreSQL alike.
+
+    Taking a lease is a compare-and-swap: the upsert only replaces the holder it saw, so two
+    processes that both saw the lease free cannot both take it (PostgreSQL re-checks the
+    condition on the locked row; SQLite runs the transaction alone).
+    """
 
     def __init__(
         self,
-        path: Path,
+        database: Database,
         lease_s: float,
         wait_s: float,
         clock: Callable[[], float] = time.time,
@@ -76,17 +80,10 @@ class SqliteTurnLock:
         self.lease_s = lease_s
         self.wait_s = wait_s
         self.clock = clock
+        self._db = database
         self._host = socket.gethostname()
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS megrez_turn_locks (thread_id TEXT PRIMARY KEY, "
-            "owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
-            "expires_at REAL NOT NULL)"
-        )
 
-    def _held_by_other(self, row: tuple[str, str, int, float] | None, owner: str) -> bool:
+    def _held_by_other(self, row: Row | None, owner: str) -> bool:
         if row is None:
             return False
         holder, host, pid, expires_at = row
@@ -99,26 +96,32 @@ class SqliteTurnLock:
 
     def try_acquire(self, thread_id: str, owner: str) -> bool:
         """Take the lease if it is free, expired or ours; False if another writer holds it."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute(
-                    "SELECT owner, host, pid, expires_at FROM megrez_turn_locks "
-                    "WHERE thread_id = ?",
-                    (thread_id,),
-                ).fetchone()
-                if self._held_by_other(row, owner):
-                    self._conn.execute("ROLLBACK")
-                    return False
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO megrez_turn_locks VALUES (?, ?, ?, ?, ?)",
-                    (thread_id, owner, self._host, os.getpid(), self.clock() + self.lease_s),
-                )
-                self._conn.execute("COMMIT")
-                return True
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as cursor:
+            rows = cursor.execute(
+                "SELECT owner, host, pid, expires_at FROM megrez_turn_locks WHERE thread_id = ?",
+                (thread_id,),
+            )
+            seen = rows[0] if rows else None
+            if self._held_by_other(seen, owner):
+                return False
+            cursor.execute(
+                "INSERT INTO megrez_turn_locks (thread_id, owner, host, pid, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+                "owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "expires_at = excluded.expires_at WHERE megrez_turn_locks.owner = ?",
+                (
+                    thread_id,
+                    owner,
+                    self._host,
+                    os.getpid(),
+                    self.clock() + self.lease_s,
+                    seen[0] if seen else "",
+                ),
+            )
+            held = cursor.execute(
+                "SELECT owner FROM megrez_turn_locks WHERE thread_id = ?", (thread_id,)
+            )
+        return bool(held) and held[0][0] == owner
 
     def acquire(self, thread_id: str, owner: str) -> None:
         """Wait up to `wait_s` for the lease; raises `ThreadBusyError` after that."""
@@ -130,18 +133,16 @@ class SqliteTurnLock:
             waited.wait(_POLL_S)
 
     def renew(self, thread_id: str, owner: str) -> None:
-        with self._lock:
-            self._conn.execute(
-                "UPDATE megrez_turn_locks SET expires_at = ? WHERE thread_id = ? AND owner = ?",
-                (self.clock() + self.lease_s, thread_id, owner),
-            )
+        self._db.execute(
+            "UPDATE megrez_turn_locks SET expires_at = ? WHERE thread_id = ? AND owner = ?",
+            (self.clock() + self.lease_s, thread_id, owner),
+        )
 
     def release(self, thread_id: str, owner: str) -> None:
-        with self._lock:
-            self._conn.execute(
-                "DELETE FROM megrez_turn_locks WHERE thread_id = ? AND owner = ?",
-                (thread_id, owner),
-            )
+        self._db.execute(
+            "DELETE FROM megrez_turn_locks WHERE thread_id = ? AND owner = ?",
+            (thread_id, owner),
+        )
 
     @contextmanager
     def hold(self, thread_id: str, run_id: str) -> Iterator[Callable[[], None]]:
@@ -161,9 +162,8 @@ class SqliteTurnLock:
         finally:
             try:
                 self.release(thread_id, owner)
-            except sqlite3.Error:  # the lease then expires by itself
+            except Exception:  # the lease then expires by itself
                 log.warning("could not release the lease on %s", thread_id, exc_info=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Nothing of its own to close: the store's database is closed with the store."""

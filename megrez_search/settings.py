@@ -55,6 +55,14 @@ class Settings(BaseSettings):
 
     # --- storage ---------------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="postgresql://user:password@host/db puts conversations, users and API "
+        "keys in PostgreSQL (shared by replicas); empty = SQLite in the data dir.",
+    )
+    database_pool_size: int = Field(
+        10, ge=2, description="PostgreSQL connections one process keeps open at most."
+    )
 
     # --- retrieval -------------------------------------------------------------------
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
@@ -139,6 +147,12 @@ class Settings(BaseSettings):
     )
     ui_concurrency: int = Field(
         16, description="Questions the UI and the API work on at once (other users queue)."
+    )
+    user_requests_per_minute: int = Field(
+        60, ge=0, description="Questions one account may ask per minute (0 = no limit)."
+    )
+    user_concurrent_turns: int = Field(
+        4, ge=0, description="Answers one account may have in progress at once (0 = no limit)."
     )
     max_upload_mb: float = Field(
         25.0,

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from megrez_search.settings import Settings
 from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, build_docs_index
+from tests.support.postgres import create_database, running_postgres
 from tests.support.servers import serve_directory
 
 DOCS_ROOT = Path("/usr/share/doc/python3.11/html")
@@ -50,3 +52,20 @@ def docs_index(
     logger.info("docs index ready in %.1f s", seconds)
     settings = Settings(data_dir=data_dir, allow_hosts=ALLOW_HOSTS, search=f"local:{INDEX_NAME}")
     return settings, INDEX_NAME
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin URL of a real PostgreSQL started for this test session (Debian `postgresql`)."""
+    with running_postgres(tmp_path_factory.mktemp("postgres")) as admin_url:
+        yield admin_url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings of an empty conversation store: SQLite in `tmp_path`, or a new PostgreSQL db."""
+    settings = Settings(data_dir=tmp_path / "data")
+    if request.param == "postgres":
+        url = create_database(request.getfixturevalue("postgres_server"))
+        settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    return settings

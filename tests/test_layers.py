@@ -24,6 +24,8 @@ FORBIDDEN = {
     "evaluation": {"ui", "server", "cli"},
     "server": {"ui", "evaluation", "cli"},
     "ui": {"server", "evaluation", "cli"},
+    "store": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli", "accounts"},
+    "accounts": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli"},
     "prompts": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli"},
 }
 GROUND_FLOOR = {"settings", "errors"}

@@ -23,8 +23,10 @@ from typing import Any
 import gradio as gr
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from megrez_search.ui.login import LOGIN_MESSAGE, login_check, ui_limits, user_of
 from megrez_search.ui.render import plain
 
+from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import MAX_PAGES, Settings
 
@@ -57,12 +59,14 @@ def ui_secret(settings: Settings) -> str:
     return secret
 
 
-def uploads_dir(settings: Settings) -> Path:
-    """Where attachments are kept: Gradio's temp files go, the conversation stays."""
-    return settings.data_dir / "uploads"
+def uploads_dir(settings: Settings, user: str | None = None) -> Path:
+    """Where attachments are kept: Gradio's temp files go, the conversation stays.
+    Each user's in a folder of their own (`local` for the user of a no-accounts install)."""
+    root = settings.data_dir / "uploads"
+    return root if user is None else root / (user or "local")
 
 
-def keep_attachments(files: list[Any], settings: Settings) -> Attachments:
+def keep_attachments(files: list[Any], settings: Settings, user: str = "") -> Attachments:
     """Sort uploaded/recorded files into one image and one audio clip, copied to the data dir."""
     image: Path | None = None
     audio: Path | None = None
@@ -84,7 +88,7 @@ def keep_attachments(files: list[Any], settings: Settings) -> Attachments:
             problems.append(f"only one {kind} per question is used; {path.name} was left out")
             continue
         try:
-            target = uploads_dir(settings) / f"{uuid.uuid4().hex}{path.suffix.lower()}"
+            target = uploads_dir(settings, user) / f"{uuid.uuid4().hex}{path.suffix.lower()}"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         except OSError as exc:
@@ -104,40 +108,49 @@ class ChatUI:
     def __init__(self, agent: SearchAgent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
+        self.limits = ui_limits(settings)
 
     # --- handlers -------------------------------------------------------------------------------
 
-    def past_chats(self, selected: str | None = None) -> dict[str, Any]:
-        choices = [(info.title, info.thread_id) for info in self.agent.threads()]
+    def past_chats(self, selected: str | None = None, user: str = "") -> dict[str, Any]:
+        choices = [(info.title, info.thread_id) for info in self.agent.threads(user)]
         known = {value for _, value in choices}
         return gr.update(choices=choices, value=selected if selected in known else None)
 
-    def open_thread(self, thread_id: str | None) -> list[ChatMessage]:
+    def open_thread(self, thread_id: str | None, user: str = "") -> list[ChatMessage]:
         if not thread_id:
             return []
         try:
-            return messages_from_turns(self.agent.turns(thread_id))
+            return messages_from_turns(self.agent.turns(thread_id, user))
         except Exception:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
 
-    def on_load(self, stored: dict[str, Any] | None) -> tuple[Any, ...]:
+    def on_load(
+        self, stored: dict[str, Any] | None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        user = user_of(request)
         stored = stored or {}
         thread_id = stored.get("thread_id")
         search = bool(stored.get("search", True))
-        return self.open_thread(thread_id), thread_id, self.past_chats(thread_id), search
+        chat = self.open_thread(thread_id, user)
+        return chat, thread_id, self.past_chats(thread_id, user), search
 
-    def on_pick(self, thread_id: str | None, search: bool) -> tuple[Any, ...]:
-        return self.open_thread(thread_id), thread_id, browser_state(thread_id, search)
+    def on_pick(
+        self, thread_id: str | None, search: bool, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        chat = self.open_thread(thread_id, user_of(request))
+        return chat, thread_id, browser_state(thread_id, search)
 
-    def on_new_chat(self, search: bool) -> tuple[Any, ...]:
-        return [], None, browser_state(None, search), self.past_chats(None), ""
+    def on_new_chat(self, search: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
+        past = self.past_chats(None, user_of(request))
+        return [], None, browser_state(None, search), past, ""
 
     def on_toggle(self, thread_id: str | None, search: bool) -> dict[str, Any]:
         return browser_state(thread_id, search)
 
-    def on_stop(self, thread_id: str | None) -> None:
-        if thread_id and not self.agent.stop(thread_id):
+    def on_stop(self, thread_id: str | None, request: gr.Request | None = None) -> None:
+        if thread_id and not self.agent.stop(thread_id, user_of(request)):
             log.info("stop: nothing running in %s", thread_id)
 
     def respond(
@@ -147,13 +160,15 @@ class ChatUI:
         search: bool,
         provider: str,
         pages: float | None = None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
+        user = user_of(request)
         box = box or {}
         text = str(box.get("text") or "")
         thread_id = thread_id or uuid.uuid4().hex
-        earlier = self.open_thread(thread_id)
-        attachments = keep_attachments(list(box.get("files") or []), self.settings)
+        earlier = self.open_thread(thread_id, user)
+        attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
         view = TurnView(
             question=text,
             image=str(attachments.image) if attachments.image else None,
@@ -179,7 +194,7 @@ class ChatUI:
             view.finished = view.failed = True
             yield update()
             return
-        request = AskRequest(
+        ask = AskRequest(
             question=text,
             thread_id=thread_id,
             search=bool(search),
@@ -187,12 +202,20 @@ class ChatUI:
             pages=int(pages) if pages else None,
             image=attachments.image,
             audio=attachments.audio,
+            user=user,
         )
-        yield update()
         try:
+            slot = self.limits.acquire(user)
+        except LimitExceeded as exc:
+            view.add_notice(f"Too many questions at once: {exc}.")
+            view.finished = view.failed = True
+            yield update()
+            return
+        try:
+            yield update()
             # Every event is shown at once (Gradio sends only the change): holding tokens
             # back to batch them would leave them unseen whenever the model pauses.
-            for event in self.agent.stream(request):
+            for event in self.agent.stream(ask):
                 view.apply(event)
                 yield update()
         except MegrezSearchError as exc:
@@ -203,8 +226,10 @@ class ChatUI:
             log.exception("turn failed")
             view.add_notice(f"Something went wrong ({type(exc).__name__}: {exc}); try again.")
             view.failed = True
+        finally:
+            slot.release()
         view.finished = True
-        yield update(self.past_chats(thread_id))
+        yield update(self.past_chats(thread_id, user))
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -331,7 +356,10 @@ def launch_ui(
     demo = build_app(agent, settings)
     uploads = uploads_dir(settings)
     uploads.mkdir(parents=True, exist_ok=True)
+    auth = login_check(agent.store)
     demo.launch(
+        auth=auth,
+        auth_message=LOGIN_MESSAGE if auth else None,
         server_name=host or settings.host,
         server_port=port or settings.port,
         allowed_paths=[str(uploads)],

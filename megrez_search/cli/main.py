@@ -20,7 +20,7 @@ from ..settings import Settings, get_settings
 log = logging.getLogger("megrez_search")
 
 #: Modules that add subcommands, in the order `--help` lists them.
-AREA_COMMANDS = ("agent", "ui", "retrieval", "eval", "runtime")
+AREA_COMMANDS = ("agent", "ui", "accounts", "retrieval", "eval", "runtime")
 
 SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 

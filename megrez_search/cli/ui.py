@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable
 
 from megrez_search.settings import Settings
@@ -32,6 +33,28 @@ def _server_flags(parser: argparse.ArgumentParser, default_port: str) -> None:
         "--provider",
         help="default search provider chain, e.g. 'ddg' or 'local:docs' (default: MEGREZ_SEARCH)",
     )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="allow a non-loopback --host with no accounts: everyone shares one user (unsafe)",
+    )
+
+
+def _check_exposure(host: str, args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse an unauthenticated listener beyond loopback (see megrez_search.accounts)."""
+    from megrez_search.accounts import Accounts, check_exposure, is_loopback
+    from megrez_search.store import open_database
+
+    if is_loopback(host):
+        return
+    database = open_database(settings)
+    try:
+        has_users = Accounts(database).has_users()
+    finally:
+        database.close()
+    warning = check_exposure(host, has_users, getattr(args, "no_auth", False))
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction, settings_from_args: SettingsFromArgs) -> None:
@@ -62,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
     )
     demo.add_argument("--host", help="address of the UI (default: MEGREZ_HOST, 127.0.0.1)")
     demo.add_argument("--port", type=_port, help="port of the UI (default: MEGREZ_PORT, 7860)")
+    demo.add_argument(
+        "--no-auth", action="store_true", help="allow a non-loopback --host with no accounts"
+    )
     demo.add_argument("--reindex", action="store_true", help="update the index even if it exists")
     demo.set_defaults(handler=lambda args: run_demo(args, settings_from_args(args)))
 
@@ -70,6 +96,7 @@ def run_ui(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.ui.app import launch_ui
 
     host, port = args.host or settings.host, args.port or settings.port
+    _check_exposure(host, args, settings)
     print(f"Megrez Search UI on http://{host}:{port} (Ctrl+C to stop)", flush=True)
     launch_ui(settings, host, port)
     return 0
@@ -79,6 +106,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.server.app import serve_api
 
     host, port = args.host or settings.host, args.port or settings.api_port
+    _check_exposure(host, args, settings)
     print(f"Megrez Search API on http://{host}:{port}/v1 (Ctrl+C to stop)", flush=True)
     serve_api(settings, host, port)
     return 0
@@ -88,8 +116,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.ui.app import launch_ui
     from megrez_search.ui.demo import prepare_demo
 
-    demo = prepare_demo(settings, reindex=args.reindex)
     host, port = args.host or settings.host, args.port or settings.port
+    _check_exposure(host, args, settings)
+    demo = prepare_demo(settings, reindex=args.reindex)
     print(
         f"Demo: searching {demo.provider} (Python docs served at {demo.docs_url}); "
         f"UI on http://{host}:{port} (Ctrl+C to stop)",

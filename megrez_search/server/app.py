@@ -23,7 +23,8 @@ Images and audio come as OpenAI content parts (`image_url` with a data: URL, `in
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
 cannot run (malformed JSON or content parts, lone surrogates or NULs, empty question,
 provider not offered, remote image URL, unreadable upload, no speech in the audio), 404 for
-an unknown model, 409 while another process writes the same `thread_id`, 413 for a body over
+an unknown model, 401 for a missing, wrong or revoked API key once accounts exist
+(`server/access.py`), 429 over a user's limits, 409 while another process writes the same `thread_id`, 413 for a body over
 `MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing anything. No message
 names a server path.
 """
@@ -42,7 +43,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,6 +52,7 @@ from megrez_search.agent.api import AskRequest, SearchAgent, ThreadBusyError
 from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
+from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.server.requests import (
     MODELS,
@@ -198,6 +200,11 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     app = FastAPI(title="Megrez Search API", version="1")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     turns = _Turns(agent, settings.ui_concurrency)
+    gate = Gate.of(agent.store, settings)
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return denied_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -226,7 +233,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         )
 
     @app.get("/v1/models")
-    async def list_models() -> dict[str, Any]:
+    async def list_models(_: str = Depends(gate.user)) -> dict[str, Any]:
         created = int(time.time())
         return {
             "object": "list",
@@ -241,8 +248,12 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
+    async def chat_completions(
+        body: ChatRequest, user: str = Depends(gate.user)
+    ) -> JSONResponse | StreamingResponse:
+        slot = gate.slot(user)
         stack = ExitStack()
+        stack.callback(slot.release)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="megrez-api-")))
 
         def scrub(message: str) -> str:
@@ -251,6 +262,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
 
         try:
             request = to_ask_request(body, folder)
+            request.user = user
             await asyncio.to_thread(check_attachments, request, settings)
             events = turns.stream(request)
             # The agent checks the request (empty question, unknown provider) before it
@@ -264,6 +276,9 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             if isinstance(exc, APIError):
                 raise
             raise APIError(scrub(str(exc))) from exc
+        except BaseException:
+            stack.close()  # frees the user's turn slot whatever went wrong
+            raise
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
 

@@ -1,0 +1,21 @@
+"""Where conversations, the conversation index, users and API keys are kept.
+
+`open_store(settings)` picks the backend: SQLite in the data dir (the embedded default) or
+PostgreSQL when `MEGREZ_DATABASE_URL=postgresql://…` is set, which lets any number of `ui` and
+`serve` replicas share one database. The schema is created and migrated on open.
+"""
+
+from megrez_search.store.database import Database, open_database
+from megrez_search.store.store import Store, open_store
+from megrez_search.store.threads import LOCAL_USER, ThreadIndex, ThreadInfo, thread_key
+
+__all__ = [
+    "LOCAL_USER",
+    "Database",
+    "Store",
+    "ThreadIndex",
+    "ThreadInfo",
+    "open_database",
+    "open_store",
+    "thread_key",
+]

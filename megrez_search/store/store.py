@@ -1,0 +1,28 @@
+"""`Store`: the database, its conversation index and LangGraph's checkpointer, opened once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from megrez_search.settings import Settings
+from megrez_search.store.database import Database, open_database
+from megrez_search.store.threads import ThreadIndex
+
+
+@dataclass
+class Store:
+    database: Database
+    threads: ThreadIndex = field(init=False)
+    checkpointer: Any = field(init=False)  # a LangGraph BaseCheckpointSaver
+
+    def __post_init__(self) -> None:
+        self.threads = ThreadIndex(self.database)
+        self.checkpointer = self.database.checkpointer()
+
+    def close(self) -> None:
+        self.database.close()
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(open_database(settings))

@@ -1,0 +1,73 @@
+"""The conversation index: who owns which conversation, for the past-chats list.
+
+Conversation ids are per user: the checkpointer's key of user `alice`'s thread `t1` is
+`alice:t1`, so another user's thread id is simply one that does not exist for you (using it
+starts a new conversation of your own), and nothing can be opened across users by guessing.
+The local user of a zero-config install (`LOCAL_USER`, no accounts) keeps bare ids, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from megrez_search.errors import MegrezSearchError
+from megrez_search.store.database import Database
+
+LOCAL_USER = ""  # the one user of an install without accounts; no account name is empty
+_THREAD_ID = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+class ThreadIdError(MegrezSearchError):
+    """A client-given conversation id with characters or a length the store does not accept."""
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    thread_id: str
+    title: str  # the first question
+    created_at: str
+    updated_at: str
+    turns: int  # questions asked
+
+
+def check_thread_id(thread_id: str) -> str:
+    if not _THREAD_ID.fullmatch(thread_id):
+        raise ThreadIdError(
+            "thread_id must be 1-128 letters, digits, '-', '_' or '.', not " + repr(thread_id[:40])
+        )
+    return thread_id
+
+
+def thread_key(user: str, thread_id: str) -> str:
+    """The checkpointer's key of `user`'s conversation `thread_id`."""
+    check_thread_id(thread_id)
+    return f"{user}:{thread_id}" if user else thread_id
+
+
+class ThreadIndex:
+    """A small table of conversations beside the checkpoints, one row per (owner, thread)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def touch(self, user: str, thread_id: str, title: str, now: str) -> None:
+        self._db.execute(
+            "INSERT INTO megrez_threads (thread_id, title, created_at, updated_at, turns, owner, "
+            "public_id) VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+            "updated_at = excluded.updated_at, turns = megrez_threads.turns + 1",
+            (thread_key(user, thread_id), title[:120], now, now, user, thread_id),
+        )
+
+    def list(self, user: str) -> list[ThreadInfo]:
+        rows = self._db.execute(
+            "SELECT public_id, title, created_at, updated_at, turns FROM megrez_threads "
+            "WHERE owner = ? ORDER BY updated_at DESC",
+            (user,),
+        )
+        return [ThreadInfo(*row) for row in rows]
+
+    def delete(self, user: str, thread_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM megrez_threads WHERE thread_id = ?", (thread_key(user, thread_id),)
+        )

@@ -1,0 +1,97 @@
+"""The conversation store on SQLite and on a real PostgreSQL: every test runs on both."""
+
+from __future__ import annotations
+
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.events import TokenEvent
+
+from megrez_search.runtime import Runtime
+from megrez_search.settings import Settings
+from megrez_search.store import LOCAL_USER, ThreadIndex, open_database
+from megrez_search.store.database import SCHEMA_VERSION
+from tests.agent.scripted import ScriptedModel, Stall
+
+
+def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:
+    return SearchAgent(settings, Runtime(model, settings))
+
+
+def test_conversation_continues_after_reopening(store_settings: Settings) -> None:
+    model = ScriptedModel(["First answer.", "Second answer."], dialect="generic")
+    with _agent(store_settings, model) as agent:
+        first = agent.invoke(AskRequest("First question?", search=False))
+    with _agent(store_settings, model) as agent:
+        agent.invoke(AskRequest("Second question?", search=False, thread_id=first.thread_id))
+        contents = [turn["content"] for turn in agent.turns(first.thread_id)]
+        listed = agent.threads()
+    assert contents == ["First question?", "First answer.", "Second question?", "Second answer."]
+    assert [(t.thread_id, t.title, t.turns) for t in listed] == [
+        (first.thread_id, "First question?", 2)
+    ]
+
+
+def test_users_never_see_each_others_conversations(store_settings: Settings) -> None:
+    model = ScriptedModel(["Alice's answer.", "Bob's answer."], dialect="generic")
+    with _agent(store_settings, model) as agent:
+        agent.invoke(AskRequest("Alice asks?", search=False, thread_id="t1", user="alice"))
+        # Bob using Alice's thread id starts a conversation of his own under that id.
+        agent.invoke(AskRequest("Bob asks?", search=False, thread_id="t1", user="bob"))
+        alice = [turn["content"] for turn in agent.turns("t1", "alice")]
+        bob = [turn["content"] for turn in agent.turns("t1", "bob")]
+        assert alice == ["Alice asks?", "Alice's answer."]
+        assert bob == ["Bob asks?", "Bob's answer."]
+        assert [t.title for t in agent.threads("alice")] == ["Alice asks?"]
+        assert [t.title for t in agent.threads("bob")] == ["Bob asks?"]
+        assert agent.threads() == [] and agent.turns("t1") == []  # the local user has none
+        agent.delete_thread("t1", "bob")
+        assert agent.turns("t1", "bob") == [] and agent.threads("bob") == []
+        assert len(agent.turns("t1", "alice")) == 2
+
+
+def test_schema_is_created_once_and_is_current(store_settings: Settings) -> None:
+    for _ in range(2):  # a second open finds the schema current and changes nothing
+        database = open_database(store_settings)
+        try:
+            rows = database.execute("SELECT version FROM megrez_schema ORDER BY version")
+        finally:
+            database.close()
+        assert [row[0] for row in rows] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_turn_in_progress_is_not_recorded_until_it_ends(store_settings: Settings) -> None:
+    """What another process sees mid-turn is what it would find after a crash: the turn
+    absent, never a question without its answer."""
+    stall = Stall("Partial")
+    with _agent(store_settings, ScriptedModel(["One.", stall], dialect="generic")) as agent:
+        agent.invoke(AskRequest("First?", search=False, thread_id="k"))
+        events = agent.stream(AskRequest("Second?", search=False, thread_id="k"))
+        next(event for event in events if isinstance(event, TokenEvent))  # mid-answer
+        with _agent(store_settings, ScriptedModel(dialect="generic")) as other:
+            assert [turn["content"] for turn in other.turns("k")] == ["First?", "One."]
+        stall.release.set()
+        events.close()
+        assert [turn["role"] for turn in agent.turns("k")] == ["user", "assistant"] * 2
+
+
+def test_a_conversation_store_of_the_single_user_version_is_migrated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Conversations listed before accounts existed stay the local user's after the upgrade."""
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path)
+    old = sqlite3.connect(settings.conversations_path)
+    old.execute(  # the table as the single-user version created it
+        "CREATE TABLE megrez_threads (thread_id TEXT PRIMARY KEY, title TEXT, "
+        "created_at TEXT, updated_at TEXT, turns INTEGER DEFAULT 0)"
+    )
+    old.execute("INSERT INTO megrez_threads VALUES ('t-old', 'Old question?', 'a', 'b', 3)")
+    old.commit()
+    old.close()
+    database = open_database(settings)
+    try:
+        index = ThreadIndex(database)
+        assert [(t.thread_id, t.title, t.turns) for t in index.list(LOCAL_USER)] == [
+            ("t-old", "Old question?", 3)
+        ]
+        assert index.list("alice") == []
+    finally:
+        database.close()

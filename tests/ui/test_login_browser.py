@@ -1,0 +1,106 @@
+"""Accounts in a real browser (Playwright, Debian chromium): log in, private past chats.
+
+`megrez-search ui` runs as a real process with accounts alice and bob; its model is the
+stand-in OpenAI-style server. Two browser contexts log in side by side: each sees only their
+own chats, cannot open the other's (even with the other's thread id in their browser
+storage), and a wrong password is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from megrez_search.accounts import Accounts
+from megrez_search.settings import Settings
+from megrez_search.store import open_database
+from tests.support.browser import chromium
+from tests.support.standin_model import serve_standin_model
+from tests.ui.conftest import ARTIFACTS, megrez_process
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
+
+
+@pytest.fixture(scope="module")
+def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("login-ui")
+    settings = Settings(data_dir=folder / "data")
+    database = open_database(settings)
+    for name, password in PASSWORDS.items():
+        Accounts(database).add(name, password)
+    database.close()
+    with serve_standin_model() as model:
+        env = {"MEGREZ_MODEL": model.spec}
+        with megrez_process(["ui"], settings, "/", folder / "ui.log", env) as base:
+            yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as browser:
+        yield browser
+
+
+def log_in(browser: Any, url: str, name: str, password: str) -> Any:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.locator("input[type=text]").first.fill(name)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Login").click()
+    return page
+
+
+def ask(page: Any, text: str) -> None:
+    users = page.locator("#chat [data-testid='user']")
+    before = users.count()
+    box = page.locator("#question textarea")
+    box.fill(text)
+    box.press("Enter")
+    expect(users).not_to_have_count(before)
+    expect(page.locator("#status")).to_contain_text("Answered", timeout=120_000)
+
+
+def past_chats(page: Any) -> list[str]:
+    page.locator("#past-chats input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [text.strip().splitlines()[-1] for text in options]  # without the ✓ of the open one
+
+
+def test_two_users_side_by_side_see_only_their_own_chats(browser: Any, ui_url: str) -> None:
+    alice = log_in(browser, ui_url, "alice", PASSWORDS["alice"])
+    bob = log_in(browser, ui_url, "bob", PASSWORDS["bob"])
+    for page in (alice, bob):
+        expect(page.locator("#question textarea")).to_be_visible()
+        page.locator("#search-toggle input").uncheck()  # the stand-in model does not search
+    ask(alice, "Alice's private question?")
+    ask(bob, "Bob's own question?")
+    expect(alice.locator("#chat")).to_contain_text("Answer 1 to: Alice's private question?")
+    assert past_chats(alice) == ["Alice's private question?"]
+    assert past_chats(bob) == ["Bob's own question?"]
+
+    # Bob's browser is handed Alice's thread id: for him it is a chat that does not exist.
+    stored = alice.evaluate("() => ({...localStorage})")
+    for key, value in stored.items():
+        bob.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, value])
+    bob.reload()
+    expect(bob.locator("#question textarea")).to_be_visible()
+    expect(bob.locator("#chat")).not_to_contain_text("Alice")
+    assert past_chats(bob) == ["Bob's own question?"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice.screenshot(path=str(ARTIFACTS / "login-alice.png"), full_page=True)
+    bob.screenshot(path=str(ARTIFACTS / "login-bob.png"), full_page=True)
+
+
+def test_wrong_password_is_refused(browser: Any, ui_url: str) -> None:
+    page = log_in(browser, ui_url, "alice", "not-her-password")
+    expect(page.get_by_text("Incorrect", exact=False)).to_be_visible()
+    expect(page.locator("#question")).to_have_count(0)
+    page.screenshot(path=str(Path(ARTIFACTS) / "login-refused.png"), full_page=True)

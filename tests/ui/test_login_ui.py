@@ -1,0 +1,48 @@
+"""The UI's handlers per logged-in user (`gr.Request.username`), with a scripted model:
+private past chats and the per-user limit's message. The login page itself is in
+test_login_browser.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from megrez_search.agent.api import SearchAgent
+from megrez_search.ui.app import ChatUI
+
+from megrez_search.runtime import Runtime
+from megrez_search.settings import Settings
+from tests.agent.scripted import ScriptedModel
+
+
+def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> tuple:
+    request = gr.Request(username=user)
+    *_, last = ui.respond({"text": text}, thread_id, False, "", None, request)
+    return last
+
+
+def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", user_requests_per_minute=1)
+    model = ScriptedModel(["For Alice.", "For Bob."], dialect="generic")
+    with SearchAgent(settings, Runtime(model, settings)) as agent:
+        ui = ChatUI(agent, settings)
+        chat, _, alice_thread, *_ = _ask(ui, "alice", "Alice's question?")
+        assert chat[-1]["content"].startswith("For Alice.")
+        _ask(ui, "bob", "Bob's question?")
+
+        def listed(user: str) -> list[str]:
+            update = ui.on_new_chat(False, gr.Request(username=user))[3]
+            return [title for title, _ in update["choices"]]
+
+        assert listed("alice") == ["Alice's question?"]
+        assert listed("bob") == ["Bob's question?"]
+        # Bob's browser holding Alice's thread id opens nothing.
+        bob_view = ui.on_load({"thread_id": alice_thread}, gr.Request(username="bob"))
+        assert bob_view[0] == []
+
+        # Over her limit, Alice gets a clear message and no turn runs; Bob is not affected.
+        chat, *_, status = _ask(ui, "alice", "Another one?", alice_thread)
+        assert "Too many questions at once: rate limit: 1 questions per minute" in str(chat)
+        assert status.startswith("⚠")
+        assert len(agent.turns(alice_thread, "alice")) == 2
+        assert model.outputs == []  # no model call was made for the refused question

@@ -1,0 +1,108 @@
+"""Two real `serve` replicas on one real PostgreSQL (`MEGREZ_DATABASE_URL`).
+
+A conversation started on one replica continues on the other with its history; accounts and
+API keys live in the database too, so one key works on both. `kill -9` of a replica in the
+middle of a turn loses no other conversation, and the killed turn is absent, not half-written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from megrez_search.agent.api import SearchAgent
+from pydantic import SecretStr
+
+from megrez_search.accounts import Accounts
+from megrez_search.settings import Settings
+from megrez_search.store import open_database
+from tests.support.postgres import create_database
+from tests.support.replicas import Replica
+from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model
+
+
+@pytest.fixture
+def cluster(
+    postgres_server: str, tmp_path: Path
+) -> Iterator[tuple[Replica, Replica, str, Settings, StandinServer]]:
+    url = create_database(postgres_server)
+    settings = Settings(data_dir=tmp_path / "db-reader", database_url=SecretStr(url))
+    database = open_database(settings)  # the schema is created by whichever opens it first
+    accounts = Accounts(database)
+    accounts.add("alice", "alice-password")
+    key = accounts.create_key("alice")
+    database.close()
+    with serve_standin_model() as model:
+        env = {"MEGREZ_DATABASE_URL": url, "MEGREZ_MODEL": model.spec}
+        replicas = [
+            Replica.start(tmp_path / f"replica-{n}", env, tmp_path / f"replica-{n}.log")
+            for n in (1, 2)
+        ]
+        try:
+            yield replicas[0], replicas[1], key, settings, model
+        finally:
+            for replica in replicas:
+                replica.stop()
+
+
+def ask(replica: Replica, key: str, question: str, thread_id: str) -> str:
+    with openai.OpenAI(
+        base_url=replica.base + "/v1", api_key=key, max_retries=0, timeout=300
+    ) as client:
+        reply = client.chat.completions.create(
+            model="megrez-search-nosearch",
+            messages=[{"role": "user", "content": question}],
+            extra_body={"thread_id": thread_id},
+        )
+    return reply.choices[0].message.content or ""
+
+
+def turns_of(settings: Settings, thread_id: str) -> list[tuple[str, str]]:
+    with SearchAgent(settings) as agent:  # reads the database; its model is never called
+        return [(t["role"], t["content"]) for t in agent.turns(thread_id, "alice")]
+
+
+def test_conversation_continues_on_the_other_replica(cluster) -> None:  # type: ignore[no-untyped-def]
+    first, second, key, settings, _ = cluster
+    assert (
+        ask(first, key, "Which port does it use?", "conv") == "Answer 1 to: Which port does it use?"
+    )
+    # The second replica's model gets the first turn as history: two user messages.
+    assert ask(second, key, "And the other one?", "conv") == "Answer 2 to: And the other one?"
+    assert ask(first, key, "And a third?", "conv") == "Answer 3 to: And a third?"
+    assert [role for role, _ in turns_of(settings, "conv")] == ["user", "assistant"] * 3
+
+
+def test_kill_9_mid_turn_loses_nothing_else(cluster) -> None:  # type: ignore[no-untyped-def]
+    first, second, key, settings, model = cluster
+    ask(first, key, "Kept on the first replica?", "keep-1")
+    ask(second, key, "Kept on the second replica?", "keep-2")
+    ask(first, key, "Before the crash?", "killed")
+
+    failure: list[BaseException] = []
+
+    def doomed_turn() -> None:
+        try:
+            ask(first, key, f"{SLOW_MARK} during the crash?", "killed")
+        except BaseException as exc:  # noqa: BLE001 - the replica dies under it
+            failure.append(exc)
+
+    worker = threading.Thread(target=doomed_turn)
+    worker.start()
+    assert model.slow_started.wait(120), "the doomed turn never reached the model"
+    first.kill()  # mid-turn: the model is writing the answer
+    worker.join(timeout=120)
+    assert failure and isinstance(failure[0], openai.APIConnectionError)
+
+    # The killed turn is absent, not a question without its answer.
+    assert turns_of(settings, "killed") == [
+        ("user", "Before the crash?"),
+        ("assistant", "Answer 1 to: Before the crash?"),
+    ]
+    # Every other conversation is whole and continues on the surviving replica.
+    assert ask(second, key, "Still there?", "keep-1") == "Answer 2 to: Still there?"
+    assert ask(second, key, "Still here?", "keep-2") == "Answer 2 to: Still here?"
+    assert ask(second, key, "After the crash?", "killed") == "Answer 2 to: After the crash?"
