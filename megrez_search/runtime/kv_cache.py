@@ -74,3 +74,13 @@ def crop(cache: Any, keep: int) -> None:
     extra = length(cache) - keep
     if extra > 0:
         cache.crop(-extra)
+
+
+def head(cache: Any, columns: int) -> Any:
+    """A copy of the first `columns` columns."""
+    return _replace(
+        [
+            (layer.keys[..., :columns, :].clone(), layer.values[..., :columns, :].clone())
+            for layer in _layers(cache)
+        ]
+    )

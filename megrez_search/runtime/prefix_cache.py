@@ -43,7 +43,9 @@ class PrefixCache:
         """The cache of the longest stored prefix of `prompt`, cropped, and its length.
 
         At least the prompt's last token is left to evaluate, so the caller gets its logits.
-        The entry leaves the store: the caller extends its cache in place.
+        An entry the prompt extends leaves the store (the caller grows its cache in place and
+        puts the longer one back); one that goes on differently stays, and the caller gets a
+        copy of the shared part — the next step of the other conversation still needs it.
         """
         best, best_length = None, 0
         for entry in self._entries:
@@ -53,8 +55,9 @@ class PrefixCache:
         usable = min(best_length, len(prompt) - 1)
         if best is None or usable <= 0:
             return None, 0
+        if usable < len(best.ids):
+            return kv_cache.head(best.cache, usable), usable
         self._entries.remove(best)
-        kv_cache.crop(best.cache, usable)
         return best.cache, usable
 
     def put(self, ids: list[int], cache: Any) -> None:
