@@ -5,12 +5,17 @@ This is how Megrez-3B-Instruct runs from its HF folder. The Megrez contract
 `megrez_format.render_prompt` and tokenized without BOS, generation stops at `<|turn_end|>`
 (passed explicitly, since early checkpoints had a typo'd eos), and decoding keeps special
 tokens so `<|function_start|>...<|function_end|>` reaches the agent's parser.
+
+Generation is our own token loop in the caller's thread (no worker thread, no streamer
+hand-off per token): `batch_scheduler` prefills a request, reusing the longest cached prompt
+prefix (`prefix_cache`), and decodes concurrent requests together in one batch; `token_loop`
+holds a request's state, picks tokens and detokenizes incrementally.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from megrez_search.settings import Settings
@@ -119,7 +124,7 @@ class TransformersModel(ChatModel):
 
     def generate_ids(
         self, prompt: list[int], sampling: Sampling, usage: Usage | None = None
-    ) -> Iterator[int]:
+    ) -> Generator[int, None, None]:
         """The token loop: generated ids one at a time, stop ids excluded.
 
         Closing the iterator ends the sequence before its next token; other users' sequences
