@@ -35,14 +35,14 @@ from megrez_search.runtime.transformers_backend import TransformersModel, pick_d
 from megrez_search.runtime.worker_stream import WorkerStream
 from megrez_search.settings import Settings
 
-MEGREZ_3B = {
+MEGREZ_3B: dict[str, Any] = {
     "hidden_size": 2560,
     "intermediate_size": 7168,
     "num_hidden_layers": 32,
     "num_attention_heads": 40,
     "num_key_value_heads": 10,
 }
-REDUCED = {
+REDUCED: dict[str, Any] = {
     "hidden_size": 512,
     "intermediate_size": 1434,
     "num_hidden_layers": 4,
@@ -66,7 +66,7 @@ def word(i: int) -> str:
     return f"w{i}"
 
 
-def build_folder(dest: Path, dims: dict[str, int], dtype: torch.dtype) -> Path:
+def build_folder(dest: Path, dims: dict[str, Any], dtype: torch.dtype) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -120,11 +120,17 @@ def sync(device: str) -> None:
 
 
 def timed(fn: Callable[[], Any], device: str) -> float:
+    return timed_both(fn, device)[0]
+
+
+def timed_both(fn: Callable[[], Any], device: str) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds): on a shared, loaded CPU the second is the
+    steadier measure of how much work a loop does."""
     sync(device)
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
     sync(device)
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def raw_generate(
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> str:
     dims = MEGREZ_3B if (args.dims or ("full" if gpu else "small")) == "full" else REDUCED
     prompt_tokens = args.prompt_tokens or (1699 if gpu else 256)
     new = args.new_tokens or (256 if gpu else 64)
-    repeats = args.repeats or (3 if gpu else 1)
+    repeats = args.repeats or 3
     dtype = torch.bfloat16 if gpu else torch.float32
     rows: list[tuple[str, str]] = []
 
@@ -220,13 +226,22 @@ def main(argv: list[str] | None = None) -> str:
     def median(fn: Callable[[], Any]) -> float:
         return statistics.median(timed(fn, device) for _ in range(repeats))
 
-    prefill_s = median(lambda: ours(model, prompt, 1))
+    # Interleaved rounds (raw, ours, raw, ours...) so a load change hits both alike.
+    rounds = []
+    for _ in range(repeats):
+        raw_one = timed_both(lambda: raw_generate(model, prompt, 1), device)
+        raw_all = timed_both(lambda: raw_generate(model, prompt, new), device)
+        own_one = timed_both(lambda: ours(model, prompt, 1), device)
+        own_all = timed_both(lambda: ours(model, prompt, new), device)
+        rounds.append((raw_one, raw_all, own_one, own_all))
+
+    def rate(which: int, first: int, full: int) -> float:
+        return statistics.median((new - 1) / (r[full][which] - r[first][which]) for r in rounds)
+
+    prefill_s = statistics.median(r[2][0] for r in rounds)
+    raw_one_s = statistics.median(r[0][0] for r in rounds)
     rows.append(("prefill (backend)", f"{len(prompt) / prefill_s:,.0f} tok/s"))
-    raw_one = median(lambda: raw_generate(model, prompt, 1))
-    raw_all = median(lambda: raw_generate(model, prompt, new))
-    own_all = median(lambda: ours(model, prompt, new))
-    raw_rate = (new - 1) / (raw_all - raw_one)
-    own_rate = (new - 1) / (own_all - prefill_s)
+    raw_rate, own_rate = rate(0, 0, 1), rate(0, 2, 3)
     rows.append(("decode, raw `model.generate`", f"{raw_rate:.1f} tok/s"))
     rows.append(
         (
@@ -234,6 +249,14 @@ def main(argv: list[str] | None = None) -> str:
             f"{own_rate:.1f} tok/s ({own_rate / raw_rate:.2f}x raw)",
         )
     )
+    if not gpu:
+        raw_cpu, own_cpu = rate(1, 0, 1), rate(1, 2, 3)
+        rows.append(
+            (
+                "decode per CPU-second of this process: backend / raw",
+                f"{own_cpu:.1f} / {raw_cpu:.1f} tok/s ({own_cpu / raw_cpu:.2f}x)",
+            )
+        )
     model.scheduler.prefix.clear()
     first, wall = stream_wall(model, messages, new)
     stream_rate = (new - 1) / (wall - first)
@@ -263,21 +286,21 @@ def main(argv: list[str] | None = None) -> str:
         )
     )
 
-    alone = median(lambda: raw_generate(model, prompt, new))
-    rows.append(
-        ("Omni path: raw `generate`, no streamer", f"{(new - 1) / (alone - raw_one):.1f} tok/s")
-    )
-    for interval in (0.0, 0.01, 0.03, 0.1):
-        seconds = statistics.median(
-            worker_rate(model, prompt, new, interval) for _ in range(repeats)
+    intervals = (0.0, 0.01, 0.03, 0.1)
+    omni: dict[float | None, list[float]] = {None: [], **{i: [] for i in intervals}}
+    for _ in range(repeats):  # interleaved, as above
+        omni[None].append(timed(lambda: raw_generate(model, prompt, new), device))
+        for interval in intervals:
+            omni[interval].append(worker_rate(model, prompt, new, interval))
+    for wake, seconds in omni.items():
+        label = (
+            "raw `generate`, no streamer"
+            if wake is None
+            else "worker thread + streamer, consumer woken "
+            + ("every token" if wake == 0 else f"every {wake * 1000:.0f} ms")
         )
-        label = "every token" if interval == 0 else f"every {interval * 1000:.0f} ms"
-        rows.append(
-            (
-                f"Omni path: worker thread + streamer, consumer woken {label}",
-                f"{(new - 1) / (seconds - raw_one):.1f} tok/s",
-            )
-        )
+        tok_s = (new - 1) / (statistics.median(seconds) - raw_one_s)
+        rows.append((f"Omni path: {label}", f"{tok_s:.1f} tok/s"))
 
     where = torch.cuda.get_device_name() if gpu else "CPU"
     header = (
