@@ -109,7 +109,7 @@ class TransformersModel(ChatModel):
 
     def _sequence(self, prompt: list[int], sampling: Sampling) -> Generation:
         room = self._max_positions - len(prompt) if self._max_positions else sampling.max_tokens
-        if room < MIN_ANSWER_ROOM:
+        if self._max_positions and room < MIN_ANSWER_ROOM:
             raise ModelCallError(
                 f"the conversation is too long for this model's context ({len(prompt)} of "
                 f"{self._max_positions} tokens): start a new chat"

@@ -187,3 +187,15 @@ def test_detokenizer_keeps_multibyte_text_and_special_tokens(
     pieces = [detokenizer.feed(token) for token in ids]
     assert all("\ufffd" not in piece for piece in pieces)
     assert "".join(pieces) + detokenizer.flush() == tokenizer.decode(ids)
+
+
+def test_a_prompt_beyond_the_context_is_one_clear_error(megrez_model: TransformersModel) -> None:
+    limit = megrez_model.model.config.max_position_embeddings
+    too_long = [Message("user", "word " * limit)]
+    with pytest.raises(ModelCallError, match="too long for this model's context"):
+        megrez_model.complete(too_long, Sampling(max_tokens=4))
+    assert megrez_model.scheduler.active == 0
+    # ...and the model still answers the next request.
+    usage = Usage()
+    megrez_model.complete(FRANCE, Sampling(max_tokens=3), usage)
+    assert usage.completion_tokens > 0
