@@ -7,6 +7,8 @@ others still run.
 
     python -m benchmarks                     # all of them
     python -m benchmarks pipeline baseline   # only bench_pipeline.py and bench_baseline.py
+    python -m benchmarks gpu                 # in-process transformers runtime (bench_gpu.py):
+                                             # Megrez-3B dims on a GPU, reduced dims on CPU
     python -m benchmarks --list
     python -m benchmarks --output bench.md   # also collect every benchmark's output in a file
 

@@ -6,8 +6,10 @@ each message's `content` a dict with `text`, `image` (path) and `audio` (path) k
 Card limits respected here: an image only in the first user round (later images are
 replaced by their OCR text), OCR-like reading with `sampling=False`.
 
-Streaming uses a fresh `TextIteratorStreamer` per request: the upstream Gradio demo shares
-one streamer across requests, which mixes concurrent users' tokens into each other's answers.
+Streaming uses a fresh streamer per request: the upstream Gradio demo shares one streamer
+across requests, which mixes concurrent users' tokens into each other's answers. `chat` has
+to run in a worker thread, so the streamer wakes the caller every few tokens rather than at
+every one, and ends the generation at its next token once the caller stops (worker_stream).
 Omni weights cannot be downloaded here: tests/runtime/test_omni_backend.py runs this backend on
 a stand-in with the same remote-code API (SmolLM2 as class `MegrezO`).
 """
@@ -77,16 +79,10 @@ class OmniModel(ChatModel):
     def stream(
         self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
     ) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
-
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=300
-        )
         kwargs: dict[str, Any] = {
             "input_msgs": self._omni_messages(messages),
             "sampling": sampling.temperature > 0,
             "max_new_tokens": sampling.max_tokens,
-            "streamer": streamer,
         }
         if sampling.temperature > 0:
             kwargs.update(
@@ -95,14 +91,14 @@ class OmniModel(ChatModel):
                 repetition_penalty=sampling.repetition_penalty,
             )
 
-        def chat(cancelled: threading.Event) -> object:
-            # Omni's chat() takes no stopping criteria: a cancelled answer runs to its end
-            # in the background, the lock keeping the next request from overlapping it.
+        def chat(streamer: Any) -> object:
+            # One generation at a time on the device; a cancelled one ends at its next token
+            # (its streamer raises), so the next request waits one token, not a whole answer.
             with self._lock:
-                return self.model.chat(**kwargs)
+                return self.model.chat(**kwargs, streamer=streamer)
 
         scanner = StopScanner(stops=(*sampling.stop, *megrez_format.STOP))
-        generation = WorkerStream(streamer, chat, scanner, "Megrez-3B-Omni failed")
+        generation = WorkerStream(self.tokenizer, chat, scanner, "Megrez-3B-Omni failed")
         produced: list[str] = []
         try:
             for chunk in generation:

@@ -5,22 +5,29 @@ This is how Megrez-3B-Instruct runs from its HF folder. The Megrez contract
 `megrez_format.render_prompt` and tokenized without BOS, generation stops at `<|turn_end|>`
 (passed explicitly, since early checkpoints had a typo'd eos), and decoding keeps special
 tokens so `<|function_start|>...<|function_end|>` reaches the agent's parser.
+
+Generation is our own token loop in the caller's thread (no worker thread, no streamer
+hand-off per token): `batch_scheduler` prefills a request, reusing the longest cached prompt
+prefix (`prefix_cache`), and decodes concurrent requests together in one batch; `token_loop`
+holds a request's state, picks tokens and detokenizes incrementally.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from megrez_search.settings import Settings
 
 from . import megrez_format
-from .base import ChatModel, Choice, Message, ModelLoadError, Sampling, Usage
+from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .batch_scheduler import BatchScheduler
 from .text_stream import StopScanner
-from .worker_stream import WorkerStream, cancel_criteria
+from .token_loop import Detokenizer, Generation, make_generator
+
+#: Tokens kept free at the end of the context so an answer always has room to start.
+MIN_ANSWER_ROOM = 16
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +64,9 @@ class TransformersModel(ChatModel):
         vocab = self.tokenizer.get_vocab()
         self.dialect = "megrez" if megrez_format.ROLE_START in vocab else "generic"
         self._stop_ids = self._stop_token_ids(vocab)
-        # Generation itself is thread-safe per call, but one model on one device runs one
-        # call at a time; concurrent callers queue here instead of thrashing memory.
-        self._lock = threading.Lock()
-        # transformers 5 renamed forward()'s `past_key_values` to `cache`.
-        forward_params = inspect.signature(self.model.forward).parameters
-        self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
+        # Concurrent callers decode together, one batched step at a time, in their own threads.
+        self.scheduler = BatchScheduler(self.model, self.device)
+        self._max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         log.info("loaded %s (transformers on %s, %s dialect)", folder, self.device, self.dialect)
 
     def _stop_token_ids(self, vocab: dict[str, int]) -> list[int]:
@@ -103,75 +107,78 @@ class TransformersModel(ChatModel):
 
     # --- generation ---------------------------------------------------------------------
 
+    def _sequence(self, prompt: list[int], sampling: Sampling) -> Generation:
+        room = self._max_positions - len(prompt) if self._max_positions else sampling.max_tokens
+        if self._max_positions and room < MIN_ANSWER_ROOM:
+            raise ModelCallError(
+                f"the conversation is too long for this model's context ({len(prompt)} of "
+                f"{self._max_positions} tokens): start a new chat"
+            )
+        return Generation(
+            prompt=prompt,
+            sampling=sampling,
+            max_new_tokens=min(sampling.max_tokens, room),
+            stop_ids=frozenset(self._stop_ids),
+            generator=make_generator(sampling, self.device),
+        )
+
+    def generate_ids(
+        self, prompt: list[int], sampling: Sampling, usage: Usage | None = None
+    ) -> Generator[int, None, None]:
+        """The token loop: generated ids one at a time, stop ids excluded.
+
+        Closing the iterator ends the sequence before its next token; other users' sequences
+        in the same batch go on.
+        """
+        sequence = self._sequence(prompt, sampling)
+        if sampling.max_tokens <= 0:
+            return
+        self.scheduler.submit(sequence)
+        try:
+            while tokens := self.scheduler.take(sequence):
+                yield from tokens
+        finally:
+            self.scheduler.release(sequence)
+            if usage is not None:
+                usage.add(Usage(len(prompt), len(sequence.generated)))
+
     def stream(
         self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
     ) -> Iterator[str]:
-        import torch
-        from transformers import TextIteratorStreamer
-
-        input_ids = torch.tensor([self.prompt_ids(messages)], device=self.device)
-        # A streamer per request: a shared one interleaves concurrent users' tokens.
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=300
-        )
-        kwargs: dict[str, object] = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": sampling.max_tokens,
-            "eos_token_id": self._stop_ids or None,
-            "pad_token_id": self.tokenizer.pad_token_id or (self._stop_ids or [0])[0],
-            "repetition_penalty": sampling.repetition_penalty,
-            "streamer": streamer,
-        }
-        if sampling.temperature > 0:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-
-        def generate(cancelled: threading.Event) -> object:
-            with self._lock, torch.inference_mode():
-                return self.model.generate(**kwargs, stopping_criteria=cancel_criteria(cancelled))
-
         scanner = StopScanner(stops=(*sampling.stop, *self.stop_strings()))
-        generation = WorkerStream(streamer, generate, scanner, "transformers generation failed")
+        text = Detokenizer(self.tokenizer)
+        tokens = self.generate_ids(self.prompt_ids(messages), sampling, usage)
         try:
-            yield from generation
+            for token in tokens:
+                chunk = scanner.feed(text.feed(token))
+                if chunk:
+                    yield chunk
+                if scanner.stopped:
+                    return
+            tail = scanner.feed(text.flush()) + scanner.flush()
+            if tail:
+                yield tail
         finally:
-            if usage is not None:
-                sequences = generation.result
-                completion = (
-                    int(sequences.shape[-1]) - input_ids.shape[-1] if sequences is not None else 0
-                )
-                usage.add(Usage(prompt_tokens=input_ids.shape[-1], completion_tokens=completion))
+            tokens.close()
 
     # --- constrained choice ---------------------------------------------------------------
 
     def choose(
         self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
     ) -> Choice:
-        import copy
-
-        import torch
-
         if not options:
             raise ValueError("choose() needs at least one option")
-        prompt = torch.tensor([self.prompt_ids(messages)], device=self.device)
-        scores: dict[str, float] = {}
-        with self._lock, torch.inference_mode():
-            prefix = self.model(prompt, use_cache=True)
-            first = torch.log_softmax(prefix.logits[0, -1].float(), dim=-1)
-            for option in options:
-                ids = self.tokenizer(option, add_special_tokens=False)["input_ids"]
-                total = float(first[ids[0]])
-                if len(ids) > 1:
-                    rest = torch.tensor([ids], device=self.device)
-                    cache = {self._cache_kwarg: copy.deepcopy(prefix.past_key_values)}
-                    out = self.model(rest, use_cache=True, **cache)
-                    logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
-                    total += float(logprobs.gather(1, rest[0, 1:, None]).sum())
-                scores[option] = total
+        prompt = self.prompt_ids(messages)
+        continuations = [
+            self.tokenizer(option, add_special_tokens=False)["input_ids"] for option in options
+        ]
+        totals = self.scheduler.score(prompt, continuations)
+        scores = dict(zip(options, totals, strict=True))
         if usage is not None:
-            usage.add(Usage(prompt_tokens=prompt.shape[-1], completion_tokens=0))
+            usage.add(Usage(prompt_tokens=len(prompt), completion_tokens=0))
         return Choice(option=max(scores, key=scores.__getitem__), scores=scores)
+
+    @property
+    def prompt_tokens_evaluated(self) -> int:
+        """Prompt tokens run through the model so far; the rest were a reused prefix."""
+        return self.scheduler.prompt_tokens_evaluated

@@ -10,12 +10,17 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from megrez_search.runtime import load_model
 from megrez_search.runtime.perception import ensure_whisper_model
 from megrez_search.settings import Settings
+
+if TYPE_CHECKING:
+    from megrez_search.runtime.transformers_backend import TransformersModel
 
 SPOKEN_QUESTION = "What is the capital of France?"
 SIGN_LINES = ("STOP AHEAD", "EXIT 12")
@@ -69,3 +74,40 @@ def sign_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("images") / "sign.png"
     _draw_text(SIGN_LINES).convert("RGB").save(path)
     return path
+
+
+# --- stand-ins of Megrez's architecture for the HF-folder (transformers) backend -------------
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded SmolLM2-135M-Instruct, dequantized into an ordinary HF folder."""
+    from tests.runtime.standins import save_dequantized_smollm2
+
+    return save_dequantized_smollm2(tmp_path_factory.mktemp("smollm2-hf"))
+
+
+@pytest.fixture(scope="session")
+def megrez_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random LLaMA with Megrez's tokenizer, special tokens and chat template."""
+    from tests.runtime.standins import save_megrez_shaped_llama
+
+    return save_megrez_shaped_llama(tmp_path_factory.mktemp("megrez-shaped"))
+
+
+@pytest.fixture(scope="session")
+def megrez_model(megrez_folder: Path) -> TransformersModel:
+    from megrez_search.runtime.transformers_backend import TransformersModel
+
+    model = load_model(Settings(model=str(megrez_folder)))
+    assert isinstance(model, TransformersModel)
+    return model
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(smollm2_folder: Path) -> TransformersModel:
+    from megrez_search.runtime.transformers_backend import TransformersModel
+
+    model = load_model(Settings(model=str(smollm2_folder)))
+    assert isinstance(model, TransformersModel)
+    return model

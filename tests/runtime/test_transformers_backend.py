@@ -7,28 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from megrez_search.runtime import Message, Sampling, Usage, load_model, megrez_format
+from megrez_search.runtime import (
+    Message,
+    Sampling,
+    Usage,
+    batch_scheduler,
+    load_model,
+    megrez_format,
+)
 from megrez_search.runtime.registry import parse_model_spec
 from megrez_search.runtime.transformers_backend import TransformersModel
 from megrez_search.settings import Settings
-from tests.runtime.standins import save_dequantized_smollm2, save_megrez_shaped_llama
-
-
-@pytest.fixture(scope="module")
-def smollm2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_dequantized_smollm2(tmp_path_factory.mktemp("smollm2-hf"))
-
-
-@pytest.fixture(scope="module")
-def megrez_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_megrez_shaped_llama(tmp_path_factory.mktemp("megrez-shaped"))
-
-
-@pytest.fixture(scope="module")
-def megrez_model(megrez_folder: Path) -> TransformersModel:
-    model = load_model(Settings(model=str(megrez_folder)))
-    assert isinstance(model, TransformersModel)
-    return model
 
 
 def test_spec_selects_transformers_for_a_folder(smollm2_folder: Path) -> None:
@@ -87,23 +76,21 @@ def test_random_megrez_shaped_model_generates(megrez_model: TransformersModel) -
 def test_function_call_tokens_survive_and_turn_end_stops(
     megrez_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Megrez weights are not here: replay the ids a real Megrez emits through generate()."""
+    """Megrez weights are not here: the token loop picks the ids a real Megrez emits."""
     tokenizer = megrez_model.tokenizer
     call = megrez_format.render_function_call("googleWebSearch", {"query": "lru_cache maxsize"})
-    scripted = tokenizer(call + megrez_format.TURN_END + "ignored", add_special_tokens=False)[
-        "input_ids"
-    ]
+    scripted = iter(
+        tokenizer(call + megrez_format.TURN_END + "ignored", add_special_tokens=False)["input_ids"]
+    )
 
-    def replay_generate(input_ids, streamer, **kwargs):  # type: ignore[no-untyped-def]
-        streamer.put(input_ids.cpu())
-        for token in scripted:
-            streamer.put(torch.tensor([token]))
-        streamer.end()
-        return torch.cat([input_ids, torch.tensor([scripted])], dim=-1)
+    def replay(logits: torch.Tensor, rows: list[object]) -> list[int | BaseException]:
+        return [next(scripted) for _ in rows]
 
-    monkeypatch.setattr(megrez_model.model, "generate", replay_generate)
-    text = megrez_model.complete([Message("user", "q")], Sampling(max_tokens=64))
+    monkeypatch.setattr(batch_scheduler, "pick_next", replay)
+    usage = Usage()
+    text = megrez_model.complete([Message("user", "q")], Sampling(max_tokens=64), usage)
     assert text == call
+    assert usage.completion_tokens == len(tokenizer(call, add_special_tokens=False)["input_ids"])
     assert megrez_format.parse_function_call(text) == {
         "name": "googleWebSearch",
         "arguments": {"query": "lru_cache maxsize"},
@@ -115,12 +102,12 @@ def test_generation_failure_is_a_model_call_error(
 ) -> None:
     from megrez_search.runtime import ModelCallError
 
-    def broken_generate(**kwargs):  # type: ignore[no-untyped-def]
+    def broken_forward(*args: object, **kwargs: object) -> None:
         raise RuntimeError("CUDA out of memory")
 
-    monkeypatch.setattr(megrez_model.model, "generate", broken_generate)
+    monkeypatch.setattr(megrez_model.model, "forward", broken_forward)
     with pytest.raises(ModelCallError, match="out of memory"):
-        megrez_model.complete([Message("user", "q")], Sampling(max_tokens=4))
+        megrez_model.complete([Message("user", "another q")], Sampling(max_tokens=4))
 
 
 def test_folder_without_config_is_rejected(tmp_path: Path) -> None:
