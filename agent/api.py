@@ -28,6 +28,7 @@ from typing import Any, Self
 from langgraph.checkpoint.sqlite import SqliteSaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
@@ -271,6 +272,33 @@ class SearchAgent:
             )
             for turn in self.turns(thread_id)
         ]
+
+    def rewind(self, thread_id: str) -> Turn | None:
+        """Take back the last question of `thread_id` and its answer (to ask it again).
+
+        Returns the removed user turn, or None when the thread has none or a turn is running.
+        """
+        if self.is_running(thread_id):
+            return None
+        with self._thread_lock(thread_id):
+            turns = self.turns(thread_id)
+            last = max((i for i, t in enumerate(turns) if t.get("role") == "user"), default=None)
+            if last is None:
+                return None
+            config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+            # `turns` only grows by its reducer; None resets it, then the kept turns return.
+            self.graph.update_state(config, {"turns": None}, as_node="finish")
+            if last:
+                self.graph.update_state(config, {"turns": turns[:last]}, as_node="finish")
+            return turns[last]
+
+    def is_running(self, thread_id: str) -> bool:
+        with self._guard:
+            return thread_id in self._running
+
+    def followups(self, thread_id: str) -> list[str]:
+        """Three questions the user could ask next in `thread_id` (after its last answer)."""
+        return suggest_followups(self.runtime, self.turns(thread_id), self.settings)
 
     def threads(self) -> list[ThreadInfo]:
         """Past conversations, the most recently used first."""
