@@ -1,4 +1,4 @@
-"""The browser UI (`megrez-search ui`): a Gradio chat over one shared `SearchAgent`.
+"""The browser UI (`megrez-search ui`): a Gradio chat over the agent(s).
 
 Each browser keeps its conversation's thread id in localStorage (`gr.BrowserState`, with a
 secret kept in the data dir so it still decrypts after a restart); the conversation itself
@@ -6,109 +6,61 @@ lives in the agent's SQLite checkpointer. So a reload or a restart shows the sam
 several browsers talk to the agent at once with independent threads: the queue runs up to
 `settings.ui_concurrency` turns concurrently, and the model backend serialises only its own
 calls, so one user's searching and fetching overlaps another's answer.
+
+The handlers are here; the page is laid out in `ui.layout`.
 """
 
 from __future__ import annotations
 
 import logging
-import mimetypes
-import secrets
-import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.ui.assets import launch_assets
+from megrez_search.ui.attachments import keep_attachments, ui_secret, uploads_dir
+from megrez_search.ui.chats import Agents, chat_choices, export_chat, provider_for
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
-from megrez_search.ui.render import plain
+from megrez_search.ui.export import answer_markdown, last_answer
 
 from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import MAX_PAGES, Settings
+from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BROWSER_STORAGE_KEY = "megrez-search-thread"
-TITLE = "Megrez Search"
+__all__ = ["ChatUI", "TurnUpdate", "browser_state", "build_app", "launch_ui", "ui_secret"]
+
+FOLLOWUP_CHIPS = 3
 
 
-@dataclass
-class Attachments:
-    image: Path | None = None
-    audio: Path | None = None
-    problems: tuple[str, ...] = ()
+class TurnUpdate(NamedTuple):
+    """What a turn's handler updates, in the order of `Layout.turn_outputs`."""
 
-
-def ui_secret(settings: Settings) -> str:
-    """The key that encrypts the thread id in the browser; kept so it survives restarts."""
-    path = settings.data_dir / "ui-secret"
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-        if secret:
-            return secret
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(24)
-    path.write_text(secret, encoding="utf-8")
-    path.chmod(0o600)
-    return secret
-
-
-def uploads_dir(settings: Settings) -> Path:
-    """Where attachments are kept: Gradio's temp files go, the conversation stays."""
-    return settings.data_dir / "uploads"
-
-
-def keep_attachments(files: list[Any], settings: Settings) -> Attachments:
-    """Sort uploaded/recorded files into one image and one audio clip, copied to the data dir."""
-    image: Path | None = None
-    audio: Path | None = None
-    problems: list[str] = []
-    for item in files or []:
-        path = Path(item["path"] if isinstance(item, dict) else getattr(item, "path", item))
-        mime = mimetypes.guess_type(path.name)[0] or ""
-        kind = (
-            "image"
-            if mime.startswith("image/")
-            else "audio"
-            if mime.startswith(("audio/", "video/webm"))
-            else None
-        )
-        if kind is None:
-            problems.append(f"cannot use {path.name}: attach an image or a voice recording")
-            continue
-        if (image if kind == "image" else audio) is not None:
-            problems.append(f"only one {kind} per question is used; {path.name} was left out")
-            continue
-        try:
-            target = uploads_dir(settings) / f"{uuid.uuid4().hex}{path.suffix.lower()}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-        except OSError as exc:
-            log.warning("cannot keep upload %s: %s", path, exc)
-            problems.append(f"cannot read {path.name}: {exc.strerror or exc}")
-            continue
-        if kind == "image":
-            image = target
-        else:
-            audio = target
-    return Attachments(image, audio, tuple(problems))
+    chat: Any
+    box: Any
+    thread: Any
+    stored: Any
+    past: Any
+    status: Any
+    stop: Any
+    export: Any
 
 
 class ChatUI:
-    """The event handlers, bound to one agent; `build()` lays out the page."""
+    """The event handlers, bound to the agents; `build()` lays out the page."""
 
     def __init__(self, agent: SearchAgent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
+        self.agents = Agents(agent, settings)
 
-    # --- handlers -------------------------------------------------------------------------------
+    # --- chats ----------------------------------------------------------------------------
 
-    def past_chats(self, selected: str | None = None) -> dict[str, Any]:
-        choices = [(info.title, info.thread_id) for info in self.agent.threads()]
+    def past_chats(self, selected: str | None = None, words: str = "") -> dict[str, Any]:
+        choices = chat_choices(self.agent, self.agent.threads(), words)
         known = {value for _, value in choices}
         return gr.update(choices=choices, value=selected if selected in known else None)
 
@@ -121,24 +73,105 @@ class ChatUI:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
 
+    def export_file(self, thread_id: str | None) -> Any:
+        try:
+            path = export_chat(self.agent, thread_id, self.settings.data_dir / "exports")
+        except Exception:
+            log.exception("cannot export conversation %s", thread_id)
+            path = None
+        return gr.update(value=path, interactive=path is not None)
+
     def on_load(self, stored: dict[str, Any] | None) -> tuple[Any, ...]:
         stored = stored or {}
         thread_id = stored.get("thread_id")
         search = bool(stored.get("search", True))
-        return self.open_thread(thread_id), thread_id, self.past_chats(thread_id), search
+        model = stored.get("model") or self.settings.model
+        return (
+            self.open_thread(thread_id),
+            thread_id,
+            self.past_chats(thread_id),
+            search,
+            model if model in self.agents.choices else self.settings.model,
+            self.export_file(thread_id),
+        )
 
-    def on_pick(self, thread_id: str | None, search: bool) -> tuple[Any, ...]:
-        return self.open_thread(thread_id), thread_id, browser_state(thread_id, search)
+    def on_pick(self, thread_id: str | None, search: bool, model: str) -> tuple[Any, ...]:
+        return (
+            self.open_thread(thread_id),
+            thread_id,
+            browser_state(thread_id, search, model),
+            self.export_file(thread_id),
+            *hidden_chips(),
+        )
 
-    def on_new_chat(self, search: bool) -> tuple[Any, ...]:
-        return [], None, browser_state(None, search), self.past_chats(None), ""
+    def on_new_chat(self, search: bool, model: str) -> tuple[Any, ...]:
+        return (
+            [],
+            None,
+            browser_state(None, search, model),
+            self.past_chats(None),
+            "",
+            self.export_file(None),
+            *hidden_chips(),
+        )
 
-    def on_toggle(self, thread_id: str | None, search: bool) -> dict[str, Any]:
-        return browser_state(thread_id, search)
+    def on_delete(self, thread_id: str | None, search: bool, model: str) -> tuple[Any, ...]:
+        if thread_id:
+            try:
+                self.agent.delete_thread(thread_id)
+            except Exception:
+                log.exception("cannot delete conversation %s", thread_id)
+                return (
+                    gr.skip(),
+                    thread_id,
+                    gr.skip(),
+                    gr.skip(),
+                    "⚠ This chat could not be deleted; try again.",
+                    gr.skip(),
+                    *hidden_chips(),
+                )
+        return self.on_new_chat(search, model)
+
+    def on_search_chats(self, words: str, thread_id: str | None) -> dict[str, Any]:
+        return self.past_chats(thread_id, words)
+
+    def on_settings(self, thread_id: str | None, search: bool, model: str) -> dict[str, Any]:
+        return browser_state(thread_id, search, model)
 
     def on_stop(self, thread_id: str | None) -> None:
-        if thread_id and not self.agent.stop(thread_id):
+        if thread_id and not any(agent.stop(thread_id) for agent in self.agents.all()):
             log.info("stop: nothing running in %s", thread_id)
+
+    def answer_markdown(self, thread_id: str | None) -> str:
+        """The last answer of the chat with its sources, as Markdown (for the clipboard)."""
+        if not thread_id:
+            return ""
+        answer = last_answer(self.agent.turns(thread_id))
+        if answer is None:
+            return ""
+        return answer_markdown(str(answer.get("content") or ""), list(answer.get("sources") or []))
+
+    # --- follow-ups -----------------------------------------------------------------------
+
+    def followups(self, thread_id: str | None, model: str | None = None) -> list[Any]:
+        """The follow-up chips of the chat's last answer (asked after it, never before)."""
+        if not self.settings.followups or not thread_id:
+            return hidden_chips()
+        agent = self.agents.get(model)
+        turns = agent.turns(thread_id)
+        if agent.is_running(thread_id) or not turns or turns[-1].get("role") != "assistant":
+            return hidden_chips()
+        if turns[-1].get("error") or not str(turns[-1].get("content") or "").strip():
+            return hidden_chips()
+        try:
+            questions = agent.followups(thread_id)
+        except Exception:
+            log.exception("follow-up suggestions failed")
+            questions = []
+        padded = [*questions, *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
+        return [gr.update(value=q, visible=bool(q)) for q in padded]
+
+    # --- turns ----------------------------------------------------------------------------
 
     def respond(
         self,
@@ -147,52 +180,111 @@ class ChatUI:
         search: bool,
         provider: str,
         pages: float | None = None,
-    ) -> Iterator[tuple[Any, ...]]:
-        """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
+        scope: str | None = None,
+        model: str | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """Run one turn from the message box, yielding `TurnUpdate`s."""
         box = box or {}
-        text = str(box.get("text") or "")
-        thread_id = thread_id or uuid.uuid4().hex
-        earlier = self.open_thread(thread_id)
         attachments = keep_attachments(list(box.get("files") or []), self.settings)
-        view = TurnView(
-            question=text,
-            image=str(attachments.image) if attachments.image else None,
-            audio=str(attachments.audio) if attachments.audio else None,
+        request = AskRequest(
+            question=str(box.get("text") or ""),
+            thread_id=thread_id or uuid.uuid4().hex,
+            search=bool(search),
+            provider=provider_for(scope, provider),
+            pages=int(pages) if pages else None,
+            image=attachments.image,
+            audio=attachments.audio,
         )
-        for problem in attachments.problems:
-            view.add_notice(problem)
-        stored = browser_state(thread_id, search)
+        yield from self.run_turn(request, model, attachments.problems)
 
+    def ask_followup(
+        self,
+        question: str,
+        thread_id: str | None,
+        search: bool,
+        provider: str,
+        pages: float | None = None,
+        scope: str | None = None,
+        model: str | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """A follow-up chip clicked: asked in the chat with its current search setting."""
+        yield from self.respond(
+            {"text": question}, thread_id, search, provider, pages, scope, model
+        )
+
+    def regenerate(
+        self,
+        thread_id: str | None,
+        search: bool,
+        provider: str,
+        pages: float | None = None,
+        scope: str | None = None,
+        model: str | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """Take back the last answer and ask its question again (with today's settings)."""
+        agent = self.agents.get(model)
+        asked = agent.rewind(thread_id) if thread_id else None
+        if asked is None:
+            chat = self.open_thread(thread_id)
+            status = "⚠ Nothing to regenerate while an answer is being written."
+            yield TurnUpdate(
+                chat, gr.skip(), thread_id, gr.skip(), gr.skip(), status, gr.skip(), gr.skip()
+            )
+            return
+        request = AskRequest(
+            question=str(asked.get("content") or ""),
+            thread_id=thread_id,
+            search=bool(search),
+            provider=provider_for(scope, provider),
+            pages=int(pages) if pages else None,
+            image=_existing(asked.get("image")),
+            audio=_existing(asked.get("audio")),
+        )
+        yield from self.run_turn(request, model, ())
+
+    def run_turn(
+        self, request: AskRequest, model: str | None, problems: tuple[str, ...]
+    ) -> Iterator[TurnUpdate]:
+        thread_id = request.thread_id or uuid.uuid4().hex
+        agent = self.agents.get(model)
+        earlier = self.open_thread(thread_id)
+        view = TurnView(
+            question=request.question,
+            image=str(request.image) if request.image else None,
+            audio=str(request.audio) if request.audio else None,
+        )
+        for problem in problems:
+            view.add_notice(problem)
+        stored = browser_state(thread_id, request.search, model or self.settings.model)
         cleared = False
 
-        def update(past: Any = None) -> tuple[Any, ...]:
+        def update(past: Any = None, export: Any = None) -> TurnUpdate:
             # The box is emptied once, when the question is taken: later updates leave it
             # alone so that the next question can be typed while this answer streams.
             nonlocal cleared
             box_update = gr.skip() if cleared else gr.update(value=None)
             cleared = True
-            past = gr.skip() if past is None else past
-            return earlier + view.messages(), box_update, thread_id, stored, past, view.status()
+            return TurnUpdate(
+                earlier + view.messages(),
+                box_update,
+                thread_id,
+                stored,
+                gr.skip() if past is None else past,
+                view.status(),
+                gr.update(visible=not view.finished),
+                gr.skip() if export is None else export,
+            )
 
-        if not text.strip() and attachments.image is None and attachments.audio is None:
+        if not request.question.strip() and request.image is None and request.audio is None:
             view.add_notice("Type a question, or attach an image or a voice recording.")
             view.finished = view.failed = True
             yield update()
             return
-        request = AskRequest(
-            question=text,
-            thread_id=thread_id,
-            search=bool(search),
-            provider=provider.strip() or None,
-            pages=int(pages) if pages else None,
-            image=attachments.image,
-            audio=attachments.audio,
-        )
         yield update()
         try:
             # Every event is shown at once (Gradio sends only the change): holding tokens
             # back to batch them would leave them unseen whenever the model pauses.
-            for event in self.agent.stream(request):
+            for event in agent.stream(request):
                 view.apply(event)
                 yield update()
         except MegrezSearchError as exc:
@@ -204,114 +296,27 @@ class ChatUI:
             view.add_notice(f"Something went wrong ({type(exc).__name__}: {exc}); try again.")
             view.failed = True
         view.finished = True
-        yield update(self.past_chats(thread_id))
+        yield update(self.past_chats(thread_id), self.export_file(thread_id))
 
-    # --- layout ---------------------------------------------------------------------------------
-
-    def active_settings(self) -> str:
-        try:
-            model = f"{self.agent.runtime.model.name} ({self.agent.runtime.dialect} dialect)"
-        except Exception:  # noqa: BLE001 - a remote model's name may need the server
-            model = self.settings.model
-        rows = [
-            ("Model", model),
-            ("Search providers", self.settings.search),
-            ("Pages per question", str(self.settings.pages)),
-            ("Data", str(self.settings.data_dir)),
-        ]
-        # A list, not a table: the sidebar is too narrow for two columns.
-        lines = "\n".join(f"- **{name}:** {plain(value)}" for name, value in rows)
-        return (
-            "**Active at start-up**\n\n" + lines + "\n\nThe provider chain and pages above "
-            "apply to this chat. The defaults and the model are set at start-up with command-line "
-            "flags or `MEGREZ_*` environment variables (e.g. `megrez-search --model PATH ui`)."
-        )
+    # --- layout ---------------------------------------------------------------------------
 
     def build(self) -> gr.Blocks:
-        with gr.Blocks(title=TITLE, fill_height=True) as demo:
-            stored = gr.BrowserState(
-                {"thread_id": None},
-                storage_key=BROWSER_STORAGE_KEY,
-                secret=ui_secret(self.settings),
-            )
-            thread = gr.State(None)
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=1, min_width=220):
-                    gr.Markdown(f"## {TITLE}")
-                    new_chat = gr.Button("New chat", variant="secondary", elem_id="new-chat")
-                    past = gr.Dropdown(
-                        label="Past chats",
-                        choices=[],
-                        value=None,
-                        interactive=True,
-                        elem_id="past-chats",
-                    )
-                    with gr.Accordion("Settings", open=False, elem_id="settings"):
-                        provider = gr.Textbox(
-                            label="Search provider chain (this chat)",
-                            value=self.settings.search,
-                            elem_id="provider",
-                        )
-                        pages = gr.Slider(
-                            label="Pages to read per question (this chat)",
-                            minimum=1,
-                            maximum=MAX_PAGES,
-                            step=1,
-                            value=self.settings.pages,
-                            elem_id="pages",
-                        )
-                        gr.Markdown(self.active_settings())
-                with gr.Column(scale=4):
-                    chatbot = gr.Chatbot(
-                        label="Conversation",
-                        elem_id="chat",
-                        height="70vh",
-                        latex_delimiters=[],  # `$` in page text is not maths
-                        sanitize_html=True,
-                        allow_tags=False,
-                        feedback_options=None,
-                        buttons=["copy"],
-                        placeholder="Ask a question. Answers cite their sources as [1], [2], …",
-                    )
-                    with gr.Row():
-                        search = gr.Checkbox(
-                            value=True, label="Web search", elem_id="search-toggle"
-                        )
-                        stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
-                    status = gr.Markdown("", elem_id="status")
-                    box = gr.MultimodalTextbox(
-                        placeholder="Ask anything — or drop an image, or record a voice question",
-                        sources=["upload", "microphone"],
-                        file_types=["image", "audio"],
-                        file_count="multiple",
-                        show_label=False,
-                        elem_id="question",
-                    )
+        from megrez_search.ui.layout import build_layout  # the layout imports this module
 
-            demo.load(self.on_load, inputs=[stored], outputs=[chatbot, thread, past, search])
-            search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
-            box.submit(
-                self.respond,
-                inputs=[box, thread, search, provider, pages],
-                outputs=[chatbot, box, thread, stored, past, status],
-                concurrency_id="ask",
-                show_progress="hidden",
-            )
-            stop.click(self.on_stop, inputs=[thread], outputs=None, queue=False)
-            new_chat.click(
-                self.on_new_chat,
-                inputs=[search],
-                outputs=[chatbot, thread, stored, past, status],
-                queue=False,
-            )
-            past.input(self.on_pick, inputs=[past, search], outputs=[chatbot, thread, stored])
-        demo.queue(default_concurrency_limit=self.settings.ui_concurrency)
-        return demo
+        return build_layout(self)
 
 
-def browser_state(thread_id: str | None, search: bool) -> dict[str, Any]:
-    """What the browser keeps across reloads: its conversation and the search toggle."""
-    return {"thread_id": thread_id, "search": bool(search)}
+def hidden_chips() -> list[Any]:
+    return [gr.update(value="", visible=False) for _ in range(FOLLOWUP_CHIPS)]
+
+
+def _existing(path: str | None) -> Path | None:
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def browser_state(thread_id: str | None, search: bool, model: str | None = None) -> dict[str, Any]:
+    """What the browser keeps across reloads: its conversation, search toggle and model."""
+    return {"thread_id": thread_id, "search": bool(search), "model": model}
 
 
 def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:
@@ -331,14 +336,17 @@ def launch_ui(
     demo = build_app(agent, settings)
     uploads = uploads_dir(settings)
     uploads.mkdir(parents=True, exist_ok=True)
+    exports = settings.data_dir / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
     demo.launch(
         server_name=host or settings.host,
         server_port=port or settings.port,
-        allowed_paths=[str(uploads)],
+        allowed_paths=[str(uploads), str(exports)],
         max_file_size=settings.max_upload_bytes,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],
         quiet=True,
+        **launch_assets(),
     )
     return demo
