@@ -332,8 +332,14 @@ def launch_ui(
     block: bool = True,
 ) -> gr.Blocks:
     """Start the UI at http://host:port; with `block=False` it returns once serving."""
-    agent = agent or SearchAgent(settings)
-    demo = build_app(agent, settings)
+    return launch_chat(ChatUI(agent or SearchAgent(settings), settings), host, port, block=block)
+
+
+def launch_chat(
+    ui: ChatUI, host: str | None = None, port: int | None = None, *, block: bool = True
+) -> gr.Blocks:
+    settings = ui.settings
+    demo = ui.build()
     uploads = uploads_dir(settings)
     uploads.mkdir(parents=True, exist_ok=True)
     exports = settings.data_dir / "exports"

@@ -90,7 +90,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;
-    if (preview && !preview.hidden) { const a = anchor; hide(); if (a) a.focus(); return; }
+    if (preview && !preview.hidden) { hide(); return; }
     const stop = document.querySelector("#stop");
     if (stop && stop.offsetParent !== null) { e.preventDefault(); stop.click(); }
   });
