@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 BROWSER_STORAGE_KEY = "megrez-search-thread"
 TITLE = "Megrez Search"
+# On a phone the conversation comes first: the sidebar starts closed, behind its button.
+# Run once the app is mounted (a head script would race Gradio's own rendering).
+CLOSE_SIDEBAR_ON_PHONE_JS = """() => {
+  if (window.innerWidth > 700) return;
+  const toggle = document.querySelector('.sidebar.open .toggle-button');
+  if (toggle) toggle.click();
+}"""
 COPY_JS = "(text) => { if (text) navigator.clipboard.writeText(text); return []; }"
 
 
@@ -133,6 +140,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         def then_followups(event: gr.events.Dependency) -> None:
             event.then(ui.followups, [thread, model], chips, show_progress="hidden")
 
+        demo.load(None, None, None, js=CLOSE_SIDEBAR_ON_PHONE_JS)
         demo.load(
             ui.on_load, inputs=[stored], outputs=[chatbot, thread, past, search, model, export]
         )

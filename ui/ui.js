@@ -1,10 +1,10 @@
-// Megrez Search chat: citation previews, Esc to stop, the sidebar closed on a phone.
+// Megrez Search chat: citation previews and Esc to stop (see ui/layout.py for the phone).
 // Everything shown in a preview is set with textContent: page text never becomes HTML.
 (() => {
-  const PHONE = 700;
   let preview = null;
   let anchor = null;
   let hideTimer = null;
+  let shownAt = 0;
 
   function card(cite) {
     const message = cite.closest(".message-content") || document;
@@ -47,6 +47,7 @@
     text.className = "preview-passage";
     text.textContent = passage ? `“${passage}”` : "";
     el.append(link, where, text);
+    if (el.hidden || anchor !== cite) shownAt = Date.now();
     el.hidden = false;
     anchor = cite;
     const r = cite.getBoundingClientRect();
@@ -82,7 +83,9 @@
     const c = citeOf(e.target);
     if (c) {
       e.preventDefault();
-      if (anchor === c && preview && !preview.hidden) hide(); else show(c);
+      // A tap also sends mouseover just before the click: that must not close it again.
+      const open = anchor === c && preview && !preview.hidden;
+      if (open && Date.now() - shownAt > 500) hide(); else show(c);
     } else if (preview && !preview.contains(e.target)) {
       hide();
     }
@@ -95,13 +98,4 @@
     if (stop && stop.offsetParent !== null) { e.preventDefault(); stop.click(); }
   });
 
-  // On a phone the conversation comes first: close the sidebar once it has rendered.
-  function closeSidebarOnPhone(tries) {
-    if (window.innerWidth > PHONE) return;
-    const side = document.querySelector(".sidebar.open");
-    const toggle = side && side.querySelector(".toggle-button");
-    if (toggle) toggle.click();
-    else if (tries > 0) setTimeout(() => closeSidebarOnPhone(tries - 1), 100);
-  }
-  window.addEventListener("load", () => closeSidebarOnPhone(100));
 })();
