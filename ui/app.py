@@ -60,7 +60,8 @@ class ChatUI:
     # --- chats ----------------------------------------------------------------------------
 
     def past_chats(self, selected: str | None = None, words: str = "") -> dict[str, Any]:
-        choices = chat_choices(self.agent, self.agent.threads(), words)
+        threads = self.agent.threads()
+        choices = chat_choices(self.agent, threads, words)
         known = {value for _, value in choices}
         return gr.update(choices=choices, value=selected if selected in known else None)
 
@@ -111,6 +112,7 @@ class ChatUI:
             browser_state(None, search, model),
             self.past_chats(None),
             "",
+            "",
             self.export_file(None),
             *hidden_chips(),
         )
@@ -128,12 +130,17 @@ class ChatUI:
                     gr.skip(),
                     "⚠ This chat could not be deleted; try again.",
                     gr.skip(),
+                    gr.skip(),
                     *hidden_chips(),
                 )
         return self.on_new_chat(search, model)
 
-    def on_search_chats(self, words: str, thread_id: str | None) -> dict[str, Any]:
-        return self.past_chats(thread_id, words)
+    def on_search_chats(self, words: str, thread_id: str | None) -> tuple[Any, str]:
+        past = self.past_chats(thread_id, words)
+        if not words.strip():
+            return past, ""
+        found = len(past["choices"])
+        return past, f"{found} chat{'' if found == 1 else 's'} found"
 
     def on_settings(self, thread_id: str | None, search: bool, model: str) -> dict[str, Any]:
         return browser_state(thread_id, search, model)

@@ -61,6 +61,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             find = gr.Textbox(
                 label="Search chats", placeholder="Title or text", elem_id="chat-search"
             )
+            found = gr.Markdown("", elem_id="chat-search-count")
             past = gr.Dropdown(
                 label="Past chats", choices=[], value=None, interactive=True, elem_id="past-chats"
             )
@@ -163,16 +164,16 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         new_chat.click(
             ui.on_new_chat,
             [search, model],
-            [chatbot, thread, stored, past, status, export, *chips],
+            [chatbot, thread, stored, past, status, found, export, *chips],
             queue=False,
         )
         delete.click(
             ui.on_delete,
             [thread, search, model],
-            [chatbot, thread, stored, past, status, export, *chips],
+            [chatbot, thread, stored, past, status, found, export, *chips],
             queue=False,
         )
-        find.input(ui.on_search_chats, [find, thread], [past], queue=False)
+        find.change(ui.on_search_chats, [find, thread], [past, found], queue=False)
         past.input(ui.on_pick, [past, search, model], [chatbot, thread, stored, export, *chips])
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo

@@ -98,4 +98,18 @@
     if (stop && stop.offsetParent !== null) { e.preventDefault(); stop.click(); }
   });
 
+
+  // Gradio's collapsible progress title is a role=button holding an unlabelled icon button:
+  // a nested control screen readers announce as a nameless button. The title already
+  // toggles (click, Enter, Space), so the icon is disabled and hidden.
+  function quietIcons(root) {
+    root.querySelectorAll(".thought-group .title button:not([data-quiet])").forEach((b) => {
+      b.dataset.quiet = "1";
+      b.disabled = true;  // not focusable: clicks go to the title (ui.css)
+      b.setAttribute("aria-hidden", "true");
+    });
+  }
+  new MutationObserver(() => quietIcons(document)).observe(document.documentElement, {
+    childList: true, subtree: true,
+  });
 })();

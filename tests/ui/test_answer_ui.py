@@ -230,7 +230,9 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     exported = Path(download.value.path()).read_text(encoding="utf-8")
     # Markdown escapes keep page and model text inert in any viewer (`lru\_cache`).
     assert exported.startswith(f"# {plain(QUESTION)}") and f"## {plain(first)}" in exported
-    assert "The lru_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
+    assert (
+        "The lru_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
+    )
     assert page.dialogs == []
 
 
@@ -238,26 +240,31 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
 def test_delete_and_search_past_chats(browser: Any, app: App, viewport: dict[str, int]) -> None:
     page = open_page(browser, app, viewport)
     tag = "desktop" if viewport is DESKTOP else "phone"
-    ask(page, f"Zebra question {tag}?")
+    zebra = f"Zebra {tag}: what is the lru_cache maxsize default?"
+    ask(page, zebra)
     open_sidebar(page, viewport)
     page.locator("#new-chat").click()
     if viewport is PHONE:
         page.locator(".sidebar .toggle-button").click()  # back to the conversation
     ask(page, f"Giraffe question {tag}?")
     open_sidebar(page, viewport)
-    page.locator("#chat-search textarea, #chat-search input").first.fill(f"zebra question {tag}")
+    # Words of the title and of the answer's text ("128") together find the chat.
+    page.get_by_label("Search chats").fill(f"zebra {tag} 128")
+    expect(page.locator("#chat-search-count")).to_have_text("1 chat found")
     page.locator("#past-chats input").click()
     options = page.get_by_role("option")
     expect(options).to_have_count(1)
-    expect(options.first).to_have_text(f"Zebra question {tag}?")
+    expect(options.first).to_contain_text(zebra)
     shot(page, f"ui-search-chats-{tag}.png")
-    page.keyboard.press("Escape")
-    # Search finds text of answers too, not only titles.
-    page.locator("#chat-search textarea, #chat-search input").first.fill("reply without sources")
-    page.locator("#delete-chat").click()  # deletes the open (giraffe) chat
+    options.first.click()  # opens it
+    expect(page.locator("#chat [data-testid='user']").first).to_contain_text(zebra)
+    page.get_by_label("Search chats").fill(f"giraffe {tag} 128")  # its answer has no 128
+    expect(page.locator("#chat-search-count")).to_have_text("0 chats found")
+    page.locator("#delete-chat").click()  # deletes the open (zebra) chat
     expect(page.locator("#chat [data-testid='user']")).to_have_count(0)
+    expect(page.locator("#chat-search-count")).to_have_text("")
     titles = [info.title for info in app.ui.agent.threads()]
-    assert f"Giraffe question {tag}?" not in titles and f"Zebra question {tag}?" in titles
+    assert zebra not in titles and f"Giraffe question {tag}?" in titles
     shot(page, f"ui-deleted-chat-{tag}.png")
 
 
@@ -301,7 +308,7 @@ def test_keyboard_only_flow(browser: Any, app: App) -> None:
     # Tab from the top of the page reaches the message box.
     for _ in range(30):
         page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.closest('#question') !== null"):
+        if page.evaluate("() => document.activeElement.matches('#question textarea')"):
             break
     else:
         pytest.fail("Tab never reached the message box")
