@@ -89,18 +89,14 @@ def plain_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
 
 
 def citation_html(number: int, source: Mapping[str, Any]) -> str:
-    """`[N]` as a link to its page that carries what a preview shows (see ui.js)."""
+    """`[N]` as a link to its page; its title shows the passage (the preview in ui.js reads
+    the card with the same number). Only `class`, `href` and `title` survive the Chatbot's
+    sanitiser, so nothing else is written."""
     url = str(source["url"])
     title = str(source.get("title") or url)
-    site = site_of(url)
     snippet = str(source.get("snippet") or "")
-    tooltip = f"{title} — {site}" + (f": {snippet}" if snippet else "")
-    return (
-        f'<a class="cite" href="{_attr(safe_url(url) or "")}" data-n="{number}" '
-        f'data-title="{_attr(title)}" data-site="{_attr(site)}" '
-        f'data-snippet="{_attr(snippet)}" title="{_attr(tooltip)}" '
-        f'aria-label="Source {number}: {_attr(title)}">[{number}]</a>'
-    )
+    tooltip = f"{title} — {site_of(url)}" + (f": {snippet}" if snippet else "")
+    return f'<a class="cite" href="{_attr(safe_url(url) or "")}" title="{_attr(tooltip)}">[{number}]</a>'
 
 
 def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
@@ -142,7 +138,7 @@ def render_cards(sources: Iterable[Mapping[str, Any]]) -> str:
             else f'<span class="source-title">{title}</span>'
         )
         cards.append(
-            f'<div class="source-card" role="listitem" data-n="{number}">'
+            f'<div class="source-card" role="listitem">'
             f'<span class="source-n">{number}</span>{heading}'
             f'<span class="source-site">{site}</span>'
             f'<span class="source-snippet">{_attr(snippet)}</span></div>'
@@ -150,18 +146,6 @@ def render_cards(sources: Iterable[Mapping[str, Any]]) -> str:
     if not cards:
         return ""
     return '<div class="source-cards" role="list" aria-label="Sources">' + "".join(cards) + "</div>"
-
-
-def render_sources(sources: Iterable[Mapping[str, Any]]) -> str:
-    """The numbered sources list as plain Markdown: `[N] title — site`."""
-    lines = []
-    for source in sources:
-        url = str(source.get("url", ""))
-        title = str(source.get("title") or url)
-        site = site_of(url)
-        suffix = f" — {plain(site)}" if site else ""
-        lines.append(f"- \\[{int(source['n'])}\\] {link(title, url)}{suffix}")
-    return "**Sources**\n\n" + "\n".join(lines) if lines else ""
 
 
 def render_reply(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
