@@ -107,7 +107,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             elem_id="question",
         )
         with gr.Row(elem_id="controls"):
-            search = gr.Checkbox(value=True, label="Web search", elem_id="search-toggle")
+            search = gr.Checkbox(
+                value=True, label="Web search", elem_id="search-toggle", scale=0, min_width=130
+            )
             scope = gr.Dropdown(
                 label="Search in",
                 choices=scope_choices(settings),
@@ -162,6 +164,13 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             None, [clipboard], None, js=COPY_JS
         )
         new_chat.click(
+            ui.on_new_chat,
+            [search, model],
+            [chatbot, thread, stored, past, status, found, export, *chips],
+            queue=False,
+        )
+        # The Chatbot's own "Clear" (trash) icon starts a new chat; the old one stays listed.
+        chatbot.clear(
             ui.on_new_chat,
             [search, model],
             [chatbot, thread, stored, past, status, found, export, *chips],
