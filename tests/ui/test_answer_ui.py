@@ -182,6 +182,15 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     cite = answer.locator("a.cite").first
     expect(cite).to_have_text("[1]")
     expect(card.locator(".source-n")).to_have_text("1")  # the same number in text and card
+    # The cards are the recorded sources (what the API returns), number for number.
+    thread = app.ui.agent.threads()[0].thread_id
+    recorded = app.ui.agent.turns(thread)[-1]["sources"]
+    cards = answer.locator(".source-card")
+    expect(cards).to_have_count(len(recorded))
+    for index, source in enumerate(recorded):
+        expect(cards.nth(index).locator(".source-n")).to_have_text(str(source["n"]))
+        expect(cards.nth(index).locator(".source-title")).to_have_text(source["title"])
+        expect(cards.nth(index).locator(".source-snippet")).to_have_text(source["snippet"])
     shot(page, f"ui-answer-cards-{tag}.png")
 
     # The citation preview: hover on a desktop, tap on a phone; the passage and its page.
