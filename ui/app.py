@@ -233,7 +233,12 @@ class ChatUI:
         asked = agent.rewind(thread_id) if thread_id else None
         if asked is None:
             chat = self.open_thread(thread_id)
-            status = "⚠ Nothing to regenerate while an answer is being written."
+            running = bool(thread_id) and any(a.is_running(thread_id) for a in self.agents.all())
+            status = (
+                "⚠ Wait for the answer being written (or stop it) to regenerate."
+                if running
+                else "⚠ Nothing to regenerate yet: ask a question first."
+            )
             yield TurnUpdate(
                 chat, gr.skip(), thread_id, gr.skip(), gr.skip(), status, gr.skip(), gr.skip()
             )

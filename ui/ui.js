@@ -109,7 +109,15 @@
       b.setAttribute("aria-hidden", "true");
     });
   }
-  new MutationObserver(() => quietIcons(document)).observe(document.documentElement, {
+  // The status line under the chat is announced when it changes ("Answered in 2.1 s").
+  function liveStatus() {
+    const status = document.querySelector("#status");
+    if (status && !status.hasAttribute("role")) {
+      status.setAttribute("role", "status");
+      status.setAttribute("aria-live", "polite");
+    }
+  }
+  new MutationObserver(() => { quietIcons(document); liveStatus(); }).observe(document.documentElement, {
     childList: true, subtree: true,
   });
 })();

@@ -101,3 +101,9 @@ def test_scope_picks_the_provider() -> None:
     assert provider_for(WEB_SCOPE, "ddg, searxng:http://x") == "ddg, searxng:http://x"
     assert provider_for("local:notes", "ddg") == "local:notes"
     assert provider_for(None, " ") is None
+
+
+def test_regenerate_with_nothing_asked_says_so(ui: ChatUI) -> None:
+    (update,) = ui.regenerate(None, False, "")
+    assert update.status == "⚠ Nothing to regenerate yet: ask a question first."
+    assert update.chat == []
