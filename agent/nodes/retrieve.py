@@ -140,7 +140,5 @@ def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
                 Passage(text, passage.url, passage.title, passage.heading_path, passage.score)
             )
     contexts = group_contexts(cleaned)
-    writer(
-        SourcesEvent(sources=[dict(source_of(c)) for c in contexts])
-    )
+    writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"contexts": contexts}
