@@ -27,6 +27,8 @@ from tests.ui.conftest import ARTIFACTS, REPO
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
+pytestmark = pytest.mark.slow  # builds three small indexes, drives chromium
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
