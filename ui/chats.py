@@ -4,6 +4,7 @@ model and search scope. Plain functions over the agent, so they are tested witho
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from megrez_search.ui.export import conversation_markdown, export_name
 from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: The scope value that means "the provider chain of this chat" (the web by default).
 WEB_SCOPE = "web"
@@ -46,7 +49,7 @@ def chat_choices(
 
 def export_chat(agent: SearchAgent, thread_id: str | None, folder: Path) -> str | None:
     """Write the chat as Markdown under `folder`; its path, or None when there is no chat."""
-    if not thread_id:
+    if not thread_id or not _THREAD_ID.fullmatch(thread_id):  # it names a folder
         return None
     turns = agent.turns(thread_id)
     if not turns:

@@ -71,6 +71,7 @@ def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
     chips = ui.followups(thread)
     assert [chip["visible"] for chip in chips] == [True, True, True]
     assert chips[0]["value"].endswith("?")
+    assert ui.export_file("../../etc")["value"] is None  # an id never escapes the folder
     ui.on_delete(thread, True, "embedded")
     assert ui.agent.threads() == [] and ui.export_file(thread)["value"] is None
 
