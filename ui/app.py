@@ -22,7 +22,13 @@ import gradio as gr
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.ui.assets import launch_assets
 from megrez_search.ui.attachments import keep_attachments, ui_secret, uploads_dir
-from megrez_search.ui.chats import Agents, chat_choices, export_chat, provider_for
+from megrez_search.ui.chats import (
+    Agents,
+    ChatModels,
+    chat_choices,
+    export_chat,
+    provider_for,
+)
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from megrez_search.ui.export import answer_markdown, last_answer
 
@@ -56,6 +62,7 @@ class ChatUI:
         self.agent = agent
         self.settings = settings
         self.agents = Agents(agent, settings)
+        self.chat_models = ChatModels(settings.data_dir / "ui.sqlite")
 
     # --- chats ----------------------------------------------------------------------------
 
@@ -86,7 +93,7 @@ class ChatUI:
         stored = stored or {}
         thread_id = stored.get("thread_id")
         search = bool(stored.get("search", True))
-        model = stored.get("model") or self.settings.model
+        model = self.chat_models.get(thread_id) or stored.get("model") or self.settings.model
         return (
             self.open_thread(thread_id),
             thread_id,
@@ -96,11 +103,18 @@ class ChatUI:
             self.export_file(thread_id),
         )
 
+    def model_of(self, thread_id: str | None, current: str | None) -> str:
+        """The model picker's value for a chat: the one it last used, else the current one."""
+        model = self.chat_models.get(thread_id) or current or self.settings.model
+        return model if model in self.agents.choices else self.settings.model
+
     def on_pick(self, thread_id: str | None, search: bool, model: str) -> tuple[Any, ...]:
+        model = self.model_of(thread_id, model)
         return (
             self.open_thread(thread_id),
             thread_id,
             browser_state(thread_id, search, model),
+            model,
             self.export_file(thread_id),
             *hidden_chips(),
         )
@@ -121,6 +135,7 @@ class ChatUI:
         if thread_id:
             try:
                 self.agent.delete_thread(thread_id)
+                self.chat_models.forget(thread_id)
             except Exception:
                 log.exception("cannot delete conversation %s", thread_id)
                 return (
@@ -143,6 +158,8 @@ class ChatUI:
         return past, f"{found} chat{'' if found == 1 else 's'} found"
 
     def on_settings(self, thread_id: str | None, search: bool, model: str) -> dict[str, Any]:
+        if thread_id and self.agent.turns(thread_id):
+            self.chat_models.set(thread_id, model)  # the pick belongs to this chat
         return browser_state(thread_id, search, model)
 
     def on_stop(self, thread_id: str | None) -> None:
@@ -292,6 +309,7 @@ class ChatUI:
             view.finished = view.failed = True
             yield update()
             return
+        self.chat_models.set(thread_id, model)
         yield update()
         try:
             # Every event is shown at once (Gradio sends only the change): holding tokens

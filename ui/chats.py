@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -105,3 +107,39 @@ class Agents:
 
     def all(self) -> list[SearchAgent]:
         return list(self._agents.values())
+
+
+class ChatModels:
+    """The model each chat last used (the picker is per chat), kept beside the data."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._conn:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS chat_models (thread_id TEXT PRIMARY KEY, model TEXT)"
+            )
+
+    def get(self, thread_id: str | None) -> str | None:
+        if not thread_id:
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT model FROM chat_models WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def set(self, thread_id: str | None, model: str | None) -> None:
+        if not thread_id or not model:
+            return
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO chat_models VALUES (?, ?) "
+                "ON CONFLICT(thread_id) DO UPDATE SET model = excluded.model",
+                (thread_id, model),
+            )
+
+    def forget(self, thread_id: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM chat_models WHERE thread_id = ?", (thread_id,))

@@ -183,7 +183,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             queue=False,
         )
         find.change(ui.on_search_chats, [find, thread], [past, found], queue=False)
-        past.input(ui.on_pick, [past, search, model], [chatbot, thread, stored, export, *chips])
+        past.input(
+            ui.on_pick, [past, search, model], [chatbot, thread, stored, model, export, *chips]
+        )
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo
 

@@ -108,3 +108,15 @@ def test_regenerate_with_nothing_asked_says_so(ui: ChatUI) -> None:
     (update,) = ui.regenerate(None, False, "")
     assert update.status == "⚠ Nothing to regenerate yet: ask a question first."
     assert update.chat == []
+
+
+def test_each_chat_keeps_its_model(ui: ChatUI) -> None:
+    first = ask(ui, "First chat?")
+    ui.chat_models.set(first, "second")  # as after a turn run with the "second" model
+    _, _, stored, model, *_ = ui.on_pick(first, True, "embedded")
+    assert model == "embedded"  # "second" is not configured here: the default stands in
+    ui.agents.settings = ui.settings.model_copy(update={"models": "second"})
+    _, _, stored, model, *_ = ui.on_pick(first, True, "embedded")
+    assert model == "second" and stored["model"] == "second"
+    ui.on_delete(first, True, "embedded")
+    assert ui.chat_models.get(first) is None

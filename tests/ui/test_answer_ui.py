@@ -283,9 +283,9 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     page = open_page(browser, app, DESKTOP)
     ask(page, QUESTION)
     expect(last_answer(page)).to_contain_text(re.compile(r"^Answer \d+"))
-    page.get_by_label("Model").click()
+    page.locator("#model input").click()
     page.get_by_role("option", name="second").click()
-    page.get_by_label("Search in").click()
+    page.locator("#scope input").click()
     page.get_by_role("option", name="Index: notes").click()
     ask(page, "And what do the notes say about lru_cache maxsize?")
     answer = last_answer(page)
@@ -293,6 +293,17 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     expect(answer.locator(".source-card").first).to_contain_text("Team notes on lru_cache")
     expect(answer.locator("a.cite").first).to_have_attribute("href", re.compile("/notes/"))
     shot(page, "ui-model-scope-pickers.png")
+    # The model is per chat: a new chat on "embedded"; reopening the first brings "second".
+    page.locator("#new-chat").click()
+    page.locator("#model input").click()
+    page.get_by_role("option", name="embedded").click()
+    ask(page, "Pickers: a chat of its own?")
+    expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
+    for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):
+        page.locator("#past-chats input").click()
+        page.get_by_role("option", name=title).first.click()
+        expect(page.locator("#chat [data-testid='user']").first).to_contain_text(title)
+        expect(page.locator("#model input")).to_have_value(model)
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -361,7 +372,7 @@ def test_hostile_page_text_stays_text_in_cards_previews_followups_exports(
     browser: Any, app: App, tmp_path: Path
 ) -> None:
     page = open_page(browser, app, DESKTOP)
-    page.get_by_label("Search in").click()
+    page.locator("#scope input").click()
     page.get_by_role("option", name="Index: hostile").click()
     ask(page, QUESTION)
     answer = last_answer(page)
