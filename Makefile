@@ -29,6 +29,10 @@ test-deps:
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+	@# axe-core (pinned in tests/ui/js/package-lock.json) for the accessibility check of the UI.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q npm; }
+	npm ci --prefix tests/ui/js --no-audit --no-fund --loglevel=error
 
 test: test-deps $(STAMP)
 	$(BIN)/python -m pytest

@@ -30,6 +30,7 @@ from typing import Any, Self
 from langgraph.checkpoint.memory import InMemorySaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
@@ -279,6 +280,34 @@ class SearchAgent:
             )
             for turn in self.turns(thread_id, user)
         ]
+
+    def rewind(self, thread_id: str, user: str = LOCAL_USER) -> Turn | None:
+        """Take back the last question of `user`'s `thread_id` and its answer (to ask it again).
+
+        Returns the removed user turn, or None when the thread has none or a turn is running.
+        """
+        if self.is_running(thread_id, user):
+            return None
+        key = thread_key(user, thread_id)
+        with self._thread_lock(key), self._turn_lock.hold(key, uuid.uuid4().hex):
+            turns = self.turns(thread_id, user)
+            last = max((i for i, t in enumerate(turns) if t.get("role") == "user"), default=None)
+            if last is None:
+                return None
+            config: dict[str, Any] = {"configurable": {"thread_id": key}}
+            # `turns` only grows by its reducer; None resets it, then the kept turns return.
+            self.graph.update_state(config, {"turns": None}, as_node="finish")
+            if last:
+                self.graph.update_state(config, {"turns": turns[:last]}, as_node="finish")
+            return turns[last]
+
+    def is_running(self, thread_id: str, user: str = LOCAL_USER) -> bool:
+        with self._guard:
+            return thread_key(user, thread_id) in self._running
+
+    def followups(self, thread_id: str, user: str = LOCAL_USER) -> list[str]:
+        """Three questions the user could ask next in `thread_id` (after its last answer)."""
+        return suggest_followups(self.runtime, self.turns(thread_id, user), self.settings)
 
     def threads(self, user: str = LOCAL_USER) -> list[ThreadInfo]:
         """`user`'s past conversations, the most recently used first."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from megrez_search.agent.state import Source
+from megrez_search.agent.state import Source, source_of
 
 
 @dataclass
@@ -47,10 +47,7 @@ class AskResult:
             thread_id=thread_id,
             searched=bool(values.get("searched")),
             queries=list(values.get("queries") or []),
-            sources=[
-                {"n": c["n"], "url": c["url"], "title": c["title"]}
-                for c in values.get("contexts") or []
-            ],
+            sources=[dict(source_of(c)) for c in values.get("contexts") or []],
             citations=list(values.get("citations") or []),
             transcript=values.get("transcript"),
             image_text=values.get("image_text"),

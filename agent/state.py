@@ -9,7 +9,7 @@ Values are plain dicts/lists/strings so checkpoints stay readable JSON-like msgp
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langgraph.channels import UntrackedValue
 
@@ -49,12 +49,29 @@ class Source(TypedDict):
     n: int
     url: str
     title: str
+    snippet: NotRequired[str]  # the start of the passage the model read (cards, previews)
 
 
 class Context(Source):
     """A source with the passage text the model read (what citations are checked against)."""
 
     text: str
+
+
+#: Characters of a passage kept with its source: enough to show what a citation stands for.
+SNIPPET_CHARS = 600
+
+
+def source_of(context: Context | Source) -> Source:
+    """The numbered source of a context, with a snippet of the passage the model read."""
+    source: Source = {"n": context["n"], "url": context["url"], "title": context["title"]}
+    text = context.get("text") or context.get("snippet") or ""
+    snippet = " ".join(str(text).split())
+    if snippet:
+        source["snippet"] = snippet[:SNIPPET_CHARS].rstrip() + (
+            "…" if len(snippet) > SNIPPET_CHARS else ""
+        )
+    return source
 
 
 class Turn(TypedDict, total=False):

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         description="Model spec: 'embedded', a .gguf path, an HF folder, 'omni:PATH' "
         "or 'openai:BASE_URL[#MODEL]'.",
     )
+    models: str = Field(
+        "",
+        description="More model specs a chat can pick in the UI, comma-separated (e.g. "
+        "'embedded,openai:http://host:8000/v1#megrez'); the first chat uses `model`.",
+    )
     dialect: Literal["auto", "megrez", "generic"] = Field(
         "auto", description="Prompt protocol; 'auto' picks megrez for Megrez models."
     )
@@ -154,6 +159,10 @@ class Settings(BaseSettings):
     user_concurrent_turns: int = Field(
         4, ge=0, description="Answers one account may have in progress at once (0 = no limit)."
     )
+    followups: bool = Field(
+        True, description="Suggest three follow-up questions after each answer in the UI."
+    )
+    followup_max_tokens: int = Field(96, description="Longest follow-up suggestion reply.")
     max_upload_mb: float = Field(
         25.0,
         gt=0,
@@ -178,6 +187,12 @@ class Settings(BaseSettings):
             except ValueError:
                 names.add(item.lower())
         return names, networks
+
+    @property
+    def model_choices(self) -> list[str]:
+        """The model specs a chat can use: `model` first, then `models`, without repeats."""
+        specs = [self.model, *(part.strip() for part in self.models.split(","))]
+        return list(dict.fromkeys(spec for spec in specs if spec))
 
     @property
     def models_dir(self) -> Path:

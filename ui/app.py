@@ -1,4 +1,4 @@
-"""The browser UI (`megrez-search ui`): a Gradio chat over one shared `SearchAgent`.
+"""The browser UI (`megrez-search ui`): a Gradio chat over the agent(s).
 
 Each browser keeps its conversation's thread id in localStorage (`gr.BrowserState`, with a
 secret kept in the data dir so it still decrypts after a restart); the conversation itself
@@ -6,118 +6,79 @@ lives in the agent's SQLite checkpointer. So a reload or a restart shows the sam
 several browsers talk to the agent at once with independent threads: the queue runs up to
 `settings.ui_concurrency` turns concurrently, and the model backend serialises only its own
 calls, so one user's searching and fetching overlaps another's answer.
+
+The handlers are here; the page is laid out in `ui.layout`.
 """
 
 from __future__ import annotations
 
 import logging
-import mimetypes
-import secrets
-import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.ui.assets import launch_assets
+from megrez_search.ui.attachments import keep_attachments, ui_secret, uploads_dir
+from megrez_search.ui.chats import (
+    Agents,
+    ChatModels,
+    chat_choices,
+    export_chat,
+    provider_for,
+)
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import LOGIN_MESSAGE, login_check, ui_limits, user_of
-from megrez_search.ui.render import plain
 
 from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import MAX_PAGES, Settings
+from megrez_search.settings import Settings
+from megrez_search.store import LOCAL_USER
 
 log = logging.getLogger(__name__)
 
-BROWSER_STORAGE_KEY = "megrez-search-thread"
-TITLE = "Megrez Search"
+__all__ = ["ChatUI", "TurnUpdate", "browser_state", "build_app", "launch_ui", "ui_secret"]
+
+FOLLOWUP_CHIPS = 3
 
 
-@dataclass
-class Attachments:
-    image: Path | None = None
-    audio: Path | None = None
-    problems: tuple[str, ...] = ()
+class TurnUpdate(NamedTuple):
+    """What a turn's handler updates, in the order of `Layout.turn_outputs`."""
 
-
-def ui_secret(settings: Settings) -> str:
-    """The key that encrypts the thread id in the browser; kept so it survives restarts."""
-    path = settings.data_dir / "ui-secret"
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-        if secret:
-            return secret
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(24)
-    path.write_text(secret, encoding="utf-8")
-    path.chmod(0o600)
-    return secret
-
-
-def uploads_dir(settings: Settings, user: str | None = None) -> Path:
-    """Where attachments are kept: Gradio's temp files go, the conversation stays.
-    Each user's in a folder of their own (`local` for the user of a no-accounts install)."""
-    root = settings.data_dir / "uploads"
-    return root if user is None else root / (user or "local")
-
-
-def keep_attachments(files: list[Any], settings: Settings, user: str = "") -> Attachments:
-    """Sort uploaded/recorded files into one image and one audio clip, copied to the data dir."""
-    image: Path | None = None
-    audio: Path | None = None
-    problems: list[str] = []
-    for item in files or []:
-        path = Path(item["path"] if isinstance(item, dict) else getattr(item, "path", item))
-        mime = mimetypes.guess_type(path.name)[0] or ""
-        kind = (
-            "image"
-            if mime.startswith("image/")
-            else "audio"
-            if mime.startswith(("audio/", "video/webm"))
-            else None
-        )
-        if kind is None:
-            problems.append(f"cannot use {path.name}: attach an image or a voice recording")
-            continue
-        if (image if kind == "image" else audio) is not None:
-            problems.append(f"only one {kind} per question is used; {path.name} was left out")
-            continue
-        try:
-            target = uploads_dir(settings, user) / f"{uuid.uuid4().hex}{path.suffix.lower()}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-        except OSError as exc:
-            log.warning("cannot keep upload %s: %s", path, exc)
-            problems.append(f"cannot read {path.name}: {exc.strerror or exc}")
-            continue
-        if kind == "image":
-            image = target
-        else:
-            audio = target
-    return Attachments(image, audio, tuple(problems))
+    chat: Any
+    box: Any
+    thread: Any
+    stored: Any
+    past: Any
+    status: Any
+    stop: Any
+    export: Any
 
 
 class ChatUI:
-    """The event handlers, bound to one agent; `build()` lays out the page."""
+    """The event handlers, bound to the agents; `build()` lays out the page."""
 
     def __init__(self, agent: SearchAgent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
+        self.agents = Agents(agent, settings)
+        self.chat_models = ChatModels(settings.data_dir / "ui.sqlite")
         self.limits = ui_limits(settings)
 
-    # --- handlers -------------------------------------------------------------------------------
+    # --- chats ----------------------------------------------------------------------------
 
-    def past_chats(self, selected: str | None = None, user: str = "") -> dict[str, Any]:
-        choices = [(info.title, info.thread_id) for info in self.agent.threads(user)]
+    def past_chats(
+        self, selected: str | None = None, words: str = "", user: str = LOCAL_USER
+    ) -> dict[str, Any]:
+        threads = self.agent.threads(user)
+        choices = chat_choices(self.agent, threads, words, user)
         known = {value for _, value in choices}
         return gr.update(choices=choices, value=selected if selected in known else None)
 
-    def open_thread(self, thread_id: str | None, user: str = "") -> list[ChatMessage]:
+    def open_thread(self, thread_id: str | None, user: str = LOCAL_USER) -> list[ChatMessage]:
         if not thread_id:
             return []
         try:
@@ -126,6 +87,14 @@ class ChatUI:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
 
+    def export_file(self, thread_id: str | None, user: str = LOCAL_USER) -> Any:
+        try:
+            path = export_chat(self.agent, thread_id, self.settings.data_dir / "exports", user)
+        except Exception:
+            log.exception("cannot export conversation %s", thread_id)
+            path = None
+        return gr.update(value=path, interactive=path is not None)
+
     def on_load(
         self, stored: dict[str, Any] | None, request: gr.Request | None = None
     ) -> tuple[Any, ...]:
@@ -133,25 +102,126 @@ class ChatUI:
         stored = stored or {}
         thread_id = stored.get("thread_id")
         search = bool(stored.get("search", True))
-        chat = self.open_thread(thread_id, user)
-        return chat, thread_id, self.past_chats(thread_id, user), search
+        model = self.chat_models.get(user, thread_id) or stored.get("model") or self.settings.model
+        return (
+            self.open_thread(thread_id, user),
+            thread_id,
+            self.past_chats(thread_id, user=user),
+            search,
+            model if model in self.agents.choices else self.settings.model,
+            self.export_file(thread_id, user),
+        )
+
+    def model_of(self, user: str, thread_id: str | None, current: str | None) -> str:
+        """The model picker's value for a chat: the one it last used, else the current one."""
+        model = self.chat_models.get(user, thread_id) or current or self.settings.model
+        return model if model in self.agents.choices else self.settings.model
 
     def on_pick(
-        self, thread_id: str | None, search: bool, request: gr.Request | None = None
+        self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
     ) -> tuple[Any, ...]:
-        chat = self.open_thread(thread_id, user_of(request))
-        return chat, thread_id, browser_state(thread_id, search)
+        user = user_of(request)
+        model = self.model_of(user, thread_id, model)
+        return (
+            self.open_thread(thread_id, user),
+            thread_id,
+            browser_state(thread_id, search, model),
+            model,
+            self.export_file(thread_id, user),
+            *hidden_chips(),
+        )
 
-    def on_new_chat(self, search: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
-        past = self.past_chats(None, user_of(request))
-        return [], None, browser_state(None, search), past, ""
+    def on_new_chat(
+        self, search: bool, model: str, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        return (
+            [],
+            None,
+            browser_state(None, search, model),
+            self.past_chats(None, user=user_of(request)),
+            "",
+            "",
+            self.export_file(None),
+            *hidden_chips(),
+        )
 
-    def on_toggle(self, thread_id: str | None, search: bool) -> dict[str, Any]:
-        return browser_state(thread_id, search)
+    def on_delete(
+        self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        user = user_of(request)
+        if thread_id:
+            try:
+                self.agent.delete_thread(thread_id, user)
+                self.chat_models.forget(user, thread_id)
+            except Exception:
+                log.exception("cannot delete conversation %s", thread_id)
+                return (
+                    gr.skip(),
+                    thread_id,
+                    gr.skip(),
+                    gr.skip(),
+                    "⚠ This chat could not be deleted; try again.",
+                    gr.skip(),
+                    gr.skip(),
+                    *hidden_chips(),
+                )
+        return self.on_new_chat(search, model, request)
+
+    def on_search_chats(
+        self, words: str, thread_id: str | None, request: gr.Request | None = None
+    ) -> tuple[Any, str]:
+        past = self.past_chats(thread_id, words, user_of(request))
+        if not words.strip():
+            return past, ""
+        found = len(past["choices"])
+        return past, f"{found} chat{'' if found == 1 else 's'} found"
+
+    def on_settings(
+        self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
+    ) -> dict[str, Any]:
+        user = user_of(request)
+        if thread_id and self.agent.turns(thread_id, user):
+            self.chat_models.set(user, thread_id, model)  # the pick belongs to this chat
+        return browser_state(thread_id, search, model)
 
     def on_stop(self, thread_id: str | None, request: gr.Request | None = None) -> None:
-        if thread_id and not self.agent.stop(thread_id, user_of(request)):
+        user = user_of(request)
+        if thread_id and not any(agent.stop(thread_id, user) for agent in self.agents.all()):
             log.info("stop: nothing running in %s", thread_id)
+
+    def answer_markdown(self, thread_id: str | None, request: gr.Request | None = None) -> str:
+        """The last answer of the chat with its sources, as Markdown (for the clipboard)."""
+        if not thread_id:
+            return ""
+        answer = last_answer(self.agent.turns(thread_id, user_of(request)))
+        if answer is None:
+            return ""
+        return answer_markdown(str(answer.get("content") or ""), list(answer.get("sources") or []))
+
+    # --- follow-ups -----------------------------------------------------------------------
+
+    def followups(
+        self, thread_id: str | None, model: str | None = None, request: gr.Request | None = None
+    ) -> list[Any]:
+        """The follow-up chips of the chat's last answer (asked after it, never before)."""
+        if not self.settings.followups or not thread_id:
+            return hidden_chips()
+        user = user_of(request)
+        agent = self.agents.get(model)
+        turns = agent.turns(thread_id, user)
+        if agent.is_running(thread_id, user) or not turns or turns[-1].get("role") != "assistant":
+            return hidden_chips()
+        if turns[-1].get("error") or not str(turns[-1].get("content") or "").strip():
+            return hidden_chips()
+        try:
+            questions = agent.followups(thread_id, user)
+        except Exception:
+            log.exception("follow-up suggestions failed")
+            questions = []
+        padded = [*questions, *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
+        return [gr.update(value=q, visible=bool(q)) for q in padded]
+
+    # --- turns ----------------------------------------------------------------------------
 
     def respond(
         self,
@@ -160,50 +230,121 @@ class ChatUI:
         search: bool,
         provider: str,
         pages: float | None = None,
+        scope: str | None = None,
+        model: str | None = None,
         request: gr.Request | None = None,
-    ) -> Iterator[tuple[Any, ...]]:
-        """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
+    ) -> Iterator[TurnUpdate]:
+        """Run one turn from the message box, yielding `TurnUpdate`s."""
         user = user_of(request)
         box = box or {}
-        text = str(box.get("text") or "")
-        thread_id = thread_id or uuid.uuid4().hex
-        earlier = self.open_thread(thread_id, user)
         attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
-        view = TurnView(
-            question=text,
-            image=str(attachments.image) if attachments.image else None,
-            audio=str(attachments.audio) if attachments.audio else None,
-        )
-        for problem in attachments.problems:
-            view.add_notice(problem)
-        stored = browser_state(thread_id, search)
-
-        cleared = False
-
-        def update(past: Any = None) -> tuple[Any, ...]:
-            # The box is emptied once, when the question is taken: later updates leave it
-            # alone so that the next question can be typed while this answer streams.
-            nonlocal cleared
-            box_update = gr.skip() if cleared else gr.update(value=None)
-            cleared = True
-            past = gr.skip() if past is None else past
-            return earlier + view.messages(), box_update, thread_id, stored, past, view.status()
-
-        if not text.strip() and attachments.image is None and attachments.audio is None:
-            view.add_notice("Type a question, or attach an image or a voice recording.")
-            view.finished = view.failed = True
-            yield update()
-            return
         ask = AskRequest(
-            question=text,
-            thread_id=thread_id,
+            question=str(box.get("text") or ""),
+            thread_id=thread_id or uuid.uuid4().hex,
             search=bool(search),
-            provider=provider.strip() or None,
+            provider=provider_for(scope, provider),
             pages=int(pages) if pages else None,
             image=attachments.image,
             audio=attachments.audio,
             user=user,
         )
+        yield from self.run_turn(ask, model, attachments.problems)
+
+    def ask_followup(
+        self,
+        question: str,
+        thread_id: str | None,
+        search: bool,
+        provider: str,
+        pages: float | None = None,
+        scope: str | None = None,
+        model: str | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """A follow-up chip clicked: asked in the chat with its current search setting."""
+        yield from self.respond(
+            {"text": question}, thread_id, search, provider, pages, scope, model, request
+        )
+
+    def regenerate(
+        self,
+        thread_id: str | None,
+        search: bool,
+        provider: str,
+        pages: float | None = None,
+        scope: str | None = None,
+        model: str | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """Take back the last answer and ask its question again (with today's settings)."""
+        user = user_of(request)
+        agent = self.agents.get(model)
+        asked = agent.rewind(thread_id, user) if thread_id else None
+        if asked is None:
+            chat = self.open_thread(thread_id, user)
+            running = bool(thread_id) and any(
+                a.is_running(thread_id, user) for a in self.agents.all()
+            )
+            status = (
+                "⚠ Wait for the answer being written (or stop it) to regenerate."
+                if running
+                else "⚠ Nothing to regenerate yet: ask a question first."
+            )
+            yield TurnUpdate(
+                chat, gr.skip(), thread_id, gr.skip(), gr.skip(), status, gr.skip(), gr.skip()
+            )
+            return
+        ask = AskRequest(
+            question=str(asked.get("content") or ""),
+            thread_id=thread_id,
+            search=bool(search),
+            provider=provider_for(scope, provider),
+            pages=int(pages) if pages else None,
+            image=_existing(asked.get("image")),
+            audio=_existing(asked.get("audio")),
+            user=user,
+        )
+        yield from self.run_turn(ask, model, ())
+
+    def run_turn(
+        self, request: AskRequest, model: str | None, problems: tuple[str, ...]
+    ) -> Iterator[TurnUpdate]:
+        thread_id = request.thread_id or uuid.uuid4().hex
+        user = request.user
+        agent = self.agents.get(model)
+        earlier = self.open_thread(thread_id, user)
+        view = TurnView(
+            question=request.question,
+            image=str(request.image) if request.image else None,
+            audio=str(request.audio) if request.audio else None,
+        )
+        for problem in problems:
+            view.add_notice(problem)
+        stored = browser_state(thread_id, request.search, model or self.settings.model)
+        cleared = False
+
+        def update(past: Any = None, export: Any = None) -> TurnUpdate:
+            # The box is emptied once, when the question is taken: later updates leave it
+            # alone so that the next question can be typed while this answer streams.
+            nonlocal cleared
+            box_update = gr.skip() if cleared else gr.update(value=None)
+            cleared = True
+            return TurnUpdate(
+                earlier + view.messages(),
+                box_update,
+                thread_id,
+                stored,
+                gr.skip() if past is None else past,
+                view.status(),
+                gr.update(visible=not view.finished),
+                gr.skip() if export is None else export,
+            )
+
+        if not request.question.strip() and request.image is None and request.audio is None:
+            view.add_notice("Type a question, or attach an image or a voice recording.")
+            view.finished = view.failed = True
+            yield update()
+            return
         try:
             slot = self.limits.acquire(user)
         except LimitExceeded as exc:
@@ -211,11 +352,12 @@ class ChatUI:
             view.finished = view.failed = True
             yield update()
             return
+        self.chat_models.set(user, thread_id, model)
         try:
             yield update()
             # Every event is shown at once (Gradio sends only the change): holding tokens
             # back to batch them would leave them unseen whenever the model pauses.
-            for event in self.agent.stream(ask):
+            for event in agent.stream(request):
                 view.apply(event)
                 yield update()
         except MegrezSearchError as exc:
@@ -229,114 +371,27 @@ class ChatUI:
         finally:
             slot.release()
         view.finished = True
-        yield update(self.past_chats(thread_id, user))
+        yield update(self.past_chats(thread_id, user=user), self.export_file(thread_id, user))
 
-    # --- layout ---------------------------------------------------------------------------------
-
-    def active_settings(self) -> str:
-        try:
-            model = f"{self.agent.runtime.model.name} ({self.agent.runtime.dialect} dialect)"
-        except Exception:  # noqa: BLE001 - a remote model's name may need the server
-            model = self.settings.model
-        rows = [
-            ("Model", model),
-            ("Search providers", self.settings.search),
-            ("Pages per question", str(self.settings.pages)),
-            ("Data", str(self.settings.data_dir)),
-        ]
-        # A list, not a table: the sidebar is too narrow for two columns.
-        lines = "\n".join(f"- **{name}:** {plain(value)}" for name, value in rows)
-        return (
-            "**Active at start-up**\n\n" + lines + "\n\nThe provider chain and pages above "
-            "apply to this chat. The defaults and the model are set at start-up with command-line "
-            "flags or `MEGREZ_*` environment variables (e.g. `megrez-search --model PATH ui`)."
-        )
+    # --- layout ---------------------------------------------------------------------------
 
     def build(self) -> gr.Blocks:
-        with gr.Blocks(title=TITLE, fill_height=True) as demo:
-            stored = gr.BrowserState(
-                {"thread_id": None},
-                storage_key=BROWSER_STORAGE_KEY,
-                secret=ui_secret(self.settings),
-            )
-            thread = gr.State(None)
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=1, min_width=220):
-                    gr.Markdown(f"## {TITLE}")
-                    new_chat = gr.Button("New chat", variant="secondary", elem_id="new-chat")
-                    past = gr.Dropdown(
-                        label="Past chats",
-                        choices=[],
-                        value=None,
-                        interactive=True,
-                        elem_id="past-chats",
-                    )
-                    with gr.Accordion("Settings", open=False, elem_id="settings"):
-                        provider = gr.Textbox(
-                            label="Search provider chain (this chat)",
-                            value=self.settings.search,
-                            elem_id="provider",
-                        )
-                        pages = gr.Slider(
-                            label="Pages to read per question (this chat)",
-                            minimum=1,
-                            maximum=MAX_PAGES,
-                            step=1,
-                            value=self.settings.pages,
-                            elem_id="pages",
-                        )
-                        gr.Markdown(self.active_settings())
-                with gr.Column(scale=4):
-                    chatbot = gr.Chatbot(
-                        label="Conversation",
-                        elem_id="chat",
-                        height="70vh",
-                        latex_delimiters=[],  # `$` in page text is not maths
-                        sanitize_html=True,
-                        allow_tags=False,
-                        feedback_options=None,
-                        buttons=["copy"],
-                        placeholder="Ask a question. Answers cite their sources as [1], [2], …",
-                    )
-                    with gr.Row():
-                        search = gr.Checkbox(
-                            value=True, label="Web search", elem_id="search-toggle"
-                        )
-                        stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
-                    status = gr.Markdown("", elem_id="status")
-                    box = gr.MultimodalTextbox(
-                        placeholder="Ask anything — or drop an image, or record a voice question",
-                        sources=["upload", "microphone"],
-                        file_types=["image", "audio"],
-                        file_count="multiple",
-                        show_label=False,
-                        elem_id="question",
-                    )
+        from megrez_search.ui.layout import build_layout  # the layout imports this module
 
-            demo.load(self.on_load, inputs=[stored], outputs=[chatbot, thread, past, search])
-            search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
-            box.submit(
-                self.respond,
-                inputs=[box, thread, search, provider, pages],
-                outputs=[chatbot, box, thread, stored, past, status],
-                concurrency_id="ask",
-                show_progress="hidden",
-            )
-            stop.click(self.on_stop, inputs=[thread], outputs=None, queue=False)
-            new_chat.click(
-                self.on_new_chat,
-                inputs=[search],
-                outputs=[chatbot, thread, stored, past, status],
-                queue=False,
-            )
-            past.input(self.on_pick, inputs=[past, search], outputs=[chatbot, thread, stored])
-        demo.queue(default_concurrency_limit=self.settings.ui_concurrency)
-        return demo
+        return build_layout(self)
 
 
-def browser_state(thread_id: str | None, search: bool) -> dict[str, Any]:
-    """What the browser keeps across reloads: its conversation and the search toggle."""
-    return {"thread_id": thread_id, "search": bool(search)}
+def hidden_chips() -> list[Any]:
+    return [gr.update(value="", visible=False) for _ in range(FOLLOWUP_CHIPS)]
+
+
+def _existing(path: str | None) -> Path | None:
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def browser_state(thread_id: str | None, search: bool, model: str | None = None) -> dict[str, Any]:
+    """What the browser keeps across reloads: its conversation, search toggle and model."""
+    return {"thread_id": thread_id, "search": bool(search), "model": model}
 
 
 def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:
@@ -352,21 +407,30 @@ def launch_ui(
     block: bool = True,
 ) -> gr.Blocks:
     """Start the UI at http://host:port; with `block=False` it returns once serving."""
-    agent = agent or SearchAgent(settings)
-    demo = build_app(agent, settings)
+    return launch_chat(ChatUI(agent or SearchAgent(settings), settings), host, port, block=block)
+
+
+def launch_chat(
+    ui: ChatUI, host: str | None = None, port: int | None = None, *, block: bool = True
+) -> gr.Blocks:
+    settings = ui.settings
+    demo = ui.build()
     uploads = uploads_dir(settings)
     uploads.mkdir(parents=True, exist_ok=True)
-    auth = login_check(agent.store)
+    exports = settings.data_dir / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    auth = login_check(ui.agent.store)
     demo.launch(
         auth=auth,
         auth_message=LOGIN_MESSAGE if auth else None,
         server_name=host or settings.host,
         server_port=port or settings.port,
-        allowed_paths=[str(uploads)],
+        allowed_paths=[str(uploads), str(exports)],
         max_file_size=settings.max_upload_bytes,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],
         quiet=True,
+        **launch_assets(),
     )
     return demo

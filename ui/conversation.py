@@ -19,6 +19,7 @@ from megrez_search.agent.events import (
     ErrorEvent,
     PageEvent,
     PerceptionEvent,
+    QueryEvent,
     SearchResultsEvent,
     SourcesEvent,
     StepEvent,
@@ -33,13 +34,47 @@ ChatMessage = dict[str, Any]
 class StepView:
     label: str
     details: list[str] = field(default_factory=list)  # Markdown lines, already safe
-    done: bool = False
 
-    def message(self) -> ChatMessage:
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass
+class Progress:
+    """A turn's steps as ONE collapsible message: the live step as its title while the turn
+    runs, then a summary ("Searched 1 query · read 5 pages · 3.2 s") that opens to the steps."""
+
+    steps: list[StepView] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    pages_read: int = 0
+    done: bool = False
+    total_s: float | None = None
+
+    def title(self) -> str:
+        if not self.done:
+            return plain(self.steps[-1].label) + "…" if self.steps else "Working…"
+        parts = [f"Searched {_count(len(self.queries), 'query', 'queries')}"]
+        parts.append(f"read {_count(self.pages_read, 'page', 'pages')}")
+        if self.total_s is not None:
+            parts.append(f"{self.total_s:.1f} s")
+        return " · ".join(parts)
+
+    def body(self) -> str:
+        lines: list[str] = []
+        for step in self.steps:
+            lines.append(f"- {plain(step.label)}")
+            lines.extend(f"  - {detail}" for detail in step.details)
+        return "\n".join(lines)
+
+    def message(self) -> ChatMessage | None:
+        """The progress message; None for a finished turn that searched nothing."""
+        if self.done and not self.queries:
+            return None
         return {
             "role": "assistant",
-            "content": "\n".join(f"- {line}" for line in self.details),
-            "metadata": {"title": plain(self.label), "status": "done" if self.done else "pending"},
+            "content": self.body(),
+            "metadata": {"title": self.title(), "status": "done" if self.done else "pending"},
         }
 
 
@@ -83,7 +118,7 @@ class TurnView:
     audio: str | None = None
     transcript: str | None = None
     image_text: str | None = None
-    steps: list[StepView] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
     streamed: str = ""
     answer: str | None = None
     sources: list[Mapping[str, Any]] = field(default_factory=list)
@@ -96,8 +131,9 @@ class TurnView:
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, StepEvent):
-            self._finish_steps()
-            self.steps.append(StepView(event.label))
+            self.progress.steps.append(StepView(event.label))
+        elif isinstance(event, QueryEvent):
+            self.progress.queries.append(event.query)
         elif isinstance(event, PerceptionEvent):
             self.transcript = event.transcript or self.transcript
             self.image_text = event.image_text or self.image_text
@@ -121,10 +157,6 @@ class TurnView:
         if text not in self.notices:
             self.notices.append(text)
 
-    def _finish_steps(self) -> None:
-        for step in self.steps:
-            step.done = True
-
     def _on_search_results(self, event: SearchResultsEvent) -> None:
         if event.results:
             return
@@ -136,21 +168,25 @@ class TurnView:
             self.add_notice("The search found nothing; answering without sources.")
 
     def _on_page(self, event: PageEvent) -> None:
-        if not self.steps:
-            self.steps.append(StepView("Reading pages"))
+        steps = self.progress.steps
+        if not steps:
+            steps.append(StepView("Reading pages"))
         site = site_of(event.url)
         if event.ok:
+            self.progress.pages_read += 1
             line = f"✓ {link(event.title or event.url, event.url)}" + (
                 f" — {plain(site)}" if site else ""
             )
         else:
             line = f"✗ {plain(event.title or event.url)} — {plain(event.reason or 'failed')}"
-        self.steps[-1].details.append(line)
+        steps[-1].details.append(line)
 
     def _on_done(self, event: DoneEvent) -> None:
         result = event.result
         self.finished = True
-        self._finish_steps()
+        self.progress.done = True
+        self.progress.queries = list(result.queries) or self.progress.queries
+        self.progress.total_s = result.timings.get("total")
         self.thread_id = result.thread_id
         self.answer = result.answer if result.answer else (self.answer or self.streamed)
         self.sources = [dict(source) for source in result.sources] or self.sources
@@ -171,7 +207,8 @@ class TurnView:
     def status(self) -> str:
         """One line under the chat: what is happening now, or how the turn ended."""
         if not self.finished:
-            return f"Working — {plain(self.steps[-1].label)}…" if self.steps else "Working…"
+            steps = self.progress.steps
+            return f"Working — {plain(steps[-1].label)}…" if steps else "Working…"
         if self.stopped:
             return "■ Stopped"
         if self.failed or (self.notices and not (self.answer or "").strip()):
@@ -183,7 +220,9 @@ class TurnView:
         messages = user_messages(
             self.question, self.image, self.audio, self.transcript, self.image_text
         )
-        messages.extend(step.message() for step in self.steps)
+        progress = self.progress.message()
+        if progress is not None:
+            messages.append(progress)
         text = self.answer if self.answer is not None else self.streamed
         if text.strip():
             if self.finished:
@@ -214,8 +253,9 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
                 )
             )
             continue
-        for query in turn.get("queries") or []:
-            messages.append(StepView(f"Searched: {query}", done=True).message())
+        progress = recorded_progress(turn)
+        if progress is not None:
+            messages.append(progress)
         answer = turn.get("content", "")
         if answer.strip():
             messages.append(
@@ -224,3 +264,15 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
         elif turn.get("error"):  # the recorded answer already explains a failure when present
             messages.append(notice("The answer could not be completed: " + str(turn["error"])))
     return messages
+
+
+def recorded_progress(turn: Mapping[str, Any]) -> ChatMessage | None:
+    """The collapsed progress block of a recorded answer: its queries and sources."""
+    queries = list(turn.get("queries") or [])
+    sources = list(turn.get("sources") or [])
+    steps = [StepView(f"Searched: {query}") for query in queries]
+    if steps and sources:
+        steps[-1].details.extend(
+            link(str(s.get("title") or s.get("url", "")), str(s.get("url", ""))) for s in sources
+        )
+    return Progress(steps, queries, pages_read=len(sources), done=True).message()

@@ -124,15 +124,47 @@ def neutralise_links(text: str) -> str:
     return _REFERENCE_DEFINITION.sub(definition, text)
 
 
+def _attr(text: str) -> str:
+    """Untrusted text as an HTML attribute value or element text: one line, nothing live."""
+    return html.escape(" ".join(str(text).split()), quote=True)
+
+
+def plain_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
+    """The answer as portable Markdown: HTML neutralised, `[N]` kept only where source N
+    exists (plain `[N]`, which Markdown shows as written; the sources list has the URLs)."""
+    numbers = set(_sources_by_number(sources))
+
+    def cite(match: re.Match[str]) -> str:
+        return match.group(0) if int(match.group(1)) in numbers else ""
+
+    pieces = _CODE.split(answer)
+    return "".join(
+        piece if index % 2 else _CITATION.sub(cite, neutralise_links(_escape_html(piece)))
+        for index, piece in enumerate(pieces)
+    ).strip()
+
+
+def citation_html(number: int, source: Mapping[str, Any]) -> str:
+    """`[N]` as a link to its page; its title shows the passage (the preview in ui.js reads
+    the card with the same number). Only `class`, `href` and `title` survive the Chatbot's
+    sanitiser, so nothing else is written."""
+    url = str(source["url"])
+    title = str(source.get("title") or url)
+    snippet = str(source.get("snippet") or "")
+    tooltip = f"{title} — {site_of(url)}" + (f": {snippet}" if snippet else "")
+    return f'<a class="cite" href="{_attr(safe_url(url) or "")}" title="{_attr(tooltip)}">[{number}]</a>'
+
+
 def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
-    """The answer as Markdown: `[N]` becomes a link to source N; numbers with no source vanish."""
+    """The answer as Markdown: `[N]` becomes a link to source N (with its passage for the
+    preview); numbers with no source vanish."""
     by_number = _sources_by_number(sources)
 
     def cite(match: re.Match[str]) -> str:
         source = by_number.get(int(match.group(1)))
         if source is None:
             return ""
-        return f"[\\[{match.group(1)}\\]]({safe_url(source['url'])})"
+        return citation_html(int(match.group(1)), source)
 
     pieces: list[str] = []
     for index, piece in enumerate(_CODE.split(answer)):
@@ -143,21 +175,38 @@ def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
     return "".join(pieces).strip()
 
 
-def render_sources(sources: Iterable[Mapping[str, Any]]) -> str:
-    """The numbered sources list shown under an answer: `[N] title — site`."""
-    lines = []
+def render_cards(sources: Iterable[Mapping[str, Any]]) -> str:
+    """The numbered source cards under an answer (title, site, the passage used), as one
+    line of HTML: a Markdown HTML block ends at the first blank line. The Chatbot's
+    sanitiser keeps only classes, roles, titles and links, which is all the cards use."""
+    cards = []
     for source in sources:
         url = str(source.get("url", ""))
-        title = str(source.get("title") or url)
-        site = site_of(url)
-        suffix = f" — {plain(site)}" if site else ""
-        lines.append(f"- \\[{int(source['n'])}\\] {link(title, url)}{suffix}")
-    return "**Sources**\n\n" + "\n".join(lines) if lines else ""
+        number = int(source["n"])
+        title = _attr(str(source.get("title") or url))
+        site = _attr(site_of(url))
+        # All of it: CSS clamps it to three lines, the citation preview shows it whole.
+        snippet = str(source.get("snippet") or "")
+        target = safe_url(url)
+        heading = (
+            f'<a class="source-title" href="{_attr(target)}">{title}</a>'
+            if target
+            else f'<span class="source-title">{title}</span>'
+        )
+        cards.append(
+            f'<div class="source-card" role="listitem">'
+            f'<span class="source-n">{number}</span>{heading}'
+            f'<span class="source-site">{site}</span>'
+            f'<span class="source-snippet">{_attr(snippet)}</span></div>'
+        )
+    if not cards:
+        return ""
+    return '<div class="source-cards" role="list" aria-label="Sources">' + "".join(cards) + "</div>"
 
 
 def render_reply(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
-    """Answer plus its sources list, as one chat message."""
+    """Answer plus its source cards, as one chat message."""
     sources = list(sources)
     body = render_answer(answer, sources)
-    listing = render_sources(sources)
-    return f"{body}\n\n{listing}" if listing else body
+    cards = render_cards(sources)
+    return f"{body}\n\n{cards}" if cards else body

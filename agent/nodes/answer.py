@@ -29,7 +29,7 @@ from megrez_search.agent.dialects import (
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import render, template
-from megrez_search.agent.state import AgentState, Turn
+from megrez_search.agent.state import AgentState, Turn, source_of
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Sampling, Usage
@@ -145,7 +145,7 @@ def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         "content": content,
         "searched": state.searched,
         "queries": list(state.queries),
-        "sources": [{"n": c["n"], "url": c["url"], "title": c["title"]} for c in state.contexts],
+        "sources": [source_of(c) for c in state.contexts],
         "citations": sorted(cited),
         "error": state.error,
         "at": deps.clock().isoformat(timespec="seconds"),

@@ -19,7 +19,7 @@ from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import PageEvent, SearchResultsEvent, SourcesEvent
 from megrez_search.agent.safety import strip_injections
-from megrez_search.agent.state import AgentState, Context
+from megrez_search.agent.state import AgentState, Context, source_of
 from megrez_search.retrieval.fetch import iter_pages
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.rank import rank_passages
@@ -140,9 +140,5 @@ def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
                 Passage(text, passage.url, passage.title, passage.heading_path, passage.score)
             )
     contexts = group_contexts(cleaned)
-    writer(
-        SourcesEvent(
-            sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]
-        )
-    )
+    writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"contexts": contexts}

@@ -11,7 +11,7 @@ Extensions, all optional (pass them with the client's `extra_body`):
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
-- response `sources`: `[{n, url, title}]`, the numbered sources that `[N]` in the text cites;
+- response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites;
   in a stream they come in the last chunk that has a choice (the one with `finish_reason`);
 - response `megrez`: searched, queries, citations, transcript, image_text, thread_id,
   timings, failures, error (the agent's `AskResult`).

@@ -61,6 +61,8 @@ def test_completion_searches_and_returns_sources(client: openai.OpenAI) -> None:
     assert text.strip()
     numbers = {source["n"] for source in extra["sources"]}
     assert _cited_numbers(text) and _cited_numbers(text) <= numbers  # citations point at sources
+    # Each source carries the start of its passage, as the UI's cards and previews show it.
+    assert all(isinstance(s["snippet"], str) and s["snippet"] for s in extra["sources"])
     assert response.usage is not None and response.usage.completion_tokens > 0
 
 

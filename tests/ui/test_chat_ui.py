@@ -53,9 +53,9 @@ def ask(
     """Run one turn; returns (chat messages, thread id, status line) of its last update."""
     ui.agent.runtime.model.outputs.extend(outputs)  # type: ignore[attr-defined]
     updates = list(ui.respond({"text": text, "files": [str(f) for f in files]}, thread, search, ""))
-    chat, _box, thread_id, stored, _past, status = updates[-1]
-    assert stored == {"thread_id": thread_id, "search": search}
-    return chat, thread_id, status
+    last = updates[-1]
+    assert last.stored == {"thread_id": last.thread, "search": search, "model": "embedded"}
+    return last.chat, last.thread, last.status
 
 
 def contents(chat: list[dict[str, Any]]) -> str:
@@ -104,18 +104,18 @@ def test_empty_question_asks_for_input(ui: ChatUI) -> None:
 def test_conversation_survives_reload_and_restart(settings: Settings) -> None:
     first, agent = make_ui(settings, ["Paris [1]."])
     _, thread, _ = ask(first, [], "Capital of France?")
-    chat, thread_id, past, search = first.on_load({"thread_id": thread, "search": False})  # reload
+    chat, thread_id, past, search, *_ = first.on_load({"thread_id": thread, "search": False})
     assert search is False  # the web-search toggle comes back as the user left it
     assert (
         thread_id == thread and "Capital of France?" in contents(chat) and "Paris" in contents(chat)
     )
     agent.close()
     restarted, agent = make_ui(settings, [])  # a new process on the same data dir
-    chat, _, past, _ = restarted.on_load({"thread_id": thread})
+    chat, _, past, *_ = restarted.on_load({"thread_id": thread})
     assert "Capital of France?" in contents(chat) and "Paris" in contents(chat)
     assert (("Capital of France?", thread)) in past["choices"]  # in the past-chats list
-    opened, _, stored = restarted.on_pick(thread, True)
-    assert opened == chat and stored == {"thread_id": thread, "search": True}
+    opened, _, stored, *_ = restarted.on_pick(thread, True, "embedded")
+    assert opened == chat and stored == {"thread_id": thread, "search": True, "model": "embedded"}
     agent.close()
 
 
@@ -123,7 +123,7 @@ def test_independent_threads_for_independent_browsers(ui: ChatUI) -> None:
     _, thread_a, _ = ask(ui, ["Answer A."], "Question A?")
     _, thread_b, _ = ask(ui, ["Answer B."], "Question B?")
     assert thread_a != thread_b
-    chat_a, _, _, _ = ui.on_load({"thread_id": thread_a})
+    chat_a, *_ = ui.on_load({"thread_id": thread_a})
     assert "Question A?" in contents(chat_a) and "Question B?" not in contents(chat_a)
 
 
@@ -172,15 +172,15 @@ def test_stop_keeps_the_partial_answer(ui: ChatUI) -> None:
     ui.agent.runtime.model.outputs.append(Stall("The first words", release))  # type: ignore[attr-defined]
     updates = ui.respond({"text": "Write a long story.", "files": []}, None, False, "")
     try:
-        for chat, _box, thread, _stored, _past, status in updates:
-            if chat and "first words" in str(chat[-1]["content"]):
-                ui.on_stop(thread)  # the Stop button, mid-answer
+        for update in updates:
+            if update.chat and "first words" in str(update.chat[-1]["content"]):
+                ui.on_stop(update.thread)  # the Stop button, mid-answer
                 release.set()  # the model would go on writing; it must not be shown
                 break
         final = list(updates)[-1]
     finally:
         release.set()
-    assert final[5] == "■ Stopped"
+    assert final.status == "■ Stopped"
     assert "The first words" in contents(final[0])
 
 

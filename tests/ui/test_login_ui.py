@@ -8,16 +8,16 @@ from pathlib import Path
 
 import gradio as gr
 from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
+from megrez_search.ui.app import ChatUI, TurnUpdate
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from tests.agent.scripted import ScriptedModel
 
 
-def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> tuple:
+def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> TurnUpdate:
     request = gr.Request(username=user)
-    *_, last = ui.respond({"text": text}, thread_id, False, "", None, request)
+    *_, last = ui.respond({"text": text}, thread_id, False, "", None, request=request)
     return last
 
 
@@ -31,17 +31,18 @@ def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path)
         _ask(ui, "bob", "Bob's question?")
 
         def listed(user: str) -> list[str]:
-            update = ui.on_new_chat(False, gr.Request(username=user))[3]
+            update = ui.on_new_chat(False, settings.model, request=gr.Request(username=user))[3]
             return [title for title, _ in update["choices"]]
 
         assert listed("alice") == ["Alice's question?"]
         assert listed("bob") == ["Bob's question?"]
         # Bob's browser holding Alice's thread id opens nothing.
-        bob_view = ui.on_load({"thread_id": alice_thread}, gr.Request(username="bob"))
+        bob_view = ui.on_load({"thread_id": alice_thread}, request=gr.Request(username="bob"))
         assert bob_view[0] == []
 
         # Over her limit, Alice gets a clear message and no turn runs; Bob is not affected.
-        chat, *_, status = _ask(ui, "alice", "Another one?", alice_thread)
+        refused = _ask(ui, "alice", "Another one?", alice_thread)
+        chat, status = refused.chat, refused.status
         assert "Too many questions at once: rate limit: 1 questions per minute" in str(chat)
         assert status.startswith("⚠")
         assert len(agent.turns(alice_thread, "alice")) == 2

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import markdown_it
 import pytest
-from megrez_search.agent.events import AnswerEvent, PageEvent, SourcesEvent, StepEvent, TokenEvent
+from megrez_search.agent.events import (
+    AnswerEvent,
+    PageEvent,
+    QueryEvent,
+    SourcesEvent,
+    StepEvent,
+    TokenEvent,
+)
 from megrez_search.ui.conversation import TurnView, messages_from_turns
-from megrez_search.ui.render import plain, render_answer, render_reply, render_sources, safe_url
+from megrez_search.ui.render import plain, render_answer, render_cards, render_reply, safe_url
 
 HOSTILE_TITLE = (
     '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'
@@ -29,8 +36,17 @@ def test_plain_text_never_becomes_markup() -> None:
 def test_only_existing_sources_become_citation_links() -> None:
     sources = [{"n": 1, "url": FUNCTOOLS, "title": "functools"}]
     html = to_html(render_answer("lru_cache caches calls [1]. Made up [7].", sources))
-    assert f'<a href="{FUNCTOOLS}">[1]</a>' in html
+    assert f'<a class="cite" href="{FUNCTOOLS}" title="functools — 127.0.0.1">[1]</a>' in html
     assert "[7]" not in html
+
+
+def test_citation_and_card_carry_hostile_text_only_as_text() -> None:
+    source = {"n": 1, "url": FUNCTOOLS, "title": HOSTILE_TITLE, "snippet": HOSTILE_TITLE}
+    html = to_html(render_reply("It caches [1].", [source]))
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
+    assert html.count("<a ") == 2  # the citation and the card's title, both to the page
+    assert 'title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' in html  # the preview
+    assert '<span class="source-snippet">&lt;script&gt;' in html  # the card's passage
 
 
 def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
@@ -47,26 +63,24 @@ def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
 )
 def test_non_web_urls_are_not_linked(url: str) -> None:
     assert safe_url(url) is None
-    html = to_html(render_sources([{"n": 1, "url": url, "title": "t"}]))
-    assert "<a " not in html
+    html = to_html(render_reply("See [1].", [{"n": 1, "url": url, "title": "t"}]))
+    assert "<a " not in html and '<span class="source-title">t</span>' in html
 
 
 def test_link_destination_cannot_be_broken_out_of() -> None:
     url = 'http://127.0.0.1/a b)"<script>'
-    html = to_html(render_sources([{"n": 1, "url": url, "title": HOSTILE_TITLE}]))
+    html = to_html(render_cards([{"n": 1, "url": url, "title": HOSTILE_TITLE}]))
     assert "<script" not in html and "<img" not in html
     assert html.count("<a ") == 1
 
 
-def test_sources_list_shows_title_site_and_link() -> None:
-    html = to_html(
-        render_reply(
-            "Answer [1].", [{"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order"}]
-        )
-    )
-    assert "Sources" in html
-    assert f'<a href="{FUNCTOOLS}">functools — Higher-order</a>' in html
-    assert "127.0.0.1" in html
+def test_source_cards_show_number_title_site_and_passage() -> None:
+    source = {"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order", "snippet": "Caches."}
+    html = to_html(render_reply("Answer [1].", [source]))
+    assert 'aria-label="Sources"' in html and '<span class="source-n">1</span>' in html
+    assert f'<a class="source-title" href="{FUNCTOOLS}">functools — Higher-order</a>' in html
+    assert '<span class="source-site">127.0.0.1</span>' in html
+    assert '<span class="source-snippet">Caches.</span>' in html
 
 
 def test_turn_view_streams_steps_pages_and_answer() -> None:
@@ -78,13 +92,22 @@ def test_turn_view_streams_steps_pages_and_answer() -> None:
     view.apply(SourcesEvent(sources=[{"n": 1, "url": FUNCTOOLS, "title": "functools"}]))
     view.apply(TokenEvent(text="It caches [1]"))
     messages = view.messages()
-    titles = [m["metadata"]["title"] for m in messages if "metadata" in m]
-    assert titles == ["Searching: lru\\_cache", "Reading 2 pages"]
-    reading = next(m for m in messages if m.get("metadata", {}).get("title") == "Reading 2 pages")
-    assert "<script" not in to_html(reading["content"]) and "HTTP 404" in reading["content"]
+    # One progress message: the live step is its title, the steps are its body.
+    progress = [m for m in messages if "metadata" in m]
+    assert len(progress) == 1 and progress[0]["metadata"]["title"] == "Reading 2 pages…"
+    assert progress[0]["metadata"]["status"] == "pending"
+    body = progress[0]["content"]
+    assert "Searching: lru\\_cache" in body and "HTTP 404" in body
+    assert "<script" not in to_html(body)
     assert FUNCTOOLS in messages[-1]["content"]
     view.apply(AnswerEvent(answer="It caches calls [1].", citations=[1]))
     assert "It caches calls" in view.messages()[-1]["content"]
+    view.apply(QueryEvent(query="lru_cache"))
+    view.progress.done, view.progress.total_s = True, 3.21
+    assert view.progress.message()["metadata"] == {
+        "title": "Searched 1 query · read 1 page · 3.2 s",
+        "status": "done",
+    }
 
 
 def test_history_rebuilds_the_chat() -> None:
@@ -100,7 +123,8 @@ def test_history_rebuilds_the_chat() -> None:
     ]
     messages = messages_from_turns(turns)
     assert messages[0] == {"role": "user", "content": "What is lru_cache?"}
-    assert messages[1]["metadata"]["title"].startswith("Searched:")
+    assert messages[1]["metadata"]["title"] == "Searched 1 query · read 1 page"
+    assert "Searched: lru\\_cache" in messages[1]["content"]
     assert FUNCTOOLS in messages[2]["content"]
 
 

@@ -1,0 +1,83 @@
+"""Follow-up questions suggested after an answer: one short model call, made only once the
+answer is complete, so it never delays it. A failure or an unusable reply gives no chips."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from megrez_search.agent.generation import complete
+from megrez_search.agent.prompts import render, template
+from megrez_search.agent.state import Turn
+
+from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message, Runtime, Sampling, Usage
+from megrez_search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FOLLOWUPS = 3
+#: Earlier turns shown to the model: the last question and answer matter most.
+RECENT_TURNS = 4
+MAX_TURN_CHARS = 600
+MAX_QUESTION_CHARS = 160
+_NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*")
+
+
+def followup_prompt(turns: Sequence[Turn]) -> list[Message]:
+    recent = list(turns)[-RECENT_TURNS:]
+    conversation = "\n".join(
+        f"{'User' if t.get('role') == 'user' else 'Assistant'}: "
+        + " ".join(str(t.get("content", "")).split())[:MAX_TURN_CHARS]
+        for t in recent
+    )
+    titles = [s["title"] for t in recent for s in t.get("sources") or [] if s.get("title")]
+    return [
+        Message("system", template("common", "followups_system")),
+        Message(
+            "user",
+            render(
+                "common",
+                "followups_user",
+                conversation=conversation,
+                sources="; ".join(dict.fromkeys(titles)) or "none",
+            ),
+        ),
+    ]
+
+
+def parse_followups(text: str, asked: Sequence[str] = ()) -> list[str]:
+    """Up to three distinct questions from the model's lines; repeats of asked ones dropped."""
+    seen = {" ".join(q.lower().split()) for q in asked}
+    questions: list[str] = []
+    for line in text.splitlines():
+        question = " ".join(_NUMBERING.sub("", line).split()).strip("\"' ")
+        key = question.lower()
+        if not question.endswith("?") or len(question) > MAX_QUESTION_CHARS or key in seen:
+            continue
+        seen.add(key)
+        questions.append(question)
+        if len(questions) == FOLLOWUPS:
+            break
+    return questions
+
+
+def suggest_followups(runtime: Runtime, turns: Sequence[Turn], settings: Settings) -> list[str]:
+    """Three follow-up questions for the conversation `turns`; [] when the model fails."""
+    if not turns:
+        return []
+    sampling = Sampling(max_tokens=settings.followup_max_tokens, temperature=0.0)
+    try:
+        reply = complete(
+            runtime,
+            followup_prompt(turns),
+            sampling,
+            Usage(),
+            stall_timeout_s=settings.model_stall_timeout_s,
+        )
+    except MegrezSearchError as exc:
+        log.info("no follow-up suggestions: %s", exc)
+        return []
+    asked = [str(t.get("content", "")) for t in turns if t.get("role") == "user"]
+    return parse_followups(reply, asked)

@@ -1,0 +1,50 @@
+"""A scripted model that answers every call from what it was asked, for UI flows of many
+turns: answers cite source 1 (and 2) of the prompt, follow-up prompts get three questions
+built from the last question and the first source title, and a question containing
+`HOLD` streams a few words and then waits until `release` is set (to test Stop)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+
+from megrez_search.runtime import Message, Sampling, Usage
+from tests.agent.scripted import ScriptedModel, Stall
+
+_SOURCES_LINE = re.compile(r"^Sources: (.+)$", re.MULTILINE)
+
+
+class ResponderModel(ScriptedModel):
+    def __init__(self, label: str = "Answer") -> None:
+        super().__init__(dialect="generic")
+        self.label = label
+        self.release = threading.Event()
+        self.answers = 0
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        if not self.outputs:
+            self.outputs.append(self.reply(list(messages)))
+        return super().stream(messages, sampling, usage)
+
+    def reply(self, messages: list[Message]) -> str | Stall:
+        system = messages[0].content if messages else ""
+        text = "\n".join(m.content for m in messages)
+        if "follow-up questions" in system:
+            found = _SOURCES_LINE.search(text)
+            title = found.group(1).split(";")[0].strip() if found else "this"
+            return (
+                f"How is {title} used in practice?\n"
+                "1. What are the common pitfalls?\n"
+                "Is there an alternative?"
+            )
+        question = messages[-1].content
+        self.answers += 1
+        if "HOLD" in question:
+            return Stall("Let me think about this carefully and", self.release)
+        if "numbered sources" in system:
+            cites = "[1][2]" if "[2]" in text else "[1]"
+            return f"{self.label} {self.answers}. The lru_cache maxsize default is 128 {cites}."
+        return f"{self.label} {self.answers}. A reply without sources."

@@ -1,0 +1,16 @@
+"""The page's own CSS and script (ui.css, ui.js beside this module), passed to `launch`."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+
+@cache
+def asset(name: str) -> str:
+    return files("megrez_search.ui").joinpath(name).read_text(encoding="utf-8")
+
+
+def launch_assets() -> dict[str, str]:
+    """`css` and `head` for `Blocks.launch` (Gradio 6 takes them there, not in Blocks)."""
+    return {"css": asset("ui.css"), "head": f"<script>\n{asset('ui.js')}\n</script>"}

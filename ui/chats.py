@@ -1,0 +1,155 @@
+"""Past chats (listing, searching by title and text, exporting) and the per-chat choices of
+model and search scope. Plain functions over the agent, so they are tested without a page."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from megrez_search.agent.api import SearchAgent, ThreadInfo
+from megrez_search.retrieval.index import list_indexes
+from megrez_search.ui.export import conversation_markdown, export_name
+
+from megrez_search.settings import Settings
+from megrez_search.store import LOCAL_USER, thread_key
+
+log = logging.getLogger(__name__)
+
+_THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: The scope value that means "the provider chain of this chat" (the web by default).
+WEB_SCOPE = "web"
+
+
+def matching_chats(
+    agent: SearchAgent, threads: Sequence[ThreadInfo], words: str, user: str = LOCAL_USER
+) -> list[str]:
+    """Thread ids whose title or text contains every word of `words` (any case)."""
+    terms = words.lower().split()
+    if not terms:
+        return [info.thread_id for info in threads]
+    found = []
+    for info in threads:
+        try:
+            text = " ".join(str(t.get("content", "")) for t in agent.turns(info.thread_id, user))
+        except Exception:
+            log.exception("cannot read conversation %s", info.thread_id)
+            text = ""
+        haystack = f"{info.title} {text}".lower()
+        if all(term in haystack for term in terms):
+            found.append(info.thread_id)
+    return found
+
+
+def chat_choices(
+    agent: SearchAgent, threads: Sequence[ThreadInfo], words: str = "", user: str = LOCAL_USER
+) -> list[tuple[str, str]]:
+    keep = set(matching_chats(agent, threads, words, user))
+    return [(info.title, info.thread_id) for info in threads if info.thread_id in keep]
+
+
+def export_chat(
+    agent: SearchAgent, thread_id: str | None, folder: Path, user: str = LOCAL_USER
+) -> str | None:
+    """Write `user`'s chat as Markdown under `folder` (a folder of the user's own, named by
+    a random token: Gradio serves it to whoever knows the path); its path, or None."""
+    if not thread_id or not _THREAD_ID.fullmatch(thread_id):  # it names a folder
+        return None
+    turns = agent.turns(thread_id, user)
+    if not turns:
+        return None
+    titles = (i.title for i in agent.threads(user) if i.thread_id == thread_id)
+    title = next(titles, "Conversation")
+    path = folder / (user or "local") / secrets.token_hex(16) / export_name(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(conversation_markdown(title, turns), encoding="utf-8")
+    return str(path)
+
+
+def scope_choices(settings: Settings) -> list[tuple[str, str]]:
+    """Where a chat can search: the web (its provider chain), or one local index."""
+    try:
+        names = list_indexes(settings)
+    except OSError:
+        names = []
+    return [("Web", WEB_SCOPE), *((f"Index: {name}", f"local:{name}") for name in names)]
+
+
+def provider_for(scope: str | None, chain: str) -> str | None:
+    """The provider chain a turn uses: the chat's chain for the web, else the index."""
+    if scope and scope != WEB_SCOPE:
+        return scope
+    return chain.strip() or None
+
+
+class Agents:
+    """One agent per configured model, made when a chat first picks it; all share the
+    conversation store, so any chat can switch model between questions."""
+
+    def __init__(
+        self,
+        default: SearchAgent,
+        settings: Settings,
+        make: Callable[[Settings], SearchAgent] = SearchAgent,
+    ) -> None:
+        self.default = default
+        self.settings = settings
+        self._make = make
+        self._agents: dict[str, SearchAgent] = {settings.model: default}
+
+    @property
+    def choices(self) -> list[str]:
+        return self.settings.model_choices
+
+    def get(self, spec: str | None) -> SearchAgent:
+        if not spec or spec not in self.choices:
+            return self.default
+        if spec not in self._agents:
+            self._agents[spec] = self._make(self.settings.model_copy(update={"model": spec}))
+        return self._agents[spec]
+
+    def all(self) -> list[SearchAgent]:
+        return list(self._agents.values())
+
+
+class ChatModels:
+    """The model each chat last used (the picker is per chat), kept beside the data."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._conn:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS chat_models (thread_id TEXT PRIMARY KEY, model TEXT)"
+            )
+
+    def get(self, user: str, thread_id: str | None) -> str | None:
+        if not thread_id:
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT model FROM chat_models WHERE thread_id = ?", (thread_key(user, thread_id),)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def set(self, user: str, thread_id: str | None, model: str | None) -> None:
+        if not thread_id or not model:
+            return
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO chat_models VALUES (?, ?) "
+                "ON CONFLICT(thread_id) DO UPDATE SET model = excluded.model",
+                (thread_key(user, thread_id), model),
+            )
+
+    def forget(self, user: str, thread_id: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "DELETE FROM chat_models WHERE thread_id = ?", (thread_key(user, thread_id),)
+            )

@@ -1,0 +1,123 @@
+// Megrez Search chat: citation previews and Esc to stop (see ui/layout.py for the phone).
+// Everything shown in a preview is set with textContent: page text never becomes HTML.
+(() => {
+  let preview = null;
+  let anchor = null;
+  let hideTimer = null;
+  let shownAt = 0;
+
+  function card(cite) {
+    const message = cite.closest(".message-content") || document;
+    const number = (cite.textContent || "").replace(/\D/g, "");
+    return [...message.querySelectorAll(".source-card")].find(
+      (c) => (c.querySelector(".source-n") || {}).textContent === number);
+  }
+
+  function box() {
+    if (preview) return preview;
+    preview = document.createElement("div");
+    preview.id = "cite-preview";
+    preview.setAttribute("role", "dialog");
+    preview.setAttribute("aria-label", "Cited passage");
+    preview.hidden = true;
+    preview.addEventListener("mouseenter", () => clearTimeout(hideTimer));
+    preview.addEventListener("mouseleave", () => later(hide));
+    document.body.appendChild(preview);
+    return preview;
+  }
+
+  function show(cite) {
+    clearTimeout(hideTimer);
+    const source = card(cite);
+    const title = source ? source.querySelector(".source-title").textContent : cite.title;
+    const site = source ? source.querySelector(".source-site").textContent : "";
+    const passage = source ? source.querySelector(".source-snippet").textContent : "";
+    const el = box();
+    el.replaceChildren();
+    const link = document.createElement("a");
+    link.className = "preview-title";
+    link.href = cite.href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.textContent = `[${(cite.textContent || "").replace(/\D/g, "")}] ${title}`;
+    const where = document.createElement("span");
+    where.className = "preview-site";
+    where.textContent = site;
+    const text = document.createElement("p");
+    text.className = "preview-passage";
+    text.textContent = passage ? `“${passage}”` : "";
+    el.append(link, where, text);
+    if (el.hidden || anchor !== cite) shownAt = Date.now();
+    el.hidden = false;
+    anchor = cite;
+    const r = cite.getBoundingClientRect();
+    const width = Math.min(420, window.innerWidth * 0.92);
+    el.style.left = `${Math.max(8, Math.min(r.left, window.innerWidth - width - 8))}px`;
+    const below = r.bottom + 6;
+    el.style.top = `${below}px`;
+    const h = el.getBoundingClientRect().height;
+    if (below + h > window.innerHeight - 8) el.style.top = `${Math.max(8, r.top - h - 6)}px`;
+  }
+
+  function hide() {
+    if (preview) preview.hidden = true;
+    anchor = null;
+  }
+
+  function later(fn) {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(fn, 250);
+  }
+
+  const citeOf = (target) => target instanceof Element && target.closest("#chat a.cite");
+
+  document.addEventListener("mouseover", (e) => { const c = citeOf(e.target); if (c) show(c); });
+  document.addEventListener("mouseout", (e) => { if (citeOf(e.target)) later(hide); });
+  document.addEventListener("focusin", (e) => {
+    const c = citeOf(e.target);
+    if (c) show(c);
+    else if (!(preview && preview.contains(e.target))) hide();
+  });
+  // A tap or click opens the preview (its title links to the page) instead of leaving.
+  document.addEventListener("click", (e) => {
+    const c = citeOf(e.target);
+    if (c) {
+      e.preventDefault();
+      // A tap also sends mouseover just before the click: that must not close it again.
+      const open = anchor === c && preview && !preview.hidden;
+      if (open && Date.now() - shownAt > 500) hide(); else show(c);
+    } else if (preview && !preview.contains(e.target)) {
+      hide();
+    }
+  }, true);
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    if (preview && !preview.hidden) { hide(); return; }
+    const stop = document.querySelector("#stop");
+    if (stop && stop.offsetParent !== null) { e.preventDefault(); stop.click(); }
+  });
+
+
+  // Gradio's collapsible progress title is a role=button holding an unlabelled icon button:
+  // a nested control screen readers announce as a nameless button. The title already
+  // toggles (click, Enter, Space), so the icon is disabled and hidden.
+  function quietIcons(root) {
+    root.querySelectorAll(".thought-group .title button:not([data-quiet])").forEach((b) => {
+      b.dataset.quiet = "1";
+      b.disabled = true;  // not focusable: clicks go to the title (ui.css)
+      b.setAttribute("aria-hidden", "true");
+    });
+  }
+  // The status line under the chat is announced when it changes ("Answered in 2.1 s").
+  function liveStatus() {
+    const status = document.querySelector("#status");
+    if (status && !status.hasAttribute("role")) {
+      status.setAttribute("role", "status");
+      status.setAttribute("aria-live", "polite");
+    }
+  }
+  new MutationObserver(() => { quietIcons(document); liveStatus(); }).observe(document.documentElement, {
+    childList: true, subtree: true,
+  });
+})();
