@@ -194,8 +194,13 @@ def _entries(chain: str) -> list[str]:
 
 
 def offered_providers(settings: Settings) -> list[str]:
-    """The chain entries a request may choose: MEGREZ_SEARCH's and MEGREZ_SEARCH_CHOICES'."""
-    return list(dict.fromkeys(_entries(settings.search) + _entries(settings.search_choices)))
+    """The chain entries a request may choose: MEGREZ_SEARCH's, MEGREZ_SEARCH_CHOICES' and
+    every local index built on this server (`local:NAME` reads the data dir only, no network)."""
+    from megrez_search.retrieval.index import list_indexes
+
+    local = [f"local:{name}" for name in list_indexes(settings)]
+    configured = _entries(settings.search) + _entries(settings.search_choices)
+    return list(dict.fromkeys(configured + local))
 
 
 def _public_name(entry: str) -> str:
