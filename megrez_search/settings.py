@@ -104,6 +104,16 @@ class Settings(BaseSettings):
         "'answer directly' (positive searches more).",
     )
     max_query_words: int = Field(12, description="Longest search query, in words.")
+    memory_fallback: bool = Field(
+        False,
+        description="When a search was needed but failed or found nothing readable: answer "
+        "from the model's memory, labelled as unsourced (default: only say what failed).",
+    )
+    grounding: Literal["remove", "mark", "off"] = Field(
+        "remove",
+        description="Answer sentences that no passage supports: 'remove' them, 'mark' them "
+        "as not found in the sources, or leave them ('off').",
+    )
     citation_support: float = Field(
         0.5,
         description="Share of a sentence's content words a passage must contain to support it.",

@@ -10,14 +10,19 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from megrez_search.settings import Settings
-from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, build_docs_index
+from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, TEST_MODEL, build_docs_index
 from tests.support.servers import serve_directory
+
+# Every test (and every subprocess it starts) runs the tiny rung of the embedded ladder unless
+# it names another model: the 1.5B default would make the suite many times slower.
+os.environ["MEGREZ_MODEL"] = TEST_MODEL
 
 DOCS_ROOT = Path("/usr/share/doc/python3.11/html")
 logger = logging.getLogger(__name__)

@@ -71,6 +71,8 @@ class QuestionRecord:
             "score": {
                 "decision_correct": self.score.decision_correct,
                 "retrieval_hit": self.score.retrieval_hit,
+                "context_hit": self.score.context_hit,
+                "loop_cut": self.score.loop_cut,
                 "answer_correct": self.score.answer_correct,
                 "citation_precision": self.score.citation_precision,
                 "strict_citation_precision": self.score.strict_citation_precision,
@@ -164,6 +166,8 @@ def score_result(
         completion_tokens=int(result.tokens.get("completion", 0)),
         base_url=base_url,
         error=result.error,
+        passages=result.passages,
+        loop_cut=result.loop_cut,
     )
 
 
