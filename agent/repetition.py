@@ -6,8 +6,8 @@ reports a loop as soon as it is sure of one:
 
 * a line (list numbering ignored) written for the third time: the answer is kept up to the
   start of its second occurrence, so a repeated block of lines is kept once;
-* the text ending in the same run of words three times over (at least `MIN_LOOP_WORDS`
-  words in all): the answer is kept up to the end of the first run.
+* the text ending in the same run of words at least three times over (at least
+  `MIN_LOOP_WORDS` words in all): the answer is kept up to the end of the first run.
 """
 
 from __future__ import annotations
@@ -69,17 +69,19 @@ class LoopGuard:
                 return
 
     def _check_runs(self) -> None:
-        words = list(_WORD.finditer(self.text[-4000:]))
-        base = max(0, len(self.text) - 4000)
+        window = self.text[-4000:]
+        base = len(self.text) - len(window)
+        words = list(_WORD.finditer(window))
         tokens = [w.group().lower() for w in words]
+        # Smallest period first, so "very very very …" keeps one "very", not six.
         for period in range(1, min(MAX_PERIOD_WORDS, len(tokens) // REPEATS) + 1):
-            if period * REPEATS < MIN_LOOP_WORDS:
-                continue
             run = tokens[-period:]
-            if all(
-                tokens[-period * (k + 1) : len(tokens) - period * k] == run
-                for k in range(1, REPEATS)
+            copies = 1
+            while (copies + 1) * period <= len(tokens) and (
+                tokens[len(tokens) - (copies + 1) * period : len(tokens) - copies * period] == run
             ):
-                first_end = words[len(tokens) - period * (REPEATS - 1) - 1]
+                copies += 1
+            if copies >= REPEATS and copies * period >= MIN_LOOP_WORDS:
+                first_end = words[len(tokens) - (copies - 1) * period - 1]
                 self.cut = base + first_end.end()
                 return

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     page_cache_ttl_s: int = Field(24 * 3600, description="Expiry of cached pages.")
     context_tokens: int = Field(1500, description="Token budget of passages given to the model.")
     passages_per_source: int = 3
+    search_queries: int = Field(
+        3,
+        ge=1,
+        le=3,
+        description="Queries per question, results fused: the model's query, the user's "
+        "keywords, identifiers spelt out (1 = the model's query only).",
+    )
     rerank: bool = Field(False, description="Semantic reranking with all-MiniLM-L6-v2.")
     search_timeout_s: float = Field(10.0, description="Timeout of one search provider call.")
     search_backoff_s: float = Field(
