@@ -12,6 +12,7 @@ One failing question is recorded with its error and the run goes on.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -197,6 +198,8 @@ def run_questions(
             )
             record = QuestionRecord(question, score)
         records.append(record)
+        # One line per question as it finishes: a long run can be followed (and read) early.
+        log.info("eval record %s", json.dumps(record.to_json(), ensure_ascii=False, default=str))
         correct = [r.score.answer_correct for r in records if r.score.answer_correct is not None]
         if correct:
             bar.set_postfix(answer_acc=f"{sum(correct) / len(correct):.2f}", refresh=False)
