@@ -28,6 +28,7 @@ from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
 from .common import step
+from .rewrite import search_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     wanted = state.max_pages or deps.settings.pages
     # The model's query plus the user's own keywords and spelt-out identifiers, fused: one
     # wording alone misses pages that use other words.
-    queries = query_variants(_query(state), state.user_text, deps.settings.search_queries)
+    queries = query_variants(_query(state), search_text(state), deps.settings.search_queries)
     outcome = search_fused(provider, queries, max_results=wanted)
     results = [asdict(result) for result in outcome.results[:wanted]]
     writer(

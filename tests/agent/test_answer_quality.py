@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.dialects import generic_decide_options
 from megrez_search.agent.events import TokenEvent
 from megrez_search.agent.grounding import ground
 from megrez_search.agent.intent import decision_prior, is_time_sensitive
 from megrez_search.agent.repetition import LoopGuard
 
+from tests.runtime.conftest import draw_text  # noqa: F401 - a fixture used below
 from tests.support.servers import free_port
 
 QUERY = "functools lru_cache default maxsize"
@@ -113,7 +115,7 @@ def test_timeless_questions_have_no_time_prior(question):
 
 @pytest.mark.slow
 def test_latest_python_release_searches_with_the_real_model(docs_settings, tmp_path):
-    settings = docs_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings = docs_settings
     with SearchAgent(settings) as agent:
         result = agent.invoke(AskRequest("What is the latest Python release?"))
     assert result.ok and result.searched and result.queries
@@ -173,7 +175,7 @@ def test_no_false_loop(text):
 
 
 def test_unsupported_sentence_is_removed(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    settings = docs_settings
     agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
     result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert result.searched and result.sources
@@ -183,7 +185,7 @@ def test_unsupported_sentence_is_removed(docs_settings, scripted_agent, tmp_path
 
 
 def test_unsupported_sentence_is_marked_when_chosen(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings.model_copy(update={"data_dir": tmp_path / "data", "grounding": "mark"})
+    settings = docs_settings.model_copy(update={"grounding": "mark"})
     agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
     result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert "Guido" in result.answer
@@ -201,3 +203,28 @@ def test_nothing_supported_says_the_sources_dont_say():
     assert grounded.nothing_supported
     assert grounded.answer.startswith("The sources I found don't say.")
     assert "[1] functools — Higher-order functions" in grounded.answer
+
+
+# --- image questions ---------------------------------------------------------------------------
+
+
+def test_image_question_searches_for_what_the_image_says(
+    docs_settings,
+    scripted_agent,
+    draw_text,  # noqa: F811 - the fixture imported above
+    tmp_path,
+):
+    image = tmp_path / "signature.png"
+    draw_text(("textwrap.wrap(text, width=70)",), size=(1100, 120), font_size=48).save(image)
+    settings = docs_settings
+    search, answer = generic_decide_options()  # the question searches, the null does not
+    agent, _ = scripted_agent(
+        settings, ["The default width is 70."], dialect="generic", choices=[search, answer]
+    )
+    result = agent.invoke(AskRequest("What is the default value of this argument?", image=image))
+    assert result.searched and result.image_text
+    query = result.queries[0].lower()
+    assert "textwrap" in query and "default" in query
+    for framing in ("attached", "png", "pixels", "image"):
+        assert framing not in query
+    assert any(s["url"].endswith("library/textwrap.html") for s in result.sources)
