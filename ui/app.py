@@ -147,6 +147,7 @@ class ChatUI:
         search: bool,
         provider: str,
         pages: float | None = None,
+        memory: bool | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
         box = box or {}
@@ -185,6 +186,7 @@ class ChatUI:
             search=bool(search),
             provider=provider.strip() or None,
             pages=int(pages) if pages else None,
+            memory_fallback=memory,
             image=attachments.image,
             audio=attachments.audio,
         )
@@ -260,6 +262,11 @@ class ChatUI:
                             value=self.settings.pages,
                             elem_id="pages",
                         )
+                        memory = gr.Checkbox(
+                            label="Answer from memory if the search fails (labelled unsourced)",
+                            value=self.settings.memory_fallback,
+                            elem_id="memory-fallback",
+                        )
                         gr.Markdown(self.active_settings())
                 with gr.Column(scale=4):
                     chatbot = gr.Chatbot(
@@ -292,7 +299,7 @@ class ChatUI:
             search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
             box.submit(
                 self.respond,
-                inputs=[box, thread, search, provider, pages],
+                inputs=[box, thread, search, provider, pages, memory],
                 outputs=[chatbot, box, thread, stored, past, status],
                 concurrency_id="ask",
                 show_progress="hidden",

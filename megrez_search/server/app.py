@@ -8,6 +8,8 @@ Extensions, all optional (pass them with the client's `extra_body`):
   `megrez-search` searches and `megrez-search-nosearch` never does;
 - request `provider` (str): the search provider chain for this request, e.g. `local:pydocs`;
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
+- request `memory_fallback` (bool): when a search fails, answer from memory labelled as
+  unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
 - response `sources`: `[{n, url, title}]`, the numbered sources that `[N]` in the text cites;
@@ -97,6 +99,7 @@ class ChatRequest(BaseModel):
     search: bool | None = None
     provider: str | None = None
     pages: int | None = None
+    memory_fallback: bool | None = None
     thread_id: str | None = None
 
 
@@ -175,6 +178,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
         pages=body.pages,
+        memory_fallback=body.memory_fallback,
         image=image,
         audio=audio,
         history=history,
