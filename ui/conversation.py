@@ -130,10 +130,10 @@ class TurnView:
             return
         if event.failures:
             self.add_notice(
-                "Search failed (" + "; ".join(event.failures) + "); answering without sources."
+                "Search failed (" + "; ".join(event.failures) + ")."
             )
         else:
-            self.add_notice("The search found nothing; answering without sources.")
+            self.add_notice("The search found nothing.")
 
     def _on_page(self, event: PageEvent) -> None:
         if not self.steps:

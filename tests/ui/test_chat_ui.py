@@ -49,10 +49,12 @@ def ask(
     files: list[Path] = (),
     thread: str | None = None,
     search: bool = False,
+    memory: bool | None = None,
 ) -> tuple[list[dict[str, Any]], str, str]:
     """Run one turn; returns (chat messages, thread id, status line) of its last update."""
     ui.agent.runtime.model.outputs.extend(outputs)  # type: ignore[attr-defined]
-    updates = list(ui.respond({"text": text, "files": [str(f) for f in files]}, thread, search, ""))
+    box = {"text": text, "files": [str(f) for f in files]}
+    updates = list(ui.respond(box, thread, search, "", None, memory))
     chat, _box, thread_id, stored, _past, status = updates[-1]
     assert stored == {"thread_id": thread_id, "search": search}
     return chat, thread_id, status
@@ -89,11 +91,15 @@ def test_model_error_is_a_message_and_the_chat_goes_on(ui: ChatUI) -> None:
     assert status.startswith("✓") and chat[-1]["content"] == "Something."
 
 
-def test_failed_search_is_a_message_and_the_answer_still_comes(ui: ChatUI) -> None:
-    chat, _, status = ask(ui, ["I could not search, but: 42."], "What is the answer?", search=True)
+def test_failed_search_is_said_and_no_memory_answer_unless_switched_on(ui: ChatUI) -> None:
+    chat, _, status = ask(ui, ["From memory: 42."], "What is the answer?", search=True)
     text = contents(chat)
-    assert "Search failed" in text and "answering without sources" in text
-    assert "42" in text and status.startswith("✓")
+    assert "Search failed" in text and "the search failed" in text and "try again" in text
+    assert "42" not in text and status.startswith("✓")
+    # The settings switch allows a memory answer, labelled as unsourced.
+    chat, _, status = ask(ui, [], "What is the answer?", search=True, memory=True)
+    text = contents(chat)
+    assert "Unsourced answer from the model's memory" in text and "42" in text
 
 
 def test_empty_question_asks_for_input(ui: ChatUI) -> None:
