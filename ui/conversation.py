@@ -129,9 +129,7 @@ class TurnView:
         if event.results:
             return
         if event.failures:
-            self.add_notice(
-                "Search failed (" + "; ".join(event.failures) + ")."
-            )
+            self.add_notice("Search failed (" + "; ".join(event.failures) + ").")
         else:
             self.add_notice("The search found nothing.")
 
