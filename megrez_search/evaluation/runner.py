@@ -68,6 +68,7 @@ class QuestionRecord:
             "citations": result.citations if result else [],
             "timings": result.timings if result else {},
             "tokens": result.tokens if result else {},
+            "unsupported": result.unsupported if result else [],
             "error": self.error,
             "score": {
                 "decision_correct": self.score.decision_correct,
