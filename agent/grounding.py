@@ -29,6 +29,21 @@ class Grounded:
     nothing_supported: bool = False
 
 
+_THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
+
+
+def _same_numbers(text: str) -> str:
+    """`1,000,000` and `1_000_000` as `1000000`: the sources and the answer spell numbers
+    differently, and the support score compares words."""
+    return _THOUSANDS.sub("", text)
+
+
+def _best_support(sentence: str, contexts: Sequence[str]) -> tuple[int, float]:
+    scores = [support_score(_same_numbers(sentence), _same_numbers(c)) for c in contexts]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return best, scores[best]
+
+
 def ground(
     answer: str,
     contexts: Sequence[str],
@@ -50,10 +65,13 @@ def ground(
             continue
         for sentence in split_sentences(segment):
             claim = len(content_words(sentence.body)) >= min_words
-            backed = bool(sentence.cited) or (
-                claim and max(support_score(sentence.body, c) for c in contexts) >= threshold
-            )
-            markers = "".join(f"[{n}]" for n in dict.fromkeys(sentence.cited))
+            cited = list(sentence.cited)
+            if claim and not cited:
+                best, score = _best_support(sentence.body, contexts)
+                if score >= threshold:
+                    cited.append(best + 1)  # supported once numbers are compared as numbers
+            backed = bool(cited)
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(cited))
             body = f"{sentence.body} {markers}" if markers and sentence.body else sentence.body
             text = f"{body}{sentence.end}"
             if claim and not backed:

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         "from the model's memory, labelled as unsourced (default: only say what failed).",
     )
     grounding: Literal["remove", "mark", "off"] = Field(
-        "remove",
+        "mark",
         description="Answer sentences that no passage supports: 'remove' them, 'mark' them "
         "as not found in the sources, or leave them ('off').",
     )

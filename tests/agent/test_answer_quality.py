@@ -174,8 +174,8 @@ def test_no_false_loop(text):
 # --- grounded text -----------------------------------------------------------------------------
 
 
-def test_unsupported_sentence_is_removed(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings
+def test_unsupported_sentence_is_removed_when_chosen(docs_settings, scripted_agent, tmp_path):
+    settings = docs_settings.model_copy(update={"grounding": "remove"})
     agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
     result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert result.searched and result.sources
@@ -184,12 +184,24 @@ def test_unsupported_sentence_is_removed(docs_settings, scripted_agent, tmp_path
     assert result.citations  # the kept sentence is attributed to its source
 
 
-def test_unsupported_sentence_is_marked_when_chosen(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings.model_copy(update={"grounding": "mark"})
+def test_unsupported_sentence_is_marked_by_default(docs_settings, scripted_agent, tmp_path):
+    settings = docs_settings
     agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
     result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert "Guido" in result.answer
     assert result.answer.endswith("(not found in the sources)")
+
+
+def test_numbers_are_compared_as_numbers():
+    grounded = ground(
+        "By default, timeit executes the statement 1,000,000 times.",
+        ["timeit.timeit(stmt='pass', number=1000000): run the statement number executions."],
+        ["timeit — Measure execution time of small code snippets"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert grounded.unsupported == []
+    assert grounded.answer == "By default, timeit executes the statement 1,000,000 times [1]."
 
 
 def test_nothing_supported_says_the_sources_dont_say():
