@@ -32,10 +32,15 @@ class Grounded:
 _THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
 
 
+_SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.IGNORECASE)
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
 def _same_numbers(text: str) -> str:
-    """`1,000,000` and `1_000_000` as `1000000`: the sources and the answer spell numbers
-    differently, and the support score compares words."""
-    return _THOUSANDS.sub("", text)
+    """`1,000,000`, `1_000_000` and `1 million` as `1000000`: the sources and the answer spell
+    numbers differently, and the support score compares words."""
+    text = _THOUSANDS.sub("", text)
+    return _SCALED.sub(lambda m: str(round(float(m.group(1)) * _SCALES[m.group(2).lower()])), text)
 
 
 def _best_support(sentence: str, contexts: Sequence[str]) -> tuple[int, float]:

@@ -202,6 +202,14 @@ def test_numbers_are_compared_as_numbers():
     )
     assert grounded.unsupported == []
     assert grounded.answer == "By default, timeit executes the statement 1,000,000 times [1]."
+    spelt = ground(
+        "The default number of times through the loop is 1 million.",
+        ["timeit.timeit(number=1000000): the number of times through the loop."],
+        ["timeit"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert spelt.unsupported == [] and spelt.answer.endswith("1 million [1].")
 
 
 def test_nothing_supported_says_the_sources_dont_say():
