@@ -150,7 +150,10 @@ def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
     )
     try:
         client_a, client_b = (Client(demo.local_url, verbose=False) for _ in range(2))
-        job_a = client_a.submit({"text": "Question A?", "files": []}, True, "", api_name="/respond")
+        # Search off: with search on, the outage would end A's turn without a model call.
+        job_a = client_a.submit(
+            {"text": "Question A?", "files": []}, False, "", api_name="/respond"
+        )
         # A holds the model (its stall); wait until it has taken its output before B asks.
         model = agent.runtime.model
         for _ in range(1200):  # poll (at most a minute) until A's turn has taken the stall
