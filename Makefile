@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/megrez-search model --install   # assembles the default model once (progress bar)
 	$(BIN)/megrez-search ui
 
 test-deps:

@@ -57,6 +57,9 @@ class AskRequest:
     search: bool = True  # the web-search toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
     pages: int | None = None  # pages to read for this question; None = settings.pages
+    # When a search fails: answer from the model's memory, labelled as unsourced (True), or
+    # only say what failed (False); None = settings.memory_fallback.
+    memory_fallback: bool | None = None
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -123,6 +126,7 @@ class SearchAgent:
             search=request.search,
             provider=request.provider,
             max_pages=request.pages,
+            memory_fallback=request.memory_fallback,
             run_id=run_id,
         )
         if not request.keep:

@@ -4,7 +4,9 @@ The model decides (nodes/decide.py scores "search" against "answer directly" on 
 likelihoods); this prior only adds a documented nudge for kinds of message that never need
 a web search whatever the topic — greetings and small talk, arithmetic, translation (the
 Megrez protocol's own rule) and creative writing — so a 135M model's noise cannot send
-them to the search engine. It never looks at what a question is about.
+them to the search engine; and for time-sensitive questions ("latest", "current", "today",
+news, prices, scores, a recent year), which a model's memory can never answer because it
+stops at its training date. It never looks at what a question is about.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ CHIT_CHAT = -4.0
 ARITHMETIC = -6.0
 TRANSLATION = -6.0
 CREATIVE = -4.0
+TIME_SENSITIVE = 8.0
 
 _SOCIAL_PHRASES = sorted(
     """hi|hello|hey|heya|howdy|greetings|good morning|good afternoon|good evening|good night|
@@ -77,10 +80,31 @@ _CREATIVE_RE = re.compile(
 )
 
 
+_TIME_SENSITIVE_RE = re.compile(
+    r"\b(?:latest|newest|current(?:ly)?|recent(?:ly)?|today(?:'s)?|tonight|yesterday|"
+    r"tomorrow|right now|nowadays|this (?:week|month|year|season)|last (?:week|month|year|night)|"
+    r"up[- ]to[- ]date|news|headlines?|prices?|stock|exchange rate|weather|forecast|scores?|"
+    r"standings|who won|election|released? (?:date|so far)|just released)\b"
+)
+_YEAR_RE = re.compile(r"\b(20\d\d)\b")
+
+
+def is_time_sensitive(text: str, this_year: int | None = None) -> bool:
+    """A question whose answer changes with time: the model's memory is out of date."""
+    clean = _normalize(text)
+    if _TIME_SENSITIVE_RE.search(clean):
+        return True
+    if this_year is None:
+        from datetime import date
+
+        this_year = date.today().year
+    return any(int(year) >= this_year - 2 for year in _YEAR_RE.findall(clean))
+
+
 @dataclass(frozen=True)
 class Prior:
     value: float  # added to the search-vs-answer margin; 0 = no opinion
-    kind: str  # "chit-chat", "arithmetic", "translation", "creative" or "none"
+    kind: str  # "chit-chat", "arithmetic", "translation", "creative", "time-sensitive", "none"
 
 
 def _normalize(text: str) -> str:
@@ -122,4 +146,6 @@ def decision_prior(text: str) -> Prior:
         return Prior(TRANSLATION, "translation")
     if _CREATIVE_RE.match(clean):
         return Prior(CREATIVE, "creative")
+    if is_time_sensitive(clean):
+        return Prior(TIME_SENSITIVE, "time-sensitive")
     return Prior(0.0, "none")

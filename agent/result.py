@@ -29,6 +29,9 @@ class AskResult:
     failures: list[str] = field(default_factory=list)  # search/fetch problems on the way
     error: str | None = None  # the turn failed (partial answer kept)
     stopped: bool = False  # the caller stopped generation
+    loop_cut: bool = False  # a repetition loop was cut off the answer
+    unsupported: list[str] = field(default_factory=list)  # sentences dropped as unsupported
+    passages: list[str] = field(default_factory=list)  # the passage texts the model was shown
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,9 @@ class AskResult:
             failures=list(values.get("failures") or []) + list(values.get("errors") or []),
             error=values.get("error"),
             stopped=bool(values.get("stopped")),
+            loop_cut=bool(values.get("loop_cut")),
+            unsupported=list(values.get("unsupported") or []),
+            passages=[c["text"] for c in values.get("contexts") or []],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -84,4 +90,6 @@ class AskResult:
             "failures": self.failures,
             "error": self.error,
             "stopped": self.stopped,
+            "loop_cut": self.loop_cut,
+            "unsupported": self.unsupported,
         }

@@ -105,6 +105,7 @@ class AgentState:
     search: bool = True  # the user's toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
     max_pages: int | None = None  # pages to read; None = settings.pages
+    memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
 
     # --- perceive ---------------------------------------------------------------------------
@@ -136,6 +137,8 @@ class AgentState:
     citation_precision: float | None = None
     error: str | None = None  # a failure that ended the turn early (shown to the user)
     stopped: bool = False  # the caller stopped generation
+    loop_cut: bool = False  # a repetition loop was cut off the answer
+    unsupported: list[str] = field(default_factory=list)  # answer sentences no source supports
     errors: Annotated[list[str], accumulate] = field(default_factory=list)  # non-fatal
     timings: Annotated[dict[str, float], merge_timings] = field(default_factory=dict)
     tokens: Annotated[dict[str, int], add_tokens] = field(default_factory=dict)

@@ -78,6 +78,26 @@ def _chunks(paragraphs: list[str], target_words: int) -> Iterator[str]:
         yield "\n\n".join(buffer)
 
 
+# An API reference entry's signature line: `textwrap.wrap(text, width=70, …)`, optionally as a
+# list item. Its defaults are only meaningful with the description under it.
+_SIGNATURE = re.compile(r"^\s*(?:-\s*)?(?:class\s+)?[A-Za-z_][\w.]*\(.*\)\s*(?:->.*)?$")
+
+
+def _keep_signatures_with_descriptions(units: list[str], joiner: str) -> list[str]:
+    """Glue each signature line (and a bare list marker before it) to the unit after it."""
+    merged: list[str] = []
+    pending: list[str] = []
+    for unit in units:
+        pending.append(unit)
+        if _SIGNATURE.match(unit) or unit.strip() in {"-", "*"}:
+            continue
+        merged.append(joiner.join(pending))
+        pending = []
+    if pending:
+        merged.append(joiner.join(pending))
+    return merged
+
+
 def _split_long(paragraph: str, target_words: int) -> Iterator[str]:
     if len(paragraph.split()) <= MAX_WORDS:
         yield paragraph
@@ -85,6 +105,7 @@ def _split_long(paragraph: str, target_words: int) -> Iterator[str]:
     # Tables and lists split at line ends; prose at sentence ends; anything else at words.
     units = paragraph.splitlines() if "\n" in paragraph else re.split(r"(?<=[.!?])\s+", paragraph)
     joiner = "\n" if "\n" in paragraph else " "
+    units = _keep_signatures_with_descriptions(units, joiner)
     buffer: list[str] = []
     size = 0
     for unit in units:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,13 @@ import pytest
 from pydantic import SecretStr
 
 from megrez_search.settings import Settings
-from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, build_docs_index
+from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, TEST_MODEL, build_docs_index
 from tests.support.postgres import create_database, running_postgres
 from tests.support.servers import serve_directory
+
+# Every test (and every subprocess it starts) runs the tiny rung of the embedded ladder unless
+# it names another model: the 1.5B default would make the suite many times slower.
+os.environ["MEGREZ_MODEL"] = TEST_MODEL
 
 DOCS_ROOT = Path("/usr/share/doc/python3.11/html")
 logger = logging.getLogger(__name__)

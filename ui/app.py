@@ -232,6 +232,7 @@ class ChatUI:
         pages: float | None = None,
         scope: str | None = None,
         model: str | None = None,
+        memory: bool | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """Run one turn from the message box, yielding `TurnUpdate`s."""
@@ -244,6 +245,7 @@ class ChatUI:
             search=bool(search),
             provider=provider_for(scope, provider),
             pages=int(pages) if pages else None,
+            memory_fallback=memory,
             image=attachments.image,
             audio=attachments.audio,
             user=user,
@@ -259,11 +261,12 @@ class ChatUI:
         pages: float | None = None,
         scope: str | None = None,
         model: str | None = None,
+        memory: bool | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """A follow-up chip clicked: asked in the chat with its current search setting."""
         yield from self.respond(
-            {"text": question}, thread_id, search, provider, pages, scope, model, request
+            {"text": question}, thread_id, search, provider, pages, scope, model, memory, request
         )
 
     def regenerate(
@@ -274,6 +277,7 @@ class ChatUI:
         pages: float | None = None,
         scope: str | None = None,
         model: str | None = None,
+        memory: bool | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """Take back the last answer and ask its question again (with today's settings)."""
@@ -300,6 +304,7 @@ class ChatUI:
             search=bool(search),
             provider=provider_for(scope, provider),
             pages=int(pages) if pages else None,
+            memory_fallback=memory,
             image=_existing(asked.get("image")),
             audio=_existing(asked.get("audio")),
             user=user,

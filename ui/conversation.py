@@ -161,11 +161,9 @@ class TurnView:
         if event.results:
             return
         if event.failures:
-            self.add_notice(
-                "Search failed (" + "; ".join(event.failures) + "); answering without sources."
-            )
+            self.add_notice("Search failed (" + "; ".join(event.failures) + ").")
         else:
-            self.add_notice("The search found nothing; answering without sources.")
+            self.add_notice("The search found nothing.")
 
     def _on_page(self, event: PageEvent) -> None:
         steps = self.progress.steps

@@ -80,6 +80,11 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                     value=settings.pages,
                     elem_id="pages",
                 )
+                memory = gr.Checkbox(
+                    label="Answer from memory if the search fails (labelled unsourced)",
+                    value=settings.memory_fallback,
+                    elem_id="memory-fallback",
+                )
                 gr.Markdown(active_settings(ui))
         chatbot = gr.Chatbot(
             label="Conversation",
@@ -136,7 +141,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             )
         clipboard = gr.Textbox(visible="hidden", elem_id="clipboard")
 
-        turn_inputs = [thread, search, provider, pages, scope, model]
+        turn_inputs = [thread, search, provider, pages, scope, model, memory]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
         chain = {"concurrency_id": "ask", "show_progress": "hidden"}
 

@@ -16,6 +16,7 @@ from langgraph.types import StreamWriter
 from megrez_search.agent.citations import (
     CitationStreamNormalizer,
     check_citations,
+    cited_numbers,
     normalize_citations,
     strip_citations,
 )
@@ -28,7 +29,9 @@ from megrez_search.agent.dialects import (
 )
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
+from megrez_search.agent.grounding import ground
 from megrez_search.agent.prompts import render, template
+from megrez_search.agent.repetition import LoopGuard
 from megrez_search.agent.state import AgentState, Turn, source_of
 
 from megrez_search.errors import MegrezSearchError
@@ -54,14 +57,25 @@ def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
 
 
 def no_results_notice(state: AgentState) -> str:
+    """What failed, in one sentence: the search itself, reading the pages, or matching them."""
     query = state.queries[-1] if state.queries else state.user_text
     if not state.results:
-        reason = f" ({state.failures[0]})" if state.failures else ""
+        reason = (
+            render("common", "reason_failed", failure=state.failures[0])
+            if state.failures
+            else template("common", "reason_empty")
+        )
     elif not any(item.get("ok") for item in state.fetched):
-        reason = " (none of the result pages could be read)"
+        reason = template("common", "reason_unreadable")
     else:
-        reason = " (the pages found did not match the question)"
+        reason = template("common", "reason_unrelated")
     return render("common", "no_results", query=query, reason=reason)
+
+
+def memory_fallback(state: AgentState, deps: AgentDeps) -> bool:
+    if state.memory_fallback is not None:
+        return state.memory_fallback
+    return deps.settings.memory_fallback
 
 
 def _label(state: AgentState) -> str | None:
@@ -74,7 +88,14 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     settings = deps.settings
     prefix = ""
     if state.searched and not state.contexts:
-        prefix = f"{no_results_notice(state)}\n\n{template('common', 'unsourced')} "
+        # A search was needed and gave nothing to read: say what failed and never answer
+        # from memory unless the user allowed it, and then labelled as unsourced.
+        notice = no_results_notice(state)
+        if not memory_fallback(state, deps):
+            text = f"{notice} {template('common', 'no_results_help')}"
+            writer(TokenEvent(text=text))
+            return {"answer": text}
+        prefix = f"{notice}\n\n{template('common', 'unsourced')} "
         writer(TokenEvent(text=prefix))
     sampling = Sampling(
         max_tokens=settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
@@ -85,7 +106,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     )
     usage = Usage()
     citations = CitationStreamNormalizer()
-    written: list[str] = []
+    guard = LoopGuard()
     cancel = deps.cancel_event(state.run_id)
     try:
         for chunk in generate(
@@ -96,7 +117,11 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             stall_timeout_s=settings.model_stall_timeout_s,
             cancel=cancel,
         ):
-            written.append(chunk)
+            guard.feed(chunk)
+            if guard.looped:
+                # Closing the generator stops the model; the answer is kept up to the loop.
+                log.info("repetition loop cut after %d characters", guard.cut)
+                break
             text = citations.feed(chunk)
             if text:
                 writer(TokenEvent(text=text))
@@ -104,11 +129,16 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         if tail:
             writer(TokenEvent(text=tail))
     except MegrezSearchError as exc:
-        partial = normalize_citations("".join(written)).strip()
+        partial = normalize_citations(guard.answer()).strip()
         writer(ErrorEvent(message=str(exc), step="answer", fatal=True))
         return {"answer": prefix + partial, "error": str(exc), "tokens": usage_update(usage)}
-    text = normalize_citations("".join(written)).strip()
-    return {"answer": prefix + text, "stopped": cancel.is_set(), "tokens": usage_update(usage)}
+    text = normalize_citations(guard.answer()).strip()
+    return {
+        "answer": prefix + text,
+        "stopped": cancel.is_set(),
+        "loop_cut": guard.looped,
+        "tokens": usage_update(usage),
+    }
 
 
 @step("check_citations", lambda state: "Checking citations" if state.contexts else None)
@@ -118,15 +148,27 @@ def check(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
         final = strip_citations(normalize_citations(state.answer))
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
-    report = check_citations(
-        state.answer, [c["text"] for c in state.contexts], deps.settings.citation_support
-    )
+    texts = [c["text"] for c in state.contexts]
+    report = check_citations(state.answer, texts, deps.settings.citation_support)
     if report.repairs:
         log.info("citations repaired: %d of %d checks", report.repairs, len(report.checks))
-    writer(AnswerEvent(answer=report.answer, citations=report.citations))
+    grounded = ground(
+        report.answer,
+        texts,
+        [c["title"] for c in state.contexts],
+        mode=deps.settings.grounding,
+        threshold=deps.settings.citation_support,
+    )
+    if grounded.unsupported:
+        log.info(
+            "%d unsupported sentence(s) %s", len(grounded.unsupported), deps.settings.grounding
+        )
+    citations = sorted(set(cited_numbers(grounded.answer)))
+    writer(AnswerEvent(answer=grounded.answer, citations=citations))
     return {
-        "answer": report.answer,
-        "citations": report.citations,
+        "answer": grounded.answer,
+        "unsupported": grounded.unsupported,
+        "citations": citations,
         "citation_checks": [asdict(check) for check in report.checks],
         "citation_precision": report.precision,
     }

@@ -21,11 +21,14 @@ from megrez_search.agent.events import PageEvent, SearchResultsEvent, SourcesEve
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
 from megrez_search.retrieval.fetch import iter_pages
+from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.rank import rank_passages
+from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
 from .common import step
+from .rewrite import search_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +43,10 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     """Ask the provider chain for the query's results (providers never raise for outages)."""
     provider = deps.provider(state.provider)
     wanted = state.max_pages or deps.settings.pages
-    outcome = provider.search(_query(state), max_results=wanted)
+    # The model's query plus the user's own keywords and spelt-out identifiers, fused: one
+    # wording alone misses pages that use other words.
+    queries = query_variants(_query(state), search_text(state), deps.settings.search_queries)
+    outcome = search_fused(provider, queries, max_results=wanted)
     results = [asdict(result) for result in outcome.results[:wanted]]
     writer(
         SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures)
@@ -119,7 +125,9 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
     contexts: list[Context] = []
     for n, (url, group) in enumerate(by_url.items(), start=1):
         text = "\n\n".join(passage.text for passage in group)
-        contexts.append(Context(n=n, url=url, title=group[0].title or url, text=text))
+        # Clean titles: a site suffix like "Python 3.11.2 documentation" is not a fact.
+        title = clean_title(group[0].title) if group[0].title else url
+        contexts.append(Context(n=n, url=url, title=title, text=text))
     return contexts
 
 

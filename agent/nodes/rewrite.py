@@ -13,11 +13,21 @@ from megrez_search.agent.state import AgentState
 from .common import earlier_questions, step
 
 
+def search_text(state: AgentState) -> str:
+    """What the user asked, in their words plus what the attachments say: the question,
+    a voice question's transcript and the text read from an image, without the perception
+    note's own framing ("Attached image: PNG 900x160 …"), which is no topic to search for."""
+    if state.image_text is None and state.transcript is None:
+        return state.user_text
+    parts = [state.question, state.transcript or "", state.image_text or ""]
+    return " ".join(part.strip() for part in parts if part.strip()) or state.user_text
+
+
 @step("rewrite")
 def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Megrez: its own call argument, checked. Generic: the question's keywords."""
     query = build_query(
-        state.user_text,
+        search_text(state),
         state.call_query,  # None for the generic dialect
         earlier_questions(state, deps),
         deps.settings.max_query_words,

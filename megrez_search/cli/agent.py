@@ -81,13 +81,23 @@ def run_ask(
         streamed: list[str] = []
         live = not args.json and out.isatty()
         result = None
+
+        def status(line: str) -> None:
+            # Step lines and the answer share the terminal: a step that comes after the answer
+            # began streaming starts on a line of its own.
+            if live and streamed and not "".join(streamed).endswith("\n"):
+                streamed.append("\n")
+                out.write("\n")
+                out.flush()
+            print(f"» {line}", file=err, flush=True)
+
         for event in search_agent.stream(request):
             if isinstance(event, DoneEvent):
                 result = event.result
             elif args.json:
                 continue
             elif isinstance(event, StepEvent):
-                print(f"» {event.label}", file=err, flush=True)
+                status(event.label)
             elif isinstance(event, TokenEvent) and live:
                 streamed.append(event.text)
                 out.write(event.text)
@@ -97,10 +107,11 @@ def run_ask(
                 and live
                 and "".join(streamed).strip() != event.answer
             ):
-                # Citations were repaired after streaming: show the checked answer.
-                out.write("\n\nWith checked citations:\n" + event.answer)
+                # Citations were repaired (or unsupported sentences removed) after streaming:
+                # show the checked answer.
+                out.write("\n\nChecked against the sources:\n" + event.answer)
             elif isinstance(event, ErrorEvent):
-                print(f"» {event.message}", file=err, flush=True)
+                status(event.message)
         assert result is not None
     finally:
         if owned:

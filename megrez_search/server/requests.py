@@ -92,6 +92,7 @@ class ChatRequest(BaseModel):
     search: bool | None = None
     provider: str | None = None
     pages: int | None = None
+    memory_fallback: bool | None = None
     thread_id: str | None = None
 
 
@@ -176,6 +177,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
         pages=body.pages,
+        memory_fallback=body.memory_fallback,
         image=image,
         audio=audio,
         history=history,

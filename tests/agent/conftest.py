@@ -25,7 +25,7 @@ CLOCK = datetime(2026, 1, 2, 9, 30, 0)
 @pytest.fixture
 def offline_settings(tmp_path: Path) -> Settings:
     """Settings with a fresh data dir and a provider chain that must never be reached."""
-    return Settings(data_dir=tmp_path / "data", model="embedded", search="local:none")
+    return Settings(data_dir=tmp_path / "data", model="embedded:tiny", search="local:none")
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def docs_settings(docs_index) -> Settings:
     # the facts asserted come in its first sentence.
     return settings.model_copy(
         update={
-            "model": "embedded",
+            "model": "embedded:tiny",
             "search": f"local:{name}",
             "answer_max_tokens": 160,
             "chat_max_tokens": 96,

@@ -93,3 +93,25 @@ def test_json_output_schema(docs_settings, scripted_agent):
     assert data["input"] == {"transcript": None, "image_text": None}
     assert data["timings"]["total"] >= data["timings"]["search"] > 0
     assert set(data["tokens"]) == {"prompt", "completion"} and data["tokens"]["completion"] > 0
+
+
+class _Terminal(io.StringIO):
+    """stdout and stderr as one terminal: what a user sees, in the order it was written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_step_lines_come_first_and_each_on_its_own_line(
+    docs_settings, scripted_agent
+):
+    agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
+    terminal = _Terminal()
+    assert run_ask(_args(), docs_settings, agent=agent, out=terminal, err=terminal) == 0
+    lines = terminal.getvalue().splitlines()
+    first_answer = next(i for i, line in enumerate(lines) if "maxsize is 128" in line)
+    steps = [i for i, line in enumerate(lines) if "»" in line]
+    assert steps and steps[0] < first_answer
+    assert any("» Searching:" in lines[i] for i in steps if i < first_answer)
+    # Every step line starts a line: none is glued to the streamed answer.
+    assert all(lines[i].startswith("» ") for i in steps)

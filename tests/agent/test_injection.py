@@ -64,7 +64,7 @@ def injected_settings(tmp_path_factory) -> Iterator[Settings]:
     with serve_directory(site) as root_url:
         settings = Settings(
             data_dir=tmp_path_factory.mktemp("data"),
-            model="embedded",
+            model="embedded:tiny",
             search="local:injected",
             allow_hosts=ALLOW_HOSTS,
             answer_max_tokens=160,

@@ -115,3 +115,15 @@ def test_model_command_reports_the_backend(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["backend"] == "llamacpp" and info["dialect"] == "generic"
+    ladder = {row["spec"]: row for row in info["ladder"]}
+    assert list(ladder) == ["embedded", "embedded:small", "embedded:tiny"]
+    assert ladder["embedded:tiny"]["active"] and ladder["embedded:tiny"]["ready"]
+    assert not ladder["embedded"]["active"] and ladder["embedded"]["size_mb"] == 1117
+
+
+def test_model_command_lists_the_ladder(data_dir: Path) -> None:
+    done = megrez(data_dir, "model")
+    assert done.returncode == 0, done.stderr
+    active = [line for line in done.stdout.splitlines() if line.startswith(" * ")]
+    assert len(active) == 1 and "embedded:tiny" in active[0] and "SmolLM2" in active[0]
+    assert "Qwen2.5-Coder-1.5B-Instruct" in done.stdout

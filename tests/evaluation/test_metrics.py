@@ -96,6 +96,20 @@ def test_retrieval_does_not_apply_to_questions_without_search() -> None:
     assert score.decision_correct is True
 
 
+def test_context_recall_needs_a_gold_string_in_the_passages_shown() -> None:
+    shown = _score(passages=["Other text.", "lru_cache(maxsize=128, typed=False)"])
+    assert shown.context_hit is True
+    # The gold page was fetched, but the passages the model read do not hold the answer.
+    missed = _score(passages=["The functools module is for higher-order functions."])
+    assert missed.retrieval_hit is True and missed.context_hit is False
+    assert _score(needs_search=False, passages=[]).context_hit is None
+    assert _score(answers=[], passages=["x"]).context_hit is None
+    summary = summarize([shown, missed, _score(passages=[], loop_cut=True)])
+    assert summary.context_recall == pytest.approx(1 / 3)
+    assert summary.loops == 1
+    assert "context_recall" in summary.to_json()
+
+
 # --- answers ----------------------------------------------------------------------------------
 
 

@@ -18,11 +18,11 @@ CAPITAL = [
 
 @pytest.fixture(scope="module")
 def model() -> ChatModel:
-    return load_model(Settings(model="embedded"))
+    return load_model(Settings(model="embedded:tiny"))
 
 
 def test_loaded_once_per_process(model: ChatModel) -> None:
-    assert load_model(Settings(model="embedded")) is model
+    assert load_model(Settings(model="embedded:tiny")) is model
     assert model.dialect == "generic"
 
 

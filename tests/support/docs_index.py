@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 INDEX_NAME = "docs"
 ALLOW_HOSTS = "127.0.0.1,localhost"
+TEST_MODEL = "embedded:tiny"  # the fast rung of the embedded ladder (SmolLM2-135M)
 _CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retrieval/fetch.py")
 
 
@@ -31,11 +32,13 @@ def run_cli(
     """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`).
 
     Inherited `MEGREZ_*` variables are dropped so a developer's own configuration (another
-    model, another provider) cannot change what a test runs; `env` adds what the test needs.
+    model, another provider) cannot change what a test runs; the model is `TEST_MODEL`
+    (tiny, fast); `env` adds what the test needs.
     """
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
         "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
+        "MEGREZ_MODEL": TEST_MODEL,
         "HF_HUB_OFFLINE": "1",
         **(env or {}),
     }

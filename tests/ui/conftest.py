@@ -74,4 +74,4 @@ def megrez_process(
 def ui_settings(docs_index: tuple[Settings, str]) -> Settings:
     """The docs index settings (search `local:docs`, loopback trusted), embedded model."""
     settings, _ = docs_index
-    return settings.model_copy(update={"model": "embedded"})
+    return settings.model_copy(update={"model": "embedded:tiny"})

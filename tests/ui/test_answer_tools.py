@@ -72,7 +72,7 @@ def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
     assert [chip["visible"] for chip in chips] == [True, True, True]
     assert chips[0]["value"].endswith("?")
     assert ui.export_file("../../etc")["value"] is None  # an id never escapes the folder
-    ui.on_delete(thread, True, "embedded")
+    ui.on_delete(thread, True, ui.settings.model)
     assert ui.agent.threads() == [] and ui.export_file(thread)["value"] is None
 
 
@@ -113,10 +113,10 @@ def test_regenerate_with_nothing_asked_says_so(ui: ChatUI) -> None:
 def test_each_chat_keeps_its_model(ui: ChatUI) -> None:
     first = ask(ui, "First chat?")
     ui.chat_models.set("", first, "second")  # as after a turn run with the "second" model
-    _, _, stored, model, *_ = ui.on_pick(first, True, "embedded")
-    assert model == "embedded"  # "second" is not configured here: the default stands in
+    _, _, stored, model, *_ = ui.on_pick(first, True, ui.settings.model)
+    assert model == ui.settings.model  # "second" is not configured here: the default stands in
     ui.agents.settings = ui.settings.model_copy(update={"models": "second"})
-    _, _, stored, model, *_ = ui.on_pick(first, True, "embedded")
+    _, _, stored, model, *_ = ui.on_pick(first, True, ui.settings.model)
     assert model == "second" and stored["model"] == "second"
-    ui.on_delete(first, True, "embedded")
+    ui.on_delete(first, True, ui.settings.model)
     assert ui.chat_models.get("", first) is None

@@ -219,7 +219,7 @@ def hostile_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         data_dir=tmp_path_factory.mktemp("hostile-data"),
         allow_hosts="127.0.0.1,localhost",
         search="local:hostile",
-        model="embedded",
+        model="embedded:tiny",
     )
     with serve_directory(site) as base_url:
         # The real CLI in its own process (Playwright's event loop runs in this thread).

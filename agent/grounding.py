@@ -1,0 +1,92 @@
+"""Grounded text only: answer sentences that no passage supports are removed or marked.
+
+Runs after the citation check (`citations.check_citations`), on its repaired answer: a
+sentence the checker could not back with any passage (no citation left, enough content words
+to be a claim) is unsupported. `mode` "remove" drops it, "mark" keeps it with a visible
+label, "off" leaves the answer alone. An answer with no supported claim at all becomes an
+honest "the sources don't say" that lists the sources, so the user can read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from megrez_search.agent.citations import content_words, split_sentences, support_score
+from megrez_search.agent.prompts import render, template
+
+GroundingMode = Literal["remove", "mark", "off"]
+
+_FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
+
+
+@dataclass
+class Grounded:
+    answer: str
+    unsupported: list[str] = field(default_factory=list)  # sentence bodies dropped or marked
+    nothing_supported: bool = False
+
+
+_THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
+
+
+_SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.IGNORECASE)
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
+def _same_numbers(text: str) -> str:
+    """`1,000,000`, `1_000_000` and `1 million` as `1000000`: the sources and the answer spell
+    numbers differently, and the support score compares words."""
+    text = _THOUSANDS.sub("", text)
+    return _SCALED.sub(lambda m: str(round(float(m.group(1)) * _SCALES[m.group(2).lower()])), text)
+
+
+def _best_support(sentence: str, contexts: Sequence[str]) -> tuple[int, float]:
+    scores = [support_score(_same_numbers(sentence), _same_numbers(c)) for c in contexts]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return best, scores[best]
+
+
+def ground(
+    answer: str,
+    contexts: Sequence[str],
+    titles: Sequence[str],
+    *,
+    mode: GroundingMode,
+    threshold: float,
+    min_words: int = 2,
+) -> Grounded:
+    """`answer` (citations already checked) with unsupported sentences handled per `mode`."""
+    if mode == "off" or not contexts:
+        return Grounded(answer)
+    unsupported: list[str] = []
+    supported = 0
+    out: list[str] = []
+    for index, segment in enumerate(_FENCE_RE.split(answer)):
+        if index % 2:  # fenced code is kept verbatim
+            out.append(segment)
+            continue
+        for sentence in split_sentences(segment):
+            claim = len(content_words(sentence.body)) >= min_words
+            cited = list(sentence.cited)
+            if claim and not cited:
+                best, score = _best_support(sentence.body, contexts)
+                if score >= threshold:
+                    cited.append(best + 1)  # supported once numbers are compared as numbers
+            backed = bool(cited)
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(cited))
+            body = f"{sentence.body} {markers}" if markers and sentence.body else sentence.body
+            text = f"{body}{sentence.end}"
+            if claim and not backed:
+                unsupported.append(sentence.body)
+                if mode == "remove":
+                    continue
+                text = f"{text} {template('common', 'unsupported_mark')}"
+            supported += claim and backed
+            out.append(f"{text}{sentence.separator}")
+    if unsupported and not supported:
+        listing = "\n".join(f"[{n}] {title}" for n, title in enumerate(titles, start=1))
+        return Grounded(render("common", "sources_dont_say", sources=listing), unsupported, True)
+    return Grounded("".join(out).strip(), unsupported)

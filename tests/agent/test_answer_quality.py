@@ -1,0 +1,250 @@
+"""Answers a user can trust: no memory answer after a failed search, no runaway loops,
+no unsupported sentences, time-sensitive questions searched.
+
+The real tiny model (SmolLM2-135M on llama.cpp) runs over the Python docs on loopback where
+the behaviour is the agent's, not the script's; a scripted backend plays a model that loops
+or invents, which a real model does only by chance.
+"""
+
+from __future__ import annotations
+
+import pytest
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.dialects import generic_decide_options
+from megrez_search.agent.events import TokenEvent
+from megrez_search.agent.grounding import ground
+from megrez_search.agent.intent import decision_prior, is_time_sensitive
+from megrez_search.agent.repetition import LoopGuard
+
+from tests.runtime.conftest import draw_text  # noqa: F401 - a fixture used below
+from tests.support.servers import free_port
+
+QUERY = "functools lru_cache default maxsize"
+CALL = (
+    '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "'
+    + QUERY
+    + '"}}<|function_end|>'
+)
+LOOPING_LIST = (
+    "1. The typed flag caches arguments of different types separately.\n"
+    "2. For example f(3) and f(3.0) are cached apart.\n"
+    "3. The default is typed=False.\n"
+)
+INVENTED = "The lru_cache decorator was designed by Guido van Rossum in a Dutch pub in 1989."
+
+
+# --- a failed search --------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_search(docs_settings, tmp_path):
+    """The docs settings with a search provider nobody listens on, and a model that searches."""
+    return docs_settings.model_copy(
+        update={
+            "data_dir": tmp_path / "data",
+            "search": f"searxng:http://127.0.0.1:{free_port()}",
+            "decide_bias": 50.0,  # the question must reach the (failing) search
+        }
+    )
+
+
+@pytest.mark.slow
+def test_failed_search_says_so_and_does_not_answer_from_memory(unreachable_search):
+    with SearchAgent(unreachable_search) as agent:
+        result = agent.invoke(AskRequest("Which PEP introduced f-strings?"))
+    assert result.ok and result.searched and result.sources == []
+    assert result.answer.startswith('I searched for "')
+    assert "the search failed" in result.answer
+    assert "try again" in result.answer and "local:NAME" in result.answer
+    assert "Unsourced" not in result.answer
+    assert result.tokens["completion"] == 0  # the model wrote nothing
+
+
+@pytest.mark.slow
+def test_memory_answer_when_allowed_is_labelled(unreachable_search):
+    with SearchAgent(unreachable_search) as agent:
+        result = agent.invoke(AskRequest("Which PEP introduced f-strings?", memory_fallback=True))
+    assert result.ok and result.searched and result.sources == [] and result.citations == []
+    notice, _, rest = result.answer.partition("\n\n")
+    assert "the search failed" in notice
+    assert rest.startswith("Unsourced answer from the model's memory")
+    assert len(rest) > len("Unsourced answer from the model's memory (") + 40
+    assert result.tokens["completion"] > 0
+
+
+def test_memory_setting_is_the_default_of_the_request(docs_settings, scripted_agent, tmp_path):
+    settings = docs_settings.model_copy(
+        update={
+            "data_dir": tmp_path / "data",
+            "search": f"searxng:http://127.0.0.1:{free_port()}",
+            "memory_fallback": True,
+        }
+    )
+    agent, model = scripted_agent(settings, [CALL, "It was PEP 498."])
+    result = agent.invoke(AskRequest("Which PEP introduced f-strings?"))
+    assert "Unsourced answer" in result.answer and result.answer.endswith("It was PEP 498.")
+    agent, model = scripted_agent(settings, [CALL, "It was PEP 498."])
+    result = agent.invoke(AskRequest("Which PEP introduced f-strings?", memory_fallback=False))
+    assert "PEP 498" not in result.answer and len(model.calls) == 1
+
+
+# --- time-sensitive questions -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the latest Python release?",
+        "What is the current price of bitcoin?",
+        "Who won the match yesterday?",
+        "What happened in tech news this week?",
+        "Which Python version came out in 2026?",
+    ],
+)
+def test_time_sensitive_questions_get_a_search_prior(question):
+    assert is_time_sensitive(question, this_year=2026)
+    assert decision_prior(question).kind == "time-sensitive"
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the default maxsize of lru_cache?", "Which PEP introduced f-strings?"]
+)
+def test_timeless_questions_have_no_time_prior(question):
+    assert not is_time_sensitive(question, this_year=2026)
+
+
+@pytest.mark.slow
+def test_latest_python_release_searches_with_the_real_model(docs_settings, tmp_path):
+    settings = docs_settings
+    with SearchAgent(settings) as agent:
+        result = agent.invoke(AskRequest("What is the latest Python release?"))
+    assert result.ok and result.searched and result.queries
+    assert "time-sensitive" in result.decision
+
+
+# --- runaway generations -------------------------------------------------------------------
+
+
+def test_a_looping_model_is_cut_while_streaming(offline_settings, scripted_agent):
+    agent, _ = scripted_agent(offline_settings, [LOOPING_LIST * 30], dialect="generic")
+    events = list(
+        agent.stream(AskRequest("What does the typed flag of lru_cache do?", search=False))
+    )
+    result = events[-1].result
+    streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert result.ok and result.loop_cut
+    assert result.answer == LOOPING_LIST.strip()
+    assert len(streamed) < 4 * len(LOOPING_LIST)  # generation stopped, not replayed to the end
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (LOOPING_LIST * 3, LOOPING_LIST.strip()),
+        ("It caches results. " + "the cache is full and " * 12, None),
+        ("Yes. " + "very " * 40, "Yes. very"),
+    ],
+)
+def test_loop_guard_cases(text, kept):
+    guard = LoopGuard()
+    for index in range(0, len(text), 7):  # arrives in small chunks, as it streams
+        guard.feed(text[index : index + 7])
+    assert guard.looped
+    if kept is not None:
+        assert guard.answer() == kept
+    else:
+        assert guard.answer().startswith("It caches results. the cache is full and")
+        assert guard.answer().count("the cache is full") == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1. Use maxsize.\n2. Use typed.\n3. Use cache_clear.\n4. Use cache_info.\n",
+        "The default maxsize is 128, and with typed=True f(3) and f(3.0) are cached apart.",
+        "- one\n- two\n- one\n- two\n",  # short lines may repeat
+    ],
+)
+def test_no_false_loop(text):
+    guard = LoopGuard()
+    guard.feed(text)
+    assert not guard.looped and guard.answer() == text
+
+
+# --- grounded text -----------------------------------------------------------------------------
+
+
+def test_unsupported_sentence_is_removed_when_chosen(docs_settings, scripted_agent, tmp_path):
+    settings = docs_settings.model_copy(update={"grounding": "remove"})
+    agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
+    result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
+    assert result.searched and result.sources
+    assert "128" in result.answer and "Guido" not in result.answer
+    assert result.unsupported == [INVENTED.rstrip(".")]
+    assert result.citations  # the kept sentence is attributed to its source
+
+
+def test_unsupported_sentence_is_marked_by_default(docs_settings, scripted_agent, tmp_path):
+    settings = docs_settings
+    agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
+    result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
+    assert "Guido" in result.answer
+    assert result.answer.endswith("(not found in the sources)")
+
+
+def test_numbers_are_compared_as_numbers():
+    grounded = ground(
+        "By default, timeit executes the statement 1,000,000 times.",
+        ["timeit.timeit(stmt='pass', number=1000000): run the statement number executions."],
+        ["timeit — Measure execution time of small code snippets"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert grounded.unsupported == []
+    assert grounded.answer == "By default, timeit executes the statement 1,000,000 times [1]."
+    spelt = ground(
+        "The default number of times through the loop is 1 million.",
+        ["timeit.timeit(number=1000000): the number of times through the loop."],
+        ["timeit"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert spelt.unsupported == [] and spelt.answer.endswith("1 million [1].")
+
+
+def test_nothing_supported_says_the_sources_dont_say():
+    grounded = ground(
+        INVENTED,
+        ["lru_cache(maxsize=128, typed=False): decorator to wrap a function."],
+        ["functools — Higher-order functions"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert grounded.nothing_supported
+    assert grounded.answer.startswith("The sources I found don't say.")
+    assert "[1] functools — Higher-order functions" in grounded.answer
+
+
+# --- image questions ---------------------------------------------------------------------------
+
+
+def test_image_question_searches_for_what_the_image_says(
+    docs_settings,
+    scripted_agent,
+    draw_text,  # noqa: F811 - the fixture imported above
+    tmp_path,
+):
+    image = tmp_path / "signature.png"
+    draw_text(("textwrap.wrap(text, width=70)",), size=(1100, 120), font_size=48).save(image)
+    settings = docs_settings
+    search, answer = generic_decide_options()  # the question searches, the null does not
+    agent, _ = scripted_agent(
+        settings, ["The default width is 70."], dialect="generic", choices=[search, answer]
+    )
+    result = agent.invoke(AskRequest("What is the default value of this argument?", image=image))
+    assert result.searched and result.image_text
+    query = result.queries[0].lower()
+    assert "textwrap" in query and "default" in query
+    for framing in ("attached", "png", "pixels", "image"):
+        assert framing not in query
+    assert any(s["url"].endswith("library/textwrap.html") for s in result.sources)

@@ -1,0 +1,99 @@
+"""Finding pages when the user's words are not the docs': query variants fused by rank, clean
+titles, signatures kept with their descriptions. The fused search runs on the real `local:`
+index of the Python docs."""
+
+from __future__ import annotations
+
+import pytest
+from megrez_search.retrieval.multiquery import (
+    fuse,
+    identifier_variant,
+    query_variants,
+    search_fused,
+    spell_out,
+)
+from megrez_search.retrieval.passages import split_passages
+from megrez_search.retrieval.search import make_search_provider
+from megrez_search.retrieval.titles import clean_title
+from megrez_search.retrieval.types import Page, SearchResult
+
+
+@pytest.mark.parametrize(
+    ("identifier", "words"),
+    [
+        ("bit_count", "bit count"),
+        ("getLogger", "get Logger"),
+        ("textwrap.wrap", "textwrap wrap"),
+        ("functools.lru_cache", "functools lru cache"),
+    ],
+)
+def test_identifiers_are_spelt_out(identifier, words):
+    assert spell_out(identifier) == words
+
+
+def test_variants_are_distinct_and_the_models_query_first():
+    variants = query_variants(
+        "lru_cache typed", "What does the typed flag of functools.lru_cache do?", 3
+    )
+    assert variants[0] == "lru_cache typed"
+    assert len(variants) == len({v.lower() for v in variants}) == 3
+    assert identifier_variant("plain words only") is None
+    assert query_variants("lru_cache maxsize", "lru_cache maxsize", 3) == [
+        "lru_cache maxsize",
+        "lru cache maxsize",
+    ]
+
+
+def test_rank_fusion_prefers_pages_several_queries_find():
+    a, b, c = (SearchResult(f"http://x/{n}", n, "", 0) for n in "abc")
+    fused = fuse([[a, b], [c, b], [b]], limit=2)
+    assert [r.url for r in fused] == ["http://x/b", "http://x/a"]
+    assert [r.rank for r in fused] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("title", "clean"),
+    [
+        (
+            (
+                "functools — Higher-order functions and operations on callable objects — "
+                "Python 3.11.2 documentation"
+            ),
+            "functools — Higher-order functions and operations on callable objects",
+        ),
+        ("What’s New In Python 3.11 — Python 3.11.2 documentation", "What’s New In Python 3.11"),
+        (
+            "PEP 498 – Literal String Interpolation | peps.python.org",
+            "PEP 498 – Literal String Interpolation",
+        ),
+        ("re — Regular expression operations", "re — Regular expression operations"),
+        ("Python 3.11.2 documentation", "Python 3.11.2 documentation"),
+    ],
+)
+def test_titles_lose_the_site_suffix(title, clean):
+    assert clean_title(title) == clean
+
+
+def test_a_signature_stays_with_its_description():
+    signature = (
+        "textwrap.wrap(text, width=70, " + ", ".join(f"opt{n}=None" for n in range(60)) + ")"
+    )
+    description = "- Wraps the single paragraph in text so every line is at most width long."
+    filler = "\n".join(f"Line {n} of an unrelated list of things to say here." for n in range(20))
+    page = Page(
+        "http://x/t", "http://x/t", "t", f"{filler}\n- \n{signature}\n{description}", "text/html"
+    )
+    texts = [p.text for p in split_passages(page)]
+    holder = [t for t in texts if "width=70" in t]
+    assert holder and "Wraps the single paragraph" in holder[0]
+
+
+@pytest.mark.slow
+def test_fused_search_finds_the_page_on_the_docs_index(docs_index):
+    settings, name = docs_index
+    provider = make_search_provider(f"local:{name}", settings)
+    question = "What does the typed flag of functools.lru_cache do?"
+    outcome = search_fused(provider, query_variants("lru_cache typed", question, 3), 5)
+    assert outcome.provider == f"local:{name}" and not outcome.failures
+    assert any(r.url.endswith("library/functools.html") for r in outcome.results)
+    assert len(outcome.results) <= 5
