@@ -1,6 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make run   - create .venv if missing, install, start the app on the embedded model
-#   make test  - install what the tests need (Python and Debian packages) and run them
+#   make test  - install what the tests need (Python and Debian packages), lint, run them
+#   make lint  - ruff check, ruff format --check and mypy (config in pyproject.toml)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := python3.11-doc espeak-ng chromium sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-deps install bench demo clean
+.PHONY: run test test-deps install lint bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,12 @@ test-deps:
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-test: test-deps $(STAMP)
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+	$(BIN)/python tools/typecheck.py
+
+test: test-deps lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -40,4 +46,4 @@ demo: test-deps $(STAMP)
 	$(BIN)/megrez-search demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

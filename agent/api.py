@@ -23,8 +23,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
@@ -151,7 +152,7 @@ class SearchAgent:
     def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
         thread_id = request.thread_id or uuid.uuid4().hex
         run_id = uuid.uuid4().hex
-        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         values = turn_input(
             question=request.question.strip(),
             image=str(request.image) if request.image else None,
@@ -176,7 +177,7 @@ class SearchAgent:
             yield from self._run(values, config, thread_id, run_id)
 
     def _run(
-        self, values: dict[str, Any], config: dict[str, Any], thread_id: str, run_id: str
+        self, values: dict[str, Any], config: RunnableConfig, thread_id: str, run_id: str
     ) -> Iterator[AgentEvent]:
         started = time.perf_counter()
         ttft: float | None = None
@@ -186,7 +187,7 @@ class SearchAgent:
             for event in inner:
                 if isinstance(event, TokenEvent) and ttft is None:
                     ttft = time.perf_counter() - started
-                yield event
+                yield cast(AgentEvent, event)  # the nodes write nothing else to "custom"
         except GeneratorExit:
             # The caller stopped listening: stop the model, let the graph record the turn.
             self._deps.cancel_event(run_id).set()
@@ -264,10 +265,10 @@ class SearchAgent:
         """The conversation of `thread_id` as messages (answers with their `[N]` citations)."""
         return [
             Message(
-                turn.get("role", "user"),  # type: ignore[arg-type]
+                turn.get("role", "user"),
                 turn.get("content", ""),
-                image=Path(turn["image"]) if turn.get("image") else None,
-                audio=Path(turn["audio"]) if turn.get("audio") else None,
+                image=Path(image) if (image := turn.get("image")) else None,
+                audio=Path(audio) if (audio := turn.get("audio")) else None,
             )
             for turn in self.turns(thread_id)
         ]

@@ -51,10 +51,10 @@ class AgentDeps:
         """`compute()` once per key for the life of this agent (e.g. calibration scores)."""
         with self._lock:
             if key in self._memo:
-                return self._memo[key]  # type: ignore[no-any-return]
+                return self._memo[key]
         value = compute()  # outside the lock: it may call the model
         with self._lock:
-            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+            return self._memo.setdefault(key, value)
 
     def cancel_event(self, run_id: str, event: threading.Event | None = None) -> threading.Event:
         """The event that stops run `run_id`'s generation when set (`event` registers one)."""

@@ -65,7 +65,8 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
         ),
         (
             f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
-            f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}"
+            f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): "
+            f"{'met' if accuracy_ok else 'NOT met'}"
         ),
     ]
 
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> str:
     agent_run, baseline_run = runs
     lines = [
         (
-            f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
+            f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of "
+            f"`{args.questions.name}`, "
             f"model `{settings.model}`, one run:"
         ),
         "",

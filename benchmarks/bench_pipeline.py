@@ -115,7 +115,10 @@ def main(argv: list[str] | None = None) -> str:
         "|---|---:|---:|",
         f"| model compute (generation + scoring) | {model:.2f} | {model / total:.1%} |",
         f"| retrieval (search + fetch + rank) | {retrieval:.2f} | {retrieval / total:.1%} |",
-        f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | {other / total:.1%} |",
+        (
+            f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | "
+            f"{other / total:.1%} |"
+        ),
         f"| end-to-end | {total:.2f} | 100% |",
         "",
         (

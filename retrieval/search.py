@@ -81,7 +81,7 @@ class Cooldowns:
         """Record a rate limit; returns the cool-down it earned."""
         with self._lock:
             strikes = self._state[name].strikes + 1 if name in self._state else 1
-            delay = min(base_s * 2 ** (strikes - 1), MAX_COOLDOWN_S)
+            delay = min(base_s * 2.0 ** (strikes - 1), MAX_COOLDOWN_S)
             self._state[name] = _Cooldown(strikes, self.clock() + delay)
         return delay
 

@@ -54,10 +54,12 @@ def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[s
         writer(ErrorEvent(message=str(exc), step="perceive", fatal=True))
         return {"turns": [turn], "error": str(exc), "user_text": state.question}
     turn.update(
-        model_text=ingested.content,
-        transcript=perception.transcript,
-        image_text=perception.image_text,
-        native_media=ingested.image is not None or ingested.audio is not None,
+        {
+            "model_text": ingested.content,
+            "transcript": perception.transcript,
+            "image_text": perception.image_text,
+            "native_media": ingested.image is not None or ingested.audio is not None,
+        }
     )
     if perception.ran:
         writer(PerceptionEvent(transcript=perception.transcript, image_text=perception.image_text))

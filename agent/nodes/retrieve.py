@@ -69,7 +69,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 @step("fetch", lambda state: f"Reading {len(state.results)} pages")

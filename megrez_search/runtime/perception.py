@@ -113,7 +113,8 @@ def _sources() -> tuple[list[_PackagedFile], list[_PackagedFile]]:
 
 def _read_manifest(model_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((model_dir / _MANIFEST).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads((model_dir / _MANIFEST).read_text(encoding="utf-8"))
+        return manifest
     except (OSError, ValueError):
         return None
 
@@ -284,7 +285,7 @@ def _decode_audio(path: Path) -> np.ndarray:
 
     _check_file(path, "audio")
     try:
-        audio = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
+        audio: np.ndarray = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError, ...)
         log.info("could not decode audio %s: %r", path, exc)
         if isinstance(exc, IndexError):  # `container.decode(audio=0)` on a file without audio

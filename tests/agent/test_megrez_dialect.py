@@ -24,7 +24,10 @@ CALL = (
     + '"}}<|function_end|>'
 )
 
-ROLE = "You are Megrez-3B-Instruct. Give accurate, detailed and helpful answers to the user's questions."
+ROLE = (
+    "You are Megrez-3B-Instruct. "
+    "Give accurate, detailed and helpful answers to the user's questions."
+)
 TIME = "The current time is 2026-01-02 09:30:00, Friday."
 FUNCTIONS = """You have access to the following functions. Use them if required -
 {
@@ -42,7 +45,7 @@ FUNCTIONS = """You have access to the following functions. Use them if required 
             "query"
         ]
     }
-}"""
+}"""  # noqa: E501 - verbatim: the model was trained on exactly this text
 SYSTEM_SEARCH_ON = f"{ROLE}\n{TIME}\n{FUNCTIONS}"
 SYSTEM_SEARCH_OFF = f"{ROLE}\n{TIME}"
 
@@ -180,7 +183,10 @@ def test_follow_up_call_query_is_checked(docs_settings, scripted_agent):
         docs_settings,
         [
             "It provides higher-order functions such as partial and lru_cache.",
-            '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "its cache size\\n"}}<|function_end|>',
+            (
+                '<|function_start|>{"name": "googleWebSearch", '
+                '"arguments": {"query": "its cache size\\n"}}<|function_end|>'
+            ),
             "It is 128.",
         ],
     )

@@ -107,7 +107,10 @@ def test_cli_fetch_json_and_guard(docs_server: str, tmp_path: Path) -> None:
 def test_reindex_of_unchanged_docs_rewrites_nothing(
     docs_index: tuple[Settings, str], docs_server: str
 ) -> None:
-    """A second `index` run re-crawls the site; Last-Modified answers 304, nothing is re-extracted."""
+    """A second `index` run re-crawls the site.
+
+    Last-Modified answers 304, so nothing is re-extracted.
+    """
     settings, name = docs_index
     result = run_cli(
         "index", docs_server + "/", "--name", name, "--no-progress", data_dir=settings.data_dir

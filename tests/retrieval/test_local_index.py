@@ -73,8 +73,10 @@ def site() -> Iterator[tuple[Site, str]]:
                 html(
                     "Coastal notes",
                     "Welcome to the coastal notes of the harbour master.",
-                    "<a href='/lighthouses.html'>Lighthouses</a> <a href='tides.html#top'>Tides</a> "
-                    "<a href='/private/secret.html'>Private</a> <a rel='nofollow' href='/nofollowed.html'>x</a> "
+                    "<a href='/lighthouses.html'>Lighthouses</a> "
+                    "<a href='tides.html#top'>Tides</a> "
+                    "<a href='/private/secret.html'>Private</a> "
+                    "<a rel='nofollow' href='/nofollowed.html'>x</a> "
                     "<a href='/noindex.html'>Index page</a> <a href='/notes.txt'>Notes</a> "
                     "<a href='/archive.zip'>Archive</a> <a href='/gone.html'>Gone</a> "
                     "<a href='https://elsewhere.example/'>Elsewhere</a>",

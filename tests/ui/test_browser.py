@@ -195,8 +195,9 @@ HOSTILE_TITLE = (
     '<script>window.__pwned = 1; alert("title")</script> functools lru_cache maxsize '
     '<img src=x onerror=alert("img")>'
 )
+HOSTILE_TITLE_HTML = HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")
 HOSTILE_PAGE = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</title>
+<html><head><meta charset="utf-8"><title>{HOSTILE_TITLE_HTML}</title>
 <script>alert("a real script tag in the page")</script></head>
 <body><main><h1>functools.lru_cache maxsize</h1>
 <p>The functools.lru_cache decorator keeps a cache of recent calls. Its maxsize argument
@@ -249,7 +250,9 @@ def test_hostile_page_title_and_text_show_as_text(
         injected = page.evaluate(
             """() => ({
                 scripts: document.querySelectorAll('#chat script').length,
-                handlers: document.querySelectorAll('#chat [onerror], #chat [onload], #chat [onclick]').length,
+                handlers: document.querySelectorAll(
+                    '#chat [onerror], #chat [onload], #chat [onclick]'
+                ).length,
                 images: document.querySelectorAll('#chat img').length,
                 pwned: window.__pwned ?? null,
             })"""
