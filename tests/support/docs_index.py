@@ -33,21 +33,25 @@ def run_cli(
     Inherited `MEGREZ_*` variables are dropped so a developer's own configuration (another
     model, another provider) cannot change what a test runs; `env` adds what the test needs.
     """
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
-        "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
-        "HF_HUB_OFFLINE": "1",
-        **(env or {}),
-    }
     return subprocess.run(
         [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), *args],
         check=False,
         cwd=REPO,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without `MEGREZ_*`, trusting loopback, offline, plus `extra`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
+        "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
+        "HF_HUB_OFFLINE": "1",
+        **(extra or {}),
+    }
 
 
 def cache_key(docs_root: Path) -> str:
