@@ -39,8 +39,11 @@ lint: $(STAMP)
 test: test-deps lint
 	$(BIN)/python -m pytest
 
+# The dev set the evaluation benchmarks score (override: make bench EVAL_QUESTIONS=FILE).
+EVAL_QUESTIONS ?= ../shared/eval/dev.jsonl
+
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	MEGREZ_EVAL_QUESTIONS=$(EVAL_QUESTIONS) $(BIN)/python -m benchmarks
 
 demo: test-deps $(STAMP)
 	$(BIN)/megrez-search demo

@@ -23,7 +23,6 @@ from megrez_search.evaluation.dataset import load_questions
 from megrez_search.evaluation.metrics import Summary, summarize
 from megrez_search.evaluation.report import summary_table, write_report
 from megrez_search.evaluation.runner import (
-    DEV_QUESTIONS,
     DOCS_CORPUS,
     EvalRun,
     agent_pipeline,
@@ -73,7 +72,14 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
+    configured = get_settings().eval_questions
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=configured,
+        required=configured is None,
+        help="question file (default: MEGREZ_EVAL_QUESTIONS)",
+    )
     parser.add_argument("--corpus", type=Path, default=DOCS_CORPUS)
     parser.add_argument("--limit", type=int, help="first N questions (default: all)")
     parser.add_argument("--report", type=Path, help="also write a Markdown report with plots here")

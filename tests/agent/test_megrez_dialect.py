@@ -15,14 +15,7 @@ from megrez_search.agent.api import AskRequest
 from megrez_search.agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
 
 from megrez_search.runtime.megrez_format import render_prompt
-
-QUESTION = "What is the default maxsize of functools.lru_cache?"
-QUERY = "functools lru_cache default maxsize"
-CALL = (
-    '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "'
-    + QUERY
-    + '"}}<|function_end|>'
-)
+from tests.support.scripted import CALL, QUERY, QUESTION
 
 ROLE = (
     "You are Megrez-3B-Instruct. "

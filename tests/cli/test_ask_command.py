@@ -6,9 +6,11 @@ import argparse
 import io
 import json
 
-from megrez_search.cli.agent import register, run_ask
+import pytest
 
-from .test_megrez_dialect import CALL, QUESTION
+from megrez_search.cli.agent import AskFailed, register, run_ask
+from megrez_search.errors import MegrezSearchError
+from tests.support.scripted import CALL, QUESTION, Fail
 
 
 def _parser(settings_seen):
@@ -93,3 +95,18 @@ def test_json_output_schema(docs_settings, scripted_agent):
     assert data["input"] == {"transcript": None, "image_text": None}
     assert data["timings"]["total"] >= data["timings"]["search"] > 0
     assert set(data["tokens"]) == {"prompt", "completion"} and data["tokens"]["completion"] > 0
+
+
+def _json_args(question, **extra):
+    return _args(**{"question": question, "search": False, "json": True, **extra})
+
+
+def test_cli_failure_and_bad_input_are_user_errors(offline_settings, scripted_agent, capsys):
+    agent, _ = scripted_agent(offline_settings, [Fail("Par")], dialect="generic")
+    with pytest.raises(AskFailed, match="CUDA error") as failed:
+        run_ask(_json_args("What is the capital of France?"), offline_settings, agent=agent)
+    assert isinstance(failed.value, MegrezSearchError)  # main(): one line, exit status 2
+    printed = capsys.readouterr().out
+    assert '"error": "the model failed while answering: CUDA error: device lost"' in printed
+    with pytest.raises(MegrezSearchError, match="question is empty"):
+        run_ask(_json_args(""), offline_settings, agent=agent)

@@ -10,17 +10,14 @@ from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.search import make_search_provider
 
 from megrez_search.settings import Settings
+from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
-
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
 
 pytestmark = pytest.mark.slow
 
 
 def single_turn_search_questions() -> list[dict]:
-    if not DEV_SET.exists():
-        pytest.skip(f"dev set not found at {DEV_SET}")
-    rows = [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in dev_set().read_text().splitlines() if line.strip()]
     return [row for row in rows if row["needs_search"] and not row.get("history")]
 
 

@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.settings import Settings
 from tests.support.docs_index import run_cli
-from tests.support.servers import serve_directory
-from tests.ui.conftest import ARTIFACTS, free_port, megrez_process
+from tests.support.processes import ARTIFACTS, megrez_process
+from tests.support.servers import free_port, serve_directory
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
