@@ -145,7 +145,8 @@ def bench_extraction(bodies: list[bytes], repeats: int) -> tuple[float, float]:
 
 def rerank_eval(data_dir: Path | None, questions: Path) -> str:
     """BM25 vs BM25 + rerank on the dev questions: where the first passage holding an answer is."""
-    from megrez_search.retrieval.index import build_index, search_index
+    from megrez_search.retrieval.index import build_index
+    from megrez_search.retrieval.index_store import search_index
     from megrez_search.retrieval.query import keyword_query
     from megrez_search.retrieval.rank import rank_passages
 

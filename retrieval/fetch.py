@@ -22,6 +22,7 @@ from megrez_search.retrieval.cache import PageCache
 from megrez_search.retrieval.clean import clean_document, media_type
 from megrez_search.retrieval.errors import BlockedURLError, FetchError, RetrievalError
 from megrez_search.retrieval.guard import Resolver, check_url, resolve_host, validate_url
+from megrez_search.retrieval.index_store import find_indexed_page
 from megrez_search.retrieval.types import FetchFailure, Page
 
 from megrez_search.settings import Settings
@@ -335,8 +336,6 @@ def _is_ip_literal(host: str) -> bool:
 
 def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:
     """A `file:` URL is served only from a local index: fetching never reads arbitrary files."""
-    from megrez_search.retrieval.index import find_indexed_page  # index imports this module
-
     page = find_indexed_page(url, settings)
     if page is None:
         return FetchFailure(

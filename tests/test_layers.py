@@ -101,7 +101,6 @@ def test_no_bare_imports_of_the_layer_folders() -> None:
     assert not offenders
 
 
-@pytest.mark.xfail(strict=True, reason="fetch <-> index cycle: being split (code-health issue)")
 def test_no_import_cycles_between_modules() -> None:
     graph = {
         module: {name for name in imports_of(module, path) if name in MODULES} - {module}

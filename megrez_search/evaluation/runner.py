@@ -25,7 +25,7 @@ from tqdm import tqdm
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.events import DoneEvent
 from megrez_search.agent.result import AskResult
-from megrez_search.retrieval.index import find_indexed_page
+from megrez_search.retrieval.index_store import find_indexed_page
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from megrez_search.retrieval.errors import LocalIndexError
 from megrez_search.retrieval.fetch import fetch_pages_sync
-from megrez_search.retrieval.index import build_index, search_index
+from megrez_search.retrieval.index import build_index
+from megrez_search.retrieval.index_store import search_index
 from megrez_search.retrieval.types import Page
 
 from megrez_search.settings import Settings

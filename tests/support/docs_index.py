@@ -22,7 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 INDEX_NAME = "docs"
 ALLOW_HOSTS = "127.0.0.1,localhost"
-_CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retrieval/fetch.py")
+_CODE = (
+    "retrieval/clean.py",
+    "retrieval/index_store.py",
+    "retrieval/crawl.py",
+    "retrieval/query.py",
+    "retrieval/fetch.py",
+)
 
 
 def run_cli(
