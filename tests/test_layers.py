@@ -135,7 +135,6 @@ def test_the_ground_floor_imports_no_layer() -> None:
         assert imported <= GROUND_FLOOR | {None}, module
 
 
-@pytest.mark.xfail(strict=True, reason="index, perception, citations, server app: being split")
 def test_no_module_is_over_the_line_budget() -> None:
     long = {
         module: lines

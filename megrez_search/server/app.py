@@ -28,8 +28,6 @@ anything.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 import tempfile
@@ -45,59 +43,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message
 from megrez_search.server.body_limit import BodySizeLimit
+from megrez_search.server.chat_request import MODELS, APIError, ChatRequest, to_ask_request
+from megrez_search.server.chat_response import chunk, completion_response, extras, usage
 from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MODEL_SEARCH = "megrez-search"
-MODEL_NOSEARCH = "megrez-search-nosearch"
-MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
-_IMAGE_SUFFIX = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-}
-
-
-class APIError(MegrezSearchError):
-    """A request the API cannot serve; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatRequest(BaseModel):
-    """The fields of OpenAI's chat request that mean something here; others are accepted."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL_SEARCH
-    messages: list[ChatMessageIn]
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    stop: str | list[str] | None = None
-    # Megrez Search extensions
-    search: bool | None = None
-    provider: str | None = None
-    pages: int | None = None
-    thread_id: str | None = None
 
 
 def _error(message: str, status: int, code: str) -> JSONResponse:
@@ -105,152 +62,6 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": code}}, status_code=status
     )
-
-
-# --- request -> agent -----------------------------------------------------------------------
-
-
-def _text_of(content: str | list[dict[str, Any]] | None) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "\n".join(
-        str(part.get("text", "")) for part in content if part.get("type") == "text"
-    ).strip()
-
-
-def _decode(data: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise APIError(f"the {what} is not valid base64") from exc
-
-
-def _attachments(
-    content: str | list[dict[str, Any]] | None, folder: Path
-) -> tuple[Path | None, Path | None]:
-    """The image and audio parts of the last user message, written to files for the agent."""
-    image: Path | None = None
-    audio: Path | None = None
-    for part in content if isinstance(content, list) else []:
-        kind = part.get("type")
-        if kind == "image_url":
-            url = str((part.get("image_url") or {}).get("url", ""))
-            header, _, data = url.partition(",")
-            if not header.startswith("data:") or ";base64" not in header:
-                # Fetching a client-given URL from here would be a request forgery hole.
-                raise APIError("images must be sent inline as data: URLs (base64)")
-            mime = header[5:].split(";")[0].lower()
-            image = folder / f"image{_IMAGE_SUFFIX.get(mime, '.png')}"
-            image.write_bytes(_decode(data, "image"))
-        elif kind == "input_audio":
-            spec = part.get("input_audio") or {}
-            audio_format = (
-                "".join(ch for ch in str(spec.get("format", "wav")) if ch.isalnum()) or "wav"
-            )
-            audio = folder / f"audio.{audio_format}"
-            audio.write_bytes(_decode(str(spec.get("data", "")), "audio"))
-    return image, audio
-
-
-def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
-    """The agent request for an OpenAI chat request: the last user message is the question."""
-    if body.model not in MODELS:
-        raise APIError(
-            f"unknown model {body.model!r}: use {MODEL_SEARCH!r} or {MODEL_NOSEARCH!r}",
-            status=404,
-            code="model_not_found",
-        )
-    if not body.messages or body.messages[-1].role != "user":
-        raise APIError("the last message must be the user's question")
-    last = body.messages[-1]
-    image, audio = _attachments(last.content, folder)
-    history = [
-        Message(message.role, _text_of(message.content))  # type: ignore[arg-type]
-        for message in body.messages[:-1]
-        if message.role in {"user", "assistant"} and _text_of(message.content)
-    ]
-    return AskRequest(
-        question=_text_of(last.content),
-        thread_id=body.thread_id,
-        search=MODELS[body.model] if body.search is None else body.search,
-        provider=body.provider,
-        pages=body.pages,
-        image=image,
-        audio=audio,
-        history=history,
-    )
-
-
-# --- agent result -> response ----------------------------------------------------------------
-
-
-def _extras(result: AskResult) -> dict[str, Any]:
-    data = result.to_json()
-    megrez = {
-        key: data[key]
-        for key in (
-            "answer",
-            "searched",
-            "queries",
-            "citations",
-            "thread_id",
-            "timings",
-            "failures",
-            "error",
-            "stopped",
-            "provider",
-        )
-    }
-    megrez.update(data["input"])
-    return {"sources": data["sources"], "megrez": megrez}
-
-
-def _usage(result: AskResult) -> dict[str, int]:
-    prompt, completion = result.tokens.get("prompt", 0), result.tokens.get("completion", 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def completion_response(
-    result: AskResult, model: str, completion_id: str, created: int
-) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": result.answer},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": _usage(result),
-        **_extras(result),
-    }
-
-
-def _chunk(
-    completion_id: str,
-    created: int,
-    model: str,
-    delta: dict[str, Any],
-    finish: str | None = None,
-    **extra: Any,
-) -> str:
-    data = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        **extra,
-    }
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 # --- the app --------------------------------------------------------------------------------
@@ -407,11 +218,11 @@ async def _stream(
     streamed = ""
     checked: str | None = None
     try:
-        yield _chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+        yield chunk(completion_id, created, model, {"role": "assistant", "content": ""})
         async for event in events:
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
-                yield _chunk(completion_id, created, model, {"content": event.text})
+                yield chunk(completion_id, created, model, {"content": event.text})
             elif isinstance(event, AnswerEvent):
                 checked = event.answer
             elif isinstance(event, DoneEvent):
@@ -423,7 +234,7 @@ async def _stream(
                 if result.error and not final.strip():
                     rest = f"(the model failed: {result.error})"
                 delta: dict[str, Any] = {"content": rest} if rest else {}
-                yield _chunk(completion_id, created, model, delta, "stop", **_extras(result))
+                yield chunk(completion_id, created, model, delta, "stop", **extras(result))
                 if include_usage:
                     yield (
                         "data: "
@@ -434,7 +245,7 @@ async def _stream(
                                 "created": created,
                                 "model": model,
                                 "choices": [],
-                                "usage": _usage(result),
+                                "usage": usage(result),
                             }
                         )
                         + "\n\n"
