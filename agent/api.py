@@ -14,6 +14,7 @@ its own calls, I/O-bound steps overlap — while turns of the same thread take t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -219,8 +220,13 @@ class SearchAgent:
                 return event.result
         raise AssertionError("the agent's stream ended without a result")  # pragma: no cover
 
-    async def astream(self, request: AskRequest) -> AsyncIterator[AgentEvent]:
-        """`stream` for async servers: runs in a worker thread; cancelling stops the answer."""
+    async def astream(
+        self, request: AskRequest, slots: threading.Semaphore | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """`stream` for async servers: runs in a worker thread; cancelling stops the answer.
+
+        With `slots`, the worker holds one for the turn: a server bounds concurrent turns.
+        """
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[object] = asyncio.Queue()
         cancel = threading.Event()
@@ -228,8 +234,9 @@ class SearchAgent:
 
         def work() -> None:
             try:
-                for event in self.stream(request, cancel=cancel):
-                    loop.call_soon_threadsafe(events.put_nowait, event)
+                with slots or contextlib.nullcontext():
+                    for event in self.stream(request, cancel=cancel):
+                        loop.call_soon_threadsafe(events.put_nowait, event)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the event loop
                 loop.call_soon_threadsafe(events.put_nowait, exc)
             finally:

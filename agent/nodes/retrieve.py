@@ -8,12 +8,9 @@ always means source N.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import Coroutine
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
@@ -23,12 +20,12 @@ from megrez_search.agent.state import AgentState, Context
 from megrez_search.retrieval.fetch import iter_pages
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.rank import rank_passages
+from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
 from .common import step
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _query(state: AgentState) -> str:
@@ -48,28 +45,6 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     if not results:
         log.info("search for %r found nothing (%s)", _query(state), "; ".join(outcome.failures))
     return {"results": results, "provider_used": outcome.provider, "failures": outcome.failures}
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` to completion from sync code, even under a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="fetch-pages")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 @step("fetch", lambda state: f"Reading {len(state.results)} pages")
@@ -93,7 +68,7 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
                 )
         return arrived
 
-    arrived = _run(collect())
+    arrived = run_sync(collect())
     # Keep the search engine's order (the best result first), not the order of arrival.
     order = {url: index for index, url in enumerate(titles)}
     arrived.sort(key=lambda item: order.get(item.url, len(order)))

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -45,7 +45,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.api import SearchAgent
 from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
@@ -67,48 +67,12 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
 # --- the app --------------------------------------------------------------------------------
 
 
-class _Turns:
-    """Runs agent turns in worker threads, at most `limit` at once (the rest wait their turn)."""
-
-    def __init__(self, agent: SearchAgent, limit: int) -> None:
-        self.agent = agent
-        self._slots = threading.BoundedSemaphore(max(1, limit))
-
-    def events(self, request: AskRequest, cancel: threading.Event) -> Iterator[AgentEvent]:
-        with self._slots:
-            yield from self.agent.stream(request, cancel=cancel)
-
-    async def stream(self, request: AskRequest) -> AsyncIterator[AgentEvent]:
-        """The turn's events in the event loop; leaving early stops the answer."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        cancel = threading.Event()
-        end = object()
-
-        def work() -> None:
-            try:
-                for event in self.events(request, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            except BaseException as exc:  # noqa: BLE001 - handed to the event loop
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, end)
-
-        threading.Thread(target=work, name="api-turn", daemon=True).start()
-        try:
-            while (item := await queue.get()) is not end:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            cancel.set()
-
-
 def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     """The FastAPI app over `agent`; `serve_api` runs it with uvicorn."""
     app = FastAPI(title="Megrez Search API", version="1")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
-    turns = _Turns(agent, settings.ui_concurrency)
+    # At most this many turns run at once; the rest wait for a slot.
+    slots = threading.BoundedSemaphore(max(1, settings.ui_concurrency))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -161,7 +125,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         try:
             request = to_ask_request(body, folder)
             request.thread_id = request.thread_id or f"api-{uuid.uuid4().hex}"
-            events = turns.stream(request)
+            events = agent.astream(request, slots=slots)
             # The agent checks the request (empty question, unknown provider) before it
             # runs anything: such errors are a 400, not a broken stream.
             first = await anext(events)
