@@ -18,12 +18,12 @@ from pathlib import Path
 
 from megrez_search.agent.api import SearchAgent
 
+from benchmarks.eval_args import add_question_arguments
 from megrez_search.evaluation.baseline import InfiniWebSearchBaseline
 from megrez_search.evaluation.dataset import load_questions
 from megrez_search.evaluation.metrics import Summary, summarize
 from megrez_search.evaluation.report import summary_table, write_report
 from megrez_search.evaluation.runner import (
-    DOCS_CORPUS,
     EvalRun,
     agent_pipeline,
     corpus_environment,
@@ -72,15 +72,7 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    configured = get_settings().eval_questions
-    parser.add_argument(
-        "--questions",
-        type=Path,
-        default=configured,
-        required=configured is None,
-        help="question file (default: MEGREZ_EVAL_QUESTIONS)",
-    )
-    parser.add_argument("--corpus", type=Path, default=DOCS_CORPUS)
+    add_question_arguments(parser)
     parser.add_argument("--limit", type=int, help="first N questions (default: all)")
     parser.add_argument("--report", type=Path, help="also write a Markdown report with plots here")
     args = parser.parse_args(argv)

@@ -15,11 +15,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
+from benchmarks.eval_args import add_question_arguments
 from megrez_search.evaluation.dataset import load_questions
-from megrez_search.evaluation.runner import DOCS_CORPUS, evaluate
+from megrez_search.evaluation.runner import evaluate
 from megrez_search.runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
 from megrez_search.settings import get_settings
 
@@ -84,15 +84,7 @@ class TimedModel(ChatModel):
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    configured = get_settings().eval_questions
-    parser.add_argument(
-        "--questions",
-        type=Path,
-        default=configured,
-        required=configured is None,
-        help="question file (default: MEGREZ_EVAL_QUESTIONS)",
-    )
-    parser.add_argument("--corpus", type=Path, default=DOCS_CORPUS)
+    add_question_arguments(parser)
     parser.add_argument("--limit", type=int, default=6, help="first N questions (default 6)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
