@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from megrez_search.agent.dialect import Dialect, dialect_for
+
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
@@ -32,8 +34,8 @@ class AgentDeps:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def dialect(self) -> str:
-        return self.runtime.dialect
+    def dialect(self) -> Dialect:
+        return dialect_for(self.runtime.dialect)
 
     def provider(self, spec: str | None) -> SearchProvider:
         """The search provider chain for `spec` (default: settings.search), built once."""

@@ -142,3 +142,18 @@ def test_no_module_is_over_the_line_budget() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert not long
+
+
+def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
+    """No `... == "megrez"` outside agent/dialect.py and the runtime's backends."""
+    offenders = set()
+    for module, path in MODULES.items():
+        if layer_of(module) == "runtime" or module == "megrez_search.agent.dialect":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                names = {s.value for s in sides if isinstance(s, ast.Constant)}
+                if names & {"megrez", "generic"}:
+                    offenders.add(module)
+    assert not offenders

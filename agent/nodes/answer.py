@@ -20,20 +20,14 @@ from megrez_search.agent.citations import (
     strip_citations,
 )
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import (
-    generic_answer_messages,
-    generic_chat_messages,
-    megrez_answer_messages,
-    megrez_messages,
-)
+from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import render, template
 from megrez_search.agent.state import AgentState, Turn
 
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.megrez_format import FUNCTION_START, STOP
+from megrez_search.runtime import Message, Usage
 
 from .common import history, step, usage_update, user_message
 
@@ -42,15 +36,9 @@ log = logging.getLogger(__name__)
 
 def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
     now, past, user = deps.clock(), history(state, deps), user_message(state)
-    megrez = deps.dialect == "megrez"
     if state.contexts:
-        query = state.queries[-1]
-        if megrez:
-            return megrez_answer_messages(now, past, user, query, state.contexts)
-        return generic_answer_messages(now, past, user, state.contexts)
-    if megrez:
-        return megrez_messages(now, past, user, search=False)
-    return generic_chat_messages(now, past, user)
+        return deps.dialect.answer_messages(now, past, user, state.queries[-1], state.contexts)
+    return deps.dialect.chat_messages(now, past, user)
 
 
 def no_results_notice(state: AgentState) -> str:
@@ -76,12 +64,10 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     if state.searched and not state.contexts:
         prefix = f"{no_results_notice(state)}\n\n{template('common', 'unsourced')} "
         writer(TokenEvent(text=prefix))
-    sampling = Sampling(
-        max_tokens=settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
-        temperature=settings.answer_temperature,
-        repetition_penalty=settings.answer_repetition_penalty,
-        # Megrez: one search per turn, so a second call is cut off rather than shown.
-        stop=(*STOP, FUNCTION_START) if deps.dialect == "megrez" else (),
+    sampling = sampling_for(
+        settings,
+        settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
+        deps.dialect.answer_stop,
     )
     usage = Usage()
     citations = CitationStreamNormalizer()

@@ -102,8 +102,8 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget; pages that match nothing are not useful."""
     settings = deps.settings
-    budget = settings.generic_context_tokens
-    if deps.dialect == "generic" and budget is not None and budget < settings.context_tokens:
+    budget = deps.dialect.context_tokens(settings)
+    if budget != settings.context_tokens:
         settings = settings.model_copy(update={"context_tokens": budget})
     passages = rank_passages(_query(state), state.pages, settings, deps.runtime.count_tokens)
     useful = [p for p in passages if p.score > 0]
