@@ -51,7 +51,7 @@ class AskRequest:
     thread_id: str | None = None  # None starts a new conversation
     search: bool = True  # the web-search toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
-    pages: int | None = None  # pages to read for this question; None = settings.pages
+    max_pages: int | None = None  # pages to read for this question; None = settings.pages
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -160,7 +160,7 @@ class SearchAgent:
             audio=str(request.audio) if request.audio else None,
             search=request.search,
             provider=request.provider,
-            max_pages=request.pages,
+            max_pages=request.max_pages,
             run_id=run_id,
         )
         with self._thread_lock(thread_id):
@@ -308,8 +308,10 @@ class SearchAgent:
         for kind, path in (("image", request.image), ("audio", request.audio)):
             if path is not None and not Path(path).is_file():
                 raise AgentInputError(f"{kind} file not found: {path}")
-        if request.pages is not None and not 1 <= request.pages <= MAX_PAGES:
-            raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.pages}")
+        if request.max_pages is not None and not 1 <= request.max_pages <= MAX_PAGES:
+            raise AgentInputError(
+                f"pages must be between 1 and {MAX_PAGES}, not {request.max_pages}"
+            )
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 

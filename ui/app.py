@@ -184,7 +184,7 @@ class ChatUI:
             thread_id=thread_id,
             search=bool(search),
             provider=provider.strip() or None,
-            pages=int(pages) if pages else None,
+            max_pages=int(pages) if pages else None,
             image=attachments.image,
             audio=attachments.audio,
         )

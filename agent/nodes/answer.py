@@ -15,10 +15,10 @@ from typing import Any
 from langgraph.types import StreamWriter
 from megrez_search.agent.citations import (
     CitationStreamNormalizer,
-    check_citations,
     normalize_citations,
     strip_citations,
 )
+from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
@@ -98,13 +98,13 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
 
 
 @step("check_citations", lambda state: "Checking citations" if state.contexts else None)
-def check(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Repair citations against the contexts; without contexts no citation may stand."""
     if not state.contexts:
         final = strip_citations(normalize_citations(state.answer))
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
-    report = check_citations(
+    report = citation_report(
         state.answer, [c["text"] for c in state.contexts], deps.settings.citation_support
     )
     if report.repairs:

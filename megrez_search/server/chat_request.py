@@ -122,7 +122,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         thread_id=body.thread_id,
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
-        pages=body.pages,
+        max_pages=body.pages,
         image=image,
         audio=audio,
         history=history,

@@ -217,7 +217,7 @@ def test_nothing_found_is_said_plainly(docs_settings, scripted_agent):
 def test_pages_per_request_bounds_what_is_read(docs_settings, scripted_agent):
     """The UI's and API's "pages" choice reaches the search: two pages read, two sources."""
     agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
-    result = agent.invoke(AskRequest(QUESTION, pages=2))
+    result = agent.invoke(AskRequest(QUESTION, max_pages=2))
     assert result.searched
     fetched = agent.graph.get_state({"configurable": {"thread_id": result.thread_id}}).values[
         "results"
