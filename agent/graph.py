@@ -29,7 +29,7 @@ def after_perceive(state: AgentState) -> Literal["decide", "finish"]:
 def after_decide(state: AgentState) -> Literal["rewrite", "answer", "check_citations", "finish"]:
     if state.error:
         return "finish"
-    if state.searched:
+    if state.will_search:
         return "rewrite"
     return "check_citations" if state.answered_in_decide else "answer"
 

@@ -45,7 +45,7 @@ class AskResult:
         return cls(
             answer=values.get("answer", ""),
             thread_id=thread_id,
-            searched=bool(values.get("searched")),
+            searched=bool(values.get("will_search")),
             queries=list(values.get("queries") or []),
             sources=[
                 {"n": c["n"], "url": c["url"], "title": c["title"]}

@@ -61,7 +61,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     """Stream the model's answer from the numbered contexts (or without search)."""
     settings = deps.settings
     prefix = ""
-    if state.searched and not state.contexts:
+    if state.will_search and not state.contexts:
         prefix = f"{no_results_notice(state)}\n\n{template('common', 'unsourced')} "
         writer(TokenEvent(text=prefix))
     sampling = sampling_for(
@@ -129,7 +129,7 @@ def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     turn: Turn = {
         "role": "assistant",
         "content": content,
-        "searched": state.searched,
+        "searched": state.will_search,
         "queries": list(state.queries),
         "sources": [{"n": c["n"], "url": c["url"], "title": c["title"]} for c in state.contexts],
         "citations": sorted(cited),

@@ -47,7 +47,7 @@ def decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         return {}
     if not state.search:
         writer(DecisionEvent(search=False, reason="web search is off"))
-        return {"searched": False, "decision": "web search is off"}
+        return {"will_search": False, "decision": "web search is off"}
     if isinstance(deps.dialect, MegrezDialect):
         return _megrez_decide(state, writer, deps, deps.dialect)
     return _generic_decide(state, writer, deps)
@@ -125,7 +125,7 @@ def _megrez_decide(
         reason = "the model called googleWebSearch"
         writer(DecisionEvent(search=True, reason=reason))
         return {
-            "searched": True,
+            "will_search": True,
             "decision": reason,
             "call_query": query,
             "tokens": usage_update(usage),
@@ -135,11 +135,11 @@ def _megrez_decide(
         reason = "the model's function call was not valid, answering without search"
         log.info("%s: %r", reason, calls.text[:200])
         writer(DecisionEvent(search=False, reason=reason))
-        return {"searched": False, "decision": reason, "tokens": usage_update(usage)}
+        return {"will_search": False, "decision": reason, "tokens": usage_update(usage)}
     reason = "the model answered without searching"
     writer(DecisionEvent(search=False, reason=reason))
     return {
-        "searched": False,
+        "will_search": False,
         "decision": reason,
         "answer": calls.text.strip(),
         "answered_in_decide": True,
@@ -182,4 +182,4 @@ def _generic_decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
     search = score > 0
     log.info("decide: search=%s (%s)", search, reason)
     writer(DecisionEvent(search=search, reason=reason))
-    return {"searched": search, "decision": reason, "tokens": usage_update(usage)}
+    return {"will_search": search, "decision": reason, "tokens": usage_update(usage)}
