@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from megrez_search.cli import main
+from megrez_search.cli.main import main
 from megrez_search.evaluation.metrics import JSON_KEYS
 from megrez_search.evaluation.runner import DOCS_CORPUS
 from tests.support.dev_set import dev_set
