@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -222,7 +222,7 @@ class SearchAgent:
 
     async def astream(
         self, request: AskRequest, slots: threading.Semaphore | None = None
-    ) -> AsyncIterator[AgentEvent]:
+    ) -> AsyncGenerator[AgentEvent, None]:
         """`stream` for async servers: runs in a worker thread; cancelling stops the answer.
 
         With `slots`, the worker holds one for the turn: a server bounds concurrent turns.

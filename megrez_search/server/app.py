@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -162,17 +162,19 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     return app
 
 
-async def _chain(first: AgentEvent, rest: AsyncIterator[AgentEvent]) -> AsyncIterator[AgentEvent]:
+async def _chain(
+    first: AgentEvent, rest: AsyncGenerator[AgentEvent, None]
+) -> AsyncGenerator[AgentEvent, None]:
     yield first
     try:
         async for event in rest:
             yield event
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await rest.aclose()
 
 
 async def _stream(
-    events: AsyncIterator[AgentEvent],
+    events: AsyncGenerator[AgentEvent, None],
     model: str,
     completion_id: str,
     created: int,
@@ -216,7 +218,7 @@ async def _stream(
                     )
         yield "data: [DONE]\n\n"
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         await asyncio.to_thread(cleanup)
 
 
