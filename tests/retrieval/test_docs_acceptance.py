@@ -26,7 +26,9 @@ def test_gold_page_in_top5_for_at_least_9_of_10_dev_questions(
 ) -> None:
     settings, name = docs_index
     provider = make_search_provider(f"local:{name}", settings)
-    questions = single_turn_search_questions()
+    # The acceptance criterion names the dev set's first ten single-turn search questions;
+    # the shared set has grown since, and its later questions are scored by `eval`.
+    questions = single_turn_search_questions()[:10]
     assert len(questions) == 10
     misses = []
     for row in questions:
