@@ -1,6 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make run   - create .venv if missing, install, start the app on the embedded model
-#   make test  - install what the tests need (Python and Debian packages) and run them
+#   make test  - install what the tests need (Python and Debian packages), lint, run them
+#   make lint  - ruff check, ruff format --check and mypy (config in pyproject.toml)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := python3.11-doc espeak-ng chromium sox postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-deps install bench demo clean
+.PHONY: run test test-deps install lint bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,14 +36,22 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q npm; }
 	npm ci --prefix tests/ui/js --no-audit --no-fund --loglevel=error
 
-test: test-deps $(STAMP)
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+	$(BIN)/python tests/typecheck.py
+
+test: test-deps lint
 	$(BIN)/python -m pytest
 
+# The dev set the evaluation benchmarks score (override: make bench EVAL_QUESTIONS=FILE).
+EVAL_QUESTIONS ?= ../shared/eval/dev.jsonl
+
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	MEGREZ_EVAL_QUESTIONS=$(EVAL_QUESTIONS) $(BIN)/python -m benchmarks
 
 demo: test-deps $(STAMP)
 	$(BIN)/megrez-search demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

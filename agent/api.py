@@ -16,17 +16,19 @@ take turns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
@@ -56,7 +58,7 @@ class AskRequest:
     thread_id: str | None = None  # None starts a new conversation
     search: bool = True  # the web-search toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
-    pages: int | None = None  # pages to read for this question; None = settings.pages
+    max_pages: int | None = None  # pages to read for this question; None = settings.pages
     # When a search fails: answer from the model's memory, labelled as unsourced (True), or
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
@@ -118,14 +120,14 @@ class SearchAgent:
         public_id = request.thread_id or uuid.uuid4().hex
         thread_id = thread_key(request.user, public_id)
         run_id = uuid.uuid4().hex
-        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         values = turn_input(
             question=request.question.strip(),
             image=str(request.image) if request.image else None,
             audio=str(request.audio) if request.audio else None,
             search=request.search,
             provider=request.provider,
-            max_pages=request.pages,
+            max_pages=request.max_pages,
             memory_fallback=request.memory_fallback,
             run_id=run_id,
         )
@@ -157,7 +159,7 @@ class SearchAgent:
         self,
         request: AskRequest,
         values: dict[str, Any],
-        config: dict[str, Any],
+        config: RunnableConfig,
         thread_id: str,
         run_id: str,
         cancel: threading.Event | None,
@@ -183,7 +185,7 @@ class SearchAgent:
         self,
         graph: Any,
         values: dict[str, Any],
-        config: dict[str, Any],
+        config: RunnableConfig,
         thread_id: str,
         run_id: str,
         public_id: str,
@@ -198,7 +200,7 @@ class SearchAgent:
             for event in inner:
                 if isinstance(event, TokenEvent) and ttft is None:
                     ttft = time.perf_counter() - started
-                yield event
+                yield cast(AgentEvent, event)  # the nodes write nothing else to "custom"
         except GeneratorExit:
             # The caller stopped listening: stop the model, let the graph record the turn.
             self._deps.cancel_event(run_id).set()
@@ -230,8 +232,13 @@ class SearchAgent:
                 return event.result
         raise AssertionError("the agent's stream ended without a result")  # pragma: no cover
 
-    async def astream(self, request: AskRequest) -> AsyncIterator[AgentEvent]:
-        """`stream` for async servers: runs in a worker thread; cancelling stops the answer."""
+    async def astream(
+        self, request: AskRequest, slots: threading.Semaphore | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """`stream` for async servers: runs in a worker thread; cancelling stops the answer.
+
+        With `slots`, the worker holds one for the turn: a server bounds concurrent turns.
+        """
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[object] = asyncio.Queue()
         cancel = threading.Event()
@@ -239,8 +246,9 @@ class SearchAgent:
 
         def work() -> None:
             try:
-                for event in self.stream(request, cancel=cancel):
-                    loop.call_soon_threadsafe(events.put_nowait, event)
+                with slots or contextlib.nullcontext():
+                    for event in self.stream(request, cancel=cancel):
+                        loop.call_soon_threadsafe(events.put_nowait, event)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the event loop
                 loop.call_soon_threadsafe(events.put_nowait, exc)
             finally:
@@ -277,10 +285,10 @@ class SearchAgent:
         """The conversation of `thread_id` as messages (answers with their `[N]` citations)."""
         return [
             Message(
-                turn.get("role", "user"),  # type: ignore[arg-type]
+                turn.get("role", "user"),
                 turn.get("content", ""),
-                image=Path(turn["image"]) if turn.get("image") else None,
-                audio=Path(turn["audio"]) if turn.get("audio") else None,
+                image=Path(image) if (image := turn.get("image")) else None,
+                audio=Path(audio) if (audio := turn.get("audio")) else None,
             )
             for turn in self.turns(thread_id, user)
         ]
@@ -298,7 +306,7 @@ class SearchAgent:
             last = max((i for i, t in enumerate(turns) if t.get("role") == "user"), default=None)
             if last is None:
                 return None
-            config: dict[str, Any] = {"configurable": {"thread_id": key}}
+            config: RunnableConfig = {"configurable": {"thread_id": key}}
             # `turns` only grows by its reducer; None resets it, then the kept turns return.
             self.graph.update_state(config, {"turns": None}, as_node="finish")
             if last:
@@ -347,8 +355,10 @@ class SearchAgent:
                 raise AgentInputError(f"{kind} file not found: {path}")
         if request.thread_id is not None:
             thread_key(request.user, request.thread_id)  # a malformed id fails here, clearly
-        if request.pages is not None and not 1 <= request.pages <= MAX_PAGES:
-            raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.pages}")
+        if request.max_pages is not None and not 1 <= request.max_pages <= MAX_PAGES:
+            raise AgentInputError(
+                f"pages must be between 1 and {MAX_PAGES}, not {request.max_pages}"
+            )
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 

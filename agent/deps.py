@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from megrez_search.agent.dialect import Dialect, dialect_for
+
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
@@ -32,8 +34,8 @@ class AgentDeps:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def dialect(self) -> str:
-        return self.runtime.dialect
+    def dialect(self) -> Dialect:
+        return dialect_for(self.runtime.dialect)
 
     def provider(self, spec: str | None) -> SearchProvider:
         """The search provider chain for `spec` (default: settings.search), built once.
@@ -60,10 +62,10 @@ class AgentDeps:
         """`compute()` once per key for the life of this agent (e.g. calibration scores)."""
         with self._lock:
             if key in self._memo:
-                return self._memo[key]  # type: ignore[no-any-return]
+                return self._memo[key]
         value = compute()  # outside the lock: it may call the model
         with self._lock:
-            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+            return self._memo.setdefault(key, value)
 
     def cancel_event(self, run_id: str, event: threading.Event | None = None) -> threading.Event:
         """The event that stops run `run_id`'s generation when set (`event` registers one)."""

@@ -14,7 +14,7 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.nodes.answer import answer, check, finish
+from megrez_search.agent.nodes.answer import answer, check_citations, finish
 from megrez_search.agent.nodes.decide import decide
 from megrez_search.agent.nodes.perceive import perceive
 from megrez_search.agent.nodes.retrieve import fetch, rank, search
@@ -29,7 +29,7 @@ def after_perceive(state: AgentState) -> Literal["decide", "finish"]:
 def after_decide(state: AgentState) -> Literal["rewrite", "answer", "check_citations", "finish"]:
     if state.error:
         return "finish"
-    if state.searched:
+    if state.will_search:
         return "rewrite"
     return "check_citations" if state.answered_in_decide else "answer"
 
@@ -53,7 +53,7 @@ def build_graph(deps: AgentDeps) -> StateGraph:
         ("fetch", fetch),
         ("rank", rank),
         ("answer", answer),
-        ("check_citations", check),
+        ("check_citations", check_citations),
         ("finish", finish),
     ]:
         graph.add_node(name, partial(node, deps=deps))

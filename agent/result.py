@@ -48,9 +48,9 @@ class AskResult:
         return cls(
             answer=values.get("answer", ""),
             thread_id=thread_id,
-            searched=bool(values.get("searched")),
+            searched=bool(values.get("will_search")),
             queries=list(values.get("queries") or []),
-            sources=[dict(source_of(c)) for c in values.get("contexts") or []],
+            sources=[source_of(c) for c in values.get("contexts") or []],
             citations=list(values.get("citations") or []),
             transcript=values.get("transcript"),
             image_text=values.get("image_text"),

@@ -38,9 +38,13 @@ _INJECTION_PATTERNS = [
     # rephrasings: "disregard what you were told", "pay no attention to your guidelines"
     (
         r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,30}?\b(?:what|everything|anything)\b"
-        r"[^.!?\n]{0,20}?\byou(?:'ve| have| were| had)?\b[^.!?\n]{0,20}?\b(?:told|given|instructed|taught)\b"
+        r"[^.!?\n]{0,20}?\byou(?:'ve| have| were| had)?\b[^.!?\n]{0,20}?"
+        r"\b(?:told|given|instructed|taught)\b"
     ),
-    r"\bpay no (?:attention|heed) to\b[^.!?\n]{0,40}?\b(?:instructions?|rules|guidelines|prompts?)\b",
+    (
+        r"\bpay no (?:attention|heed) to\b[^.!?\n]{0,40}?"
+        r"\b(?:instructions?|rules|guidelines|prompts?)\b"
+    ),
     # addressing the reader as a machine: "AI models reading this page should", "note to LLMs"
     (
         r"\b(?:ai|assistants?|chat ?bots?|llms?|language models?|ai models?)\b[^.!?\n]{0,20}?"

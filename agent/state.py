@@ -114,7 +114,7 @@ class AgentState:
     image_text: str | None = None
 
     # --- decide / rewrite -------------------------------------------------------------------
-    searched: bool = False
+    will_search: bool = False  # decide chose to search (search, fetch, rank run next)
     decision: str = ""  # why (for logs, eval and the UI)
     call_query: str | None = None  # Megrez: the query argument of its function call
     call_text: str = ""  # Megrez: the function call exactly as the model wrote it

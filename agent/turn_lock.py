@@ -4,8 +4,9 @@ The in-process lock of `SearchAgent` only orders the turns of one process; the U
 (or two API workers) on one data dir are two processes, and a turn reads the conversation at
 its start and writes it at its end, so two overlapping turns would each write their own
 continuation and one would be lost. A turn therefore holds a lease on its thread in the
-database itself. `TurnLock` is the small interface the agent uses; `DatabaseTurnLock` keeps the leases in
-the conversation store itself (SQLite or PostgreSQL), so replicas on one database take turns too.
+database itself. `TurnLock` is the small interface the agent uses; `DatabaseTurnLock` keeps
+the leases in the conversation store (SQLite or PostgreSQL), so replicas on one database take
+turns too.
 
 A lease names its owner (host, process, run) and expires unless renewed, so a process killed
 mid-answer blocks its conversation for at most `turn_lease_s` (at once, when the dead process

@@ -8,7 +8,8 @@ does not serialise (like a batching server such as vLLM). Every question searche
 Pass: all 16 complete with answers and sources, none lost (each thread holds its 4 turns),
 and the wall time of the 16 is at most 2x that of one conversation alone.
 
-    .venv/bin/python -m benchmarks api_load      # or: python benchmarks/bench_api_load.py --delay 0.3
+    .venv/bin/python -m benchmarks api_load
+    python benchmarks/bench_api_load.py --delay 0.3   # the same, with a slower fake model
 """
 
 from __future__ import annotations
@@ -233,7 +234,10 @@ def markdown(report: dict[str, object]) -> str:
                 f"| one conversation alone | {report['single_conversation_s']} s "
                 f"(CPU {report['single_conversation_cpu_s']} s) | - |"
             ),
-            f"| {n} at once, wall time | {report['concurrent_total_s']} s = {report['ratio']}x one | <= 2x |",
+            (
+                f"| {n} at once, wall time | {report['concurrent_total_s']} s = "
+                f"{report['ratio']}x one | <= 2x |"
+            ),
             f"| completed / lost | {report['completed']}/{n} / {report['lost']} | {n}/{n} / 0 |",
             "",
             f"Mean seconds per step, one alone: {report['steps_single_s']}",

@@ -18,13 +18,12 @@ from pathlib import Path
 
 from megrez_search.agent.api import SearchAgent
 
+from benchmarks.eval_args import add_question_arguments
 from megrez_search.evaluation.baseline import InfiniWebSearchBaseline
 from megrez_search.evaluation.dataset import load_questions
 from megrez_search.evaluation.metrics import Summary, summarize
 from megrez_search.evaluation.report import summary_table, write_report
 from megrez_search.evaluation.runner import (
-    DEV_QUESTIONS,
-    DOCS_CORPUS,
     EvalRun,
     agent_pipeline,
     corpus_environment,
@@ -65,15 +64,15 @@ def verdict(agent: Summary, baseline: Summary) -> list[str]:
         ),
         (
             f"- answer accuracy: agent {agent.answer_accuracy or 0:.2f} vs baseline "
-            f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): {'met' if accuracy_ok else 'NOT met'}"
+            f"{baseline.answer_accuracy or 0:.2f} (goal: equal or better): "
+            f"{'met' if accuracy_ok else 'NOT met'}"
         ),
     ]
 
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
-    parser.add_argument("--corpus", type=Path, default=DOCS_CORPUS)
+    add_question_arguments(parser)
     parser.add_argument("--limit", type=int, help="first N questions (default: all)")
     parser.add_argument("--report", type=Path, help="also write a Markdown report with plots here")
     args = parser.parse_args(argv)
@@ -108,7 +107,8 @@ def main(argv: list[str] | None = None) -> str:
     agent_run, baseline_run = runs
     lines = [
         (
-            f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of `{args.questions.name}`, "
+            f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of "
+            f"`{args.questions.name}`, "
             f"model `{settings.model}`, one run:"
         ),
         "",

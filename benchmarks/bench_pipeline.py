@@ -15,11 +15,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
+from benchmarks.eval_args import add_question_arguments
 from megrez_search.evaluation.dataset import load_questions
-from megrez_search.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS, evaluate
+from megrez_search.evaluation.runner import evaluate
 from megrez_search.runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
 from megrez_search.settings import get_settings
 
@@ -84,8 +84,7 @@ class TimedModel(ChatModel):
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
-    parser.add_argument("--corpus", type=Path, default=DOCS_CORPUS)
+    add_question_arguments(parser)
     parser.add_argument("--limit", type=int, default=6, help="first N questions (default 6)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -115,7 +114,10 @@ def main(argv: list[str] | None = None) -> str:
         "|---|---:|---:|",
         f"| model compute (generation + scoring) | {model:.2f} | {model / total:.1%} |",
         f"| retrieval (search + fetch + rank) | {retrieval:.2f} | {retrieval / total:.1%} |",
-        f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | {other / total:.1%} |",
+        (
+            f"| rest (graph, checkpoints, citation check, prompts) | {other:.2f} | "
+            f"{other / total:.1%} |"
+        ),
         f"| end-to-end | {total:.2f} | 100% |",
         "",
         (

@@ -33,7 +33,7 @@ from megrez_search.retrieval.clean import clean_document
 from megrez_search.retrieval.fetch import Fetcher, fetch_pages_sync
 from megrez_search.retrieval.types import Page
 
-from megrez_search.settings import Settings
+from megrez_search.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -143,14 +143,14 @@ def bench_extraction(bodies: list[bytes], repeats: int) -> tuple[float, float]:
     return min(ours_times), min(bare_times)
 
 
-def rerank_eval(data_dir: Path | None) -> str:
+def rerank_eval(data_dir: Path | None, questions: Path) -> str:
     """BM25 vs BM25 + rerank on the dev questions: where the first passage holding an answer is."""
-    from megrez_search.retrieval.index import build_index, search_index
+    from megrez_search.retrieval.index import build_index
+    from megrez_search.retrieval.index_store import search_index
     from megrez_search.retrieval.query import keyword_query
     from megrez_search.retrieval.rank import rank_passages
 
-    dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
-    rows = [json.loads(line) for line in dev.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
     rows = [row for row in rows if row["needs_search"]]
     with serve_directory(DOCS) as base:
         work = data_dir or Path(tempfile.mkdtemp())
@@ -202,7 +202,15 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rerank-eval", action="store_true")
     parser.add_argument("--data-dir", type=Path, help="reuse a data dir holding local:docs")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=get_settings().eval_questions,
+        help="question file of --rerank-eval (default: MEGREZ_EVAL_QUESTIONS)",
+    )
     args = parser.parse_args(argv)
+    if args.rerank_eval and args.questions is None:
+        parser.error("--rerank-eval needs --questions FILE (or MEGREZ_EVAL_QUESTIONS)")
     bodies = _sample_pages()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -235,7 +243,7 @@ def main(argv: list[str] | None = None) -> str:
     report = "\n".join(lines)
     if args.rerank_eval:
         report += "\n\nRerank on the dev questions (needs_search, top-5 local:docs pages):\n\n"
-        report += rerank_eval(args.data_dir)
+        report += rerank_eval(args.data_dir, args.questions)
     print(report)
     return report
 

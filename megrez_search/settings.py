@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         "voice clips included), in MB.",
     )
 
+    # --- evaluation ------------------------------------------------------------------
+    eval_questions: Path | None = Field(
+        None,
+        description="Question file (jsonl) the benchmarks score when given no --questions; "
+        "`megrez-search eval` always takes --questions.",
+    )
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)

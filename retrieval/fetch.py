@@ -21,6 +21,8 @@ from megrez_search.retrieval.cache import PageCache
 from megrez_search.retrieval.clean import clean_document, media_type
 from megrez_search.retrieval.errors import BlockedURLError, FetchError, RetrievalError
 from megrez_search.retrieval.guard import Resolver, check_url, resolve_host, validate_url
+from megrez_search.retrieval.index_store import find_indexed_page
+from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.types import FetchFailure, Page
 
 from megrez_search.settings import Settings
@@ -327,8 +329,6 @@ class Fetcher:
 
 def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:
     """A `file:` URL is served only from a local index: fetching never reads arbitrary files."""
-    from megrez_search.retrieval.index import find_indexed_page  # index imports this module
-
     page = find_indexed_page(url, settings)
     if page is None:
         return FetchFailure(
@@ -353,12 +353,4 @@ async def iter_pages(urls: Sequence[str], settings: Settings) -> AsyncIterator[P
 
 def fetch_pages_sync(urls: Sequence[str], settings: Settings) -> list[Page | FetchFailure]:
     """`fetch_pages` for synchronous callers (runs its own event loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(fetch_pages(urls, settings))
-    # Called from inside a running loop (e.g. a notebook): run on a private loop in a thread.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, fetch_pages(urls, settings)).result()
+    return run_sync(fetch_pages(urls, settings))

@@ -46,7 +46,7 @@ async def resolve_host(host: str, port: int) -> list[str]:
     """All addresses `host` resolves to (what the OS resolver would connect to)."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 # IANA special-purpose registries (IPv4 and IPv6) beyond what `ipaddress` flags on every

@@ -83,7 +83,8 @@ def rerank_scores(query: str, passages: Sequence[Passage]) -> np.ndarray:
     """Cosine similarity of the query and each passage (with its title and headings)."""
     texts = [" > ".join((p.title, *p.heading_path)) + "\n" + p.text for p in passages]
     vectors = _Embedder.encode([query, *texts])
-    return vectors[1:] @ vectors[0]
+    scores: np.ndarray = vectors[1:] @ vectors[0]
+    return scores
 
 
 def score_passages(query: str, passages: Sequence[Passage], rerank: bool) -> list[Passage]:
@@ -157,7 +158,7 @@ def rank_passages(
     ranked = score_passages(query, passages, settings.rerank)
     if not ranked:
         # Nothing shares a word with the query: the start of each page beats nothing at all.
-        firsts = {}
+        firsts: dict[str, Passage] = {}
         for passage in passages:
             firsts.setdefault(passage.url, passage)
         ranked = list(firsts.values())

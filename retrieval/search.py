@@ -89,7 +89,7 @@ class Cooldowns:
         """Record a rate limit; returns the cool-down it earned."""
         with self._lock:
             strikes = self._state[name].strikes + 1 if name in self._state else 1
-            delay = min(base_s * 2 ** (strikes - 1), MAX_COOLDOWN_S)
+            delay = min(base_s * 2.0 ** (strikes - 1), MAX_COOLDOWN_S)
             self._state[name] = _Cooldown(strikes, self.clock() + delay)
         return delay
 
@@ -196,7 +196,7 @@ def _entries(chain: str) -> list[str]:
 def offered_providers(settings: Settings) -> list[str]:
     """The chain entries a request may choose: MEGREZ_SEARCH's, MEGREZ_SEARCH_CHOICES' and
     every local index built on this server (`local:NAME` reads the data dir only, no network)."""
-    from megrez_search.retrieval.index import list_indexes
+    from megrez_search.retrieval.index_store import list_indexes
 
     local = [f"local:{name}" for name in list_indexes(settings)]
     configured = _entries(settings.search) + _entries(settings.search_choices)

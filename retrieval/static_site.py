@@ -57,7 +57,7 @@ class StaticSite:
     @property
     def url(self) -> str:
         """Base URL with a trailing slash, e.g. `http://127.0.0.1:8799/`."""
-        host = self._server.server_address[0]
+        host = str(self._server.server_address[0])
         return f"http://{host}:{self.port}/"
 
     def close(self) -> None:

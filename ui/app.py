@@ -244,7 +244,7 @@ class ChatUI:
             thread_id=thread_id or uuid.uuid4().hex,
             search=bool(search),
             provider=provider_for(scope, provider),
-            pages=int(pages) if pages else None,
+            max_pages=int(pages) if pages else None,
             memory_fallback=memory,
             image=attachments.image,
             audio=attachments.audio,
@@ -286,8 +286,10 @@ class ChatUI:
         asked = agent.rewind(thread_id, user) if thread_id else None
         if asked is None:
             chat = self.open_thread(thread_id, user)
-            running = bool(thread_id) and any(
-                a.is_running(thread_id, user) for a in self.agents.all()
+            running = (
+                any(a.is_running(thread_id, user) for a in self.agents.all())
+                if thread_id
+                else False
             )
             status = (
                 "⚠ Wait for the answer being written (or stop it) to regenerate."
@@ -303,7 +305,7 @@ class ChatUI:
             thread_id=thread_id,
             search=bool(search),
             provider=provider_for(scope, provider),
-            pages=int(pages) if pages else None,
+            max_pages=int(pages) if pages else None,
             memory_fallback=memory,
             image=_existing(asked.get("image")),
             audio=_existing(asked.get("audio")),

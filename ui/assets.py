@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 
 @cache
@@ -11,6 +12,6 @@ def asset(name: str) -> str:
     return files("megrez_search.ui").joinpath(name).read_text(encoding="utf-8")
 
 
-def launch_assets() -> dict[str, str]:
+def launch_assets() -> dict[str, Any]:
     """`css` and `head` for `Blocks.launch` (Gradio 6 takes them there, not in Blocks)."""
     return {"css": asset("ui.css"), "head": f"<script>\n{asset('ui.js')}\n</script>"}

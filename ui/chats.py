@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from megrez_search.agent.api import SearchAgent, ThreadInfo
-from megrez_search.retrieval.index import list_indexes
+from megrez_search.retrieval.index_store import list_indexes
 from megrez_search.ui.export import conversation_markdown, export_name
 
 from megrez_search.settings import Settings

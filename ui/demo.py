@@ -60,7 +60,8 @@ def demo_settings(settings: Settings) -> Settings:
 
 def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
     """Serve the docs, index them if needed, and return the settings the UI should use."""
-    from megrez_search.retrieval.index import build_index, index_path
+    from megrez_search.retrieval.index import build_index
+    from megrez_search.retrieval.index_store import index_path
 
     if not (docs_dir / "index.html").is_file():
         raise DemoError(

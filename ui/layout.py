@@ -4,7 +4,7 @@ and an `elem_id` the browser tests (and other features) use."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from megrez_search.ui.attachments import ui_secret
@@ -143,7 +143,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
 
         turn_inputs = [thread, search, provider, pages, scope, model, memory]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
-        chain = {"concurrency_id": "ask", "show_progress": "hidden"}
+        chain: dict[str, Any] = {"concurrency_id": "ask", "show_progress": "hidden"}
 
         def then_followups(event: gr.events.Dependency) -> None:
             event.then(ui.followups, [thread, model], chips, show_progress="hidden")

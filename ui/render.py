@@ -152,7 +152,8 @@ def citation_html(number: int, source: Mapping[str, Any]) -> str:
     title = str(source.get("title") or url)
     snippet = str(source.get("snippet") or "")
     tooltip = f"{title} — {site_of(url)}" + (f": {snippet}" if snippet else "")
-    return f'<a class="cite" href="{_attr(safe_url(url) or "")}" title="{_attr(tooltip)}">[{number}]</a>'
+    href = _attr(safe_url(url) or "")
+    return f'<a class="cite" href="{href}" title="{_attr(tooltip)}">[{number}]</a>'
 
 
 def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:

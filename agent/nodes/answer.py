@@ -15,18 +15,13 @@ from typing import Any
 from langgraph.types import StreamWriter
 from megrez_search.agent.citations import (
     CitationStreamNormalizer,
-    check_citations,
     cited_numbers,
     normalize_citations,
     strip_citations,
 )
+from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import (
-    generic_answer_messages,
-    generic_chat_messages,
-    megrez_answer_messages,
-    megrez_messages,
-)
+from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
 from megrez_search.agent.grounding import ground
@@ -35,8 +30,7 @@ from megrez_search.agent.repetition import LoopGuard
 from megrez_search.agent.state import AgentState, Turn, source_of
 
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.megrez_format import FUNCTION_START, STOP
+from megrez_search.runtime import Message, Usage
 
 from .common import history, step, usage_update, user_message
 
@@ -45,15 +39,9 @@ log = logging.getLogger(__name__)
 
 def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
     now, past, user = deps.clock(), history(state, deps), user_message(state)
-    megrez = deps.dialect == "megrez"
     if state.contexts:
-        query = state.queries[-1]
-        if megrez:
-            return megrez_answer_messages(now, past, user, query, state.contexts)
-        return generic_answer_messages(now, past, user, state.contexts)
-    if megrez:
-        return megrez_messages(now, past, user, search=False)
-    return generic_chat_messages(now, past, user)
+        return deps.dialect.answer_messages(now, past, user, state.queries[-1], state.contexts)
+    return deps.dialect.chat_messages(now, past, user)
 
 
 def no_results_notice(state: AgentState) -> str:
@@ -87,7 +75,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     """Stream the model's answer from the numbered contexts (or without search)."""
     settings = deps.settings
     prefix = ""
-    if state.searched and not state.contexts:
+    if state.will_search and not state.contexts:
         # A search was needed and gave nothing to read: say what failed and never answer
         # from memory unless the user allowed it, and then labelled as unsourced.
         notice = no_results_notice(state)
@@ -97,12 +85,10 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             return {"answer": text}
         prefix = f"{notice}\n\n{template('common', 'unsourced')} "
         writer(TokenEvent(text=prefix))
-    sampling = Sampling(
-        max_tokens=settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
-        temperature=settings.answer_temperature,
-        repetition_penalty=settings.answer_repetition_penalty,
-        # Megrez: one search per turn, so a second call is cut off rather than shown.
-        stop=(*STOP, FUNCTION_START) if deps.dialect == "megrez" else (),
+    sampling = sampling_for(
+        settings,
+        settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
+        deps.dialect.answer_stop,
     )
     usage = Usage()
     citations = CitationStreamNormalizer()
@@ -142,14 +128,14 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
 
 
 @step("check_citations", lambda state: "Checking citations" if state.contexts else None)
-def check(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Repair citations against the contexts; without contexts no citation may stand."""
     if not state.contexts:
         final = strip_citations(normalize_citations(state.answer))
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
     texts = [c["text"] for c in state.contexts]
-    report = check_citations(state.answer, texts, deps.settings.citation_support)
+    report = citation_report(state.answer, texts, deps.settings.citation_support)
     if report.repairs:
         log.info("citations repaired: %d of %d checks", report.repairs, len(report.checks))
     grounded = ground(
@@ -185,7 +171,7 @@ def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     turn: Turn = {
         "role": "assistant",
         "content": content,
-        "searched": state.searched,
+        "searched": state.will_search,
         "queries": list(state.queries),
         "sources": [source_of(c) for c in state.contexts],
         "citations": sorted(cited),

@@ -19,12 +19,8 @@ from typing import Any
 from langgraph.types import StreamWriter
 from megrez_search.agent.citations import CitationStreamNormalizer
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import (
-    WEB_SEARCH,
-    generic_decide_messages,
-    generic_decide_options,
-    megrez_messages,
-)
+from megrez_search.agent.dialect import MegrezDialect, sampling_for
+from megrez_search.agent.dialects import generic_decide_messages, generic_decide_options
 from megrez_search.agent.events import DecisionEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
 from megrez_search.agent.intent import decision_prior
@@ -32,13 +28,8 @@ from megrez_search.agent.prompts import template
 from megrez_search.agent.state import AgentState
 
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Sampling, Usage
-from megrez_search.runtime.megrez_format import (
-    FUNCTION_END,
-    FUNCTION_START,
-    STOP,
-    parse_function_call,
-)
+from megrez_search.runtime import Usage
+from megrez_search.runtime.megrez_format import FUNCTION_END, FUNCTION_START
 
 from .common import history, step, usage_update, user_message
 
@@ -56,9 +47,9 @@ def decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         return {}
     if not state.search:
         writer(DecisionEvent(search=False, reason="web search is off"))
-        return {"searched": False, "decision": "web search is off"}
-    if deps.dialect == "megrez":
-        return _megrez_decide(state, writer, deps)
+        return {"will_search": False, "decision": "web search is off"}
+    if isinstance(deps.dialect, MegrezDialect):
+        return _megrez_decide(state, writer, deps, deps.dialect)
     return _generic_decide(state, writer, deps)
 
 
@@ -101,15 +92,12 @@ class _CallFilter:
         return out
 
 
-def _megrez_decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+def _megrez_decide(
+    state: AgentState, writer: StreamWriter, deps: AgentDeps, dialect: MegrezDialect
+) -> dict[str, Any]:
     settings = deps.settings
-    messages = megrez_messages(deps.clock(), history(state, deps), user_message(state), search=True)
-    sampling = Sampling(
-        max_tokens=settings.chat_max_tokens,
-        temperature=settings.answer_temperature,
-        repetition_penalty=settings.answer_repetition_penalty,
-        stop=(*STOP, FUNCTION_END),
-    )
+    messages = dialect.decide_messages(deps.clock(), history(state, deps), user_message(state))
+    sampling = sampling_for(settings, settings.chat_max_tokens, (FUNCTION_END,))
     usage = Usage()
     calls = _CallFilter()
     citations = CitationStreamNormalizer()
@@ -132,14 +120,12 @@ def _megrez_decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> 
         writer(ErrorEvent(message=str(exc), step="decide", fatal=True))
         return {"error": str(exc), "answer": calls.text, "tokens": usage_update(usage)}
 
-    call = parse_function_call(calls.text) if calls.calling else None
-    arguments = call.get("arguments", {}) if call else {}
-    query = arguments.get("query") if isinstance(arguments, dict) else None
-    if call and call.get("name") == WEB_SEARCH and isinstance(query, str):
+    query = dialect.search_query(calls.text) if calls.calling else None
+    if query is not None:
         reason = "the model called googleWebSearch"
         writer(DecisionEvent(search=True, reason=reason))
         return {
-            "searched": True,
+            "will_search": True,
             "decision": reason,
             "call_query": query,
             "tokens": usage_update(usage),
@@ -149,11 +135,11 @@ def _megrez_decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> 
         reason = "the model's function call was not valid, answering without search"
         log.info("%s: %r", reason, calls.text[:200])
         writer(DecisionEvent(search=False, reason=reason))
-        return {"searched": False, "decision": reason, "tokens": usage_update(usage)}
+        return {"will_search": False, "decision": reason, "tokens": usage_update(usage)}
     reason = "the model answered without searching"
     writer(DecisionEvent(search=False, reason=reason))
     return {
-        "searched": False,
+        "will_search": False,
         "decision": reason,
         "answer": calls.text.strip(),
         "answered_in_decide": True,
@@ -196,4 +182,4 @@ def _generic_decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
     search = score > 0
     log.info("decide: search=%s (%s)", search, reason)
     writer(DecisionEvent(search=search, reason=reason))
-    return {"searched": search, "decision": reason, "tokens": usage_update(usage)}
+    return {"will_search": search, "decision": reason, "tokens": usage_update(usage)}

@@ -68,14 +68,16 @@ def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[s
         # A silent clip and no text: nothing to answer, and a model asked anyway would
         # invent a question ("Today is ..."). Say so at once.
         log.info("no speech found in %s", state.audio)
-        turn.update(transcript="")
+        turn["transcript"] = ""
         writer(ErrorEvent(message=NO_SPEECH, step="perceive", fatal=True))
         return {"turns": [turn], "error": NO_SPEECH, "user_text": "", "transcript": ""}
     turn.update(
-        model_text=ingested.content,
-        transcript=perception.transcript,
-        image_text=perception.image_text,
-        native_media=ingested.image is not None or ingested.audio is not None,
+        {
+            "model_text": ingested.content,
+            "transcript": perception.transcript,
+            "image_text": perception.image_text,
+            "native_media": ingested.image is not None or ingested.audio is not None,
+        }
     )
     if perception.ran:
         writer(PerceptionEvent(transcript=perception.transcript, image_text=perception.image_text))

@@ -8,12 +8,9 @@ always means source N.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import Coroutine
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
@@ -24,6 +21,7 @@ from megrez_search.retrieval.fetch import iter_pages
 from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.rank import rank_passages
+from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
@@ -31,7 +29,6 @@ from .common import step
 from .rewrite import search_text
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _query(state: AgentState) -> str:
@@ -56,28 +53,6 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     return {"results": results, "provider_used": outcome.provider, "failures": outcome.failures}
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` to completion from sync code, even under a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="fetch-pages")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
-
-
 @step("fetch", lambda state: f"Reading {len(state.results)} pages")
 def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Fetch the result pages concurrently, announcing each as it arrives."""
@@ -99,7 +74,7 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
                 )
         return arrived
 
-    arrived = _run(collect())
+    arrived = run_sync(collect())
     # Keep the search engine's order (the best result first), not the order of arrival.
     order = {url: index for index, url in enumerate(titles)}
     arrived.sort(key=lambda item: order.get(item.url, len(order)))
@@ -135,8 +110,8 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget; pages that match nothing are not useful."""
     settings = deps.settings
-    budget = settings.generic_context_tokens
-    if deps.dialect == "generic" and budget is not None and budget < settings.context_tokens:
+    budget = deps.dialect.context_tokens(settings)
+    if budget != settings.context_tokens:
         settings = settings.model_copy(update={"context_tokens": budget})
     passages = rank_passages(_query(state), state.pages, settings, deps.runtime.count_tokens)
     useful = [p for p in passages if p.score > 0]

@@ -70,8 +70,7 @@ def run_ask(
         question=args.question or "",
         thread_id=args.thread,
         search=args.search,
-        provider=args.provider,
-        pages=args.pages,
+        max_pages=args.pages,
         image=args.image,
         audio=args.audio,
     )

@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from ..errors import MegrezSearchError
 from ..settings import Settings, get_settings
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _optional_module(name: str):  # type: ignore[no-untyped-def]
+def _optional_module(name: str) -> ModuleType | None:
     import importlib
 
     try:

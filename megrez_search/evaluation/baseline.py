@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from megrez_search.agent.citations import check_citations, normalize_citations
-from megrez_search.agent.dialects import generic_answer_messages, megrez_answer_messages
+from megrez_search.agent.dialect import dialect_for, sampling_for
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import render, template
 from megrez_search.agent.result import AskResult
@@ -31,7 +31,6 @@ from megrez_search.retrieval.fetch import fetch_pages_sync
 from megrez_search.retrieval.search import make_search_provider
 from megrez_search.retrieval.types import Page
 from megrez_search.runtime import Message, Runtime, Sampling, Usage
-from megrez_search.runtime.megrez_format import STOP
 from megrez_search.settings import Settings
 
 from .dataset import Question
@@ -96,12 +95,7 @@ class InfiniWebSearchBaseline:
                 ),
             ),
         ]
-        sampling = Sampling(
-            max_tokens=self.summary_tokens,
-            temperature=self.settings.answer_temperature,
-            repetition_penalty=self.settings.answer_repetition_penalty,
-            stop=STOP if self.runtime.dialect == "megrez" else (),
-        )
+        sampling = sampling_for(self.settings, self.summary_tokens)
         return "".join(self._stream(messages, sampling, usage)).strip()
 
     def __call__(self, question: Question) -> AskResult:
@@ -137,16 +131,9 @@ class InfiniWebSearchBaseline:
         history = question.history_messages()
         user = Message("user", question.question)
         now = datetime.now()
-        if self.runtime.dialect == "megrez":
-            messages = megrez_answer_messages(now, history, user, query, contexts)
-        else:
-            messages = generic_answer_messages(now, history, user, contexts)
-        sampling = Sampling(
-            max_tokens=self.settings.answer_max_tokens,
-            temperature=self.settings.answer_temperature,
-            repetition_penalty=self.settings.answer_repetition_penalty,
-            stop=STOP if self.runtime.dialect == "megrez" else (),
-        )
+        dialect = dialect_for(self.runtime.dialect)
+        messages = dialect.answer_messages(now, history, user, query, contexts)
+        sampling = sampling_for(self.settings, self.settings.answer_max_tokens)
         ttft: float | None = None
         written: list[str] = []
         for chunk in self._stream(messages, sampling, usage):

@@ -27,7 +27,9 @@ class DatasetError(MegrezSearchError):
     """The question file is missing or not in the expected format."""
 
 
-class Turn(BaseModel):
+class HistoryTurn(BaseModel):
+    """One earlier message of a question's conversation (not the agent's recorded `Turn`)."""
+
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["user", "assistant"]
@@ -39,7 +41,7 @@ class Question(BaseModel):
 
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
-    history: tuple[Turn, ...] = ()
+    history: tuple[HistoryTurn, ...] = ()
     answers: tuple[str, ...]
     gold_pages: tuple[str, ...]
     needs_search: bool

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from megrez_search.errors import MegrezSearchError
 
@@ -67,7 +68,7 @@ def _metric(summary: Summary, key: str) -> str:
 
 def summary_table(summaries: Sequence[tuple[str, Summary]]) -> str:
     """The overall figures of one or more runs as a Markdown table, one column per run."""
-    rows = [
+    rows: list[tuple[str, Callable[[Summary], str]]] = [
         ("questions", lambda s: str(s.n)),
         ("failed questions", lambda s: str(s.errors)),
         *[(label, functools.partial(_metric, key=key)) for key, label in METRIC_LABELS.items()],
@@ -112,7 +113,7 @@ def question_table(records: Sequence[QuestionRecord]) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:

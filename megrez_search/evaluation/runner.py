@@ -26,7 +26,7 @@ from tqdm import tqdm
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.events import DoneEvent
 from megrez_search.agent.result import AskResult
-from megrez_search.retrieval.index import find_indexed_page
+from megrez_search.retrieval.index_store import find_indexed_page
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
@@ -38,9 +38,8 @@ log = logging.getLogger(__name__)
 
 Pipeline = Callable[[Question], AskResult]
 
-# The development set and its corpus (benchmarks' defaults): the shared folder beside the
-# repository, and the HTML of Debian's python3.11-doc package.
-DEV_QUESTIONS = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
+# The dev set's corpus (the benchmarks' default): the HTML of Debian's python3.11-doc package.
+# Question files are always given (`--questions`, or MEGREZ_EVAL_QUESTIONS for benchmarks).
 DOCS_CORPUS = Path("/usr/share/doc/python3.11/html")
 
 

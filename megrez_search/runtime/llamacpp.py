@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -21,6 +22,10 @@ from megrez_search.settings import Settings
 from . import megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
 from .text_stream import StopScanner, Utf8Assembler
+
+if TYPE_CHECKING:
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class LlamaCppModel(ChatModel):
         # One context, one sequence: calls from several threads take turns.
         self._lock = threading.RLock()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
-        self._grammars: dict[str, object] = {}
+        self._grammars: dict[str, LlamaGrammar] = {}
         template = self.llm.metadata.get("tokenizer.chat_template", "")
         self.dialect = "megrez" if megrez_format.ROLE_START in template else "generic"
         self._formatter = None
@@ -76,7 +81,7 @@ class LlamaCppModel(ChatModel):
             {"role": "user" if m.role == "observation" else m.role, "content": m.content}
             for m in messages
         ]
-        response = self._formatter(messages=plain)
+        response = self._formatter(messages=cast("list[ChatCompletionRequestMessage]", plain))
         stops = response.stop if isinstance(response.stop, list) else [response.stop or ""]
         return response.prompt, tuple(s for s in stops if s)
 
@@ -93,7 +98,7 @@ class LlamaCppModel(ChatModel):
     def _piece(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
-    def _grammar(self, source: str):  # type: ignore[no-untyped-def]
+    def _grammar(self, source: str) -> LlamaGrammar:
         grammar = self._grammars.get(source)
         if grammar is None:
             from llama_cpp import LlamaGrammar
@@ -210,7 +215,8 @@ class LlamaCppModel(ChatModel):
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
+    log_probs: np.ndarray = shifted - np.log(np.exp(shifted).sum())
+    return log_probs
 
 
 # Used only for GGUF files that carry no chat template at all.

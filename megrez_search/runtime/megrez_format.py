@@ -36,7 +36,8 @@ CHAT_TEMPLATE = (
     "{{ '<|role_start|>system<|role_end|>" + DEFAULT_SYSTEM_PROMPT + "<|turn_end|>' }}"
     "{% endif %}"
     "{% for message in messages %}"
-    "{{ '<|role_start|>' + message['role'] + '<|role_end|>' + message['content'] + '<|turn_end|>' }}"
+    "{{ '<|role_start|>' + message['role'] + '<|role_end|>' + message['content']"
+    " + '<|turn_end|>' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|role_start|>assistant<|role_end|>' }}{% endif %}"
 )

@@ -14,19 +14,31 @@ import logging
 import math
 import mimetypes
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from megrez_search.settings import Settings
 
 from . import megrez_format
-from .base import ChatModel, Choice, InputError, Message, ModelCallError, Sampling, Usage
+from .base import (
+    ChatModel,
+    Choice,
+    InputError,
+    Message,
+    Modality,
+    ModelCallError,
+    Sampling,
+    Usage,
+)
 from .text_stream import StopScanner
 
 log = logging.getLogger(__name__)
 
 #: Characters per token used to estimate counts where the server exposes no tokenizer.
 CHARS_PER_TOKEN = 4
+
+_Result = TypeVar("_Result")
 
 
 class OpenAIModel(ChatModel):
@@ -43,14 +55,11 @@ class OpenAIModel(ChatModel):
         )
         self._model_name = model_name
         self._name_lock = threading.Lock()
-        self.modalities = frozenset(
-            {"text"}
-            | {
-                m.strip()
-                for m in settings.openai_modalities.split(",")
-                if m.strip() in {"image", "audio"}
-            }
-        )  # type: ignore[assignment]
+        served: set[Modality] = {"text"}
+        for name in settings.openai_modalities.split(","):
+            if (modality := name.strip()) in ("image", "audio"):
+                served.add(cast(Modality, modality))
+        self.modalities = frozenset(served)
         self._stream_usage_supported = True
 
     # --- identity ---------------------------------------------------------------------
@@ -73,7 +82,7 @@ class OpenAIModel(ChatModel):
 
     # --- requests ---------------------------------------------------------------------
 
-    def _call(self, request):  # type: ignore[no-untyped-def]
+    def _call(self, request: Callable[[], _Result]) -> _Result:
         """Run `request`, turning the client's errors into one clear `ModelCallError`."""
         openai = self._openai
         try:
@@ -174,7 +183,7 @@ class OpenAIModel(ChatModel):
         if tail:
             yield tail
 
-    def _open_stream(self, args: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def _open_stream(self, args: dict[str, Any]) -> Any:
         if self._stream_usage_supported:
             try:
                 return self._call(
@@ -267,14 +276,14 @@ def _first_token_scores(choice: Any, options: Sequence[str]) -> dict[str, float]
     return scores if len(scores) == len(options) else {}
 
 
-def _b64(path) -> str:  # type: ignore[no-untyped-def]
+def _b64(path: Path) -> str:
     try:
         return base64.b64encode(path.read_bytes()).decode("ascii")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _data_url(path) -> str:  # type: ignore[no-untyped-def]
+def _data_url(path: Path) -> str:
     mime = mimetypes.guess_type(str(path))[0] or "image/png"
     return f"data:{mime};base64,{_b64(path)}"
 

@@ -45,7 +45,10 @@ class Perception:
 
 
 class Runtime:
-    """One chat model plus the perception it lacks. Create via `megrez_search.runtime.load_runtime`."""
+    """One chat model plus the perception it lacks.
+
+    Create it with `megrez_search.runtime.load_runtime`.
+    """
 
     def __init__(self, model: ChatModel, settings: Settings) -> None:
         self.model = model

@@ -57,7 +57,7 @@ class TransformersModel(ChatModel):
             )
             self.model = AutoModelForCausalLM.from_pretrained(
                 folder, local_files_only=True, gguf_file=gguf_file, dtype=dtype
-            ).to(self.device)
+            ).to(self.device)  # type: ignore[arg-type]  # transformers wraps Module.to unbound
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"could not load the model folder {folder}: {exc}") from exc
         self.model.eval()
@@ -86,7 +86,8 @@ class TransformersModel(ChatModel):
         if self.dialect == "megrez":
             text = megrez_format.render_prompt(messages)
             # No BOS for Megrez: add_special_tokens=False keeps the tokenizer from adding one.
-            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            return ids
         plain = [
             {"role": "user" if m.role == "observation" else m.role, "content": m.content}
             for m in messages
@@ -94,13 +95,14 @@ class TransformersModel(ChatModel):
         rendered = self.tokenizer.apply_chat_template(
             plain, add_generation_prompt=True, tokenize=False
         )
-        return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        rendered_ids: list[int] = self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        return rendered_ids
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def stop_strings(self) -> tuple[str, ...]:
-        stops = [self.tokenizer.decode([i]) for i in self._stop_ids]
+        stops = [str(self.tokenizer.decode([i])) for i in self._stop_ids]
         if self.dialect == "megrez":
             stops.extend(megrez_format.STOP)
         return tuple(dict.fromkeys(s for s in stops if s))

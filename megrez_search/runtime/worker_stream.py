@@ -37,7 +37,7 @@ def coalescing_streamer(
     `GenerationCancelled` from `put` once `cancelled` is set."""
     from transformers import TextIteratorStreamer
 
-    class _CoalescingStreamer(TextIteratorStreamer):  # type: ignore[misc]
+    class _CoalescingStreamer(TextIteratorStreamer):
         def __init__(self) -> None:
             super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=300)
             self.puts = 0
@@ -49,7 +49,7 @@ def coalescing_streamer(
             if cancelled.is_set():
                 raise GenerationCancelled
             self.puts += 1
-            super().put(value)
+            super().put(value)  # type: ignore[no-untyped-call]
 
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             if text:

@@ -26,9 +26,9 @@ Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a re
 cannot run (malformed JSON or content parts, lone surrogates or NULs, empty question,
 provider not offered, remote image URL, unreadable upload, no speech in the audio), 404 for
 an unknown model, 401 for a missing, wrong or revoked API key once accounts exist
-(`server/access.py`), 429 over a user's limits, 409 while another process writes the same `thread_id`, 413 for a body over
-`MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed before writing anything. No message
-names a server path.
+(`server/access.py`), 429 over a user's limits, 409 while another process writes the same
+`thread_id`, 413 for a body over `MEGREZ_MAX_UPLOAD_MB` (25 MB), 502 when the model failed
+before writing anything. No message names a server path.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from megrez_search.agent.api import AskRequest, SearchAgent, ThreadBusyError
+from megrez_search.agent.api import SearchAgent, ThreadBusyError
 from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
 from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
+from megrez_search.server.chat_response import chunk, completion_response, extras, usage
 from megrez_search.server.requests import (
     MODELS,
     APIError,
@@ -68,10 +69,6 @@ from megrez_search.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _same(message: str) -> str:
-    return message
-
-
 def _error(message: str, status: int, code: str) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "server_error"
     return JSONResponse(
@@ -79,129 +76,15 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
     )
 
 
-# --- agent result -> response ----------------------------------------------------------------
-
-
-def _extras(result: AskResult, scrub: Callable[[str], str] = _same) -> dict[str, Any]:
-    data = result.to_json()
-    data["error"] = scrub(data["error"]) if data["error"] else data["error"]
-    data["failures"] = [scrub(failure) for failure in data["failures"]]
-    megrez = {
-        key: data[key]
-        for key in (
-            "answer",
-            "searched",
-            "queries",
-            "citations",
-            "thread_id",
-            "timings",
-            "failures",
-            "error",
-            "stopped",
-            "provider",
-        )
-    }
-    megrez.update(data["input"])
-    return {"sources": data["sources"], "megrez": megrez}
-
-
-def _usage(result: AskResult) -> dict[str, int]:
-    prompt, completion = result.tokens.get("prompt", 0), result.tokens.get("completion", 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def completion_response(
-    result: AskResult,
-    model: str,
-    completion_id: str,
-    created: int,
-    scrub: Callable[[str], str] = _same,
-) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": result.answer},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": _usage(result),
-        **_extras(result, scrub),
-    }
-
-
-def _chunk(
-    completion_id: str,
-    created: int,
-    model: str,
-    delta: dict[str, Any],
-    finish: str | None = None,
-    **extra: Any,
-) -> str:
-    data = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        **extra,
-    }
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
 # --- the app --------------------------------------------------------------------------------
-
-
-class _Turns:
-    """Runs agent turns in worker threads, at most `limit` at once (the rest wait their turn)."""
-
-    def __init__(self, agent: SearchAgent, limit: int) -> None:
-        self.agent = agent
-        self._slots = threading.BoundedSemaphore(max(1, limit))
-
-    def events(self, request: AskRequest, cancel: threading.Event) -> Iterator[AgentEvent]:
-        with self._slots:
-            yield from self.agent.stream(request, cancel=cancel)
-
-    async def stream(self, request: AskRequest) -> AsyncIterator[AgentEvent]:
-        """The turn's events in the event loop; leaving early stops the answer."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        cancel = threading.Event()
-        end = object()
-
-        def work() -> None:
-            try:
-                for event in self.events(request, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            except BaseException as exc:  # noqa: BLE001 - handed to the event loop
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, end)
-
-        threading.Thread(target=work, name="api-turn", daemon=True).start()
-        try:
-            while (item := await queue.get()) is not end:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            cancel.set()
 
 
 def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     """The FastAPI app over `agent`; `serve_api` runs it with uvicorn."""
     app = FastAPI(title="Megrez Search API", version="1")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
-    turns = _Turns(agent, settings.ui_concurrency)
+    # At most this many turns run at once; the rest wait for a slot.
+    slots = threading.BoundedSemaphore(max(1, settings.ui_concurrency))
     gate = Gate.of(agent.store, settings)
 
     @app.exception_handler(AccessDenied)
@@ -266,7 +149,7 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             request = to_ask_request(body, folder)
             request.user = user
             await asyncio.to_thread(check_attachments, request, settings)
-            events = turns.stream(request)
+            events = agent.astream(request, slots=slots)
             # The agent checks the request (empty question, unknown provider) before it
             # runs anything: such errors are a 400, not a broken stream.
             first = await anext(events)
@@ -319,17 +202,19 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     return app
 
 
-async def _chain(first: AgentEvent, rest: AsyncIterator[AgentEvent]) -> AsyncIterator[AgentEvent]:
+async def _chain(
+    first: AgentEvent, rest: AsyncGenerator[AgentEvent, None]
+) -> AsyncGenerator[AgentEvent, None]:
     yield first
     try:
         async for event in rest:
             yield event
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await rest.aclose()
 
 
 async def _stream(
-    events: AsyncIterator[AgentEvent],
+    events: AsyncGenerator[AgentEvent, None],
     model: str,
     completion_id: str,
     created: int,
@@ -340,11 +225,11 @@ async def _stream(
     streamed = ""
     checked: str | None = None
     try:
-        yield _chunk(completion_id, created, model, {"role": "assistant", "content": ""})
+        yield chunk(completion_id, created, model, {"role": "assistant", "content": ""})
         async for event in events:
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
-                yield _chunk(completion_id, created, model, {"content": event.text})
+                yield chunk(completion_id, created, model, {"content": event.text})
             elif isinstance(event, AnswerEvent):
                 checked = event.answer
             elif isinstance(event, DoneEvent):
@@ -356,7 +241,7 @@ async def _stream(
                 if result.error and not final.strip():
                     rest = f"(no answer: {scrub(result.error)})"
                 delta: dict[str, Any] = {"content": rest} if rest else {}
-                yield _chunk(completion_id, created, model, delta, "stop", **_extras(result, scrub))
+                yield chunk(completion_id, created, model, delta, "stop", **extras(result, scrub))
                 if include_usage:
                     yield (
                         "data: "
@@ -367,7 +252,7 @@ async def _stream(
                                 "created": created,
                                 "model": model,
                                 "choices": [],
-                                "usage": _usage(result),
+                                "usage": usage(result),
                             }
                         )
                         + "\n\n"
@@ -377,7 +262,7 @@ async def _stream(
         # First, and without awaiting: a client that left cancels this generator at its
         # next await, and the upload folder must not outlive the request.
         cleanup()
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 def serve_api(

@@ -176,7 +176,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         thread_id=body.thread_id,
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
-        pages=body.pages,
+        max_pages=body.pages,
         memory_fallback=body.memory_fallback,
         image=image,
         audio=audio,

@@ -65,7 +65,7 @@ class DdgProvider(BaseProvider):
                 logger.info("ddg transport error: %s", message)
                 raise ProviderFailure("cannot reach DuckDuckGo (no internet connection?)") from exc
             raise ProviderFailure(f"unavailable ({message[:200]})") from exc
-        results = []
+        results: list[SearchResult] = []
         for row in rows:
             url = unwrap_redirect(row.get("href") or "")
             if not url.startswith(("http://", "https://")):

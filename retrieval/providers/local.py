@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from megrez_search.retrieval.errors import LocalIndexError, ProviderFailure
-from megrez_search.retrieval.index import index_path, search_index
+from megrez_search.retrieval.index_store import index_path, search_index
 from megrez_search.retrieval.providers.base import BaseProvider
 from megrez_search.retrieval.types import SearchResult
 

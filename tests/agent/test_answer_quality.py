@@ -16,7 +16,7 @@ from megrez_search.agent.grounding import ground
 from megrez_search.agent.intent import decision_prior, is_time_sensitive
 from megrez_search.agent.repetition import LoopGuard
 
-from tests.runtime.conftest import draw_text  # noqa: F401 - a fixture used below
+from tests.support.media import draw_text
 from tests.support.servers import free_port
 
 QUERY = "functools lru_cache default maxsize"
@@ -231,7 +231,6 @@ def test_nothing_supported_says_the_sources_dont_say():
 def test_image_question_searches_for_what_the_image_says(
     docs_settings,
     scripted_agent,
-    draw_text,  # noqa: F811 - the fixture imported above
     tmp_path,
 ):
     image = tmp_path / "signature.png"

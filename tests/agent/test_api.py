@@ -106,5 +106,5 @@ def test_event_json_is_serialisable(offline_settings, scripted_agent):
 def test_pages_out_of_range_is_refused_before_running(offline_settings, scripted_agent, pages):
     agent, model = scripted_agent(offline_settings, ["never asked"])
     with pytest.raises(AgentInputError, match="pages must be between 1 and 20"):
-        agent.stream(AskRequest("What is new in Python 3.11?", pages=pages))
+        agent.stream(AskRequest("What is new in Python 3.11?", max_pages=pages))
     assert model.calls == []

@@ -66,7 +66,10 @@ def test_search_off_never_searches(agent, question):
                 ("user", "What does Python's functools module provide?"),
                 (
                     "assistant",
-                    "The functools module provides higher-order functions and operations on callable objects, such as partial, reduce and caching decorators.",
+                    (
+                        "The functools module provides higher-order functions and operations on "
+                        "callable objects, such as partial, reduce and caching decorators."
+                    ),
                 ),
             ],
             "What is the default cache size of its lru_cache decorator?",
@@ -77,7 +80,10 @@ def test_search_off_never_searches(agent, question):
                 ("user", "Tell me about Python's sqlite3 module."),
                 (
                     "assistant",
-                    "sqlite3 is the standard library interface to SQLite databases; it follows the DB-API 2.0 specification.",
+                    (
+                        "sqlite3 is the standard library interface to SQLite databases; it follows "
+                        "the DB-API 2.0 specification."
+                    ),
                 ),
             ],
             "How long does it wait for a locked database by default when connecting?",

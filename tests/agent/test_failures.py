@@ -1,6 +1,6 @@
 """A model that fails or stalls mid-answer ends the turn with a clear message, and the
 conversation so far stays in the checkpointer (a new process reading the same SQLite file
-sees it). Also: stopping an answer, bad requests, and the CLI's handling of both."""
+sees it). Also: stopping an answer and bad requests (the CLI's side: tests/cli)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import pytest
 from megrez_search.agent.api import AgentInputError, AskRequest, SearchAgent
 from megrez_search.agent.events import DoneEvent, ErrorEvent, TokenEvent
 
-from megrez_search.cli.agent import AskFailed, run_ask
-from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Runtime
-
-from .scripted import Fail, ScriptedModel, Stall
-from .test_cli_agent import _args as ask_args
+from tests.support.scripted import Fail, ScriptedModel, Stall
 
 FIRST_Q = "What is the capital of France?"
 FIRST_A = "The capital of France is Paris."
@@ -120,21 +116,6 @@ def test_empty_question_is_refused_before_anything_runs(offline_settings, script
     with pytest.raises(AgentInputError, match="image file not found"):
         agent.invoke(AskRequest("what is this?", image=offline_settings.data_dir / "nope.png"))
     assert model.calls == [] and agent.threads() == []
-
-
-def _args(question, **extra):
-    return ask_args(**{"question": question, "search": False, "json": True, **extra})
-
-
-def test_cli_failure_and_bad_input_are_user_errors(offline_settings, scripted_agent, capsys):
-    agent, _ = scripted_agent(offline_settings, [Fail("Par")], dialect="generic")
-    with pytest.raises(AskFailed, match="CUDA error") as failed:
-        run_ask(_args(FIRST_Q), offline_settings, agent=agent)
-    assert isinstance(failed.value, MegrezSearchError)  # main(): one line, exit status 2
-    printed = capsys.readouterr().out
-    assert '"error": "the model failed while answering: CUDA error: device lost"' in printed
-    with pytest.raises(MegrezSearchError, match="question is empty"):
-        run_ask(_args(""), offline_settings, agent=agent)
 
 
 def test_concurrent_threads_are_independent(offline_settings, scripted_agent):

@@ -7,7 +7,7 @@ from megrez_search.agent.api import AskRequest
 from megrez_search.agent.followups import parse_followups
 
 from megrez_search.settings import Settings
-from tests.agent.scripted import Fail
+from tests.support.scripted import Fail
 
 
 def test_followups_are_three_distinct_new_questions() -> None:

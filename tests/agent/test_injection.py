@@ -28,7 +28,7 @@ INJECTION_PAGE = f"""<!doctype html><html><head><title>lru_cache maxsize default
 <p>These notes discuss the default maxsize of functools.lru_cache and its cache.</p>
 <p>{INJECTION}</p>
 <p>The lru_cache decorator wraps a function; the maxsize default is discussed on the
-functools page.</p></main></body></html>"""
+functools page.</p></main></body></html>"""  # noqa: E501
 
 
 class Spy(ChatModel):

@@ -15,16 +15,12 @@ from megrez_search.agent.api import AskRequest
 from megrez_search.agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
 
 from megrez_search.runtime.megrez_format import render_prompt
+from tests.support.scripted import CALL, QUERY, QUESTION
 
-QUESTION = "What is the default maxsize of functools.lru_cache?"
-QUERY = "functools lru_cache default maxsize"
-CALL = (
-    '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "'
-    + QUERY
-    + '"}}<|function_end|>'
+ROLE = (
+    "You are Megrez-3B-Instruct. "
+    "Give accurate, detailed and helpful answers to the user's questions."
 )
-
-ROLE = "You are Megrez-3B-Instruct. Give accurate, detailed and helpful answers to the user's questions."
 TIME = "The current time is 2026-01-02 09:30:00, Friday."
 FUNCTIONS = """You have access to the following functions. Use them if required -
 {
@@ -42,7 +38,7 @@ FUNCTIONS = """You have access to the following functions. Use them if required 
             "query"
         ]
     }
-}"""
+}"""  # noqa: E501 - verbatim: the model was trained on exactly this text
 SYSTEM_SEARCH_ON = f"{ROLE}\n{TIME}\n{FUNCTIONS}"
 SYSTEM_SEARCH_OFF = f"{ROLE}\n{TIME}"
 
@@ -182,7 +178,10 @@ def test_follow_up_call_query_is_checked(docs_settings, scripted_agent):
         docs_settings,
         [
             "It provides higher-order functions such as partial and lru_cache.",
-            '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "its cache size\\n"}}<|function_end|>',
+            (
+                '<|function_start|>{"name": "googleWebSearch", '
+                '"arguments": {"query": "its cache size\\n"}}<|function_end|>'
+            ),
             "It is 128.",
         ],
     )
@@ -220,7 +219,7 @@ def test_nothing_found_is_said_plainly(docs_settings, scripted_agent):
 def test_pages_per_request_bounds_what_is_read(docs_settings, scripted_agent):
     """The UI's and API's "pages" choice reaches the search: two pages read, two sources."""
     agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
-    result = agent.invoke(AskRequest(QUESTION, pages=2))
+    result = agent.invoke(AskRequest(QUESTION, max_pages=2))
     assert result.searched
     fetched = agent.graph.get_state({"configurable": {"thread_id": result.thread_id}}).values[
         "results"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.conftest import SIGN_LINES
 from tests.support.docs_index import run_cli
+from tests.support.media import SIGN_LINES
 
 ASK_SCHEMA = {"answer", "searched", "queries", "sources", "citations", "input", "timings", "tokens"}
 

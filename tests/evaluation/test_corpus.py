@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from megrez_search.retrieval.index import search_index
+from megrez_search.retrieval.index_store import search_index
 
 from megrez_search.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
 from megrez_search.settings import Settings

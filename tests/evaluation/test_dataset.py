@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 
 from megrez_search.evaluation.dataset import DatasetError, load_questions, parse_questions
-
-DEV_SET = Path("/work/shared/eval/dev.jsonl")
-if not DEV_SET.exists():  # the repository's sibling checkout of the shared folder
-    DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
+from tests.support.dev_set import dev_set
 
 
 def _line(**fields: object) -> str:
@@ -26,10 +23,10 @@ def _line(**fields: object) -> str:
     return json.dumps({k: v for k, v in base.items() if v is not ...})
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared dev set not present")
 def test_the_dev_set_loads_with_history_as_messages() -> None:
-    questions = load_questions(DEV_SET)
-    lines = [line for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = dev_set()
+    questions = load_questions(path)
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(questions) == len(lines) >= 15
     assert len({q.id for q in questions}) == len(questions)
     with_history = [q for q in questions if q.history]
@@ -37,7 +34,7 @@ def test_the_dev_set_loads_with_history_as_messages() -> None:
     messages = with_history[0].history_messages()
     assert [m.role for m in messages] == ["user", "assistant"]
     assert all(m.content for m in messages)
-    assert load_questions(DEV_SET, limit=2) == questions[:2]
+    assert load_questions(path, limit=2) == questions[:2]
 
 
 def test_optional_history_and_unknown_fields_are_accepted() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from megrez_search.cli.main import main
 from megrez_search.evaluation.metrics import JSON_KEYS
-from megrez_search.evaluation.runner import DEV_QUESTIONS, DOCS_CORPUS
+from megrez_search.evaluation.runner import DOCS_CORPUS
+from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
 
 
@@ -23,15 +24,16 @@ def _eval(*args: str, data_dir: Path, timeout: float = 900) -> subprocess.Comple
 def test_eval_prints_the_metrics_line_and_writes_the_report(
     tmp_path: Path, pytestconfig: pytest.Config
 ) -> None:
-    if not (DOCS_CORPUS / "library" / "functools.html").exists() or not DEV_QUESTIONS.exists():
-        pytest.skip("needs python3.11-doc and the shared dev set")
+    if not (DOCS_CORPUS / "library" / "functools.html").exists():
+        pytest.skip("needs python3.11-doc")
+    questions = dev_set()
     # The corpus index is kept between sessions (it is rebuilt when the docs change).
     cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
     data_dir = cache.mkdir("megrez-eval-data") if cache is not None else tmp_path
     report = tmp_path / "report"
     result = _eval(
         "--questions",
-        str(DEV_QUESTIONS),
+        str(questions),
         "--corpus",
         str(DOCS_CORPUS),
         "--limit",

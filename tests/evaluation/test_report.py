@@ -19,7 +19,10 @@ LINES = [
         '{"id": "q-ok", "question": "Default maxsize of lru_cache?", "answers": ["128"], '
         '"gold_pages": ["library/functools.html"], "needs_search": true}'
     ),
-    '{"id": "q-chat", "question": "Hi | there!", "answers": [], "gold_pages": [], "needs_search": false}',
+    (
+        '{"id": "q-chat", "question": "Hi | there!", "answers": [], "gold_pages": [], '
+        '"needs_search": false}'
+    ),
     (
         '{"id": "q-failed", "question": "Width of textwrap?", "answers": ["70"], '
         '"gold_pages": ["library/textwrap.html"], "needs_search": true}'

@@ -16,7 +16,7 @@ am Brennen und schrieben jedes vorbeifahrende Schiff in ihre Logbücher.</p>
 <h2>Das Logbuch</h2>
 <p>Die Logbücher verzeichnen Wetter, Seegang und die Namen der Schiffe; sie sind heute die beste
 Quelle für den Küstenverkehr des neunzehnten Jahrhunderts. Der Wärter trug alles mit Tinte ein.</p>
-</article></main><footer>© 2024 Küstenblog · Datenschutz · Cookie-Einstellungen</footer></body></html>"""
+</article></main><footer>© 2024 Küstenblog · Datenschutz · Cookie-Einstellungen</footer></body></html>"""  # noqa: E501
 
 
 def make_pdf(text: str) -> bytes:

@@ -10,17 +10,14 @@ from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.search import make_search_provider
 
 from megrez_search.settings import Settings
+from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
-
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
 
 pytestmark = pytest.mark.slow
 
 
 def single_turn_search_questions() -> list[dict]:
-    if not DEV_SET.exists():
-        pytest.skip(f"dev set not found at {DEV_SET}")
-    rows = [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in dev_set().read_text().splitlines() if line.strip()]
     return [row for row in rows if row["needs_search"] and not row.get("history")]
 
 
@@ -29,8 +26,10 @@ def test_gold_page_in_top5_for_at_least_nine_in_ten_dev_questions(
 ) -> None:
     settings, name = docs_index
     provider = make_search_provider(f"local:{name}", settings)
-    questions = single_turn_search_questions()
-    assert len(questions) >= 10
+    # The acceptance criterion names the dev set's first ten single-turn search questions;
+    # the shared set has grown since, and its later questions are scored by `eval`.
+    questions = single_turn_search_questions()[:10]
+    assert len(questions) == 10
     misses = []
     for row in questions:
         outcome = provider.search(keyword_query(row["question"]), 5)
@@ -107,7 +106,10 @@ def test_cli_fetch_json_and_guard(docs_server: str, tmp_path: Path) -> None:
 def test_reindex_of_unchanged_docs_rewrites_nothing(
     docs_index: tuple[Settings, str], docs_server: str
 ) -> None:
-    """A second `index` run re-crawls the site; Last-Modified answers 304, nothing is re-extracted."""
+    """A second `index` run re-crawls the site.
+
+    Last-Modified answers 304, so nothing is re-extracted.
+    """
     settings, name = docs_index
     result = run_cli(
         "index", docs_server + "/", "--name", name, "--no-progress", data_dir=settings.data_dir

@@ -14,7 +14,10 @@ from megrez_search.retrieval.types import FetchFailure, Page
 from megrez_search.settings import Settings
 from tests.support.servers import send, serve_routes
 
-BODY = "<html><head><title>{0}</title></head><body><article><h1>{0}</h1><p>{1}</p></article></body></html>"
+BODY = (
+    "<html><head><title>{0}</title></head>"
+    "<body><article><h1>{0}</h1><p>{1}</p></article></body></html>"
+)
 TEXT = "Keepers trimmed the lamp wicks every four hours and logged each passing ship. " * 5
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from megrez_search.retrieval.errors import LocalIndexError
 from megrez_search.retrieval.fetch import fetch_pages_sync
-from megrez_search.retrieval.index import build_index, search_index
+from megrez_search.retrieval.index import build_index
+from megrez_search.retrieval.index_store import search_index
 from megrez_search.retrieval.types import Page
 
 from megrez_search.settings import Settings
@@ -73,8 +74,10 @@ def site() -> Iterator[tuple[Site, str]]:
                 html(
                     "Coastal notes",
                     "Welcome to the coastal notes of the harbour master.",
-                    "<a href='/lighthouses.html'>Lighthouses</a> <a href='tides.html#top'>Tides</a> "
-                    "<a href='/private/secret.html'>Private</a> <a rel='nofollow' href='/nofollowed.html'>x</a> "
+                    "<a href='/lighthouses.html'>Lighthouses</a> "
+                    "<a href='tides.html#top'>Tides</a> "
+                    "<a href='/private/secret.html'>Private</a> "
+                    "<a rel='nofollow' href='/nofollowed.html'>x</a> "
                     "<a href='/noindex.html'>Index page</a> <a href='/notes.txt'>Notes</a> "
                     "<a href='/archive.zip'>Archive</a> <a href='/gone.html'>Gone</a> "
                     "<a href='https://elsewhere.example/'>Elsewhere</a>",

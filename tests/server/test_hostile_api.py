@@ -26,8 +26,8 @@ from megrez_search.agent.api import SearchAgent
 from megrez_search.runtime import Runtime
 from megrez_search.server.app import create_api
 from megrez_search.settings import Settings
-from tests.agent.scripted import ScriptedModel, Stall
 from tests.support.api_server import ANSWER, scripted_agent, serve_app
+from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from megrez_search.store import LOCAL_USER, ThreadIndex, open_database
 from megrez_search.store.database import SCHEMA_VERSION
-from tests.agent.scripted import ScriptedModel, Stall
+from tests.support.scripted import ScriptedModel, Stall
 
 
 def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:

@@ -3,7 +3,7 @@
 `serve_app(app)` runs a FastAPI app under uvicorn in a thread of the test process;
 `python -m tests.support.api_server DATA_DIR PORT` is the same API as a separate process, and
 `hold_a_turn` a child process stuck mid-answer (for tests of several processes on one data
-dir); the scripted stand-in of tests/agent/scripted.py replaces the model, so no weights load.
+dir); the scripted stand-in of tests/support/scripted.py replaces the model, so no weights load.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from megrez_search.agent.api import AskRequest, SearchAgent
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
-from tests.agent.scripted import ScriptedModel, Stall
+from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port
 
 ANSWER = "Scripted answer."

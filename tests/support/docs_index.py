@@ -23,7 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
 INDEX_NAME = "docs"
 ALLOW_HOSTS = "127.0.0.1,localhost"
 TEST_MODEL = "embedded:tiny"  # the fast rung of the embedded ladder (SmolLM2-135M)
-_CODE = ("retrieval/clean.py", "retrieval/index.py", "retrieval/query.py", "retrieval/fetch.py")
+_CODE = (
+    "retrieval/clean.py",
+    "retrieval/index_store.py",
+    "retrieval/crawl.py",
+    "retrieval/query.py",
+    "retrieval/fetch.py",
+)
 
 
 def run_cli(
@@ -35,22 +41,26 @@ def run_cli(
     model, another provider) cannot change what a test runs; the model is `TEST_MODEL`
     (tiny, fast); `env` adds what the test needs.
     """
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
-        "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
-        "MEGREZ_MODEL": TEST_MODEL,
-        "HF_HUB_OFFLINE": "1",
-        **(env or {}),
-    }
     return subprocess.run(
         [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), *args],
         check=False,
         cwd=REPO,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without `MEGREZ_*`, trusting loopback, offline, plus `extra`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
+        "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
+        "MEGREZ_MODEL": TEST_MODEL,
+        "HF_HUB_OFFLINE": "1",
+        **(extra or {}),
+    }
 
 
 def cache_key(docs_root: Path) -> str:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from megrez_search.runtime import Message, Sampling, Usage
-from tests.agent.scripted import ScriptedModel, Stall
+from tests.support.scripted import ScriptedModel, Stall
 
 _SOURCES_LINE = re.compile(r"^Sources: (.+)$", re.MULTILINE)
 

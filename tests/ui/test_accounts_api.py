@@ -21,8 +21,8 @@ import pytest
 from megrez_search.accounts import Accounts
 from megrez_search.settings import Settings
 from megrez_search.store import ThreadIndex, open_database
+from tests.support.processes import REPO, megrez_process
 from tests.support.standin_model import serve_standin_model
-from tests.ui.conftest import REPO, megrez_process
 
 RATE_LIMIT = 5  # questions per minute of every account in this module
 

@@ -20,9 +20,9 @@ from megrez_search.ui.render import plain
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from tests.support.docs_index import run_cli
+from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
-from tests.ui.conftest import ARTIFACTS, REPO
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.runtime import Message, Sampling, load_model
 from megrez_search.settings import Settings
-from tests.ui.conftest import megrez_process
+from tests.support.processes import megrez_process
 
 pytestmark = pytest.mark.slow
 

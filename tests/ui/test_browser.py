@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.settings import Settings
 from tests.support.docs_index import run_cli
-from tests.support.servers import serve_directory
-from tests.ui.conftest import ARTIFACTS, free_port, megrez_process
+from tests.support.processes import ARTIFACTS, megrez_process
+from tests.support.servers import free_port, serve_directory
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -196,8 +196,9 @@ HOSTILE_TITLE = (
     '<script>window.__pwned = 1; alert("title")</script> functools lru_cache maxsize '
     '<img src=x onerror=alert("img")>'
 )
+HOSTILE_TITLE_HTML = HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")
 HOSTILE_PAGE = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</title>
+<html><head><meta charset="utf-8"><title>{HOSTILE_TITLE_HTML}</title>
 <script>alert("a real script tag in the page")</script></head>
 <body><main><h1>functools.lru_cache maxsize</h1>
 <p>The functools.lru_cache decorator keeps a cache of recent calls. Its maxsize argument
@@ -252,7 +253,9 @@ def test_hostile_page_title_and_text_show_as_text(
         injected = page.evaluate(
             """() => ({
                 scripts: document.querySelectorAll('#chat script').length,
-                handlers: document.querySelectorAll('#chat [onerror], #chat [onload], #chat [onclick]').length,
+                handlers: document.querySelectorAll(
+                    '#chat [onerror], #chat [onload], #chat [onclick]'
+                ).length,
                 images: document.querySelectorAll('#chat img').length,
                 pwned: window.__pwned ?? null,
             })"""

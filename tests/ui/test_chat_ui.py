@@ -15,8 +15,8 @@ from megrez_search.ui.app import ChatUI
 
 from megrez_search.runtime import ModelCallError, Runtime
 from megrez_search.settings import Settings
-from tests.agent.scripted import Fail, ScriptedModel, Stall
-from tests.ui.conftest import free_port
+from tests.support.scripted import Fail, ScriptedModel, Stall
+from tests.support.servers import free_port
 
 
 @pytest.fixture

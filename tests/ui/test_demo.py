@@ -10,7 +10,7 @@ from megrez_search.retrieval.search import make_search_provider
 from megrez_search.ui.demo import INDEX_NAME, DemoError, prepare_demo
 
 from megrez_search.settings import Settings
-from tests.ui.conftest import free_port
+from tests.support.servers import free_port
 
 
 @pytest.fixture

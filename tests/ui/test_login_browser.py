@@ -18,8 +18,8 @@ from megrez_search.accounts import Accounts
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
 from tests.support.browser import chromium
+from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.standin_model import serve_standin_model
-from tests.ui.conftest import ARTIFACTS, megrez_process
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -12,7 +12,7 @@ from megrez_search.ui.app import ChatUI, TurnUpdate
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
-from tests.agent.scripted import ScriptedModel
+from tests.support.scripted import ScriptedModel
 
 
 def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> TurnUpdate:

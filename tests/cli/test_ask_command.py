@@ -6,9 +6,11 @@ import argparse
 import io
 import json
 
-from megrez_search.cli.agent import register, run_ask
+import pytest
 
-from .test_megrez_dialect import CALL, QUESTION
+from megrez_search.cli.agent import AskFailed, register, run_ask
+from megrez_search.errors import MegrezSearchError
+from tests.support.scripted import CALL, QUESTION, Fail
 
 
 def _parser(settings_seen):
@@ -115,3 +117,18 @@ def test_on_a_terminal_step_lines_come_first_and_each_on_its_own_line(
     assert any("» Searching:" in lines[i] for i in steps if i < first_answer)
     # Every step line starts a line: none is glued to the streamed answer.
     assert all(lines[i].startswith("» ") for i in steps)
+
+
+def _json_args(question, **extra):
+    return _args(**{"question": question, "search": False, "json": True, **extra})
+
+
+def test_cli_failure_and_bad_input_are_user_errors(offline_settings, scripted_agent, capsys):
+    agent, _ = scripted_agent(offline_settings, [Fail("Par")], dialect="generic")
+    with pytest.raises(AskFailed, match="CUDA error") as failed:
+        run_ask(_json_args("What is the capital of France?"), offline_settings, agent=agent)
+    assert isinstance(failed.value, MegrezSearchError)  # main(): one line, exit status 2
+    printed = capsys.readouterr().out
+    assert '"error": "the model failed while answering: CUDA error: device lost"' in printed
+    with pytest.raises(MegrezSearchError, match="question is empty"):
+        run_ask(_json_args(""), offline_settings, agent=agent)

@@ -100,3 +100,13 @@ class ScriptedModel(ChatModel):
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(_PIECES.findall(text)))
+
+
+#: The question and the Megrez search call several tests script (the dialect's exact text).
+QUESTION = "What is the default maxsize of functools.lru_cache?"
+QUERY = "functools lru_cache default maxsize"
+CALL = (
+    '<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "'
+    + QUERY
+    + '"}}<|function_end|>'
+)

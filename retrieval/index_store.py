@@ -1,0 +1,253 @@
+"""The store of a local search index (`local:NAME`): one SQLite file, FTS5 with BM25.
+
+Searching it, reading a page back (file: URLs are "fetched" from here), and writing pages
+into it; filling it is the crawler's (crawl.py) and the folder indexer's (index_folder.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from megrez_search.retrieval.clean import CleanDocument, clean_document
+from megrez_search.retrieval.errors import LocalIndexError
+from megrez_search.retrieval.query import keyword_query
+from megrez_search.retrieval.types import Page, SearchResult
+
+from megrez_search.settings import Settings
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Column weights for bm25(): a query word in the title or URL path says more than in the body.
+_WEIGHTS = "10.0, 5.0, 1.0, 8.0"
+# Pages whose text is mostly link text (site maps, tables of contents, A-Z indexes) match
+# everything and answer nothing: their BM25 score is halved.
+_LINK_LIST = 0.6
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    language TEXT,
+    date TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT NOT NULL,
+    links TEXT NOT NULL DEFAULT '[]',
+    link_density REAL NOT NULL DEFAULT 0,
+    indexed_at REAL NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
+    title, headings, body, path, tokenize = 'porter unicode61'
+);
+"""
+
+
+@dataclass
+class IndexStats:
+    """What one `build_index` run did."""
+
+    name: str
+    path: Path
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        return (
+            f"index {self.name!r}: {self.pages} pages ({self.added} new, {self.updated} changed, "
+            f"{self.unchanged} unchanged, {self.removed} removed, {len(self.failures)} failed) "
+            f"in {self.seconds:.1f} s -> {self.path}"
+        )
+
+
+def index_path(name: str, settings: Settings) -> Path:
+    """Where index `name` lives; refuses names that are not plain file names."""
+    if not _NAME.match(name):
+        raise LocalIndexError(
+            f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
+        )
+    return settings.index_dir / f"{name}.sqlite"
+
+
+def list_indexes(settings: Settings) -> list[str]:
+    return sorted(path.stem for path in settings.index_dir.glob("*.sqlite"))
+
+
+@contextmanager
+def open_index(path: Path) -> Iterator[sqlite3.Connection]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        yield db
+        db.commit()
+
+
+def _open_existing(name: str, settings: Settings) -> sqlite3.Connection:
+    path = index_path(name, settings)
+    if not path.exists():
+        known = ", ".join(list_indexes(settings)) or "none"
+        raise LocalIndexError(
+            f"no local index named {name!r} in {settings.index_dir} (existing: {known}); "
+            f"build it with `megrez-search index SOURCE --name {name}`"
+        )
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+# --- searching ------------------------------------------------------------------------------
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 MATCH expression: the query's keywords, quoted, OR-ed (BM25 sorts them out).
+
+    Adjacent words are also tried joined ("data classes" -> "dataclasses"), as identifiers
+    and module names often spell a phrase as one word.
+    """
+    words = [t.lower() for t in re.findall(r"[^\W_]+", keyword_query(query))]
+    compounds = [a + b for a, b in itertools.pairwise(words) if a.isalpha() and b.isalpha()]
+    return " OR ".join(f'"{term}"' for term in dict.fromkeys(words + compounds))
+
+
+def search_index(name: str, query: str, limit: int, settings: Settings) -> list[SearchResult]:
+    """Best pages of index `name` for `query` by BM25, with a snippet around the matches."""
+    match = fts_query(query)
+    if not match:
+        return []
+    with closing(_open_existing(name, settings)) as db:
+        try:
+            rows = db.execute(
+                f"""SELECT docs.url, docs.title,
+                           snippet(docs_fts, 2, '', '', ' … ', 32)
+                    FROM docs_fts JOIN docs ON docs.id = docs_fts.rowid
+                    WHERE docs_fts MATCH ?
+                    ORDER BY bm25(docs_fts, {_WEIGHTS})
+                             * (CASE WHEN docs.link_density > {_LINK_LIST} THEN 0.5 ELSE 1.0 END)
+                    LIMIT ?""",
+                (match, limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise LocalIndexError(f"local index {name!r} cannot be searched: {exc}") from exc
+    return [
+        SearchResult(url=url, title=title, snippet=_plain(snippet), rank=rank)
+        for rank, (url, title, snippet) in enumerate(rows, start=1)
+    ]
+
+
+def _plain(markdown: str) -> str:
+    """A one-line snippet without Markdown marks."""
+    return " ".join(re.sub(r"(^|\s)#{1,6}\s|[*`]+|^\|\s*|\s*\|$", " ", markdown).split())
+
+
+def find_indexed_page(url: str, settings: Settings) -> Page | None:
+    """The stored page for `url` from any local index (used to 'fetch' file: URLs)."""
+    for name in list_indexes(settings):
+        with closing(_open_existing(name, settings)) as db:
+            row = db.execute(
+                "SELECT title, text, content_type, language, date FROM docs WHERE url = ?", (url,)
+            ).fetchone()
+        if row:
+            title, text, content_type, language, date = row
+            return Page(url, url, title, text, content_type, language, date, from_cache=True)
+    return None
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _headings(text: str) -> str:
+    return " ".join(re.findall(r"^#{1,6}\s+(.+)$", text, re.MULTILINE))
+
+
+def _path_words(url: str) -> str:
+    path = unquote(urlsplit(url).path)
+    return " ".join(re.split(r"[/._-]+", re.sub(r"\.(html?|md|markdown|txt)$", "", path)))
+
+
+def upsert(
+    db: sqlite3.Connection,
+    url: str,
+    doc: CleanDocument,
+    digest: str,
+    etag: str | None,
+    last_modified: str | None,
+    links: list[str],
+    link_density: float = 0.0,
+) -> bool:
+    """Write one page; True if it was new."""
+    row = db.execute("SELECT id FROM docs WHERE url = ?", (url,)).fetchone()
+    values = (
+        doc.title,
+        doc.text,
+        doc.content_type,
+        doc.language,
+        doc.date,
+        etag,
+        last_modified,
+        digest,
+        json.dumps(links),
+        link_density,
+        time.time(),
+    )
+    if row:
+        doc_id = row[0]
+        db.execute(
+            "UPDATE docs SET title=?, text=?, content_type=?, language=?, date=?, etag=?, "
+            "last_modified=?, content_hash=?, links=?, link_density=?, indexed_at=? WHERE id=?",
+            (*values, doc_id),
+        )
+        db.execute("DELETE FROM docs_fts WHERE rowid = ?", (doc_id,))
+    else:
+        doc_id = db.execute(
+            "INSERT INTO docs (title, text, content_type, language, date, etag, last_modified, "
+            "content_hash, links, link_density, indexed_at, url) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*values, url),
+        ).lastrowid
+    db.execute(
+        "INSERT INTO docs_fts (rowid, title, headings, body, path) VALUES (?, ?, ?, ?, ?)",
+        (doc_id, doc.title, _headings(doc.text), doc.text, _path_words(url)),
+    )
+    return row is None
+
+
+def remove_unseen(db: sqlite3.Connection, seen: set[str]) -> int:
+    stale = [
+        (doc_id, url) for doc_id, url in db.execute("SELECT id, url FROM docs") if url not in seen
+    ]
+    for doc_id, _url in stale:
+        db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+        db.execute("DELETE FROM docs_fts WHERE rowid = ?", (doc_id,))
+    return len(stale)
+
+
+def check_source(db: sqlite3.Connection, source: str) -> None:
+    """One index, one source: re-indexing another source into it would silently mix them."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
+    if row and row[0] != source:
+        raise LocalIndexError(
+            f"this index was built from {row[0]!r}, not {source!r}; pick another --name"
+        )
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('source', ?)", (source,))
+
+
+def clean_for_index(body: bytes, content_type: str, url: str, charset: str | None) -> CleanDocument:
+    """The text an index keeps of a page (top level: worker processes run it)."""
+    return clean_document(body, content_type, url, charset, fast=True)
