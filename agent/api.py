@@ -50,6 +50,7 @@ class AskRequest:
     search: bool = True  # the web-search toggle: False never searches
     provider: str | None = None  # search provider chain; None = settings.search
     pages: int | None = None  # pages to read for this question; None = settings.pages
+    deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -159,6 +160,7 @@ class SearchAgent:
             search=request.search,
             provider=request.provider,
             max_pages=request.pages,
+            deep=request.deep,
             run_id=run_id,
         )
         with self._thread_lock(thread_id):

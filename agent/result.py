@@ -29,6 +29,7 @@ class AskResult:
     failures: list[str] = field(default_factory=list)  # search/fetch problems on the way
     error: str | None = None  # the turn failed (partial answer kept)
     stopped: bool = False  # the caller stopped generation
+    research: dict[str, Any] | None = None  # deep mode: rounds, sub-questions, notes, cut
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,7 @@ class AskResult:
             failures=list(values.get("failures") or []) + list(values.get("errors") or []),
             error=values.get("error"),
             stopped=bool(values.get("stopped")),
+            research=_research(values),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,4 +89,24 @@ class AskResult:
             "failures": self.failures,
             "error": self.error,
             "stopped": self.stopped,
+            "research": self.research,
         }
+
+
+def _research(values: dict[str, Any]) -> dict[str, Any] | None:
+    """Deep mode's record: None for a normal turn."""
+    if not values.get("deep") or not values.get("research_round"):
+        return None
+    return {
+        "rounds": values.get("research_round", 0),
+        "subquestions": [q.get("text", "") for q in values.get("subquestions") or []],
+        "notes": [
+            {
+                "subquestion": n.get("subquestion", ""),
+                "note": n.get("text", ""),
+                "sources": n.get("sources", []),
+            }
+            for n in values.get("notes") or []
+        ],
+        "cut": values.get("research_cut"),
+    }

@@ -1,11 +1,15 @@
 """An OpenAI-compatible API of the agent (`megrez-search serve`), so any OpenAI client can ask.
 
-    GET  /v1/models             -> megrez-search, megrez-search-nosearch
+    GET  /v1/models             -> megrez-search, megrez-search-nosearch, megrez-search-deep
     POST /v1/chat/completions   -> one agent turn; `"stream": true` for server-sent events
 
 Extensions, all optional (pass them with the client's `extra_body`):
 - request `search` (bool): web search on/off; overrides the model alias, where
   `megrez-search` searches and `megrez-search-nosearch` never does;
+- request `deep` (bool): deep mode (sub-questions researched in rounds, an answer with
+  sections); the alias `megrez-search-deep` turns it on. A deep stream also carries its
+  progress: chunks with an empty delta and a `megrez_event` object (`type` plan, research,
+  note or reflect; see agent/events.py);
 - request `provider` (str): the search provider chain for this request, e.g. `local:pydocs`;
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
@@ -49,7 +53,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, TokenEvent
+from megrez_search.agent.events import (
+    RESEARCH_EVENTS,
+    AgentEvent,
+    AnswerEvent,
+    DoneEvent,
+    TokenEvent,
+)
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message
@@ -60,7 +70,8 @@ log = logging.getLogger(__name__)
 
 MODEL_SEARCH = "megrez-search"
 MODEL_NOSEARCH = "megrez-search-nosearch"
-MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
+MODEL_DEEP = "megrez-search-deep"
+MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False, MODEL_DEEP: True}  # alias -> search on
 _IMAGE_SUFFIX = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -95,6 +106,7 @@ class ChatRequest(BaseModel):
     stop: str | list[str] | None = None
     # Megrez Search extensions
     search: bool | None = None
+    deep: bool | None = None
     provider: str | None = None
     pages: int | None = None
     thread_id: str | None = None
@@ -156,7 +168,8 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
     """The agent request for an OpenAI chat request: the last user message is the question."""
     if body.model not in MODELS:
         raise APIError(
-            f"unknown model {body.model!r}: use {MODEL_SEARCH!r} or {MODEL_NOSEARCH!r}",
+            f"unknown model {body.model!r}: use {MODEL_SEARCH!r}, {MODEL_NOSEARCH!r} "
+            f"or {MODEL_DEEP!r}",
             status=404,
             code="model_not_found",
         )
@@ -175,6 +188,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         search=MODELS[body.model] if body.search is None else body.search,
         provider=body.provider,
         pages=body.pages,
+        deep=body.model == MODEL_DEEP if body.deep is None else body.deep,
         image=image,
         audio=audio,
         history=history,
@@ -199,6 +213,7 @@ def _extras(result: AskResult) -> dict[str, Any]:
             "error",
             "stopped",
             "provider",
+            "research",
         )
     }
     megrez.update(data["input"])
@@ -412,6 +427,8 @@ async def _stream(
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
                 yield _chunk(completion_id, created, model, {"content": event.text})
+            elif isinstance(event, RESEARCH_EVENTS):
+                yield _chunk(completion_id, created, model, {}, megrez_event=event.to_json())
             elif isinstance(event, AnswerEvent):
                 checked = event.answer
             elif isinstance(event, DoneEvent):
