@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         3, ge=1, le=5, description="Deep mode: most new searches one reflection adds."
     )
     deep_note_sentences: int = Field(
-        2, ge=1, le=5, description="Deep mode: sentences quoted in each sub-question's note."
+        3, ge=1, le=5, description="Deep mode: sentences quoted in each sub-question's note."
     )
     deep_answer_max_tokens: int = Field(
         80, description="Deep mode: longest direct answer written above the sections."

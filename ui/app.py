@@ -147,6 +147,7 @@ class ChatUI:
         search: bool,
         provider: str,
         pages: float | None = None,
+        deep: bool = False,
     ) -> Iterator[tuple[Any, ...]]:
         """Run one turn, yielding (chat, box, thread, stored thread, past chats, status) updates."""
         box = box or {}
@@ -185,6 +186,7 @@ class ChatUI:
             search=bool(search),
             provider=provider.strip() or None,
             pages=int(pages) if pages else None,
+            deep=bool(deep),
             image=attachments.image,
             audio=attachments.audio,
         )
@@ -277,6 +279,10 @@ class ChatUI:
                         search = gr.Checkbox(
                             value=True, label="Web search", elem_id="search-toggle"
                         )
+                        # Deep mode: sub-questions researched in rounds (agent/deep).
+                        deep = gr.Checkbox(
+                            value=False, label="Deep research", elem_id="deep-toggle"
+                        )
                         stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
                     status = gr.Markdown("", elem_id="status")
                     box = gr.MultimodalTextbox(
@@ -292,7 +298,7 @@ class ChatUI:
             search.input(self.on_toggle, inputs=[thread, search], outputs=[stored], queue=False)
             box.submit(
                 self.respond,
-                inputs=[box, thread, search, provider, pages],
+                inputs=[box, thread, search, provider, pages, deep],
                 outputs=[chatbot, box, thread, stored, past, status],
                 concurrency_id="ask",
                 show_progress="hidden",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from megrez_search.agent.citations import content_words, split_sentences
-from megrez_search.retrieval.query import STOPWORDS, keyword_query
+from megrez_search.agent.citations import split_sentences
+from megrez_search.retrieval.query import STOPWORDS, keyword_query, tokenize
 
 _CODE_RE = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _NAME_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b|\b[a-z]+_[a-z_]+\b")
@@ -26,21 +26,22 @@ _WRAPPED_LINE_RE = re.compile(r"(?<=[^\n])\n(?=[^\n\-*#|`>\d])")
 TOP_SENTENCES = 4
 
 
+def _terms(text: str) -> set[str]:
+    # The retrieval tokenizer: stemmed, identifiers split, and "default" is a word here
+    # (the citation checker's vocabulary drops it, but questions ask for defaults).
+    return set(tokenize(text))
+
+
 def _match(sentence: str, query: str) -> float:
-    wanted = content_words(query)
-    if not wanted:
-        return 0.0
-    found = content_words(sentence)
-    return sum(weight for word, weight in wanted.items() if word in found) / sum(wanted.values())
+    """Share of the query's terms the sentence holds."""
+    wanted = _terms(query)
+    return len(wanted & _terms(sentence)) / len(wanted) if wanted else 0.0
 
 
 def _density(sentence: str, query: str) -> float:
-    """Share of the sentence's own content words that the query asks about."""
-    found = content_words(sentence)
-    if not found:
-        return 0.0
-    wanted = content_words(query)
-    return sum(weight for word, weight in found.items() if word in wanted) / sum(found.values())
+    """Share of the sentence's own terms that the query asks about."""
+    found = _terms(sentence)
+    return len(found & _terms(query)) / len(found) if found else 0.0
 
 
 def sentence_score(sentence: str, query: str) -> float:

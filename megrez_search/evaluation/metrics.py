@@ -70,6 +70,17 @@ def retrieval_hit(
     return any(corpus_path(url, base_url) in gold for url in fetched)
 
 
+def retrieval_all(
+    fetched: Iterable[str], gold_pages: Sequence[str], base_url: str = ""
+) -> bool | None:
+    """Whether every gold page is among `fetched`; None without gold pages."""
+    gold = {corpus_path(page) for page in gold_pages}
+    gold.discard(None)
+    if not gold:
+        return None
+    return gold <= {corpus_path(url, base_url) for url in fetched}
+
+
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Case-insensitive containment of any of `answers` in `text`."""
     folded = text.casefold()
@@ -143,6 +154,7 @@ class QuestionScore:
     id: str
     decision_correct: bool | None = None  # None: the question failed before deciding
     retrieval_hit: bool | None = None
+    retrieval_all_hit: bool | None = None  # every gold page fetched
     answer_correct: bool | None = None
     citations_supported: int = 0  # the model's own citations the checker upheld
     citations_total: int = 0
@@ -204,6 +216,9 @@ def score_question(
         decision_correct=decision_correct(searched, needs_search),
         # Not searching fetches nothing, so a question that needed search scores a miss.
         retrieval_hit=retrieval_hit(fetched_urls, gold_pages, base_url) if needs_search else None,
+        retrieval_all_hit=(
+            retrieval_all(fetched_urls, gold_pages, base_url) if needs_search else None
+        ),
         answer_correct=answer_correct(answer, answers),
         citations_supported=supported,
         citations_total=total,
@@ -230,6 +245,7 @@ def failed_question(
         id=id,
         decision_correct=None,
         retrieval_hit=False if needs_search and gold_pages else None,
+        retrieval_all_hit=False if needs_search and gold_pages else None,
         answer_correct=False if any(a.strip() for a in answers) else None,
         error=error,
     )
@@ -259,6 +275,7 @@ class Summary:
     model_citations: int = 0  # citations the model wrote itself (base of citation_precision)
     strict_checked: int = 0  # final-answer citations of questions with answers (strict base)
     steps_mean_s: dict[str, float] = field(default_factory=dict)
+    retrieval_recall_all: float | None = None  # share of questions with every gold page read
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -296,6 +313,7 @@ def summarize(scores: Sequence[QuestionScore]) -> Summary:
             s.decision_correct if s.decision_correct is not None else False for s in scores
         ),
         retrieval_recall=_accuracy(s.retrieval_hit for s in scores),
+        retrieval_recall_all=_accuracy(s.retrieval_all_hit for s in scores),
         answer_accuracy=_accuracy(s.answer_correct for s in scores),
         citation_precision=_share(
             sum(s.citations_supported for s in scores), sum(s.citations_total for s in scores)

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 METRIC_LABELS = {
     "decision_accuracy": "decision accuracy",
     "retrieval_recall": "retrieval recall",
+    "retrieval_recall_all": "retrieval recall (all gold pages)",
     "answer_accuracy": "answer accuracy",
     "citation_precision": "citation precision (checker)",
     "strict_citation_precision": "citation precision (strict)",
