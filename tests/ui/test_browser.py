@@ -256,3 +256,30 @@ def test_hostile_page_title_and_text_show_as_text(
         )
     assert injected == {"scripts": 0, "handlers": 0, "images": 0, "pwned": None}
     assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+DEEP_QUESTION = (
+    "The getopt module's docs recommend a different module to users who want less code and "
+    "better help and error messages. In which Python version was that recommended module added?"
+)
+
+
+def test_deep_mode_shows_progress_and_answers_with_sources(
+    ui_settings: Settings, tmp_path: Path, page
+) -> None:
+    with megrez_process(["ui"], ui_settings, "/", tmp_path / "ui.log") as base:
+        page.goto(base)
+        expect(page.locator("#question textarea")).to_be_visible()
+        page.get_by_label("Deep research").check()
+        ask(page, DEEP_QUESTION)
+        shot(page, "ui-deep-research.png")
+        steps = page.locator("#chat .thought-group")
+        expect(steps.locator(".title", has_text="Planning the research")).to_have_count(1)
+        expect(steps.locator(".title", has_text="round 2")).to_have_count(1)
+        # The progress lines (sub-questions, searches) are in the expandable steps.
+        expect(page.locator("#chat")).to_contain_text("Sub-question (round 1)")
+        answer = page.locator("#chat [data-testid='bot']").last
+        expect(answer).to_contain_text("3.2")
+        for gold in ("library/getopt.html", "library/argparse.html"):
+            expect(page.locator(f"#chat a[href$='/{gold}']").first).to_be_attached()
+    assert page.dialogs == []  # type: ignore[attr-defined]
