@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         3, ge=1, le=MAX_PAGES, description="Deep mode: pages read per sub-question's search."
     )
     deep_followups: int = Field(
-        3, ge=1, le=5, description="Deep mode: most new searches one reflection adds."
+        4, ge=1, le=5, description="Deep mode: most new searches one reflection adds."
     )
     deep_note_sentences: int = Field(
         3, ge=1, le=5, description="Deep mode: sentences quoted in each sub-question's note."

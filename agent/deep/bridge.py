@@ -21,7 +21,7 @@ _NAME_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b|
 _REFERRING = frozenset(
     ["that", "this", "it", "its", "the", "same", "another", "other", "different", "new"]
 )
-_WRAPPED_LINE_RE = re.compile(r"(?<=[^\n])\n(?=[^\n\-*#|`>\d])")
+_WRAPPED_LINE_RE = re.compile(r"(?<=[^\n])\n(?!```)(?=[^\n\-*#|>\d])")
 #: Sentences per passage read for candidates (the best-matching ones).
 TOP_SENTENCES = 4
 

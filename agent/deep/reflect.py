@@ -84,6 +84,9 @@ def reflect(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             ReflectEvent(round=state.round, done=True, reason="stopped by the user", cut="stopped")
         )
         return {"more": False, "cut": "stopped"}
+    # The budget decides whether another round may start: checked when this one ended,
+    # before the reflection's own model call.
+    out_of_time = remaining(state, deps) <= 0
     usage = Usage()
     followups = _followups(state, deps, usage)
     tokens = {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens}
@@ -94,7 +97,7 @@ def reflect(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     cut = None
     if state.round >= deps.settings.deep_max_rounds:
         cut, reason = "rounds", f"round limit ({deps.settings.deep_max_rounds}) reached"
-    elif remaining(state, deps) <= 0:
+    elif out_of_time:
         cut, reason = "time", f"time budget ({deps.settings.deep_time_budget_s:g} s) spent"
     if cut:
         writer(ReflectEvent(round=state.round, done=True, reason=reason, queries=queries, cut=cut))

@@ -96,8 +96,8 @@ def _fetch(
 ) -> list[Page | FetchFailure]:
     # The first round always reads its pages; the time budget limits the rounds after it.
     seconds = deps.settings.fetch_deadline_s
-    if state.round > 1:
-        seconds = min(seconds, remaining(state, deps))
+    if state.round > 1:  # a round that started within the budget reads at least one batch
+        seconds = min(seconds, max(remaining(state, deps), MIN_FETCH_S))
     if not urls or seconds < MIN_FETCH_S:
         return []
     settings = deps.settings.model_copy(update={"fetch_deadline_s": seconds})
