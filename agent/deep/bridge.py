@@ -44,10 +44,41 @@ def _density(sentence: str, query: str) -> float:
     return len(found & _terms(query)) / len(found) if found else 0.0
 
 
+#: What kind of answer a question asks for, and how such an answer looks in a sentence.
+_ANSWER_TYPES = (
+    (
+        re.compile(r"\b(?:which|what) (?:\w+ )?(?:exception|error)\b", re.IGNORECASE),
+        re.compile(r"\w(?:Error|Exception)\b"),
+    ),
+    (
+        re.compile(r"\b(?:which|what) (?:\w+ )?version\b|\bwhen was\b", re.IGNORECASE),
+        re.compile(r"\bversion \d+\.\d+", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"\b(?:which|what) (?:\w+ )?function\b", re.IGNORECASE),
+        re.compile(r"`[\w.]+\(\)`"),
+    ),
+    (re.compile(r"\bdefault\b", re.IGNORECASE), re.compile(r"\d")),
+)
+#: Bonus of a sentence holding the kind of answer its question asks for.
+ANSWER_TYPE_BONUS = 0.5
+
+
+def answer_type_bonus(sentence: str, query: str) -> float:
+    return ANSWER_TYPE_BONUS * any(
+        asks.search(query) and looks.search(sentence) for asks, looks in _ANSWER_TYPES
+    )
+
+
 def sentence_score(sentence: str, query: str) -> float:
-    """How well `sentence` answers `query`: the query's words it holds, and how much of the
-    sentence is about them (a long signature line mentioning everything scores less)."""
-    return _match(sentence, query) + 0.5 * _density(sentence, query)
+    """How well `sentence` answers `query`: the query's words it holds, how much of the
+    sentence is about them (a long signature line mentioning everything scores less), and
+    whether it holds the kind of answer asked for (a version, an exception, a number)."""
+    return (
+        _match(sentence, query)
+        + 0.5 * _density(sentence, query)
+        + answer_type_bonus(sentence, query)
+    )
 
 
 def best_sentences(text: str, query: str, count: int) -> list[str]:
