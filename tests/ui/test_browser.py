@@ -259,8 +259,8 @@ def test_hostile_page_title_and_text_show_as_text(
 
 
 DEEP_QUESTION = (
-    "The getopt module's docs recommend a different module to users who want less code and "
-    "better help and error messages. In which Python version was that recommended module added?"
+    "Python 3.9 added a new standard-library module for topologically sorting a graph. "
+    "Which exception does it raise when the graph contains a cycle?"
 )
 
 
@@ -275,11 +275,11 @@ def test_deep_mode_shows_progress_and_answers_with_sources(
         shot(page, "ui-deep-research.png")
         steps = page.locator("#chat .thought-group")
         expect(steps.locator(".title", has_text="Planning the research")).to_have_count(1)
-        expect(steps.locator(".title", has_text="round 2")).to_have_count(1)
+        expect(steps.locator(".title", has_text="round 1")).to_have_count(1)
         # The progress lines (sub-questions, searches) are in the expandable steps.
         expect(page.locator("#chat")).to_contain_text("Sub-question (round 1)")
         answer = page.locator("#chat [data-testid='bot']").last
-        expect(answer).to_contain_text("3.2")
-        for gold in ("library/getopt.html", "library/argparse.html"):
+        expect(answer).to_contain_text("CycleError")
+        for gold in ("whatsnew/3.9.html", "library/graphlib.html"):
             expect(page.locator(f"#chat a[href$='/{gold}']").first).to_be_attached()
     assert page.dialogs == []  # type: ignore[attr-defined]
