@@ -277,7 +277,9 @@ def test_deep_mode_shows_progress_and_answers_with_sources(
         expect(steps.locator(".title", has_text="Planning the research")).to_have_count(1)
         expect(steps.locator(".title", has_text="round 1")).to_have_count(1)
         # The progress lines (sub-questions, searches) are in the expandable steps.
+        steps.locator(".title", has_text="Planning the research").click()
         expect(page.locator("#chat")).to_contain_text("Sub-question (round 1)")
+        shot(page, "ui-deep-research-steps.png")
         answer = page.locator("#chat [data-testid='bot']").last
         expect(answer).to_contain_text("CycleError")
         for gold in ("whatsnew/3.9.html", "library/graphlib.html"):
