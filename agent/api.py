@@ -62,6 +62,7 @@ class AskRequest:
     # When a search fails: answer from the model's memory, labelled as unsourced (True), or
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
+    deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -129,6 +130,7 @@ class SearchAgent:
             provider=request.provider,
             max_pages=request.max_pages,
             memory_fallback=request.memory_fallback,
+            deep=request.deep,
             run_id=run_id,
         )
         if not request.keep:

@@ -41,6 +41,9 @@ class Dialect:
     name = "generic"
     #: stop strings an answer adds to the backend's own
     answer_stop: tuple[str, ...] = ()
+    #: whether the model calls tools itself (Megrez's `googleWebSearch` protocol); otherwise
+    #: decisions are choices on likelihoods and formats are forced by grammars
+    native_function_calls = False
 
     def chat_messages(
         self, now: datetime, history: Sequence[Message], user: Message
@@ -75,6 +78,7 @@ class MegrezDialect(Dialect):
     """The InfiniWebSearch protocol Megrez-3B was trained with (see agent/dialects.py)."""
 
     name = "megrez"
+    native_function_calls = True
     # One search per turn: a second call in an answer is cut off rather than shown.
     answer_stop = (FUNCTION_START,)
 

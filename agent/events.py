@@ -111,6 +111,57 @@ class ErrorEvent(_Event):
     fatal: bool = False
 
 
+# --- deep mode's research progress (agent/deep) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanEvent(_Event):
+    """Deep mode planned (or, in a later round, added) sub-questions; `by`: model or fallback."""
+
+    type: ClassVar[str] = "plan"
+    round: int
+    subquestions: list[str] = field(default_factory=list)
+    by: str = "fallback"
+
+
+@dataclass(frozen=True)
+class ResearchEvent(_Event):
+    """One sub-question researched: its query and the pages it read (`{url, title, ok, shared}`;
+    `shared`: already read for another sub-question, not fetched again)."""
+
+    type: ClassVar[str] = "research"
+    round: int
+    subquestion: str
+    query: str
+    pages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NoteEvent(_Event):
+    """A short cited note for one sub-question (`[N]` are numbers of the final source list)."""
+
+    type: ClassVar[str] = "note"
+    subquestion: str
+    note: str
+    sources: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReflectEvent(_Event):
+    """After a round: is something missing? `queries` are the next round's new searches;
+    `cut` says which budget ended the research early ("time", "rounds", "stopped")."""
+
+    type: ClassVar[str] = "reflect"
+    round: int
+    done: bool
+    reason: str
+    queries: list[str] = field(default_factory=list)
+    cut: str | None = None
+
+
+RESEARCH_EVENTS = (PlanEvent, ResearchEvent, NoteEvent, ReflectEvent)
+
+
 @dataclass(frozen=True)
 class DoneEvent(_Event):
     """Always the last event of a turn."""
@@ -133,5 +184,9 @@ AgentEvent = (
     | TokenEvent
     | AnswerEvent
     | ErrorEvent
+    | PlanEvent
+    | ResearchEvent
+    | NoteEvent
+    | ReflectEvent
     | DoneEvent
 )

@@ -1,9 +1,12 @@
 """The agent as one LangGraph state machine — the whole flow on one screen.
 
 perceive -> decide -+-> rewrite -> search -+-> fetch -> rank -> answer -> check_citations -> finish
-                    |                      +-----------------> answer   (nothing found)
-                    +-> answer            (no search)
-                    +-> check_citations   (Megrez answered while deciding)
+   |                |                      +-----------------> answer   (nothing found)
+   |                +-> answer            (no search)
+   |                +-> check_citations   (Megrez answered while deciding)
+   +-> deep_research -> check_citations   (deep mode with search on: the subgraph of
+                                           agent/deep/graph.py, plan -> research -> take_notes
+                                           -> reflect -> [research again] -> write)
 any failure -> finish (the turn is still recorded)
 """
 
@@ -13,6 +16,8 @@ from functools import partial
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
+from megrez_search.agent.deep.graph import build_deep_graph
+from megrez_search.agent.deep.node import deep_research
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.nodes.answer import answer, check_citations, finish
 from megrez_search.agent.nodes.decide import decide
@@ -22,8 +27,10 @@ from megrez_search.agent.nodes.rewrite import rewrite
 from megrez_search.agent.state import AgentState
 
 
-def after_perceive(state: AgentState) -> Literal["decide", "finish"]:
-    return "finish" if state.error else "decide"
+def after_perceive(state: AgentState) -> Literal["decide", "deep_research", "finish"]:
+    if state.error:
+        return "finish"
+    return "deep_research" if state.deep and state.search else "decide"
 
 
 def after_decide(state: AgentState) -> Literal["rewrite", "answer", "check_citations", "finish"]:
@@ -58,6 +65,10 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     ]:
         graph.add_node(name, partial(node, deps=deps))
 
+    # Deep mode: its own subgraph, compiled once, run as one node of this graph.
+    research = build_deep_graph(deps).compile()
+    graph.add_node("deep_research", partial(deep_research, deps=deps, research=research))
+
     graph.add_edge(START, "perceive")
     graph.add_conditional_edges("perceive", after_perceive)
     graph.add_conditional_edges("decide", after_decide)
@@ -66,6 +77,7 @@ def build_graph(deps: AgentDeps) -> StateGraph:
     graph.add_edge("fetch", "rank")
     graph.add_edge("rank", "answer")
     graph.add_conditional_edges("answer", after_answer)
+    graph.add_conditional_edges("deep_research", after_answer)
     graph.add_edge("check_citations", "finish")
     graph.add_edge("finish", END)
     return graph

@@ -32,6 +32,7 @@ class AskResult:
     loop_cut: bool = False  # a repetition loop was cut off the answer
     unsupported: list[str] = field(default_factory=list)  # sentences dropped as unsupported
     passages: list[str] = field(default_factory=list)  # the passage texts the model was shown
+    research: dict[str, Any] | None = None  # deep mode: rounds, sub-questions, notes, cut
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class AskResult:
             loop_cut=bool(values.get("loop_cut")),
             unsupported=list(values.get("unsupported") or []),
             passages=[c["text"] for c in values.get("contexts") or []],
+            research=_research(values),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -92,4 +94,24 @@ class AskResult:
             "stopped": self.stopped,
             "loop_cut": self.loop_cut,
             "unsupported": self.unsupported,
+            "research": self.research,
         }
+
+
+def _research(values: dict[str, Any]) -> dict[str, Any] | None:
+    """Deep mode's record: None for a normal turn."""
+    if not values.get("deep") or not values.get("research_round"):
+        return None
+    return {
+        "rounds": values.get("research_round", 0),
+        "subquestions": [q.get("text", "") for q in values.get("subquestions") or []],
+        "notes": [
+            {
+                "subquestion": n.get("subquestion", ""),
+                "note": n.get("text", ""),
+                "sources": n.get("sources", []),
+            }
+            for n in values.get("notes") or []
+        ],
+        "cut": values.get("research_cut"),
+    }

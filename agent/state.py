@@ -107,6 +107,7 @@ class AgentState:
     max_pages: int | None = None  # pages to read; None = settings.pages
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
+    deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
 
     # --- perceive ---------------------------------------------------------------------------
     user_text: str = ""  # the question as the model reads it
@@ -128,6 +129,13 @@ class AgentState:
     pages: Annotated[list[Any], UntrackedValue] = field(default_factory=list)
     failures: Annotated[list[str], accumulate] = field(default_factory=list)
     contexts: list[Context] = field(default_factory=list)
+
+    # --- deep research (agent/deep): sub-questions, their notes, rounds and budget -------
+    subquestions: list[dict[str, Any]] = field(default_factory=list)  # {text, query, round}
+    notes: list[dict[str, Any]] = field(default_factory=list)  # {subquestion, text, sources}
+    research_round: int = 0
+    research_started: float = 0.0  # wall-clock (time.time) start of the research
+    research_cut: str | None = None  # why research ended early: "time", "rounds", "stopped"
 
     # --- answer / check -----------------------------------------------------------------------
     answer: str = ""

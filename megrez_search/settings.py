@@ -161,6 +161,29 @@ class Settings(BaseSettings):
         "its conversation at most this long. Renewed while the answer is written.",
     )
 
+    # --- deep mode (research questions one search cannot answer) -------------------
+    deep_max_subquestions: int = Field(
+        4, ge=2, le=5, description="Deep mode: most sub-questions planned from one question."
+    )
+    deep_max_rounds: int = Field(
+        2, ge=1, le=5, description="Deep mode: most research rounds (plan = round 1)."
+    )
+    deep_time_budget_s: float = Field(
+        60.0, gt=0, description="Deep mode: seconds of research before the answer is written."
+    )
+    deep_pages_per_query: int = Field(
+        3, ge=1, le=MAX_PAGES, description="Deep mode: pages read per sub-question's search."
+    )
+    deep_followups: int = Field(
+        4, ge=1, le=5, description="Deep mode: most new searches one reflection adds."
+    )
+    deep_note_sentences: int = Field(
+        3, ge=1, le=5, description="Deep mode: sentences quoted in each sub-question's note."
+    )
+    deep_answer_max_tokens: int = Field(
+        80, description="Deep mode: longest direct answer written above the sections."
+    )
+
     # --- serving ---------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 7860

@@ -233,6 +233,7 @@ class ChatUI:
         scope: str | None = None,
         model: str | None = None,
         memory: bool | None = None,
+        deep: bool = False,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """Run one turn from the message box, yielding `TurnUpdate`s."""
@@ -246,6 +247,7 @@ class ChatUI:
             provider=provider_for(scope, provider),
             max_pages=int(pages) if pages else None,
             memory_fallback=memory,
+            deep=bool(deep),
             image=attachments.image,
             audio=attachments.audio,
             user=user,
@@ -262,11 +264,21 @@ class ChatUI:
         scope: str | None = None,
         model: str | None = None,
         memory: bool | None = None,
+        deep: bool = False,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """A follow-up chip clicked: asked in the chat with its current search setting."""
         yield from self.respond(
-            {"text": question}, thread_id, search, provider, pages, scope, model, memory, request
+            {"text": question},
+            thread_id,
+            search,
+            provider,
+            pages,
+            scope,
+            model,
+            memory,
+            deep,
+            request,
         )
 
     def regenerate(
@@ -278,6 +290,7 @@ class ChatUI:
         scope: str | None = None,
         model: str | None = None,
         memory: bool | None = None,
+        deep: bool = False,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
         """Take back the last answer and ask its question again (with today's settings)."""
@@ -307,6 +320,7 @@ class ChatUI:
             provider=provider_for(scope, provider),
             max_pages=int(pages) if pages else None,
             memory_fallback=memory,
+            deep=bool(deep),
             image=_existing(asked.get("image")),
             audio=_existing(asked.get("audio")),
             user=user,

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from megrez_search.agent.events import (
+    RESEARCH_EVENTS,
     AgentEvent,
     AnswerEvent,
     DoneEvent,
     ErrorEvent,
+    NoteEvent,
     PageEvent,
     PerceptionEvent,
+    PlanEvent,
     QueryEvent,
+    ReflectEvent,
+    ResearchEvent,
     SearchResultsEvent,
     SourcesEvent,
     StepEvent,
@@ -150,8 +155,28 @@ class TurnView:
         elif isinstance(event, ErrorEvent):
             prefix = "The answer could not be completed: " if event.fatal else ""
             self.add_notice(prefix + event.message)
+        elif isinstance(event, RESEARCH_EVENTS):
+            self._on_research(event)
         elif isinstance(event, DoneEvent):
             self._on_done(event)
+
+    def _on_research(self, event: PlanEvent | ResearchEvent | NoteEvent | ReflectEvent) -> None:
+        """Deep mode's progress as lines under the current step (expandable, compact)."""
+        steps = self.progress.steps
+        if not steps:
+            steps.append(StepView("Researching"))
+        details = steps[-1].details
+        if isinstance(event, PlanEvent):
+            details.extend(
+                f"Sub-question (round {event.round}): {plain(text)}" for text in event.subquestions
+            )
+        elif isinstance(event, ResearchEvent):
+            read = sum(1 for page in event.pages if page.get("ok"))
+            self.progress.queries.append(event.query)
+            self.progress.pages_read += read
+            details.append(f"Searched {plain(event.query)}: {read} page(s)")
+        elif isinstance(event, ReflectEvent):
+            details.append(f"Round {event.round}: {plain(event.reason)}")
 
     def add_notice(self, text: str) -> None:
         if text not in self.notices:

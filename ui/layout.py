@@ -115,6 +115,10 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             search = gr.Checkbox(
                 value=True, label="Web search", elem_id="search-toggle", scale=0, min_width=130
             )
+            # Deep mode: sub-questions researched in rounds (agent/deep).
+            deep = gr.Checkbox(
+                value=False, label="Deep research", elem_id="deep-toggle", scale=0, min_width=150
+            )
             scope = gr.Dropdown(
                 label="Search in",
                 choices=scope_choices(settings),
@@ -141,7 +145,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             )
         clipboard = gr.Textbox(visible="hidden", elem_id="clipboard")
 
-        turn_inputs = [thread, search, provider, pages, scope, model, memory]
+        turn_inputs = [thread, search, provider, pages, scope, model, memory, deep]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
         chain: dict[str, Any] = {"concurrency_id": "ask", "show_progress": "hidden"}
 

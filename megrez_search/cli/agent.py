@@ -45,11 +45,34 @@ def register(
     parser.add_argument(
         "--pages", type=int, help="pages to read for this question (default: MEGREZ_PAGES, 5)"
     )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="deep mode: plan sub-questions, research them in rounds, answer with sections "
+        "(slower; budgets MEGREZ_DEEP_MAX_ROUNDS, MEGREZ_DEEP_TIME_BUDGET_S)",
+    )
     parser.add_argument("--thread", help="continue the conversation with this thread id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--image", type=Path, help="attach an image (its text is read)")
     parser.add_argument("--audio", type=Path, help="ask by voice: a WAV/MP3/OGG/FLAC clip")
     parser.set_defaults(handler=lambda args: run_ask(args, settings_from_args(args)))
+
+
+def research_line(event: object) -> str | None:
+    """Deep mode's progress as one status line (None for other events)."""
+    from megrez_search.agent.events import NoteEvent, PlanEvent, ReflectEvent, ResearchEvent
+
+    if isinstance(event, PlanEvent):
+        items = "".join(f"\n    - {text}" for text in event.subquestions)
+        return f"» round {event.round}: {len(event.subquestions)} sub-questions{items}"
+    if isinstance(event, ResearchEvent):
+        read = sum(1 for page in event.pages if page.get("ok"))
+        return f"  · {event.query}: {read} of {len(event.pages)} pages read"
+    if isinstance(event, NoteEvent):
+        return f"  · note: {event.subquestion[:60]} -> {len(event.sources)} source(s)"
+    if isinstance(event, ReflectEvent):
+        return f"» reflect (round {event.round}): {event.reason}"
+    return None
 
 
 def run_ask(
@@ -71,6 +94,7 @@ def run_ask(
         thread_id=args.thread,
         search=args.search,
         max_pages=args.pages,
+        deep=args.deep,
         image=args.image,
         audio=args.audio,
     )
@@ -111,6 +135,8 @@ def run_ask(
                 out.write("\n\nChecked against the sources:\n" + event.answer)
             elif isinstance(event, ErrorEvent):
                 status(event.message)
+            elif (line := research_line(event)) is not None:
+                status(line.removeprefix("» "))
         assert result is not None
     finally:
         if owned:

@@ -51,6 +51,15 @@ def register(
     )
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
     parser.add_argument(
+        "--hops", type=int, metavar="N", help="only the questions marked `hops: N` (e.g. 2)"
+    )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="run every question in normal mode and in deep mode and report both side by side "
+        '(with --json: {"agent": ..., "deep": ...} on the last line)',
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the overall metrics as one JSON object on the last line",
@@ -76,15 +85,26 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     if not args.corpus.is_dir():
         raise EvalInputError(f"corpus folder not found: {args.corpus}; give a folder of HTML pages")
     questions = load_questions(args.questions, args.limit)
+    hops = getattr(args, "hops", None)
+    if hops is not None:
+        questions = [q for q in questions if q.hops == hops]
+        if not questions:
+            raise EvalInputError(f"no question of {args.questions} has hops = {hops}")
     run = evaluate(settings, questions, args.corpus, progress=True)
+    others = []
+    if getattr(args, "deep", False):
+        others.append(evaluate(settings, questions, args.corpus, progress=True, deep=True))
     if args.report is not None:
-        path = write_report(args.report, run, command=_command_line(args))
+        path = write_report(args.report, run, command=_command_line(args), others=others)
         print(f"report: {path}", file=sys.stderr)
     summary = run.summary
-    if args.json:
+    if args.json and others:
+        figures = {r.name: r.summary.to_json() for r in [run, *others]}
+        print(json.dumps(figures), flush=True)
+    elif args.json:
         print(json.dumps(summary.to_json()), flush=True)
     else:
-        print(summary_table([(run.name, summary)]))
+        print(summary_table([(r.name, r.summary) for r in [run, *others]]))
     if summary.errors:
         log.warning(
             "%d of %d questions failed; see the report for details", summary.errors, summary.n
@@ -105,6 +125,10 @@ def _command_line(args: argparse.Namespace) -> str:
     ]
     if args.limit is not None:
         parts += ["--limit", str(args.limit)]
+    if getattr(args, "hops", None) is not None:
+        parts += ["--hops", str(args.hops)]
+    if getattr(args, "deep", False):
+        parts.append("--deep")
     if args.json:
         parts.append("--json")
     parts += ["--report", str(args.report)]

@@ -45,6 +45,7 @@ class Question(BaseModel):
     answers: tuple[str, ...]
     gold_pages: tuple[str, ...]
     needs_search: bool
+    hops: int = 1  # 2: the answer needs facts from two pages (both in gold_pages)
 
     @field_validator("question")
     @classmethod

@@ -74,6 +74,17 @@ def retrieval_hit(
     return any(corpus_path(url, base_url) in gold for url in fetched)
 
 
+def retrieval_all(
+    fetched: Iterable[str], gold_pages: Sequence[str], base_url: str = ""
+) -> bool | None:
+    """Whether every gold page is among `fetched`; None without gold pages."""
+    gold = {corpus_path(page) for page in gold_pages}
+    gold.discard(None)
+    if not gold:
+        return None
+    return gold <= {corpus_path(url, base_url) for url in fetched}
+
+
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Case-insensitive containment of any of `answers` in `text`."""
     folded = text.casefold()
@@ -155,6 +166,7 @@ class QuestionScore:
     decision_correct: bool | None = None  # None: the question failed before deciding
     retrieval_hit: bool | None = None
     context_hit: bool | None = None
+    retrieval_all_hit: bool | None = None  # every gold page fetched
     answer_correct: bool | None = None
     loop_cut: bool = False
     citations_supported: int = 0  # the model's own citations the checker upheld
@@ -220,6 +232,9 @@ def score_question(
         # Not searching fetches nothing, so a question that needed search scores a miss.
         retrieval_hit=retrieval_hit(fetched_urls, gold_pages, base_url) if needs_search else None,
         context_hit=context_hit(passages, answers) if needs_search else None,
+        retrieval_all_hit=(
+            retrieval_all(fetched_urls, gold_pages, base_url) if needs_search else None
+        ),
         answer_correct=answer_correct(answer, answers),
         loop_cut=loop_cut,
         citations_supported=supported,
@@ -248,6 +263,7 @@ def failed_question(
         decision_correct=None,
         retrieval_hit=False if needs_search and gold_pages else None,
         context_hit=False if needs_search and any(a.strip() for a in answers) else None,
+        retrieval_all_hit=False if needs_search and gold_pages else None,
         answer_correct=False if any(a.strip() for a in answers) else None,
         error=error,
     )
@@ -279,6 +295,7 @@ class Summary:
     model_citations: int = 0  # citations the model wrote itself (base of citation_precision)
     strict_checked: int = 0  # final-answer citations of questions with answers (strict base)
     steps_mean_s: dict[str, float] = field(default_factory=dict)
+    retrieval_recall_all: float | None = None  # share of questions with every gold page read
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -317,6 +334,7 @@ def summarize(scores: Sequence[QuestionScore]) -> Summary:
         ),
         retrieval_recall=_accuracy(s.retrieval_hit for s in scores),
         context_recall=_accuracy(s.context_hit for s in scores),
+        retrieval_recall_all=_accuracy(s.retrieval_all_hit for s in scores),
         answer_accuracy=_accuracy(s.answer_correct for s in scores),
         citation_precision=_share(
             sum(s.citations_supported for s in scores), sum(s.citations_total for s in scores)

@@ -25,6 +25,7 @@ METRIC_LABELS = {
     "decision_accuracy": "decision accuracy",
     "retrieval_recall": "retrieval recall",
     "context_recall": "context recall",
+    "retrieval_recall_all": "retrieval recall (all gold pages)",
     "answer_accuracy": "answer accuracy",
     "citation_precision": "citation precision (checker)",
     "strict_citation_precision": "citation precision (strict)",

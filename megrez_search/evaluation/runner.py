@@ -108,12 +108,15 @@ def corpus_environment(
         yield corpus_settings(settings, corpus), corpus
 
 
-def agent_pipeline(agent: SearchAgent) -> Pipeline:
+def agent_pipeline(agent: SearchAgent, *, deep: bool = False) -> Pipeline:
     """The agent as a pipeline: search ON, history as earlier turns of a fresh thread."""
 
     def ask(question: Question) -> AskResult:
         request = AskRequest(
-            question=question.question, search=True, history=question.history_messages()
+            question=question.question,
+            search=True,
+            history=question.history_messages(),
+            deep=deep,
         )
         result: AskResult | None = None
         for event in agent.stream(request):
@@ -213,10 +216,12 @@ def evaluate(
     *,
     runtime: Runtime | None = None,
     progress: bool = True,
+    deep: bool = False,
 ) -> EvalRun:
     """The `megrez-search eval` run: serve and index the corpus, ask the agent every question.
 
-    `runtime` replaces the one `settings.model` names (benchmarks wrap it to time it).
+    `runtime` replaces the one `settings.model` names (benchmarks wrap it to time it);
+    `deep` asks in deep mode (the run is then named "deep").
     """
     started = time.perf_counter()
     with (
@@ -225,14 +230,14 @@ def evaluate(
     ):
         records = run_questions(
             questions,
-            agent_pipeline(agent),
+            agent_pipeline(agent, deep=deep),
             corpus.base_url,
             page_text_lookup(run_settings),
-            desc="eval",
+            desc="deep" if deep else "eval",
             progress=progress,
         )
     return EvalRun(
-        name="agent",
+        name="deep" if deep else "agent",
         model=settings.model,
         records=records,
         summary=summarize([record.score for record in records]),

@@ -1,11 +1,15 @@
 """An OpenAI-compatible API of the agent (`megrez-search serve`), so any OpenAI client can ask.
 
-    GET  /v1/models             -> megrez-search, megrez-search-nosearch
+    GET  /v1/models             -> megrez-search, megrez-search-nosearch, megrez-search-deep
     POST /v1/chat/completions   -> one agent turn; `"stream": true` for server-sent events
 
 Extensions, all optional (pass them with the client's `extra_body`):
 - request `search` (bool): web search on/off; overrides the model alias, where
   `megrez-search` searches and `megrez-search-nosearch` never does;
+- request `deep` (bool): deep mode (sub-questions researched in rounds, an answer with
+  sections); the alias `megrez-search-deep` turns it on. A deep stream also carries its
+  progress: chunks with an empty delta and a `megrez_event` object (`type` plan, research,
+  note or reflect; see agent/events.py);
 - request `provider` (str): the search provider chain for this request, picked among the
   operator's entries (`MEGREZ_SEARCH`, `MEGREZ_SEARCH_CHOICES`), e.g. `local:pydocs`;
 - request `pages` (int, 1-20): pages to read for this question (default `MEGREZ_PAGES`);
@@ -51,7 +55,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from megrez_search.agent.api import SearchAgent, ThreadBusyError
-from megrez_search.agent.events import AgentEvent, AnswerEvent, DoneEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.events import (
+    RESEARCH_EVENTS,
+    AgentEvent,
+    AnswerEvent,
+    DoneEvent,
+    ErrorEvent,
+    TokenEvent,
+)
 from megrez_search.agent.result import AskResult
 from megrez_search.errors import MegrezSearchError
 from megrez_search.server.access import AccessDenied, Gate, denied_response
@@ -230,6 +241,8 @@ async def _stream(
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
                 yield chunk(completion_id, created, model, {"content": event.text})
+            elif isinstance(event, RESEARCH_EVENTS):
+                yield chunk(completion_id, created, model, {}, megrez_event=event.to_json())
             elif isinstance(event, AnswerEvent):
                 checked = event.answer
             elif isinstance(event, DoneEvent):

@@ -31,6 +31,7 @@ def extras(result: AskResult, scrub: Callable[[str], str] = same) -> dict[str, A
             "error",
             "stopped",
             "provider",
+            "research",
         )
     }
     megrez.update(data["input"])

@@ -23,7 +23,8 @@ from megrez_search.settings import Settings
 
 MODEL_SEARCH = "megrez-search"
 MODEL_NOSEARCH = "megrez-search-nosearch"
-MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False}  # alias -> search on
+MODEL_DEEP = "megrez-search-deep"
+MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False, MODEL_DEEP: True}  # alias -> search on
 MAX_THREAD_ID = 200  # characters; ids are keys, not documents
 _IMAGE_SUFFIX = {
     "image/png": ".png",
@@ -90,6 +91,7 @@ class ChatRequest(BaseModel):
     stop: str | list[str] | None = None
     # Megrez Search extensions
     search: bool | None = None
+    deep: bool | None = None
     provider: str | None = None
     pages: int | None = None
     memory_fallback: bool | None = None
@@ -152,7 +154,8 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
     """
     if body.model not in MODELS:
         raise APIError(
-            f"unknown model {body.model!r}: use {MODEL_SEARCH!r} or {MODEL_NOSEARCH!r}",
+            f"unknown model {body.model!r}: use {MODEL_SEARCH!r}, {MODEL_NOSEARCH!r} "
+            f"or {MODEL_DEEP!r}",
             status=404,
             code="model_not_found",
         )
@@ -178,6 +181,7 @@ def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:
         provider=body.provider,
         max_pages=body.pages,
         memory_fallback=body.memory_fallback,
+        deep=body.model == MODEL_DEEP if body.deep is None else body.deep,
         image=image,
         audio=audio,
         history=history,

@@ -17,9 +17,8 @@ from megrez_search.agent.nodes.perceive import NO_SPEECH
 from megrez_search.retrieval.search import ProviderNotOfferedError
 
 from megrez_search.runtime import audio as audio_module
-from megrez_search.runtime import perception
 from megrez_search.runtime.base import InputError
-from megrez_search.runtime.perception import probe_audio
+from megrez_search.runtime.perception import probe_audio, speech
 from megrez_search.settings import Settings
 from tests.support.api_server import ANSWER, hold_a_turn
 from tests.support.api_server import scripted_agent as answering_agent
@@ -131,7 +130,7 @@ def test_silence_is_no_speech_found_at_once(offline_settings, tmp_path, monkeypa
     def no_whisper(settings: Settings) -> None:
         raise AssertionError("Whisper must not load for silence")
 
-    monkeypatch.setattr(perception, "_whisper", no_whisper)
+    monkeypatch.setattr(speech, "_whisper", no_whisper)
     wav = _silent_wav(tmp_path / "silence.wav", 180)  # three minutes
     agent, model = answering_agent(offline_settings)
     with agent:

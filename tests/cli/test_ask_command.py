@@ -51,6 +51,7 @@ def _args(**values):
         "search": True,
         "provider": None,
         "pages": None,
+        "deep": False,
         "json": False,
         "image": None,
         "audio": None,

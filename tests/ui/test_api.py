@@ -42,11 +42,46 @@ def _cited_numbers(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
 
 
-def test_models_lists_both_aliases(client: openai.OpenAI) -> None:
+def test_models_lists_the_aliases(client: openai.OpenAI) -> None:
     assert {model.id for model in client.models.list()} == {
         "megrez-search",
         "megrez-search-nosearch",
+        "megrez-search-deep",
     }
+
+
+TWO_HOP = (
+    "The getopt module's docs recommend a different module to users who want less code and "
+    "better help and error messages. In which Python version was that recommended module added?"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "extra_body"), [("megrez-search-deep", None), ("megrez-search", {"deep": True})]
+)
+def test_deep_mode_streams_progress_then_sources(
+    client: openai.OpenAI, model: str, extra_body: dict | None
+) -> None:
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": TWO_HOP}],
+        stream=True,
+        extra_body=extra_body,
+    )
+    chunks = list(stream)
+    progress = [(c.model_extra or {}).get("megrez_event") for c in chunks]
+    kinds = [event["type"] for event in progress if event]
+    assert kinds[0] == "plan" and {"research", "note", "reflect"} <= set(kinds)
+    first_plan = next(event for event in progress if event and event["type"] == "plan")
+    assert len(first_plan["subquestions"]) >= 2
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
+    extra = final.model_extra or {}
+    urls = [source["url"] for source in extra["sources"]]
+    assert any(url.endswith("library/getopt.html") for url in urls), urls
+    assert any(url.endswith("library/argparse.html") for url in urls), urls
+    assert extra["megrez"]["research"]["rounds"] >= 2
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
 
 
 def test_completion_searches_and_returns_sources(client: openai.OpenAI) -> None:

@@ -262,3 +262,32 @@ def test_hostile_page_title_and_text_show_as_text(
         )
     assert injected == {"scripts": 0, "handlers": 0, "images": 0, "pwned": None}
     assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+DEEP_QUESTION = (
+    "Python 3.9 added a new standard-library module for topologically sorting a graph. "
+    "Which exception does it raise when the graph contains a cycle?"
+)
+
+
+def test_deep_mode_shows_progress_and_answers_with_sources(
+    ui_settings: Settings, tmp_path: Path, page
+) -> None:
+    with megrez_process(["ui"], ui_settings, "/", tmp_path / "ui.log") as base:
+        page.goto(base)
+        expect(page.locator("#question textarea")).to_be_visible()
+        page.get_by_label("Deep research").check()
+        ask(page, DEEP_QUESTION)
+        shot(page, "ui-deep-research.png")
+        steps = page.locator("#chat .thought-group")
+        expect(steps.locator(".title", has_text="Planning the research")).to_have_count(1)
+        expect(steps.locator(".title", has_text="round 1")).to_have_count(1)
+        # The progress lines (sub-questions, searches) are in the expandable steps.
+        steps.locator(".title", has_text="Planning the research").click()
+        expect(page.locator("#chat")).to_contain_text("Sub-question (round 1)")
+        shot(page, "ui-deep-research-steps.png")
+        answer = page.locator("#chat [data-testid='bot']").last
+        expect(answer).to_contain_text("CycleError")
+        for gold in ("whatsnew/3.9.html", "library/graphlib.html"):
+            expect(page.locator(f"#chat a[href$='/{gold}']").first).to_be_attached()
+    assert page.dialogs == []  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Deep mode: research a question that one search cannot answer (see deep/graph.py)."""

@@ -1,0 +1,223 @@
+"""plan -> research -> take_notes: sub-questions searched and read concurrently, then noted.
+
+Every sub-question of a round is searched at once; the pages of all of them are pooled and
+fetched once each (a page two sub-questions find is read once and shared, and a page an
+earlier round read is not fetched again); each sub-question then gets a short cited note
+from the pooled pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.types import StreamWriter
+from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.events import (
+    NoteEvent,
+    PageEvent,
+    PlanEvent,
+    QueryEvent,
+    ResearchEvent,
+    SourcesEvent,
+)
+from megrez_search.agent.query_writer import build_query
+from megrez_search.agent.state import Context
+from megrez_search.retrieval.fetch import iter_pages
+from megrez_search.retrieval.sync_bridge import run_sync
+from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome
+
+from megrez_search.runtime import Usage
+
+from .bridge import candidates
+from .common import deep_step, remaining, stopped
+from .model_calls import propose_subquestions
+from .notes import number_sources, relevant_passages, take_note
+from .plan import decompose, merge_plan
+from .state import DeepState
+
+log = logging.getLogger(__name__)
+#: A fetch given less time than this is not worth starting.
+MIN_FETCH_S = 1.0
+
+
+def subquestion(text: str, state: DeepState, deps: AgentDeps, round: int) -> dict[str, Any]:
+    query = build_query(text, None, state.earlier_questions, deps.settings.max_query_words)
+    return {"text": text, "query": query, "round": round}
+
+
+@deep_step("plan", "Planning the research")
+def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """2-5 sub-questions: the question's own parts plus the model's (validated) proposals."""
+    usage = Usage()
+    started = time.monotonic()
+    # Megrez plans itself; a small generic model is asked only when the question does not
+    # split into parts on its own (its proposals are mostly copies of a split question).
+    parts = decompose(state.question, deps.settings.deep_max_subquestions)
+    ask_model = deps.dialect.native_function_calls or len(parts) < 2
+    proposals = propose_subquestions(state, deps, usage) if ask_model else []
+    texts, by = merge_plan(
+        state.question,
+        proposals,
+        deps.settings.deep_max_subquestions,
+        deps.settings.max_query_words,
+    )
+    if proposals and by == "fallback":
+        log.info(
+            "deep mode: the model's plan was unusable, using the question's parts: %r", proposals
+        )
+    subquestions = [subquestion(text, state, deps, 1) for text in texts]
+    # The whole question comes first; the part that asks (the last one) is what bridges
+    # must lead to. A question that does not split is both.
+    subquestions[0]["whole"] = True
+    subquestions[-1]["target"] = True
+    writer(PlanEvent(round=1, subquestions=texts, by=by))
+    return {
+        "started": started,
+        "round": 1,
+        "subquestions": subquestions,
+        "tokens": {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens},
+    }
+
+
+def _search_all(state: DeepState, deps: AgentDeps, queries: list[str]) -> list[SearchOutcome]:
+    provider = deps.provider(state.provider)
+    wanted = deps.settings.deep_pages_per_query
+    with ThreadPoolExecutor(
+        max_workers=min(4, len(queries)), thread_name_prefix="deep-search"
+    ) as pool:
+        return list(pool.map(lambda query: provider.search(query, max_results=wanted), queries))
+
+
+def _fetch(
+    urls: list[str], state: DeepState, deps: AgentDeps, writer: StreamWriter, titles: dict[str, str]
+) -> list[Page | FetchFailure]:
+    # The first round always reads its pages; the time budget limits the rounds after it.
+    seconds = deps.settings.fetch_deadline_s
+    if state.round > 1:  # a round that started within the budget reads at least one batch
+        seconds = min(seconds, max(remaining(state, deps), MIN_FETCH_S))
+    if not urls or seconds < MIN_FETCH_S:
+        return []
+    settings = deps.settings.model_copy(update={"fetch_deadline_s": seconds})
+    cancel = deps.cancel_event(state.run_id)
+
+    async def collect() -> list[Page | FetchFailure]:
+        arrived: list[Page | FetchFailure] = []
+        async for item in iter_pages(urls, settings):
+            arrived.append(item)
+            ok = isinstance(item, Page)
+            title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
+            writer(
+                PageEvent(url=item.url, title=title, ok=ok, reason=getattr(item, "reason", None))
+            )
+            if cancel.is_set():
+                break  # Stop: keep what arrived
+        return arrived
+
+    return run_sync(collect())
+
+
+@deep_step(
+    "research",
+    lambda s: (
+        f"Researching {sum(1 for q in s.subquestions if q['round'] == s.round)} "
+        f"sub-questions (round {s.round})"
+    ),
+)
+def research(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """Search this round's sub-questions concurrently; fetch the pooled new pages once each."""
+    todo = [q for q in state.subquestions if q["round"] == state.round]
+    if not todo or stopped(state, deps):
+        return {}
+    for item in todo:
+        writer(QueryEvent(query=item["query"]))
+    outcomes = _search_all(state, deps, [item["query"] for item in todo])
+    known = {page.url: page for page in state.pages}
+    tried = {item["url"] for item in state.fetched}
+    titles: dict[str, str] = {}
+    wanted: list[str] = []
+    for outcome in outcomes:
+        for result in outcome.results:
+            titles.setdefault(result.url, result.title)
+            if result.url not in known and result.url not in tried and result.url not in wanted:
+                wanted.append(result.url)
+    arrived = _fetch(wanted, state, deps, writer, titles)
+    pages = [item for item in arrived if isinstance(item, Page)]
+    fetched = [
+        {
+            "url": item.url,
+            "title": getattr(item, "title", "") or titles.get(item.url, ""),
+            "ok": isinstance(item, Page),
+            "reason": getattr(item, "reason", None),
+        }
+        for item in arrived
+    ]
+    status = {item["url"]: item["ok"] for item in [*state.fetched, *fetched]}
+    uses: dict[str, int] = {}
+    for outcome in outcomes:
+        for result in outcome.results:
+            uses[result.url] = uses.get(result.url, 0) + 1
+    for item, outcome in zip(todo, outcomes):
+        pages_of = [
+            {
+                "url": r.url,
+                "title": r.title,
+                "ok": status.get(r.url, False),
+                "shared": r.url in known or uses[r.url] > 1,
+            }
+            for r in outcome.results
+        ]
+        writer(
+            ResearchEvent(
+                round=state.round, subquestion=item["text"], query=item["query"], pages=pages_of
+            )
+        )
+    failures = [f for outcome in outcomes for f in outcome.failures]
+    failures += [f"{item.url}: {item.reason}" for item in arrived if isinstance(item, FetchFailure)]
+    return {
+        "pages": [*state.pages, *pages],
+        "fetched": fetched,
+        "results": [asdict(r) for outcome in outcomes for r in outcome.results],
+        "queries": [item["query"] for item in todo],
+        "failures": failures,
+        "provider_used": next((o.provider for o in outcomes if o.provider), state.provider_used),
+    }
+
+
+@deep_step("notes", "Taking notes")
+def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """A short cited note per sub-question of this round, from all pages read so far."""
+    contexts: list[Context] = [Context(**c) for c in state.contexts]
+    notes = list(state.notes)
+    for item in (q for q in state.subquestions if q["round"] == state.round):
+        passages = relevant_passages(
+            item["query"], state.pages, deps.settings, deps.runtime.count_tokens
+        )
+        numbers = number_sources(contexts, passages)
+        finding = take_note(
+            item["text"], item["query"], passages, numbers, deps.settings.deep_note_sentences
+        )
+        bridges = candidates([p.text for p in passages], item["text"], state.question)
+        notes.append(
+            {
+                "subquestion": item["text"],
+                "text": finding.note,
+                "sources": finding.cited,
+                "quotes": finding.quotes,
+                "bridges": bridges,
+                "round": state.round,
+                "target": bool(item.get("target")),
+                "whole": bool(item.get("whole")),
+                "followup": bool(item.get("followup")),
+            }
+        )
+        writer(NoteEvent(subquestion=item["text"], note=finding.note, sources=finding.cited))
+    writer(
+        SourcesEvent(
+            sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]
+        )
+    )
+    return {"notes": notes, "contexts": contexts}
