@@ -22,6 +22,7 @@ from megrez_search.agent.state import Context, Turn
 
 from megrez_search.runtime import Message
 from megrez_search.runtime.megrez_format import render_function_call
+from megrez_search.runtime.runtime import IMAGE_NOTE
 
 WEB_SEARCH = "googleWebSearch"
 
@@ -114,7 +115,9 @@ def _generic_system(name: str, now: datetime) -> str:
 def generic_chat_messages(
     now: datetime, history: Sequence[Message], user: Message
 ) -> list[Message]:
-    return [Message("system", _generic_system("chat_system", now)), *history, user]
+    # A 135M model follows a short prompt best: the image rule only when an image was read.
+    prompt = "chat_system_image" if IMAGE_NOTE in user.content else "chat_system"
+    return [Message("system", _generic_system(prompt, now)), *history, user]
 
 
 def generic_sources(contexts: Sequence[Context]) -> str:

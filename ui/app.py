@@ -20,18 +20,18 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.ui.assets import launch_assets
-from megrez_search.ui.attachments import keep_attachments, ui_secret, uploads_dir
+from megrez_search.ui.attachments import keep_attachments, ui_secret
 from megrez_search.ui.chats import (
     Agents,
     ChatModels,
     chat_choices,
     export_chat,
+    followup_questions,
     provider_for,
 )
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from megrez_search.ui.export import answer_markdown, last_answer
-from megrez_search.ui.login import LOGIN_MESSAGE, login_check, ui_limits, user_of
+from megrez_search.ui.login import ui_limits, user_of
 
 from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
@@ -40,7 +40,7 @@ from megrez_search.store import LOCAL_USER
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChatUI", "TurnUpdate", "browser_state", "build_app", "launch_ui", "ui_secret"]
+__all__ = ["ChatUI", "TurnUpdate", "browser_state", "ui_secret"]
 
 FOLLOWUP_CHIPS = 3
 
@@ -206,18 +206,7 @@ class ChatUI:
         """The follow-up chips of the chat's last answer (asked after it, never before)."""
         if not self.settings.followups or not thread_id:
             return hidden_chips()
-        user = user_of(request)
-        agent = self.agents.get(model)
-        turns = agent.turns(thread_id, user)
-        if agent.is_running(thread_id, user) or not turns or turns[-1].get("role") != "assistant":
-            return hidden_chips()
-        if turns[-1].get("error") or not str(turns[-1].get("content") or "").strip():
-            return hidden_chips()
-        try:
-            questions = agent.followups(thread_id, user)
-        except Exception:
-            log.exception("follow-up suggestions failed")
-            questions = []
+        questions = followup_questions(self.agents.get(model), thread_id, user_of(request))
         padded = [*questions, *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
         return [gr.update(value=q, visible=bool(q)) for q in padded]
 
@@ -394,13 +383,6 @@ class ChatUI:
         view.finished = True
         yield update(self.past_chats(thread_id, user=user), self.export_file(thread_id, user))
 
-    # --- layout ---------------------------------------------------------------------------
-
-    def build(self) -> gr.Blocks:
-        from megrez_search.ui.layout import build_layout  # the layout imports this module
-
-        return build_layout(self)
-
 
 def hidden_chips() -> list[Any]:
     return [gr.update(value="", visible=False) for _ in range(FOLLOWUP_CHIPS)]
@@ -413,45 +395,3 @@ def _existing(path: str | None) -> Path | None:
 def browser_state(thread_id: str | None, search: bool, model: str | None = None) -> dict[str, Any]:
     """What the browser keeps across reloads: its conversation, search toggle and model."""
     return {"thread_id": thread_id, "search": bool(search), "model": model}
-
-
-def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:
-    return ChatUI(agent, settings).build()
-
-
-def launch_ui(
-    settings: Settings,
-    host: str | None = None,
-    port: int | None = None,
-    *,
-    agent: SearchAgent | None = None,
-    block: bool = True,
-) -> gr.Blocks:
-    """Start the UI at http://host:port; with `block=False` it returns once serving."""
-    return launch_chat(ChatUI(agent or SearchAgent(settings), settings), host, port, block=block)
-
-
-def launch_chat(
-    ui: ChatUI, host: str | None = None, port: int | None = None, *, block: bool = True
-) -> gr.Blocks:
-    settings = ui.settings
-    demo = ui.build()
-    uploads = uploads_dir(settings)
-    uploads.mkdir(parents=True, exist_ok=True)
-    exports = settings.data_dir / "exports"
-    exports.mkdir(parents=True, exist_ok=True)
-    auth = login_check(ui.agent.store)
-    demo.launch(
-        auth=auth,
-        auth_message=LOGIN_MESSAGE if auth else None,
-        server_name=host or settings.host,
-        server_port=port or settings.port,
-        allowed_paths=[str(uploads), str(exports)],
-        max_file_size=settings.max_upload_bytes,
-        prevent_thread_lock=not block,
-        ssr_mode=False,
-        footer_links=[],
-        quiet=True,
-        **launch_assets(),
-    )
-    return demo

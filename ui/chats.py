@@ -153,3 +153,17 @@ class ChatModels:
             self._conn.execute(
                 "DELETE FROM chat_models WHERE thread_id = ?", (thread_key(user, thread_id),)
             )
+
+
+def followup_questions(agent: SearchAgent, thread_id: str, user: str) -> list[str]:
+    """Follow-ups to the chat's finished, successful last answer; none otherwise."""
+    turns = agent.turns(thread_id, user)
+    if agent.is_running(thread_id, user) or not turns or turns[-1].get("role") != "assistant":
+        return []
+    if turns[-1].get("error") or not str(turns[-1].get("content") or "").strip():
+        return []
+    try:
+        return agent.followups(thread_id, user)
+    except Exception:
+        log.exception("follow-up suggestions failed")
+        return []

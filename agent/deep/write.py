@@ -125,6 +125,9 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
             error = str(exc)
             writer(ErrorEvent(message=error, step="write", fatal=False))
     direct = normalize_citations("".join(written)).strip()
+    if direct.count("```") % 2:  # cut off inside a code block: close it before the sections
+        direct += "\n```"
+        writer(TokenEvent(text="\n```"))
     if cancel.is_set() and state.cut != "stopped":
         tail = "\n\n".join(p for p in (sections(state), template("deep", "cut_stopped")) if p)
     if tail:

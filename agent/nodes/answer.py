@@ -142,7 +142,9 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         report.answer,
         texts,
         [c["title"] for c in state.contexts],
-        mode=deps.settings.grounding,
+        # Deep answers are built from verbatim quotes of the notes, each with its number;
+        # the citation check above is their check (the lexical one misreads their sections).
+        mode="off" if state.deep else deps.settings.grounding,
         threshold=deps.settings.citation_support,
     )
     if grounded.unsupported:

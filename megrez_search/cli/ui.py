@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
 
 
 def run_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from megrez_search.ui.app import launch_ui
+    from megrez_search.ui.launch import launch_ui
 
     host, port = args.host or settings.host, args.port or settings.port
     _check_exposure(host, args, settings)
@@ -113,8 +113,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from megrez_search.ui.app import launch_ui
     from megrez_search.ui.demo import prepare_demo
+    from megrez_search.ui.launch import launch_ui
 
     host, port = args.host or settings.host, args.port or settings.port
     _check_exposure(host, args, settings)

@@ -20,6 +20,10 @@ from .perception import ImageFacts, describe_image, read_image, transcribe
 log = logging.getLogger(__name__)
 
 
+#: How an attached image starts in the text a text-only model reads (see `as_text`).
+IMAGE_NOTE = "[Attached image: "
+
+
 @dataclass(frozen=True)
 class Perception:
     """What perception made of one user message's attachments."""
@@ -36,7 +40,7 @@ class Perception:
         """The attachments rendered as text a text-only model can read."""
         parts: list[str] = []
         if self.image_facts is not None:
-            parts.append(f"[Attached image: {self.image_facts.summary()}]")
+            parts.append(f"{IMAGE_NOTE}{self.image_facts.summary()}]")
             if self.image_text:
                 parts.append(f'[Text read from the image: "{self.image_text}"]')
             else:

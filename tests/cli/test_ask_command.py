@@ -91,7 +91,7 @@ def test_json_output_schema(docs_settings, scripted_agent):
         "tokens",
     } <= set(data)
     assert data["searched"] is True and data["queries"] == ["functools lru_cache default maxsize"]
-    assert all(set(s) == {"n", "url", "title"} for s in data["sources"])
+    assert all({"n", "url", "title"} <= set(s) for s in data["sources"])
     assert set(data["citations"]) <= {s["n"] for s in data["sources"]} and data["citations"]
     assert data["input"] == {"transcript": None, "image_text": None}
     assert data["timings"]["total"] >= data["timings"]["search"] > 0

@@ -85,7 +85,11 @@ def test_missing_or_wrong_key_is_a_401_in_openai_shape(server: Server) -> None:
     with client(server, "sk-not-ours") as api, pytest.raises(openai.AuthenticationError):
         api.models.list()
     with client(server, server.keys["bob"]) as api:
-        assert {m.id for m in api.models.list()} == {"megrez-search", "megrez-search-nosearch"}
+        assert {m.id for m in api.models.list()} == {
+            "megrez-search",
+            "megrez-search-nosearch",
+            "megrez-search-deep",
+        }
 
 
 def test_two_keys_never_reach_each_others_conversations(server: Server) -> None:

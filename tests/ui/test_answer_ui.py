@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI, launch_chat
+from megrez_search.ui.app import ChatUI
 from megrez_search.ui.chats import Agents
+from megrez_search.ui.launch import launch_chat
 from megrez_search.ui.render import plain
 
 from megrez_search.runtime import Runtime
@@ -296,7 +297,7 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     # The model is per chat: a new chat on "embedded"; reopening the first brings "second".
     page.locator("#new-chat").click()
     page.locator("#model input").click()
-    page.get_by_role("option", name="embedded").click()
+    page.get_by_role("option", name="embedded", exact=True).click()
     ask(page, "Pickers: a chat of its own?")
     expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
     for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):

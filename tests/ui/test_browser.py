@@ -279,11 +279,11 @@ def test_deep_mode_shows_progress_and_answers_with_sources(
         page.get_by_label("Deep research").check()
         ask(page, DEEP_QUESTION)
         shot(page, "ui-deep-research.png")
-        steps = page.locator("#chat .thought-group")
-        expect(steps.locator(".title", has_text="Planning the research")).to_have_count(1)
-        expect(steps.locator(".title", has_text="round 1")).to_have_count(1)
-        # The progress lines (sub-questions, searches) are in the expandable steps.
-        steps.locator(".title", has_text="Planning the research").click()
+        # One collapsed progress block per turn; it opens to the research lines
+        # (sub-questions, each one's searches and pages).
+        block = search_steps(page)
+        expect(block).to_have_count(1)
+        block.click()
         expect(page.locator("#chat")).to_contain_text("Sub-question (round 1)")
         shot(page, "ui-deep-research-steps.png")
         answer = page.locator("#chat [data-testid='bot']").last

@@ -143,7 +143,7 @@ def test_independent_threads_for_independent_browsers(ui: ChatUI) -> None:
 def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
     """Session A's answer is stuck in the model; session B still gets its answer meanwhile."""
     from gradio_client import Client
-    from megrez_search.ui.app import build_app
+    from megrez_search.ui.launch import build_app
 
     release = threading.Event()
     _, agent = make_ui(settings, [Stall("Answer A.", release), "Answer B."])
