@@ -20,6 +20,7 @@ from megrez_search.ui.render import plain
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
@@ -30,16 +31,6 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow  # builds three small indexes, drives chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = REPO / "tests/ui/js/node_modules/axe-core/axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

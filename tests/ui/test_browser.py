@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.settings import Settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.servers import free_port, serve_directory
@@ -28,16 +29,6 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ANSWER_TIMEOUT_MS = 300_000  # the embedded model on a busy two-core machine
 QUESTION = "What is the default maxsize of functools.lru_cache?"
 IMAGE_WORDS = "MEGREZ 2026"
