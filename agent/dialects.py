@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from megrez_search.agent.citations import strip_citations
@@ -132,9 +133,12 @@ def generic_answer_messages(
     return [
         Message("system", _generic_system("answer_system", now)),
         *history,
-        Message("user", render("generic", "sources_user", sources=generic_sources(contexts))),
-        Message("assistant", template("generic", "sources_ack")),
-        user,
+        replace(
+            user,
+            content=render(
+                "generic", "sources_user", sources=generic_sources(contexts), question=user.content
+            ),
+        ),
     ]
 
 

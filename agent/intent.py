@@ -1,12 +1,13 @@
 """A deterministic prior for the search decision of the generic dialect.
 
 The model decides (nodes/decide.py scores "search" against "answer directly" on its own
-likelihoods); this prior only adds a documented nudge for kinds of message that never need
-a web search whatever the topic — greetings and small talk, arithmetic, translation (the
-Megrez protocol's own rule) and creative writing — so a 135M model's noise cannot send
-them to the search engine; and for time-sensitive questions ("latest", "current", "today",
-news, prices, scores, a recent year), which a model's memory can never answer because it
-stops at its training date. It never looks at what a question is about.
+likelihoods) except for the kinds of message recognised here, which the rule decides alone:
+those that never need a web search whatever the topic — greetings and small talk,
+arithmetic, translation (the Megrez protocol's own rule) and creative writing — so a small
+model's noise cannot send them to the search engine; and time-sensitive questions
+("latest", "current", "today", news, prices, scores, a recent year), which a model's memory
+can never answer because it stops at its training date. It never looks at what a question
+is about. The values give the direction (negative: no search) and its strength.
 """
 
 from __future__ import annotations

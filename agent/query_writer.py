@@ -5,8 +5,9 @@ dialect, the keywords of the question (`retrieval.query.keyword_query`). Either 
 - it is cleaned (one line, no markup) and never empty — a chatty or empty proposal falls
   back to the question's keywords;
 - a follow-up names its subject: when the question leans on earlier turns ("how tall is
-  it?") and the query lacks their topic, the salient terms of the earlier questions are
-  carried over;
+  it?", "and the other parameter?") and the query lacks their topic, the salient terms of
+  the earlier turns are carried over — code identifiers first (`difflib.get_close_matches`
+  from the question, `limit_denominator` from the answer), then the questions' keywords;
 - it is short (`max_words`).
 """
 
@@ -40,7 +41,16 @@ _ANAPHORA = frozenset(
         "hers",
         "there",
         "such",
+        "other",
+        "another",
+        "same",
     ]
+)
+#: Openings by which a message continues the conversation ("And what about ...?").
+_CONTINUATION_RE = re.compile(r"^\W*(?:and|also|then|so|what about|how about)\b", re.IGNORECASE)
+#: Code identifiers: dotted or snake_case names, camelCase, calls.
+_IDENTIFIER_RE = re.compile(
+    r"\b[A-Za-z_][A-Za-z0-9]*(?:[._][A-Za-z0-9_]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b"
 )
 _CHATTY_RE = re.compile(
     r"^(?:sure|okay|ok|of course|certainly|here(?:'s| is| are)|i (?:will|would|can|think)|"
@@ -80,21 +90,42 @@ def is_usable(query: str, max_words: int) -> bool:
 def is_follow_up(question: str) -> bool:
     lowered = {w.lower().replace("’", "'") for w in _words(question)}
     return (
-        bool(lowered & _ANAPHORA) or len(keyword_query(question).split()) <= SHORT_QUESTION_KEYWORDS
+        bool(lowered & _ANAPHORA)
+        or bool(_CONTINUATION_RE.match(question))
+        or len(keyword_query(question).split()) <= SHORT_QUESTION_KEYWORDS
     )
 
 
-def salient_terms(earlier_questions: Sequence[str]) -> list[str]:
-    """Topic terms of the earlier questions, the most recent question first."""
+def identifiers(text: str) -> list[str]:
+    """Code names in `text` (`fractions.Fraction`, `limit_denominator`, `getLogger`)."""
+    return [match.group(0).strip("._") for match in _IDENTIFIER_RE.finditer(text)]
+
+
+def salient_terms(
+    earlier_questions: Sequence[str], earlier_answers: Sequence[str] = ()
+) -> list[str]:
+    """Topic terms of the earlier turns: identifiers first (the most recent turn first, its
+    question before its answer), then the keywords of the questions."""
+    recent_first = list(reversed(earlier_questions))
+    answers = list(reversed(earlier_answers))
+    named: list[str] = []
+    for index, question in enumerate(recent_first):
+        named += identifiers(question)
+        if index < len(answers):
+            named += identifiers(answers[index])
     terms: list[str] = []
-    for question in reversed(earlier_questions):
-        for term in keyword_query(question).split():
-            if term.lower() not in {t.lower() for t in terms}:
-                terms.append(term)
+    for term in [*named, *(t for q in recent_first for t in keyword_query(q).split())]:
+        if term and term.lower() not in {t.lower() for t in terms}:
+            terms.append(term)
     return terms
 
 
-def carried_terms(query: str, question: str, earlier_questions: Sequence[str]) -> list[str]:
+def carried_terms(
+    query: str,
+    question: str,
+    earlier_questions: Sequence[str],
+    earlier_answers: Sequence[str] = (),
+) -> list[str]:
     """Topic terms of earlier turns to add to `query`: none unless `question` is a follow-up
     and `query` names none of them already."""
     if not earlier_questions or not is_follow_up(question):
@@ -102,8 +133,11 @@ def carried_terms(query: str, question: str, earlier_questions: Sequence[str]) -
     present = {w.lower() for w in _words(query)}
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
-    salient = salient_terms(earlier_questions)
-    if any(term.lower() in present for term in salient):
+    salient = salient_terms(earlier_questions, earlier_answers)
+    # The subject is the earlier turns' code names when they have any: a shared plain word
+    # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
+    subject = [term for term in salient if identifiers(term)] or salient
+    if any(term.lower() in present for term in subject):
         return []
     return salient[:MAX_CARRIED_TERMS]
 
@@ -113,14 +147,16 @@ def build_query(
     proposed: str | None,
     earlier_questions: Sequence[str] = (),
     max_words: int = 12,
+    earlier_answers: Sequence[str] = (),
 ) -> str:
-    """The query to search for `question` (the model's `proposed` one when usable)."""
+    """The query to search for `question` (the model's `proposed` one when usable);
+    `earlier_answers[i]` answered `earlier_questions[i]`."""
     query = clean_query(proposed)
     if not is_usable(query, max_words):
         query = keyword_query(question)
     if not is_usable(query, max_words):
         query = clean_query(question)
-    carried = carried_terms(query, question, earlier_questions)
+    carried = carried_terms(query, question, earlier_questions, earlier_answers)
     # The carried subject must survive truncation: the question's own words make room.
     words = query.split()[: max(1, max_words - len(carried))]
     return " ".join([*words, *carried][:max_words])

@@ -71,3 +71,15 @@ def earlier_questions(state: AgentState, deps: AgentDeps) -> list[str]:
     turns = [t for t in state.turns[:-1] if t.get("role") == "user"]
     window = max(deps.settings.history_turns, 1)
     return [t.get("model_text") or t.get("content", "") for t in turns[-window:]]
+
+
+def earlier_answers(state: AgentState, deps: AgentDeps) -> list[str]:
+    """The answer to each of `earlier_questions` ("" where a question got none)."""
+    answers: list[str] = []
+    for turn in state.turns[:-1]:
+        if turn.get("role") == "user":
+            answers.append("")
+        elif answers and not answers[-1]:
+            answers[-1] = turn.get("content", "")
+    window = max(deps.settings.history_turns, 1)
+    return answers[-window:]

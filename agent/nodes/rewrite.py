@@ -10,7 +10,7 @@ from megrez_search.agent.events import QueryEvent
 from megrez_search.agent.query_writer import build_query
 from megrez_search.agent.state import AgentState
 
-from .common import earlier_questions, step
+from .common import earlier_answers, earlier_questions, step
 
 
 def search_text(state: AgentState) -> str:
@@ -31,6 +31,7 @@ def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[st
         state.call_query,  # None for the generic dialect
         earlier_questions(state, deps),
         deps.settings.max_query_words,
+        earlier_answers(state, deps),
     )
     writer(QueryEvent(query=query))
     return {"queries": [query]}

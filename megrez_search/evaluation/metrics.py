@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
 from megrez_search.agent.citations import content_words, split_sentences, strip_citations
+from megrez_search.agent.prompts import template
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted
@@ -98,14 +99,21 @@ def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:
     return any(contains_answer(text, answers) for text in passages)
 
 
+# "The sources I found don't say. You can read them yourself:" before a list of titles.
+_SOURCES_LIST = template("common", "sources_dont_say").split("$sources")[0].strip()
+
+
 def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     """The answer holds a gold string; None for open-ended questions (no `answers`).
 
-    Citation markers are removed first: `[2]` must not count as the answer "2".
+    Citation markers are removed first: `[2]` must not count as the answer "2"; so is the
+    list of source titles after "the sources don't say": a title ("What's New In Python
+    3.10") must not count as the answer "3.10".
     """
     if not any(a.strip() for a in answers):
         return None
-    return contains_answer(strip_citations(answer), answers)
+    body = answer.split(_SOURCES_LIST, 1)[0]
+    return contains_answer(strip_citations(body), answers)
 
 
 def checker_citations(checks: Iterable[Mapping[str, Any]]) -> tuple[int, int]:

@@ -126,6 +126,12 @@ def test_a_citation_marker_is_not_an_answer() -> None:
     assert answer_correct("It returns 2 iterators [1].", ["2"]) is True
 
 
+def test_a_source_title_listed_after_the_sources_dont_say_is_not_an_answer() -> None:
+    listed = "The sources I found don't say. You can read them yourself:\n[1] What's New In Python 3.10"
+    assert answer_correct(listed, ["3.10"]) is False
+    assert answer_correct("Since Python 3.10 [1].", ["3.10"]) is True
+
+
 def test_open_ended_questions_are_skipped_by_answer_accuracy() -> None:
     assert answer_correct("Hello! I'm fine.", []) is None
     assert answer_correct("Hello!", ["  "]) is None

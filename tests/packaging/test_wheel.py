@@ -88,6 +88,12 @@ def outside(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir for the module: the default model (1.1 GB) is assembled into it once."""
+    return tmp_path_factory.mktemp("data")
+
+
 @pytest.mark.slow
 def test_the_package_comes_from_the_wheel_with_its_data(installed: Path, outside: Path) -> None:
     probe = (
@@ -104,9 +110,9 @@ def test_the_package_comes_from_the_wheel_with_its_data(installed: Path, outside
 
 
 @pytest.mark.slow
-def test_ask_runs_from_the_installed_command(installed: Path, outside: Path) -> None:
+def test_ask_runs_from_the_installed_command(installed: Path, outside: Path, data: Path) -> None:
     done = _run(
-        [str(installed / "megrez-search"), "--data-dir", str(outside / "data"), "--model"]
+        [str(installed / "megrez-search"), "--data-dir", str(data), "--model"]
         + ["embedded", "ask", "--no-search", "--json", "What is the capital of France?"],
         outside,
     )
@@ -116,7 +122,7 @@ def test_ask_runs_from_the_installed_command(installed: Path, outside: Path) -> 
 
 
 @pytest.mark.slow
-def test_eval_runs_from_the_installed_command(installed: Path, outside: Path) -> None:
+def test_eval_runs_from_the_installed_command(installed: Path, outside: Path, data: Path) -> None:
     corpus = outside / "corpus"
     (corpus / "library").mkdir(parents=True)
     (corpus / "library" / "lighthouse.html").write_text(
@@ -140,7 +146,7 @@ def test_eval_runs_from_the_installed_command(installed: Path, outside: Path) ->
     }
     questions.write_text(json.dumps(question) + "\n", encoding="utf-8")
     done = _run(
-        [str(installed / "megrez-search"), "--data-dir", str(outside / "data"), "--model"]
+        [str(installed / "megrez-search"), "--data-dir", str(data), "--model"]
         + ["embedded", "eval", "--questions", str(questions), "--corpus", str(corpus), "--json"],
         outside,
     )
