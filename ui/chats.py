@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from megrez_search.agent.api import SearchAgent, ThreadInfo
+from megrez_search.agent.retrieval_policy import index_store
 from megrez_search.retrieval.index_store import list_indexes
 from megrez_search.ui.export import conversation_markdown, export_name
 
@@ -74,7 +75,7 @@ def export_chat(
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
     """Where a chat can search: the web (its provider chain), or one local index."""
     try:
-        names = list_indexes(settings)
+        names = list_indexes(index_store(settings))
     except OSError:
         names = []
     return [("Web", WEB_SCOPE), *((f"Index: {name}", f"local:{name}") for name in names)]

@@ -101,12 +101,12 @@ def _fetch(
         seconds = min(seconds, max(remaining(state, deps), MIN_FETCH_S))
     if not urls or seconds < MIN_FETCH_S:
         return []
-    settings = deps.settings.model_copy(update={"fetch_deadline_s": seconds})
+    policy = deps.retrieval.fetch.within(seconds)
     cancel = deps.cancel_event(state.run_id)
 
     async def collect() -> list[Page | FetchFailure]:
         arrived: list[Page | FetchFailure] = []
-        async for item in iter_pages(urls, settings):
+        async for item in iter_pages(urls, policy):
             arrived.append(item)
             ok = isinstance(item, Page)
             title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
@@ -194,7 +194,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
     notes = list(state.notes)
     for item in (q for q in state.subquestions if q["round"] == state.round):
         passages = relevant_passages(
-            item["query"], state.pages, deps.settings, deps.runtime.count_tokens
+            item["query"], state.pages, deps.retrieval.rank, deps.runtime.count_tokens
         )
         numbers = number_sources(contexts, passages)
         finding = take_note(

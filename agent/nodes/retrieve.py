@@ -9,7 +9,7 @@ always means source N.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.types import StreamWriter
@@ -60,7 +60,7 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
 
     async def collect() -> list[Page | FetchFailure]:
         arrived: list[Page | FetchFailure] = []
-        async for item in iter_pages(list(titles), deps.settings):
+        async for item in iter_pages(list(titles), deps.retrieval.fetch):
             arrived.append(item)
             if isinstance(item, Page):
                 writer(
@@ -109,11 +109,8 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
 @step("rank", "Picking the relevant passages")
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget; pages that match nothing are not useful."""
-    settings = deps.settings
-    budget = deps.dialect.context_tokens(settings)
-    if budget != settings.context_tokens:
-        settings = settings.model_copy(update={"context_tokens": budget})
-    passages = rank_passages(_query(state), state.pages, settings, deps.runtime.count_tokens)
+    policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
+    passages = rank_passages(_query(state), state.pages, policy, deps.runtime.count_tokens)
     useful = [p for p in passages if p.score > 0]
     cleaned: list[Passage] = []
     for passage in useful:
