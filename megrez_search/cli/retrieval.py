@@ -12,13 +12,11 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable
 
+from megrez_search.cli import SettingsFromArgs
 from megrez_search.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
 
 def register(subparsers: argparse._SubParsersAction, settings_from_args: SettingsFromArgs) -> None:
