@@ -97,6 +97,18 @@ async def test_allow_hosts_by_name_and_network(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_policy_trusting_one_more_host_is_a_copy() -> None:
+    resolver = fixed_resolver({"intranet.test": ["10.0.0.7"]})
+    guard = GuardPolicy()
+    by_name, by_network = guard.trusting("Intranet.test"), guard.trusting("10.0.0.0/24")
+    assert (await check_url("http://intranet.test/", by_name, resolver)).address == "10.0.0.7"
+    assert (await check_url("http://10.0.0.7/", by_network, resolver)).address == "10.0.0.7"
+    assert by_network.trusting("10.0.0.0/24") == by_network
+    with pytest.raises(BlockedURLError):
+        await check_url("http://intranet.test/", guard, resolver)  # the original is unchanged
+
+
+@pytest.mark.anyio
 async def test_schemes_and_unresolvable_hosts() -> None:
     guard = GuardPolicy()
     for url in ("file:///etc/passwd", "gopher://x/", "ftp://example.org/"):
