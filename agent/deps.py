@@ -1,4 +1,5 @@
-"""What the nodes need besides the state: the runtime, settings, providers, a clock.
+"""What the nodes need besides the state: the runtime, settings, retrieval policies, providers,
+a clock.
 
 Built once per `SearchAgent` and bound into every node (`functools.partial`), so a node is a
 plain function of the state and nothing constructs models or providers per call.
@@ -13,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from megrez_search.agent.dialect import Dialect, dialect_for
+from megrez_search.agent.retrieval_policy import retrieval_policy
+from megrez_search.retrieval.policy import RetrievalPolicy
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
@@ -28,17 +31,21 @@ class AgentDeps:
     runtime: Runtime
     settings: Settings
     clock: Callable[[], datetime] = datetime.now
+    retrieval: RetrievalPolicy = field(init=False)
     _providers: dict[str, SearchProvider] = field(default_factory=dict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.retrieval = retrieval_policy(self.settings)
 
     @property
     def dialect(self) -> Dialect:
         return dialect_for(self.runtime.dialect)
 
     def provider(self, spec: str | None) -> SearchProvider:
-        """The search provider chain for `spec` (default: settings.search), built once.
+        """The search provider chain for `spec` (default: MEGREZ_SEARCH), built once.
 
         A `spec` from a request may only pick among the operator's configured entries
         (`choose_providers`); it never brings a URL of its own.
@@ -46,15 +53,15 @@ class AgentDeps:
         from megrez_search.retrieval.search import choose_providers
 
         if spec and spec.strip():
-            spec = choose_providers(spec, self.settings)
+            spec = choose_providers(spec, self.retrieval.search)
         else:
-            spec = self.settings.search.strip()
+            spec = self.retrieval.search.chain.strip()
         with self._lock:
             provider = self._providers.get(spec)
             if provider is None:
                 from megrez_search.retrieval.search import make_search_provider
 
-                provider = make_search_provider(spec, self.settings)
+                provider = make_search_provider(spec, self.retrieval.search)
                 self._providers[spec] = provider
             return provider
 

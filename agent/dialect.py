@@ -1,27 +1,31 @@
 """One object per prompt protocol: the only place that tells Megrez from other chat models.
 
-A `Dialect` owns what differs between them: the messages each step sends (assembled by
-agents/dialects.py from prompts/), the stop strings the answer adds, the context budget and
-how the model asks for a search (Megrez writes a function call; a generic model is asked to
-choose, see nodes/decide.py). The turn-end stops every backend adds itself.
+A `Dialect` owns what differs between them: the messages each step sends (put together from
+the pieces agent/dialects.py renders from prompts/), the stop strings the answer adds, the
+context budget and how the model asks for a search (Megrez writes a function call; a generic
+model is asked to choose, see nodes/decide.py). The turn-end stops every backend adds itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from megrez_search.agent.dialects import (
     WEB_SEARCH,
-    generic_answer_messages,
-    generic_chat_messages,
-    megrez_answer_messages,
+    generic_sources,
+    generic_system,
+    megrez_call,
     megrez_messages,
+    megrez_observation,
 )
+from megrez_search.agent.prompts import render
 from megrez_search.agent.state import Context
 
 from megrez_search.runtime import Message, Sampling
 from megrez_search.runtime.megrez_format import FUNCTION_START, parse_function_call
+from megrez_search.runtime.runtime import IMAGE_NOTE
 from megrez_search.settings import Settings
 
 
@@ -49,7 +53,9 @@ class Dialect:
         self, now: datetime, history: Sequence[Message], user: Message
     ) -> list[Message]:
         """The conversation for an answer without sources."""
-        return generic_chat_messages(now, history, user)
+        # A 135M model follows a short prompt best: the image rule only when an image was read.
+        prompt = "chat_system_image" if IMAGE_NOTE in user.content else "chat_system"
+        return [Message("system", generic_system(prompt, now)), *history, user]
 
     def answer_messages(
         self,
@@ -60,7 +66,15 @@ class Dialect:
         contexts: Sequence[Context],
     ) -> list[Message]:
         """The conversation for an answer from the numbered `contexts` found for `query`."""
-        return generic_answer_messages(now, history, user, contexts)
+        # Sources and question in one turn, the question last (see prompts/generic.toml);
+        # an attached image or clip stays on the message.
+        sources = generic_sources(contexts)
+        content = render("generic", "sources_user", sources=sources, question=user.content)
+        return [
+            Message("system", generic_system("answer_system", now)),
+            *history,
+            replace(user, content=content),
+        ]
 
     def context_tokens(self, settings: Settings) -> int:
         """Tokens of sources an answer may read."""
@@ -95,7 +109,12 @@ class MegrezDialect(Dialect):
         query: str,
         contexts: Sequence[Context],
     ) -> list[Message]:
-        return megrez_answer_messages(now, history, user, query, contexts)
+        """Search-on conversation + the model's call + the observation with the contexts."""
+        return [
+            *megrez_messages(now, history, user, search=True),
+            Message("assistant", megrez_call(query)),
+            Message("observation", megrez_observation(user.content, query, contexts)),
+        ]
 
     def context_tokens(self, settings: Settings) -> int:
         return settings.context_tokens

@@ -7,14 +7,14 @@
 - generic: any other chat model, down to a 135M one: short plain instructions; numbered
   sources `[N]` in the user turn; decisions are constrained choices (see nodes/decide.py).
 
-All wording lives in `prompts/`; this module only assembles it.
+All wording lives in `prompts/`; this module assembles its pieces, and each dialect's
+messages are put together by its object in agent/dialect.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from megrez_search.agent.citations import strip_citations
@@ -23,7 +23,6 @@ from megrez_search.agent.state import Context, Turn
 
 from megrez_search.runtime import Message
 from megrez_search.runtime.megrez_format import render_function_call
-from megrez_search.runtime.runtime import IMAGE_NOTE
 
 WEB_SEARCH = "googleWebSearch"
 
@@ -90,56 +89,18 @@ def megrez_observation(question: str, keywords: str, contexts: Sequence[Context]
     return render("megrez", "observation", question=question, keywords=keywords, contexts=body)
 
 
-def megrez_answer_messages(
-    now: datetime,
-    history: Sequence[Message],
-    user: Message,
-    query: str,
-    contexts: Sequence[Context],
-) -> list[Message]:
-    """Search-on conversation + the model's call + the observation with the contexts."""
-    return [
-        *megrez_messages(now, history, user, search=True),
-        Message("assistant", megrez_call(query)),
-        Message("observation", megrez_observation(user.content, query, contexts)),
-    ]
-
-
 # --- generic -----------------------------------------------------------------------------------
 
 
-def _generic_system(name: str, now: datetime) -> str:
+def generic_system(name: str, now: datetime) -> str:
     date_line = render("generic", "time", date=now.strftime("%Y-%m-%d"), weekday=_weekday(now))
     return f"{template('generic', name)}\n{date_line}"
-
-
-def generic_chat_messages(
-    now: datetime, history: Sequence[Message], user: Message
-) -> list[Message]:
-    # A 135M model follows a short prompt best: the image rule only when an image was read.
-    prompt = "chat_system_image" if IMAGE_NOTE in user.content else "chat_system"
-    return [Message("system", _generic_system(prompt, now)), *history, user]
 
 
 def generic_sources(contexts: Sequence[Context]) -> str:
     return "\n\n".join(
         render("generic", "source", n=c["n"], title=c["title"], text=c["text"]) for c in contexts
     )
-
-
-def generic_answer_messages(
-    now: datetime, history: Sequence[Message], user: Message, contexts: Sequence[Context]
-) -> list[Message]:
-    return [
-        Message("system", _generic_system("answer_system", now)),
-        *history,
-        replace(
-            user,
-            content=render(
-                "generic", "sources_user", sources=generic_sources(contexts), question=user.content
-            ),
-        ),
-    ]
 
 
 def generic_decide_messages(user_text: str) -> list[Message]:

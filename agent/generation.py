@@ -12,7 +12,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+
+from megrez_search.agent.citations import CitationStreamNormalizer
+from megrez_search.agent.events import TokenEvent
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
@@ -85,6 +88,36 @@ def generate(
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+
+
+def stream_tokens(
+    runtime: Runtime,
+    messages: Sequence[Message],
+    sampling: Sampling,
+    usage: Usage,
+    writer: Callable[[TokenEvent], None],
+    *,
+    stall_timeout_s: float,
+    cancel: threading.Event,
+    keep: Callable[[str], bool],
+) -> None:
+    """Stream an answer to `writer` as `TokenEvent`s, citations normalised to `[N]` on the fly.
+
+    `keep(chunk)` sees every chunk first (to record it); False ends the stream there, and
+    leaving the loop closes the generator, which stops the model. Raises as `generate`.
+    """
+    citations = CitationStreamNormalizer()
+    for chunk in generate(
+        runtime, messages, sampling, usage, stall_timeout_s=stall_timeout_s, cancel=cancel
+    ):
+        if not keep(chunk):
+            break
+        text = citations.feed(chunk)
+        if text:
+            writer(TokenEvent(text=text))
+    rest = citations.flush()
+    if rest:
+        writer(TokenEvent(text=rest))
 
 
 def _as_model_error(exc: BaseException) -> MegrezSearchError:

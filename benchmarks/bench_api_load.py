@@ -33,6 +33,7 @@ import httpx
 import openai
 import uvicorn
 from megrez_search.agent.api import SearchAgent
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.index import build_index
 
 from megrez_search.runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
@@ -185,7 +186,8 @@ def run(conversations: int, delay: float) -> dict[str, object]:
         )  # the stand-in model has no opinion: search
         model = FixedDelayModel(delay)
         with serve_directory(site) as site_url:
-            build_index(site_url + "/", "bench", settings, progress=False)
+            policy = retrieval_policy(settings)
+            build_index(site_url + "/", "bench", policy.indexes, policy.crawl, progress=False)
             with api_server(settings, model) as (base, agent):
                 conversation(base, -1)  # warm-up: imports, first index and cache opens
                 calls_before, cpu_before = model.calls, time.process_time()

@@ -50,16 +50,7 @@ REDUCED: dict[str, Any] = {
     "num_key_value_heads": 2,
 }
 VOCAB = 122880
-SPECIAL = [
-    megrez_format.EOS,
-    "<|unk|>",
-    "<|pad|>",
-    megrez_format.ROLE_START,
-    megrez_format.ROLE_END,
-    megrez_format.TURN_END,
-    megrez_format.FUNCTION_START,
-    megrez_format.FUNCTION_END,
-]
+SPECIAL = list(megrez_format.SPECIAL_TOKENS)
 
 
 def word(i: int) -> str:

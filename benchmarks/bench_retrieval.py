@@ -24,10 +24,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import trafilatura
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.cache import PageCache
 from megrez_search.retrieval.clean import clean_document
 from megrez_search.retrieval.fetch import Fetcher, fetch_pages_sync
@@ -87,19 +89,21 @@ def bench_concurrency(bodies: list[bytes], repeats: int, data_dir: Path) -> tupl
     routes = {
         f"/page/{i}": delayed(body, delay) for i, (body, delay) in enumerate(zip(bodies, DELAYS))
     }
-    settings = Settings(data_dir=data_dir, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+    policy = retrieval_policy(
+        Settings(data_dir=data_dir, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+    ).fetch
     with serve_routes(routes) as base:
         urls = [f"{base}/page/{i}" for i in range(8)]
-        check = fetch_pages_sync(urls, settings)
+        check = fetch_pages_sync(urls, policy)
         assert all(isinstance(p, Page) for p in check), check
-        slowest = _time(lambda: fetch_pages_sync([urls[-1]], settings), repeats)
-        together = _time(lambda: fetch_pages_sync(urls, settings), repeats)
+        slowest = _time(lambda: fetch_pages_sync([urls[-1]], policy), repeats)
+        together = _time(lambda: fetch_pages_sync(urls, policy), repeats)
     return slowest, together
 
 
 def bench_cache(repeats: int, data_dir: Path) -> tuple[float, float, float]:
     """(miss s, hit s, hit s through fetch_pages_sync) for one docs page."""
-    settings = Settings(data_dir=data_dir, allow_hosts="127.0.0.1")
+    policy = retrieval_policy(Settings(data_dir=data_dir, allow_hosts="127.0.0.1")).fetch
     root = DOCS if DOCS.exists() else Path(tempfile.mkdtemp())
     misses, hits = [], []
     with serve_directory(root) as base:
@@ -107,7 +111,7 @@ def bench_cache(repeats: int, data_dir: Path) -> tuple[float, float, float]:
 
         async def one_round(i: int) -> None:
             cache = PageCache(data_dir / f"bench-cache-{i}.sqlite", ttl_s=3600)
-            async with Fetcher(settings, cache=cache) as fetcher:
+            async with Fetcher(policy, cache=cache) as fetcher:
                 started = time.perf_counter()
                 miss = await fetcher.fetch_page(url)
                 misses.append(time.perf_counter() - started)
@@ -120,8 +124,8 @@ def bench_cache(repeats: int, data_dir: Path) -> tuple[float, float, float]:
 
         for i in range(repeats):
             asyncio.run(one_round(i))
-        fetch_pages_sync([url], settings)  # fill the user-level cache
-        via_api = _time(lambda: fetch_pages_sync([url], settings), repeats)
+        fetch_pages_sync([url], policy)  # fill the user-level cache
+        via_api = _time(lambda: fetch_pages_sync([url], policy), repeats)
     return statistics.median(misses), statistics.median(hits), via_api
 
 
@@ -154,9 +158,11 @@ def rerank_eval(data_dir: Path | None, questions: Path) -> str:
     rows = [row for row in rows if row["needs_search"]]
     with serve_directory(DOCS) as base:
         work = data_dir or Path(tempfile.mkdtemp())
-        settings = Settings(data_dir=work, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+        policy = retrieval_policy(
+            Settings(data_dir=work, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+        )
         if data_dir is None:
-            build_index(base + "/", "docs", settings, progress=False)
+            build_index(base + "/", "docs", policy.indexes, policy.crawl, progress=False)
         with sqlite3.connect(work / "indexes" / "docs.sqlite") as db:
             indexed_base = db.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()[0]
         lines = [
@@ -170,14 +176,12 @@ def rerank_eval(data_dir: Path | None, questions: Path) -> str:
                     [turn["content"] for turn in row.get("history", []) if turn["role"] == "user"]
                     + [row["question"]]
                 )
-                hits = search_index("docs", keyword_query(question), 5, settings)
+                hits = search_index("docs", keyword_query(question), 5, policy.indexes)
                 # The index may come from a server on another port: serve its paths from ours.
                 urls = [base + "/" + hit.url.removeprefix(indexed_base) for hit in hits]
-                pages = [p for p in fetch_pages_sync(urls, settings) if isinstance(p, Page)]
+                pages = [p for p in fetch_pages_sync(urls, policy.fetch) if isinstance(p, Page)]
                 started = time.perf_counter()
-                chosen = rank_passages(
-                    row["question"], pages, settings.model_copy(update={"rerank": rerank})
-                )
+                chosen = rank_passages(row["question"], pages, replace(policy.rank, rerank=rerank))
                 seconds.append(time.perf_counter() - started)
                 position = next(
                     (

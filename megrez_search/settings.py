@@ -1,7 +1,8 @@
 """All configuration in one place: pydantic settings read from `MEGREZ_*` env vars.
 
-Every layer (runtime, retrieval, agent, UI, CLI) takes a `Settings`; CLI flags override
-fields with `settings.model_copy(update=...)`. This module imports nothing of the project so
+The runtime, agent, UI, server and CLI take a `Settings`; retrieval takes small policies built
+from it (`megrez_search.agent.retrieval_policy`). CLI flags override fields with
+`settings.model_copy(update=...)`. This module imports nothing of the project so
 that any layer may depend on it.
 """
 

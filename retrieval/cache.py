@@ -12,9 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from megrez_search.retrieval.policy import CachePolicy
 from megrez_search.retrieval.types import Page
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +47,14 @@ class PageCache:
         self.purge_expired()
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> PageCache | None:
-        """The user's cache, or None when caching is turned off (`page_cache_ttl_s` <= 0)."""
-        if settings.page_cache_ttl_s <= 0:
+    def for_policy(cls, policy: CachePolicy) -> PageCache | None:
+        """The user's cache, or None when caching is turned off (`ttl_s` <= 0)."""
+        if policy.ttl_s <= 0:
             return None
         try:
-            return cls(settings.page_cache_path, settings.page_cache_ttl_s)
+            return cls(policy.path, policy.ttl_s)
         except sqlite3.Error as exc:  # a broken cache must not stop fetching
-            logger.warning(
-                "page cache %s unusable, fetching without it: %s", settings.page_cache_path, exc
-            )
+            logger.warning("page cache %s unusable, fetching without it: %s", policy.path, exc)
             return None
 
     def get(self, url: str) -> Page | None:

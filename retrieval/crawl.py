@@ -39,9 +39,8 @@ from megrez_search.retrieval.index_store import (
     remove_unseen,
     upsert,
 )
+from megrez_search.retrieval.policy import CrawlPolicy
 from tqdm import tqdm
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +151,7 @@ class Crawler:
     def __init__(
         self,
         root: str,
-        settings: Settings,
+        policy: CrawlPolicy,
         db: sqlite3.Connection,
         stats: IndexStats,
         progress: bool,
@@ -160,7 +159,7 @@ class Crawler:
         self.root = _normalize(root)
         parts = urlsplit(self.root)
         self.origin = (parts.scheme, parts.netloc.lower())
-        self.settings = settings
+        self.policy = policy
         self.db = db
         self.stats = stats
         self.queue: asyncio.Queue[str] = asyncio.Queue()
@@ -188,7 +187,7 @@ class Crawler:
         url = _normalize(url)
         if url in self.seen or not self.in_scope(url):
             return
-        if len(self.seen) >= self.settings.crawl_max_pages:
+        if len(self.seen) >= self.policy.max_pages:
             return
         self.seen.add(url)
         self.queue.put_nowait(url)
@@ -211,7 +210,7 @@ class Crawler:
         self.stats.removed = remove_unseen(self.db, self.kept)
 
     async def _crawl(self) -> None:
-        async with make_client(self.settings) as client:
+        async with make_client(self.policy.limits, self.policy.guard) as client:
             self.client = client
             await self._read_robots()
             self.enqueue(self.root)
@@ -220,8 +219,7 @@ class Crawler:
             for (url,) in self.db.execute("SELECT url FROM docs").fetchall():
                 self.enqueue(url)
             workers = [
-                asyncio.create_task(self._worker())
-                for _ in range(max(1, self.settings.crawl_concurrency))
+                asyncio.create_task(self._worker()) for _ in range(max(1, self.policy.concurrency))
             ]
             await self.queue.join()
             for worker in workers:
@@ -231,7 +229,7 @@ class Crawler:
     async def _get(self, url: str, headers: dict[str, str] | None = None) -> RawResponse:
         assert self.client is not None, "the client lives for the duration of run()"
         await self._polite_wait()
-        return await fetch_raw(self.client, url, self.settings, headers)
+        return await fetch_raw(self.client, url, self.policy.limits, headers)
 
     async def _polite_wait(self) -> None:
         """Honour robots.txt Crawl-delay (capped at 10 s) between request starts."""
@@ -279,7 +277,7 @@ class Crawler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one bad page must not end the crawl
-                reason = describe_error(exc, self.settings, url)
+                reason = describe_error(exc, self.policy.limits, url)
                 if not isinstance(exc, (RetrievalError, httpx.HTTPError, asyncio.TimeoutError)):
                     logger.exception("unexpected failure indexing %s", url)
                 logger.info("not indexed: %s: %s", url, reason)

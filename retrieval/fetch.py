@@ -22,10 +22,9 @@ from megrez_search.retrieval.clean import clean_document, media_type
 from megrez_search.retrieval.errors import BlockedURLError, FetchError, RetrievalError
 from megrez_search.retrieval.guard import Resolver, check_url, resolve_host, validate_url
 from megrez_search.retrieval.index_store import find_indexed_page
+from megrez_search.retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
 from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.types import FetchFailure, Page
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +54,8 @@ class RawResponse:
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks and connects in one step, so DNS cannot change between check and use."""
 
-    def __init__(self, settings: Settings, resolver: Resolver = resolve_host) -> None:
-        self._settings = settings
+    def __init__(self, guard: GuardPolicy, resolver: Resolver = resolve_host) -> None:
+        self._guard = guard
         self._resolver = resolver
         self._backend = httpcore.AnyIOBackend()
 
@@ -70,7 +69,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         url = httpx.URL(scheme="http", host=host, port=port)
         target = await asyncio.wait_for(
-            check_url(url, self._settings, self._resolver), timeout=timeout
+            check_url(url, self._guard, self._resolver), timeout=timeout
         )
         return await self._backend.connect_tcp(
             target.address,
@@ -92,10 +91,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on `GuardedNetworkBackend`."""
 
-    def __init__(self, settings: Settings, resolver: Resolver = resolve_host) -> None:
+    def __init__(
+        self, concurrency: int, guard: GuardPolicy, resolver: Resolver = resolve_host
+    ) -> None:
         limits = httpx.Limits(
-            max_connections=max(settings.fetch_concurrency * 2, 4),
-            max_keepalive_connections=max(settings.fetch_concurrency, 2),
+            max_connections=max(concurrency * 2, 4),
+            max_keepalive_connections=max(concurrency, 2),
         )
         super().__init__(limits=limits, trust_env=False)
         # httpx has no public hook for the network backend; rebuild its pool with ours. Fail
@@ -108,20 +109,22 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(settings, resolver),
+            network_backend=GuardedNetworkBackend(guard, resolver),
         )
 
 
-def make_client(settings: Settings, resolver: Resolver = resolve_host) -> httpx.AsyncClient:
+def make_client(
+    limits: FetchLimits, guard: GuardPolicy, resolver: Resolver = resolve_host
+) -> httpx.AsyncClient:
     """The shared client: guarded pool, per-request timeouts, redirects left to `fetch_raw`."""
     timeout = httpx.Timeout(
-        connect=settings.connect_timeout_s,
-        read=settings.read_timeout_s,
-        write=settings.read_timeout_s,
-        pool=settings.fetch_deadline_s,
+        connect=limits.connect_timeout_s,
+        read=limits.read_timeout_s,
+        write=limits.read_timeout_s,
+        pool=limits.deadline_s,
     )
     return httpx.AsyncClient(
-        transport=GuardedTransport(settings, resolver),
+        transport=GuardedTransport(limits.concurrency, guard, resolver),
         timeout=timeout,
         follow_redirects=False,
         headers={
@@ -158,7 +161,7 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
 async def fetch_raw(
     client: httpx.AsyncClient,
     url: str,
-    settings: Settings,
+    limits: FetchLimits,
     headers: dict[str, str] | None = None,
 ) -> RawResponse:
     """GET `url` following at most `max_redirects` redirects, each hop checked by the guard.
@@ -168,7 +171,7 @@ async def fetch_raw(
     """
     current = httpx.URL(url)
     seen = {str(current)}
-    for _hop in range(settings.max_redirects + 1):
+    for _hop in range(limits.max_redirects + 1):
         # The scheme is checked here; addresses are checked by the transport at connect time.
         validate_url(current)
         request = client.build_request("GET", current, headers=headers)
@@ -187,23 +190,23 @@ async def fetch_raw(
                 return RawResponse(url, str(current), 304, response.headers, b"")
             if response.status_code >= 400:
                 raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
-            body = await _read_capped(response, settings.max_page_bytes)
+            body = await _read_capped(response, limits.max_page_bytes)
             return RawResponse(url, str(current), response.status_code, response.headers, body)
         finally:
             await response.aclose()
-    raise FetchError(f"too many redirects (more than {settings.max_redirects})")
+    raise FetchError(f"too many redirects (more than {limits.max_redirects})")
 
 
-def describe_error(exc: BaseException, settings: Settings, url: str = "") -> str:
+def describe_error(exc: BaseException, limits: FetchLimits, url: str = "") -> str:
     """A short, user-readable reason for a failed fetch."""
     if isinstance(exc, RetrievalError):
         return str(exc)
     if isinstance(exc, asyncio.TimeoutError):  # the total deadline (not httpx's timeouts)
-        return f"timed out: the fetch deadline of {settings.fetch_deadline_s:g} s passed"
+        return f"timed out: the fetch deadline of {limits.deadline_s:g} s passed"
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"timed out connecting (after {settings.connect_timeout_s:g} s)"
+        return f"timed out connecting (after {limits.connect_timeout_s:g} s)"
     if isinstance(exc, httpx.ReadTimeout):
-        return f"timed out reading (no data for {settings.read_timeout_s:g} s)"
+        return f"timed out reading (no data for {limits.read_timeout_s:g} s)"
     if isinstance(exc, httpx.ConnectError):
         where = httpx.URL(url).netloc.decode() if url.startswith(("http://", "https://")) else url
         return f"connection failed: cannot connect to {where} ({exc or 'refused'})"
@@ -219,23 +222,23 @@ class Fetcher:
 
     def __init__(
         self,
-        settings: Settings,
+        policy: FetchPolicy,
         client: httpx.AsyncClient | None = None,
         cache: PageCache | None = None,
         resolver: Resolver = resolve_host,
     ) -> None:
-        self.settings = settings
+        self.policy = policy
         self._resolver = resolver
         self._client = client
         self._owns_client = client is None
         self._owns_cache = cache is None
-        self._cache = cache if cache is not None else PageCache.for_settings(settings)
-        self._semaphore = asyncio.Semaphore(max(1, settings.fetch_concurrency))
+        self._cache = cache if cache is not None else PageCache.for_policy(policy.cache)
+        self._semaphore = asyncio.Semaphore(max(1, policy.limits.concurrency))
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = make_client(self.settings, self._resolver)
+            self._client = make_client(self.policy.limits, self.policy.guard, self._resolver)
         return self._client
 
     async def __aenter__(self) -> Fetcher:  # noqa: PYI034 - typing.Self needs 3.11
@@ -256,17 +259,17 @@ class Fetcher:
         """One page, from the cache or the network; never raises."""
         try:
             if url.startswith("file:"):
-                return _indexed_file(url, self.settings)
+                return _indexed_file(url, self.policy)
             validate_url(url)
             cached = self._cache.get(url) if self._cache else None
             if cached is not None:
                 # The guard decides before the cache answers: a page cached while its host
                 # (or the host it redirected to) was trusted is refused once it is not.
                 for hop in dict.fromkeys((url, cached.final_url)):
-                    await check_url(hop, self.settings, self._resolver)
+                    await check_url(hop, self.policy.guard, self._resolver)
                 return cached
             async with self._semaphore:
-                raw = await fetch_raw(self.client, url, self.settings)
+                raw = await fetch_raw(self.client, url, self.policy.limits)
             # Extraction is CPU work: a thread keeps the event loop serving other downloads.
             doc = await asyncio.to_thread(
                 clean_document, raw.body, raw.content_type, raw.final_url, raw.charset
@@ -286,7 +289,7 @@ class Fetcher:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes a per-page reason, never a crash
-            reason = describe_error(exc, self.settings, url)
+            reason = describe_error(exc, self.policy.limits, url)
             if not isinstance(exc, (RetrievalError, httpx.HTTPError, asyncio.TimeoutError)):
                 logger.exception("unexpected failure fetching %s", url)
             logger.info("fetch failed: %s: %s", url, reason)
@@ -295,14 +298,14 @@ class Fetcher:
     async def iter_pages(self, urls: Sequence[str]) -> AsyncIterator[Page | FetchFailure]:
         """Pages as they arrive (first finished, first yielded), all within the deadline."""
         unique = list(dict.fromkeys(urls))
-        deadline = asyncio.get_running_loop().time() + self.settings.fetch_deadline_s
+        deadline = asyncio.get_running_loop().time() + self.policy.limits.deadline_s
 
         async def bounded(url: str) -> Page | FetchFailure:
             left = max(0.0, deadline - asyncio.get_running_loop().time())
             try:
                 return await asyncio.wait_for(self.fetch_page(url), timeout=left)
             except TimeoutError as exc:
-                return FetchFailure(url=url, reason=describe_error(exc, self.settings))
+                return FetchFailure(url=url, reason=describe_error(exc, self.policy.limits))
 
         tasks = [asyncio.create_task(bounded(url)) for url in unique]
         try:
@@ -327,9 +330,9 @@ class Fetcher:
         return [by_url[url] for url in urls]
 
 
-def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:
+def _indexed_file(url: str, policy: FetchPolicy) -> Page | FetchFailure:
     """A `file:` URL is served only from a local index: fetching never reads arbitrary files."""
-    page = find_indexed_page(url, settings)
+    page = find_indexed_page(url, policy.indexes)
     if page is None:
         return FetchFailure(
             url=url,
@@ -338,19 +341,21 @@ def _indexed_file(url: str, settings: Settings) -> Page | FetchFailure:
     return page
 
 
-async def fetch_pages(urls: Sequence[str], settings: Settings) -> list[Page | FetchFailure]:
+async def fetch_pages(urls: Sequence[str], policy: FetchPolicy) -> list[Page | FetchFailure]:
     """Fetch and clean `urls` concurrently; one result per URL, in order, never raising."""
-    async with Fetcher(settings) as fetcher:
+    async with Fetcher(policy) as fetcher:
         return await fetcher.fetch_pages(urls)
 
 
-async def iter_pages(urls: Sequence[str], settings: Settings) -> AsyncIterator[Page | FetchFailure]:
+async def iter_pages(
+    urls: Sequence[str], policy: FetchPolicy
+) -> AsyncIterator[Page | FetchFailure]:
     """Like `fetch_pages`, yielding each page as soon as it is ready."""
-    async with Fetcher(settings) as fetcher:
+    async with Fetcher(policy) as fetcher:
         async for item in fetcher.iter_pages(urls):
             yield item
 
 
-def fetch_pages_sync(urls: Sequence[str], settings: Settings) -> list[Page | FetchFailure]:
+def fetch_pages_sync(urls: Sequence[str], policy: FetchPolicy) -> list[Page | FetchFailure]:
     """`fetch_pages` for synchronous callers (runs its own event loop)."""
-    return run_sync(fetch_pages(urls, settings))
+    return run_sync(fetch_pages(urls, policy))

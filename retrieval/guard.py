@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 import httpx
 from megrez_search.retrieval.errors import BlockedURLError
-
-from megrez_search.settings import Settings
+from megrez_search.retrieval.policy import GuardPolicy, IPAddress
 
 logger = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 # Cloud metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba): named in the message
@@ -135,13 +133,6 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
-def _is_exempt(host: str, address: IPAddress | None, settings: Settings) -> bool:
-    names, networks = settings.allowed_hosts
-    if host.lower().rstrip(".") in names:
-        return True
-    return address is not None and any(address in network for network in networks)
-
-
 def validate_url(url: str | httpx.URL) -> httpx.URL:
     """Parse `url` and refuse schemes other than http(s) and URLs without a host."""
     try:
@@ -159,7 +150,7 @@ def validate_url(url: str | httpx.URL) -> httpx.URL:
 
 
 async def check_url(
-    url: str | httpx.URL, settings: Settings, resolver: Resolver = resolve_host
+    url: str | httpx.URL, guard: GuardPolicy, resolver: Resolver = resolve_host
 ) -> CheckedTarget:
     """Resolve `url`'s host and refuse it unless every address is public or exempt.
 
@@ -185,7 +176,7 @@ async def check_url(
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
         problem = address_problem(address)
-        if problem and not _is_exempt(host, address, settings):
+        if problem and not guard.exempts(host, address):
             logger.info("SSRF guard blocked %s (%s %s)", url, problem, address)
             raise BlockedURLError(
                 f"blocked: {problem} {address} (host {host!r}); add it to MEGREZ_ALLOW_HOSTS "

@@ -15,22 +15,23 @@ from megrez_search.retrieval.crawl import Crawler
 from megrez_search.retrieval.errors import LocalIndexError
 from megrez_search.retrieval.index_folder import index_folder
 from megrez_search.retrieval.index_store import IndexStats, check_source, index_path, open_index
-
-from megrez_search.settings import Settings
+from megrez_search.retrieval.policy import CrawlPolicy, IndexStore
 
 logger = logging.getLogger(__name__)
 
 
-def build_index(source: str, name: str, settings: Settings, progress: bool = True) -> IndexStats:
-    """Create or update index `name` from a website root URL or a local folder."""
-    path = index_path(name, settings)
+def build_index(
+    source: str, name: str, store: IndexStore, crawl: CrawlPolicy, progress: bool = True
+) -> IndexStats:
+    """Create or update index `name` in `store` from a website root URL or a local folder."""
+    path = index_path(name, store)
     started = time.perf_counter()
     stats = IndexStats(name=name, path=path)
     folder = Path(source).expanduser()
     if source.startswith(("http://", "https://")):
         with open_index(path) as db:
             check_source(db, source)
-            asyncio.run(Crawler(source, settings, db, stats, progress).run())
+            asyncio.run(Crawler(source, crawl, db, stats, progress).run())
     elif folder.is_dir():
         with open_index(path) as db:
             check_source(db, str(folder.resolve()))

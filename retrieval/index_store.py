@@ -19,10 +19,9 @@ from urllib.parse import unquote, urlsplit
 
 from megrez_search.retrieval.clean import CleanDocument, clean_document
 from megrez_search.retrieval.errors import LocalIndexError
+from megrez_search.retrieval.policy import IndexStore
 from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.types import Page, SearchResult
-
-from megrez_search.settings import Settings
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Column weights for bm25(): a query word in the title or URL path says more than in the body.
@@ -78,17 +77,17 @@ class IndexStats:
         )
 
 
-def index_path(name: str, settings: Settings) -> Path:
+def index_path(name: str, store: IndexStore) -> Path:
     """Where index `name` lives; refuses names that are not plain file names."""
     if not _NAME.match(name):
         raise LocalIndexError(
             f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
         )
-    return settings.index_dir / f"{name}.sqlite"
+    return store.directory / f"{name}.sqlite"
 
 
-def list_indexes(settings: Settings) -> list[str]:
-    return sorted(path.stem for path in settings.index_dir.glob("*.sqlite"))
+def list_indexes(store: IndexStore) -> list[str]:
+    return sorted(path.stem for path in store.directory.glob("*.sqlite"))
 
 
 @contextmanager
@@ -101,12 +100,12 @@ def open_index(path: Path) -> Iterator[sqlite3.Connection]:
         db.commit()
 
 
-def _open_existing(name: str, settings: Settings) -> sqlite3.Connection:
-    path = index_path(name, settings)
+def _open_existing(name: str, store: IndexStore) -> sqlite3.Connection:
+    path = index_path(name, store)
     if not path.exists():
-        known = ", ".join(list_indexes(settings)) or "none"
+        known = ", ".join(list_indexes(store)) or "none"
         raise LocalIndexError(
-            f"no local index named {name!r} in {settings.index_dir} (existing: {known}); "
+            f"no local index named {name!r} in {store.directory} (existing: {known}); "
             f"build it with `megrez-search index SOURCE --name {name}`"
         )
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -126,12 +125,12 @@ def fts_query(query: str) -> str:
     return " OR ".join(f'"{term}"' for term in dict.fromkeys(words + compounds))
 
 
-def search_index(name: str, query: str, limit: int, settings: Settings) -> list[SearchResult]:
+def search_index(name: str, query: str, limit: int, store: IndexStore) -> list[SearchResult]:
     """Best pages of index `name` for `query` by BM25, with a snippet around the matches."""
     match = fts_query(query)
     if not match:
         return []
-    with closing(_open_existing(name, settings)) as db:
+    with closing(_open_existing(name, store)) as db:
         try:
             rows = db.execute(
                 f"""SELECT docs.url, docs.title,
@@ -156,10 +155,10 @@ def _plain(markdown: str) -> str:
     return " ".join(re.sub(r"(^|\s)#{1,6}\s|[*`]+|^\|\s*|\s*\|$", " ", markdown).split())
 
 
-def find_indexed_page(url: str, settings: Settings) -> Page | None:
+def find_indexed_page(url: str, store: IndexStore) -> Page | None:
     """The stored page for `url` from any local index (used to 'fetch' file: URLs)."""
-    for name in list_indexes(settings):
-        with closing(_open_existing(name, settings)) as db:
+    for name in list_indexes(store):
+        with closing(_open_existing(name, store)) as db:
             row = db.execute(
                 "SELECT title, text, content_type, language, date FROM docs WHERE url = ?", (url,)
             ).fetchone()

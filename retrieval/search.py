@@ -1,6 +1,6 @@
 """Search provider registry and chains with fallback.
 
-`make_search_provider("ddg,searxng:http://localhost:8080,local:docs", settings)` gives one
+`make_search_provider("ddg,searxng:http://localhost:8080,local:docs", policy)` gives one
 `SearchProvider`: the first provider that answers wins; rate limits and outages move on to the
 next, and the outcome says which provider answered and which failed. A rate-limited provider
 cools down (exponential backoff, shared by the process) and is skipped meanwhile.
@@ -15,10 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
+from megrez_search.retrieval.policy import SearchPolicy
 from megrez_search.retrieval.providers.base import BaseProvider, SearchProvider
 from megrez_search.retrieval.types import SearchOutcome
-
-from megrez_search.settings import Settings
 
 __all__ = [
     "PROVIDERS",
@@ -36,30 +35,30 @@ MAX_COOLDOWN_S = 900.0  # a rate-limited provider is retried at least every 15 m
 MAX_WAIT_S = 5.0  # the longest a search waits for a cooling provider instead of failing
 
 
-def _ddg(arg: str, settings: Settings) -> BaseProvider:
+def _ddg(arg: str, policy: SearchPolicy) -> BaseProvider:
     from megrez_search.retrieval.providers.ddg import DdgProvider
 
     if arg:
         raise ProviderSpecError(f"'ddg' takes no argument (got 'ddg:{arg}')")
-    return DdgProvider(settings)
+    return DdgProvider(policy)
 
 
-def _searxng(arg: str, settings: Settings) -> BaseProvider:
+def _searxng(arg: str, policy: SearchPolicy) -> BaseProvider:
     from megrez_search.retrieval.providers.searxng import SearxngProvider
 
-    return SearxngProvider(arg, settings)
+    return SearxngProvider(arg, policy)
 
 
-def _local(arg: str, settings: Settings) -> BaseProvider:
+def _local(arg: str, policy: SearchPolicy) -> BaseProvider:
     from megrez_search.retrieval.providers.local import LocalProvider
 
     if not arg:
         raise ProviderSpecError("'local' needs an index name, e.g. 'local:docs'")
-    return LocalProvider(arg, settings)
+    return LocalProvider(arg, policy.indexes)
 
 
-# kind -> factory(argument after the first ':', settings)
-PROVIDERS: dict[str, Callable[[str, Settings], BaseProvider]] = {
+# kind -> factory(argument after the first ':', policy)
+PROVIDERS: dict[str, Callable[[str, SearchPolicy], BaseProvider]] = {
     "ddg": _ddg,
     "searxng": _searxng,
     "local": _local,
@@ -107,13 +106,13 @@ class ProviderChain:
     def __init__(
         self,
         providers: Sequence[BaseProvider],
-        settings: Settings,
+        backoff_s: float,
         cooldowns: Cooldowns | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.providers = list(providers)
         self.name = ",".join(provider.name for provider in self.providers)
-        self.backoff_s = settings.search_backoff_s
+        self.backoff_s = backoff_s
         self.cooldowns = cooldowns if cooldowns is not None else _SHARED_COOLDOWNS
         self.sleep = sleep
 
@@ -164,7 +163,7 @@ class ProviderChain:
         )
 
 
-def make_provider(spec: str, settings: Settings) -> BaseProvider:
+def make_provider(spec: str, policy: SearchPolicy) -> BaseProvider:
     """One provider from 'ddg', 'searxng:URL' or 'local:NAME'."""
     kind, _, arg = spec.strip().partition(":")
     factory = PROVIDERS.get(kind.strip().lower())
@@ -174,7 +173,7 @@ def make_provider(spec: str, settings: Settings) -> BaseProvider:
             f"unknown search provider {spec!r}: use one of {known} "
             "(e.g. 'ddg', 'searxng:http://localhost:8080', 'local:docs')"
         )
-    return factory(arg.strip(), settings)
+    return factory(arg.strip(), policy)
 
 
 class ProviderNotOfferedError(ProviderSpecError):
@@ -193,13 +192,13 @@ def _entries(chain: str) -> list[str]:
     return [part for part in (p.strip() for p in chain.split(",")) if part]
 
 
-def offered_providers(settings: Settings) -> list[str]:
+def offered_providers(policy: SearchPolicy) -> list[str]:
     """The chain entries a request may choose: MEGREZ_SEARCH's, MEGREZ_SEARCH_CHOICES' and
     every local index built on this server (`local:NAME` reads the data dir only, no network)."""
     from megrez_search.retrieval.index_store import list_indexes
 
-    local = [f"local:{name}" for name in list_indexes(settings)]
-    configured = _entries(settings.search) + _entries(settings.search_choices)
+    local = [f"local:{name}" for name in list_indexes(policy.indexes)]
+    configured = _entries(policy.chain) + _entries(policy.choices)
     return list(dict.fromkeys(configured + local))
 
 
@@ -208,7 +207,7 @@ def _public_name(entry: str) -> str:
     return "searxng" if _entry_key(entry).startswith("searxng:") else _entry_key(entry)
 
 
-def choose_providers(spec: str, settings: Settings) -> str:
+def choose_providers(spec: str, policy: SearchPolicy) -> str:
     """The provider chain a request asked for, made of the operator's configured entries only.
 
     Each comma-separated part must name an offered entry: 'ddg', 'local:pydocs', or a
@@ -216,7 +215,7 @@ def choose_providers(spec: str, settings: Settings) -> str:
     used (it would let any client make the server fetch internal addresses). Raises
     `ProviderNotOfferedError`.
     """
-    offered = offered_providers(settings)
+    offered = offered_providers(policy)
     by_key = {_entry_key(entry): entry for entry in offered}
     for entry in offered:  # plain 'searxng' picks the first configured instance
         by_key.setdefault(_public_name(entry), entry)
@@ -236,11 +235,11 @@ def choose_providers(spec: str, settings: Settings) -> str:
     return ",".join(dict.fromkeys(chosen))
 
 
-def make_search_provider(spec: str, settings: Settings) -> ProviderChain:
+def make_search_provider(spec: str, policy: SearchPolicy) -> ProviderChain:
     """The provider chain for a spec like "ddg,searxng:http://localhost:8080,local:docs"."""
     parts = [part for part in (p.strip() for p in spec.split(",")) if part]
     if not parts:
         raise ProviderSpecError(
             "no search provider configured: set MEGREZ_SEARCH, e.g. 'ddg' or 'ddg,local:docs'"
         )
-    return ProviderChain([make_provider(part, settings) for part in parts], settings)
+    return ProviderChain([make_provider(part, policy) for part in parts], policy.backoff_s)

@@ -137,6 +137,25 @@ def test_the_ground_floor_imports_no_layer() -> None:
         assert imported <= GROUND_FLOOR | {None}, module
 
 
+def test_retrieval_takes_policies_not_the_settings() -> None:
+    """Retrieval is told what it needs by small policies (retrieval/policy.py), built from the
+    settings by the agent layer: of the ground floor it imports only the errors."""
+    offenders = {
+        module: sorted(name for name in imports_of(module, path) if layer_of(name) == "settings")
+        for module, path in MODULES.items()
+        if layer_of(module) == "retrieval"
+    }
+    assert not {module: names for module, names in offenders.items() if names}
+    annotated = {
+        module
+        for module, path in MODULES.items()
+        if layer_of(module) == "retrieval"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Name) and node.id == "Settings"
+    }
+    assert not annotated
+
+
 def test_no_module_is_over_the_line_budget() -> None:
     long = {
         module: lines

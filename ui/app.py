@@ -24,10 +24,10 @@ from megrez_search.ui.attachments import keep_attachments, ui_secret
 from megrez_search.ui.chats import (
     Agents,
     ChatModels,
+    TurnAsked,
     chat_choices,
     export_chat,
     followup_questions,
-    provider_for,
 )
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from megrez_search.ui.export import answer_markdown, last_answer
@@ -214,7 +214,7 @@ class ChatUI:
 
     def respond(
         self,
-        box: dict[str, Any] | None,
+        box: dict[str, Any] | str | None,
         thread_id: str | None,
         search: bool,
         provider: str,
@@ -225,50 +225,20 @@ class ChatUI:
         deep: bool = False,
         request: gr.Request | None = None,
     ) -> Iterator[TurnUpdate]:
-        """Run one turn from the message box, yielding `TurnUpdate`s."""
+        """Run one turn from the message box (or a follow-up chip's question, asked in the
+        chat with its current settings), yielding `TurnUpdate`s."""
         user = user_of(request)
-        box = box or {}
+        box = {"text": box} if isinstance(box, str) else box or {}
         attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
-        ask = AskRequest(
-            question=str(box.get("text") or ""),
-            thread_id=thread_id or uuid.uuid4().hex,
-            search=bool(search),
-            provider=provider_for(scope, provider),
-            max_pages=int(pages) if pages else None,
-            memory_fallback=memory,
-            deep=bool(deep),
-            image=attachments.image,
-            audio=attachments.audio,
-            user=user,
+        asked = TurnAsked(search, provider, pages, scope, memory, deep)
+        ask = asked.request(
+            str(box.get("text") or ""),
+            thread_id or uuid.uuid4().hex,
+            user,
+            attachments.image,
+            attachments.audio,
         )
         yield from self.run_turn(ask, model, attachments.problems)
-
-    def ask_followup(
-        self,
-        question: str,
-        thread_id: str | None,
-        search: bool,
-        provider: str,
-        pages: float | None = None,
-        scope: str | None = None,
-        model: str | None = None,
-        memory: bool | None = None,
-        deep: bool = False,
-        request: gr.Request | None = None,
-    ) -> Iterator[TurnUpdate]:
-        """A follow-up chip clicked: asked in the chat with its current search setting."""
-        yield from self.respond(
-            {"text": question},
-            thread_id,
-            search,
-            provider,
-            pages,
-            scope,
-            model,
-            memory,
-            deep,
-            request,
-        )
 
     def regenerate(
         self,
@@ -302,17 +272,12 @@ class ChatUI:
                 chat, gr.skip(), thread_id, gr.skip(), gr.skip(), status, gr.skip(), gr.skip()
             )
             return
-        ask = AskRequest(
-            question=str(asked.get("content") or ""),
-            thread_id=thread_id,
-            search=bool(search),
-            provider=provider_for(scope, provider),
-            max_pages=int(pages) if pages else None,
-            memory_fallback=memory,
-            deep=bool(deep),
-            image=_existing(asked.get("image")),
-            audio=_existing(asked.get("audio")),
-            user=user,
+        ask = TurnAsked(search, provider, pages, scope, memory, deep).request(
+            str(asked.get("content") or ""),
+            thread_id,
+            user,
+            _existing(asked.get("image")),
+            _existing(asked.get("audio")),
         )
         yield from self.run_turn(ask, model, ())
 

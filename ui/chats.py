@@ -9,9 +9,11 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from megrez_search.agent.api import SearchAgent, ThreadInfo
+from megrez_search.agent.api import AskRequest, SearchAgent, ThreadInfo
+from megrez_search.agent.retrieval_policy import index_store
 from megrez_search.retrieval.index_store import list_indexes
 from megrez_search.ui.export import conversation_markdown, export_name
 
@@ -74,7 +76,7 @@ def export_chat(
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
     """Where a chat can search: the web (its provider chain), or one local index."""
     try:
-        names = list_indexes(settings)
+        names = list_indexes(index_store(settings))
     except OSError:
         names = []
     return [("Web", WEB_SCOPE), *((f"Index: {name}", f"local:{name}") for name in names)]
@@ -85,6 +87,39 @@ def provider_for(scope: str | None, chain: str) -> str | None:
     if scope and scope != WEB_SCOPE:
         return scope
     return chain.strip() or None
+
+
+@dataclass(frozen=True)
+class TurnAsked:
+    """The chat's controls when a question is asked (the turn inputs after the thread)."""
+
+    search: bool
+    provider: str
+    pages: float | None
+    scope: str | None
+    memory: bool | None
+    deep: bool
+
+    def request(
+        self,
+        question: str,
+        thread_id: str | None,
+        user: str,
+        image: Path | None,
+        audio: Path | None,
+    ) -> AskRequest:
+        return AskRequest(
+            question=question,
+            thread_id=thread_id,
+            search=bool(self.search),
+            provider=provider_for(self.scope, self.provider),
+            max_pages=int(self.pages) if self.pages else None,
+            memory_fallback=self.memory,
+            deep=bool(self.deep),
+            image=image,
+            audio=audio,
+            user=user,
+        )
 
 
 class Agents:

@@ -60,6 +60,7 @@ def demo_settings(settings: Settings) -> Settings:
 
 def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
     """Serve the docs, index them if needed, and return the settings the UI should use."""
+    from megrez_search.agent.retrieval_policy import retrieval_policy
     from megrez_search.retrieval.index import build_index
     from megrez_search.retrieval.index_store import index_path
 
@@ -69,11 +70,12 @@ def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = 
             "`sudo apt-get install python3.11-doc` (or `make test-deps`)"
         )
     settings = demo_settings(settings)
+    policy = retrieval_policy(settings)
     docs = serve_docs(docs_dir, settings.demo_docs_port)
     try:
-        if reindex or not index_path(INDEX_NAME, settings).exists():
+        if reindex or not index_path(INDEX_NAME, policy.indexes).exists():
             print(f"Indexing the Python docs from {docs.url} (once; a few minutes)...", flush=True)
-            stats = build_index(docs.url, INDEX_NAME, settings, progress=True)
+            stats = build_index(docs.url, INDEX_NAME, policy.indexes, policy.crawl, progress=True)
             print(stats.summary(), flush=True)
             if not stats.pages:
                 raise DemoError("indexing the Python docs found no pages; see the log above")

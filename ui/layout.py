@@ -163,7 +163,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         )
         then_followups(submitted)
         for chip in chips:
-            asked = chip.click(ui.ask_followup, [chip, *turn_inputs], turn_outputs, **chain)
+            asked = chip.click(ui.respond, [chip, *turn_inputs], turn_outputs, **chain)
             then_followups(asked)
         for trigger in (regenerate.click, chatbot.retry):
             again = trigger(ui.regenerate, turn_inputs, turn_outputs, **chain)

@@ -12,7 +12,12 @@ from typing import Any, cast
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.nodes.common import earlier_questions, history, user_message
+from megrez_search.agent.nodes.common import (
+    earlier_answers,
+    earlier_questions,
+    history,
+    user_message,
+)
 from megrez_search.agent.state import AgentState
 
 from .state import DeepState
@@ -30,6 +35,7 @@ def deep_research(
         user=user_message(state),
         history=history(state, deps),
         earlier_questions=earlier_questions(state, deps),
+        earlier_answers=earlier_answers(state, deps),
         provider=state.provider,
         run_id=state.run_id,
     )

@@ -9,17 +9,16 @@ stays valid as later rounds add sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from megrez_search.agent.citations import strip_citations
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import Context
 from megrez_search.retrieval.passages import plain_passage_text
+from megrez_search.retrieval.policy import RankPolicy
 from megrez_search.retrieval.rank import rank_passages
 from megrez_search.retrieval.types import Page, Passage
-
-from megrez_search.settings import Settings
 
 from .bridge import best_sentences
 
@@ -42,12 +41,10 @@ class Finding:
 
 
 def relevant_passages(
-    query: str, pages: Sequence[Page], settings: Settings, count_tokens: Callable[[str], int]
+    query: str, pages: Sequence[Page], policy: RankPolicy, count_tokens: Callable[[str], int]
 ) -> list[Passage]:
     """The best passages of `pages` for `query`, cleaned as normal mode cleans them."""
-    budget = settings.model_copy(
-        update={"context_tokens": NOTE_CONTEXT_TOKENS, "passages_per_source": 2}
-    )
+    budget = replace(policy, context_tokens=NOTE_CONTEXT_TOKENS, passages_per_source=2)
     cleaned: list[Passage] = []
     for passage in rank_passages(query, pages, budget, count_tokens):
         if passage.score <= 0:

@@ -18,16 +18,14 @@ from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import (
     NoteEvent,
-    PageEvent,
     PlanEvent,
     QueryEvent,
     ResearchEvent,
     SourcesEvent,
 )
 from megrez_search.agent.query_writer import build_query
+from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.state import Context
-from megrez_search.retrieval.fetch import iter_pages
-from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome
 
 from megrez_search.runtime import Usage
@@ -45,7 +43,13 @@ MIN_FETCH_S = 1.0
 
 
 def subquestion(text: str, state: DeepState, deps: AgentDeps, round: int) -> dict[str, Any]:
-    query = build_query(text, None, state.earlier_questions, deps.settings.max_query_words)
+    query = build_query(
+        text,
+        None,
+        state.earlier_questions,
+        deps.settings.max_query_words,
+        state.earlier_answers,
+    )
     return {"text": text, "query": query, "round": round}
 
 
@@ -96,28 +100,13 @@ def _fetch(
     urls: list[str], state: DeepState, deps: AgentDeps, writer: StreamWriter, titles: dict[str, str]
 ) -> list[Page | FetchFailure]:
     # The first round always reads its pages; the time budget limits the rounds after it.
-    seconds = deps.settings.fetch_deadline_s
+    seconds = deps.retrieval.fetch.limits.deadline_s
     if state.round > 1:  # a round that started within the budget reads at least one batch
         seconds = min(seconds, max(remaining(state, deps), MIN_FETCH_S))
     if not urls or seconds < MIN_FETCH_S:
         return []
-    settings = deps.settings.model_copy(update={"fetch_deadline_s": seconds})
-    cancel = deps.cancel_event(state.run_id)
-
-    async def collect() -> list[Page | FetchFailure]:
-        arrived: list[Page | FetchFailure] = []
-        async for item in iter_pages(urls, settings):
-            arrived.append(item)
-            ok = isinstance(item, Page)
-            title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
-            writer(
-                PageEvent(url=item.url, title=title, ok=ok, reason=getattr(item, "reason", None))
-            )
-            if cancel.is_set():
-                break  # Stop: keep what arrived
-        return arrived
-
-    return run_sync(collect())
+    policy = deps.retrieval.fetch.within(seconds)
+    return read_pages(urls, policy, writer, titles, deps.cancel_event(state.run_id))
 
 
 @deep_step(
@@ -146,15 +135,7 @@ def research(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[st
                 wanted.append(result.url)
     arrived = _fetch(wanted, state, deps, writer, titles)
     pages = [item for item in arrived if isinstance(item, Page)]
-    fetched = [
-        {
-            "url": item.url,
-            "title": getattr(item, "title", "") or titles.get(item.url, ""),
-            "ok": isinstance(item, Page),
-            "reason": getattr(item, "reason", None),
-        }
-        for item in arrived
-    ]
+    fetched = fetch_report(arrived, titles)
     status = {item["url"]: item["ok"] for item in [*state.fetched, *fetched]}
     uses: dict[str, int] = {}
     for outcome in outcomes:
@@ -194,7 +175,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
     notes = list(state.notes)
     for item in (q for q in state.subquestions if q["round"] == state.round):
         passages = relevant_passages(
-            item["query"], state.pages, deps.settings, deps.runtime.count_tokens
+            item["query"], state.pages, deps.retrieval.rank, deps.runtime.count_tokens
         )
         numbers = number_sources(contexts, passages)
         finding = take_note(

@@ -21,6 +21,7 @@ class DeepState:
     user: Message | None = None
     history: list[Message] = field(default_factory=list)
     earlier_questions: list[str] = field(default_factory=list)
+    earlier_answers: list[str] = field(default_factory=list)  # one per earlier question
     provider: str | None = None
     run_id: str = ""
 

@@ -13,21 +13,15 @@ import logging
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.citations import CitationStreamNormalizer, normalize_citations
+from megrez_search.agent.citations import normalize_citations
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import (
-    generic_answer_messages,
-    generic_chat_messages,
-    megrez_answer_messages,
-    megrez_messages,
-)
+from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import ErrorEvent, TokenEvent
-from megrez_search.agent.generation import generate
+from megrez_search.agent.generation import stream_tokens
 from megrez_search.agent.prompts import render, template
 
 from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.megrez_format import FUNCTION_START, STOP
+from megrez_search.runtime import Message, Usage
 
 from .common import deep_step
 from .notes import note_contexts
@@ -40,15 +34,10 @@ def _messages(state: DeepState, deps: AgentDeps) -> list[Message]:
     now = deps.clock()
     user = state.user or Message("user", state.question)
     contexts = note_contexts(state.notes, state.contexts)
-    megrez = deps.dialect.native_function_calls
     if contexts:
-        if megrez:
-            keywords = "; ".join(dict.fromkeys(state.queries))
-            return megrez_answer_messages(now, state.history, user, keywords, contexts)
-        return generic_answer_messages(now, state.history, user, contexts)
-    if megrez:
-        return megrez_messages(now, state.history, user, search=False)
-    return generic_chat_messages(now, state.history, user)
+        keywords = "; ".join(dict.fromkeys(state.queries))
+        return deps.dialect.answer_messages(now, state.history, user, keywords, contexts)
+    return deps.dialect.chat_messages(now, state.history, user)
 
 
 def sections(state: DeepState) -> str:
@@ -97,30 +86,25 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
     written: list[str] = []
     error: str | None = None
     if not stopped:
-        sampling = Sampling(
-            max_tokens=deps.settings.deep_answer_max_tokens,
-            temperature=deps.settings.answer_temperature,
-            repetition_penalty=deps.settings.answer_repetition_penalty,
-            # Generic: one paragraph — the direct answer; the sections carry the detail.
-            stop=(*STOP, FUNCTION_START) if deps.dialect.native_function_calls else ("\n\n",),
-        )
-        citations = CitationStreamNormalizer()
+        # Generic: one paragraph — the direct answer; the sections carry the detail.
+        stop = deps.dialect.answer_stop if deps.dialect.native_function_calls else ("\n\n",)
+        sampling = sampling_for(deps.settings, deps.settings.deep_answer_max_tokens, stop)
+
+        def keep(chunk: str) -> bool:
+            written.append(chunk)
+            return True
+
         try:
-            for chunk in generate(
+            stream_tokens(
                 deps.runtime,
                 _messages(state, deps),
                 sampling,
                 usage,
+                writer,
                 stall_timeout_s=deps.settings.model_stall_timeout_s,
                 cancel=cancel,
-            ):
-                written.append(chunk)
-                text = citations.feed(chunk)
-                if text:
-                    writer(TokenEvent(text=text))
-            rest = citations.flush()
-            if rest:
-                writer(TokenEvent(text=rest))
+                keep=keep,
+            )
         except MegrezSearchError as exc:
             error = str(exc)
             writer(ErrorEvent(message=error, step="write", fatal=False))

@@ -13,17 +13,16 @@ from dataclasses import asdict
 from typing import Any
 
 from langgraph.types import StreamWriter
+from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.citations import (
-    CitationStreamNormalizer,
     cited_numbers,
     normalize_citations,
     strip_citations,
 )
-from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
-from megrez_search.agent.generation import generate
+from megrez_search.agent.generation import stream_tokens
 from megrez_search.agent.grounding import ground
 from megrez_search.agent.prompts import render, template
 from megrez_search.agent.repetition import LoopGuard
@@ -91,29 +90,26 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         deps.dialect.answer_stop,
     )
     usage = Usage()
-    citations = CitationStreamNormalizer()
     guard = LoopGuard()
     cancel = deps.cancel_event(state.run_id)
+
+    def keep(chunk: str) -> bool:
+        guard.feed(chunk)
+        if guard.looped:  # the answer is kept up to the loop
+            log.info("repetition loop cut after %d characters", guard.cut)
+        return not guard.looped
+
     try:
-        for chunk in generate(
+        stream_tokens(
             deps.runtime,
             _messages(state, deps),
             sampling,
             usage,
+            writer,
             stall_timeout_s=settings.model_stall_timeout_s,
             cancel=cancel,
-        ):
-            guard.feed(chunk)
-            if guard.looped:
-                # Closing the generator stops the model; the answer is kept up to the loop.
-                log.info("repetition loop cut after %d characters", guard.cut)
-                break
-            text = citations.feed(chunk)
-            if text:
-                writer(TokenEvent(text=text))
-        tail = citations.flush()
-        if tail:
-            writer(TokenEvent(text=tail))
+            keep=keep,
+        )
     except MegrezSearchError as exc:
         partial = normalize_citations(guard.answer()).strip()
         writer(ErrorEvent(message=str(exc), step="answer", fatal=True))

@@ -9,19 +9,18 @@ always means source N.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import PageEvent, SearchResultsEvent, SourcesEvent
+from megrez_search.agent.events import SearchResultsEvent, SourcesEvent
+from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
-from megrez_search.retrieval.fetch import iter_pages
 from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.rank import rank_passages
-from megrez_search.retrieval.sync_bridge import run_sync
 from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
@@ -57,39 +56,13 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
 def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Fetch the result pages concurrently, announcing each as it arrives."""
     titles = {result["url"]: result["title"] for result in state.results}
-
-    async def collect() -> list[Page | FetchFailure]:
-        arrived: list[Page | FetchFailure] = []
-        async for item in iter_pages(list(titles), deps.settings):
-            arrived.append(item)
-            if isinstance(item, Page):
-                writer(
-                    PageEvent(url=item.url, title=item.title or titles.get(item.url, ""), ok=True)
-                )
-            else:
-                writer(
-                    PageEvent(
-                        url=item.url, title=titles.get(item.url, ""), ok=False, reason=item.reason
-                    )
-                )
-        return arrived
-
-    arrived = run_sync(collect())
+    arrived = read_pages(list(titles), deps.retrieval.fetch, writer, titles)
     # Keep the search engine's order (the best result first), not the order of arrival.
     order = {url: index for index, url in enumerate(titles)}
     arrived.sort(key=lambda item: order.get(item.url, len(order)))
     pages = [item for item in arrived if isinstance(item, Page)]
     failures = [f"{item.url}: {item.reason}" for item in arrived if isinstance(item, FetchFailure)]
-    fetched = [
-        {
-            "url": item.url,
-            "title": getattr(item, "title", "") or titles.get(item.url, ""),
-            "ok": isinstance(item, Page),
-            "reason": getattr(item, "reason", None),
-        }
-        for item in arrived
-    ]
-    return {"pages": pages, "fetched": fetched, "failures": failures}
+    return {"pages": pages, "fetched": fetch_report(arrived, titles), "failures": failures}
 
 
 def group_contexts(passages: list[Passage]) -> list[Context]:
@@ -109,11 +82,8 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
 @step("rank", "Picking the relevant passages")
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget; pages that match nothing are not useful."""
-    settings = deps.settings
-    budget = deps.dialect.context_tokens(settings)
-    if budget != settings.context_tokens:
-        settings = settings.model_copy(update={"context_tokens": budget})
-    passages = rank_passages(_query(state), state.pages, settings, deps.runtime.count_tokens)
+    policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
+    passages = rank_passages(_query(state), state.pages, policy, deps.runtime.count_tokens)
     useful = [p for p in passages if p.score > 0]
     cleaned: list[Passage] = []
     for passage in useful:

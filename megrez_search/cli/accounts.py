@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
 
 from megrez_search.accounts import AccountError, Accounts
+from megrez_search.cli import SettingsFromArgs
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
-
-SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
 
 def register(subparsers: argparse._SubParsersAction, settings_from_args: SettingsFromArgs) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import MegrezSearchError
 from ..settings import Settings
+from . import SettingsFromArgs
 
 
 class AskFailed(MegrezSearchError):
@@ -23,7 +23,7 @@ class AskFailed(MegrezSearchError):
 
 def register(
     subparsers: argparse._SubParsersAction,
-    settings_from_args: Callable[[argparse.Namespace], Settings],
+    settings_from_args: SettingsFromArgs,
 ) -> None:
     parser = subparsers.add_parser(
         "ask",

@@ -14,18 +14,18 @@ import json
 import logging
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import MegrezSearchError
 from ..settings import Settings
+from . import SettingsFromArgs
 
 log = logging.getLogger(__name__)
 
 
 def register(
     subparsers: argparse._SubParsersAction,
-    settings_from_args: Callable[[argparse.Namespace], Settings],
+    settings_from_args: SettingsFromArgs,
 ) -> None:
     parser = subparsers.add_parser(
         "eval",

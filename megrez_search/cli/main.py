@@ -11,7 +11,7 @@ import logging
 import logging.handlers
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -22,8 +22,6 @@ log = logging.getLogger("megrez_search")
 
 #: Modules that add subcommands, in the order `--help` lists them.
 AREA_COMMANDS = ("agent", "ui", "accounts", "retrieval", "eval", "runtime")
-
-SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

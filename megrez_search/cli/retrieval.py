@@ -12,13 +12,11 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable
 
+from megrez_search.cli import SettingsFromArgs
 from megrez_search.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
 
 def register(subparsers: argparse._SubParsersAction, settings_from_args: SettingsFromArgs) -> None:
@@ -68,9 +66,13 @@ def _positive_int(text: str) -> int:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    from megrez_search.agent.retrieval_policy import retrieval_policy
     from megrez_search.retrieval.index import build_index
 
-    stats = build_index(args.source, args.name, settings, progress=not args.no_progress)
+    policy = retrieval_policy(settings)
+    stats = build_index(
+        args.source, args.name, policy.indexes, policy.crawl, progress=not args.no_progress
+    )
     for url, reason in stats.failures[:20]:
         print(f"  not indexed: {url}: {reason}", file=sys.stderr)
     if len(stats.failures) > 20:
@@ -81,10 +83,12 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
+    from megrez_search.agent.retrieval_policy import retrieval_policy
     from megrez_search.retrieval.search import make_search_provider
 
     query = " ".join(args.query).strip()
-    provider = make_search_provider(args.provider or settings.search, settings)
+    policy = retrieval_policy(settings).search
+    provider = make_search_provider(policy.chain, policy)
     outcome = provider.search(query, args.limit)
     if args.json:
         print(
@@ -116,13 +120,14 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from megrez_search.agent.retrieval_policy import retrieval_policy
     from megrez_search.retrieval.fetch import fetch_pages_sync
     from megrez_search.retrieval.guard import validate_url
     from megrez_search.retrieval.types import FetchFailure
 
     if not args.url.startswith("file:"):
         validate_url(args.url)  # a malformed URL is a user error (exit 2), not a fetch failure
-    [item] = fetch_pages_sync([args.url], settings)
+    [item] = fetch_pages_sync([args.url], retrieval_policy(settings).fetch)
     if isinstance(item, FetchFailure):
         if args.json:
             print(json.dumps({"url": item.url, "error": item.reason}, ensure_ascii=False, indent=2))
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="megrez-search")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    register(subparsers, lambda args: get_settings())
+    register(subparsers, lambda args: get_settings(search=getattr(args, "provider", None)))
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

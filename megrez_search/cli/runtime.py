@@ -9,15 +9,15 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..settings import Settings
+from . import SettingsFromArgs
 
 
 def register(
     subparsers: argparse._SubParsersAction,
-    settings_from_args: Callable[[argparse.Namespace], Settings],
+    settings_from_args: SettingsFromArgs,
 ) -> None:
     parser = subparsers.add_parser(
         "model",

@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 
+from megrez_search.cli import SettingsFromArgs
 from megrez_search.settings import Settings
 
 log = logging.getLogger(__name__)
-
-SettingsFromArgs = Callable[[argparse.Namespace], Settings]
 
 
 def _port(text: str) -> int:
@@ -26,13 +24,17 @@ def _port(text: str) -> int:
     return value
 
 
-def _server_flags(parser: argparse.ArgumentParser, default_port: str) -> None:
+def _server_flags(
+    parser: argparse.ArgumentParser, default_port: str, provider: bool = True
+) -> None:
     parser.add_argument("--host", help="address to listen on (default: MEGREZ_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=_port, help=f"port to listen on (default: {default_port})")
-    parser.add_argument(
-        "--provider",
-        help="default search provider chain, e.g. 'ddg' or 'local:docs' (default: MEGREZ_SEARCH)",
-    )
+    if provider:
+        parser.add_argument(
+            "--provider",
+            help="default search provider chain, e.g. 'ddg' or 'local:docs' "
+            "(default: MEGREZ_SEARCH)",
+        )
     parser.add_argument(
         "--no-auth",
         action="store_true",
@@ -40,13 +42,15 @@ def _server_flags(parser: argparse.ArgumentParser, default_port: str) -> None:
     )
 
 
-def _check_exposure(host: str, args: argparse.Namespace, settings: Settings) -> None:
-    """Refuse an unauthenticated listener beyond loopback (see megrez_search.accounts)."""
+def _listen_on(args: argparse.Namespace, settings: Settings, default_port: int) -> tuple[str, int]:
+    """The address to listen on (flags over settings), refused when it is unauthenticated
+    beyond loopback (see megrez_search.accounts)."""
     from megrez_search.accounts import Accounts, check_exposure, is_loopback
     from megrez_search.store import open_database
 
+    host, port = args.host or settings.host, args.port or default_port
     if is_loopback(host):
-        return
+        return host, port
     database = open_database(settings)
     try:
         has_users = Accounts(database).has_users()
@@ -55,6 +59,7 @@ def _check_exposure(host: str, args: argparse.Namespace, settings: Settings) -> 
     warning = check_exposure(host, has_users, getattr(args, "no_auth", False))
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    return host, port
 
 
 def register(subparsers: argparse._SubParsersAction, settings_from_args: SettingsFromArgs) -> None:
@@ -83,11 +88,7 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
         description="Needs Debian's python3.11-doc. Serves its HTML on 127.0.0.1, builds the "
         "local index 'pydocs' the first time, and starts the UI searching local:pydocs.",
     )
-    demo.add_argument("--host", help="address of the UI (default: MEGREZ_HOST, 127.0.0.1)")
-    demo.add_argument("--port", type=_port, help="port of the UI (default: MEGREZ_PORT, 7860)")
-    demo.add_argument(
-        "--no-auth", action="store_true", help="allow a non-loopback --host with no accounts"
-    )
+    _server_flags(demo, "MEGREZ_PORT, 7860", provider=False)
     demo.add_argument("--reindex", action="store_true", help="update the index even if it exists")
     demo.set_defaults(handler=lambda args: run_demo(args, settings_from_args(args)))
 
@@ -95,8 +96,7 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
 def run_ui(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.ui.launch import launch_ui
 
-    host, port = args.host or settings.host, args.port or settings.port
-    _check_exposure(host, args, settings)
+    host, port = _listen_on(args, settings, settings.port)
     print(f"Megrez Search UI on http://{host}:{port} (Ctrl+C to stop)", flush=True)
     launch_ui(settings, host, port)
     return 0
@@ -105,8 +105,7 @@ def run_ui(args: argparse.Namespace, settings: Settings) -> int:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.server.app import serve_api
 
-    host, port = args.host or settings.host, args.port or settings.api_port
-    _check_exposure(host, args, settings)
+    host, port = _listen_on(args, settings, settings.api_port)
     print(f"Megrez Search API on http://{host}:{port}/v1 (Ctrl+C to stop)", flush=True)
     serve_api(settings, host, port)
     return 0
@@ -116,8 +115,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from megrez_search.ui.demo import prepare_demo
     from megrez_search.ui.launch import launch_ui
 
-    host, port = args.host or settings.host, args.port or settings.port
-    _check_exposure(host, args, settings)
+    host, port = _listen_on(args, settings, settings.port)
     demo = prepare_demo(settings, reindex=args.reindex)
     print(
         f"Demo: searching {demo.provider} (Python docs served at {demo.docs_url}); "

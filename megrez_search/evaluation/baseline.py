@@ -25,6 +25,7 @@ from megrez_search.agent.dialect import dialect_for, sampling_for
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import render, template
 from megrez_search.agent.result import AskResult
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import Context
 from megrez_search.retrieval.fetch import fetch_pages_sync
@@ -69,7 +70,8 @@ class InfiniWebSearchBaseline:
         self.top_k = top_k
         self.page_tokens = page_tokens
         self.summary_tokens = summary_tokens
-        self.provider = make_search_provider(settings.search, settings)
+        self.retrieval = retrieval_policy(settings)
+        self.provider = make_search_provider(self.retrieval.search.chain, self.retrieval.search)
 
     def _stream(self, messages: list[Message], sampling: Sampling, usage: Usage) -> Iterator[str]:
         return generate(
@@ -114,7 +116,7 @@ class InfiniWebSearchBaseline:
         outcome = self.provider.search(query, max_results=self.top_k)
         results = outcome.results[: self.top_k]
         mark = lap("search", mark)
-        fetched = fetch_pages_sync([result.url for result in results], self.settings)
+        fetched = fetch_pages_sync([result.url for result in results], self.retrieval.fetch)
         pages = [item for item in fetched if isinstance(item, Page)]
         mark = lap("fetch", mark)
         contexts = [

@@ -1,7 +1,7 @@
 """The evaluation corpus: a folder of HTML pages served on loopback and indexed by crawling it.
 
 The real search -> fetch -> clean path runs against it, as for any website. The index lives
-under `settings.index_dir` and is reused as long as the folder is unchanged (a fingerprint of
+under the data dir's `indexes/` and is reused as long as the folder is unchanged (a fingerprint of
 its files' names, sizes and modification times sits beside the index). Index URLs carry the
 server's port, so the port is derived from the folder path and stays the same between runs.
 """
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.errors import MegrezSearchError
 from megrez_search.retrieval import clean as page_cleaning
 from megrez_search.retrieval import crawl as page_crawl
@@ -29,6 +30,7 @@ from megrez_search.settings import Settings
 log = logging.getLogger(__name__)
 
 _PORT_BASE, _PORT_SPAN, _PORT_TRIES = 20_000, 20_000, 20
+LOOPBACK = "127.0.0.1"  # where the corpus is served
 
 
 class CorpusError(MegrezSearchError):
@@ -107,7 +109,8 @@ def ensure_index(
     """The `local:` index of the corpus served at `base_url`, crawled unless up to date."""
     root = Path(root).resolve()
     name = index_name_for(root, base_url)
-    path = index_path(name, settings)
+    policy = retrieval_policy(settings)
+    path = index_path(name, policy.indexes)
     stamp_file = path.with_suffix(".fingerprint")
     stamp = f"code {code_fingerprint()}\ncorpus {fingerprint(root)}"
     old = stamp_file.read_text().strip() if stamp_file.exists() else ""
@@ -117,7 +120,8 @@ def ensure_index(
     if path.exists() and old.split("\n")[0] != stamp.split("\n")[0]:
         log.info("indexing code changed: rebuilding index %s from scratch", name)
         _remove_index(path)
-    stats = build_index(base_url, name, allow_loopback(settings), progress=progress)
+    crawl = policy.crawl.trusting(LOOPBACK)
+    stats = build_index(base_url, name, policy.indexes, crawl, progress=progress)
     if stats.pages == 0:
         _remove_index(path)
         raise CorpusError(
@@ -131,9 +135,9 @@ def ensure_index(
 
 def allow_loopback(settings: Settings) -> Settings:
     """`settings` with 127.0.0.1 exempt from the SSRF guard (MEGREZ_ALLOW_HOSTS for this run)."""
-    if "127.0.0.1" in settings.allow_hosts.split(","):
+    if LOOPBACK in settings.allow_hosts.split(","):
         return settings
-    hosts = ",".join(h for h in (settings.allow_hosts, "127.0.0.1") if h)
+    hosts = ",".join(h for h in (settings.allow_hosts, LOOPBACK) if h)
     return settings.model_copy(update={"allow_hosts": hosts})
 
 

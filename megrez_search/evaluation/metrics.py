@@ -64,26 +64,30 @@ def corpus_path(url_or_path: str, base_url: str = "") -> str | None:
     return path or None
 
 
+def _gold_and_fetched(
+    fetched: Iterable[str], gold_pages: Sequence[str], base_url: str
+) -> tuple[set[str], set[str]] | None:
+    """The corpus paths of the gold pages and of `fetched`; None without gold pages."""
+    gold = {path for page in gold_pages if (path := corpus_path(page))}
+    if not gold:
+        return None
+    return gold, {path for url in fetched if (path := corpus_path(url, base_url))}
+
+
 def retrieval_hit(
     fetched: Iterable[str], gold_pages: Sequence[str], base_url: str = ""
 ) -> bool | None:
     """Whether a gold page is among `fetched` (URLs or corpus paths); None without gold pages."""
-    gold = {corpus_path(page) for page in gold_pages}
-    gold.discard(None)
-    if not gold:
-        return None
-    return any(corpus_path(url, base_url) in gold for url in fetched)
+    paths = _gold_and_fetched(fetched, gold_pages, base_url)
+    return None if paths is None else bool(paths[0] & paths[1])
 
 
 def retrieval_all(
     fetched: Iterable[str], gold_pages: Sequence[str], base_url: str = ""
 ) -> bool | None:
     """Whether every gold page is among `fetched`; None without gold pages."""
-    gold = {corpus_path(page) for page in gold_pages}
-    gold.discard(None)
-    if not gold:
-        return None
-    return gold <= {corpus_path(url, base_url) for url in fetched}
+    paths = _gold_and_fetched(fetched, gold_pages, base_url)
+    return None if paths is None else paths[0] <= paths[1]
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.events import DoneEvent
 from megrez_search.agent.result import AskResult
+from megrez_search.agent.retrieval_policy import index_store
 from megrez_search.retrieval.index_store import find_indexed_page
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
@@ -136,9 +137,11 @@ def agent_pipeline(agent: SearchAgent, *, deep: bool = False) -> Pipeline:
 def page_text_lookup(settings: Settings) -> Callable[[str], str | None]:
     """The indexed text of a page URL (what the strict citation check reads), memoised."""
 
+    indexes = index_store(settings)
+
     @functools.lru_cache(maxsize=256)
     def text(url: str) -> str | None:
-        page = find_indexed_page(url, settings)
+        page = find_indexed_page(url, indexes)
         return page.text if page is not None else None
 
     return text

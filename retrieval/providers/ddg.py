@@ -7,10 +7,9 @@ import math
 from urllib.parse import parse_qs, urlsplit
 
 from megrez_search.retrieval.errors import ProviderFailure
+from megrez_search.retrieval.policy import SearchPolicy
 from megrez_search.retrieval.providers.base import BaseProvider
 from megrez_search.retrieval.types import SearchResult
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +27,13 @@ def unwrap_redirect(href: str) -> str:
 
 
 class DdgProvider(BaseProvider):
-    """`DDGS().text(...)` with the backend from `settings.ddg_backend`."""
+    """`DDGS().text(...)` with the backend from `SearchPolicy.ddg_backend`."""
 
     name = "ddg"
 
-    def __init__(self, settings: Settings) -> None:
-        self.backend = settings.ddg_backend
-        self.timeout = max(1, math.ceil(settings.search_timeout_s))
+    def __init__(self, policy: SearchPolicy) -> None:
+        self.backend = policy.ddg_backend
+        self.timeout = max(1, math.ceil(policy.timeout_s))
 
     def query(self, query: str, max_results: int) -> list[SearchResult]:
         from ddgs import DDGS

@@ -7,10 +7,9 @@ from typing import Any
 
 import httpx
 from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
+from megrez_search.retrieval.policy import SearchPolicy
 from megrez_search.retrieval.providers.base import BaseProvider
 from megrez_search.retrieval.types import SearchResult
-
-from megrez_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class SearxngProvider(BaseProvider):
     the SSRF guard, which would refuse a SearXNG on the operator's own network, does not apply.
     """
 
-    def __init__(self, base_url: str, settings: Settings) -> None:
+    def __init__(self, base_url: str, policy: SearchPolicy) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ProviderSpecError(
                 f"searxng needs the instance URL, e.g. 'searxng:http://localhost:8080' "
@@ -36,7 +35,7 @@ class SearxngProvider(BaseProvider):
             )
         self.base_url = base_url.rstrip("/")
         self.name = f"searxng:{self.base_url}"
-        self.timeout = settings.search_timeout_s
+        self.timeout = policy.timeout_s
 
     def query(self, query: str, max_results: int) -> list[SearchResult]:
         try:

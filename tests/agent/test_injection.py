@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.index import build_index
 
 from megrez_search.runtime import ChatModel, load_model
@@ -69,7 +70,8 @@ def injected_settings(tmp_path_factory) -> Iterator[Settings]:
             allow_hosts=ALLOW_HOSTS,
             answer_max_tokens=160,
         )
-        build_index(root_url, "injected", settings, progress=False)
+        policy = retrieval_policy(settings)
+        build_index(root_url, "injected", policy.indexes, policy.crawl, progress=False)
         yield settings
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from megrez_search.agent.retrieval_policy import index_store
 from megrez_search.retrieval.index_store import search_index
 
 from megrez_search.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
@@ -43,7 +44,7 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
         search = corpus_settings(settings, first)
         assert search.search == f"local:{first.index_name}"
         assert "127.0.0.1" in search.allow_hosts.split(",")
-        hits = search_index(first.index_name, "zeppelins hangars", 5, search)
+        hits = search_index(first.index_name, "zeppelins hangars", 5, index_store(search))
         assert hits and hits[0].url == base_url + "a.html"
 
         assert ensure_index(root, base_url, settings, progress=False).reused
@@ -53,7 +54,7 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
         os.utime(page, ns=(page.stat().st_atime_ns, page.stat().st_mtime_ns + 10**9))
         refreshed = ensure_index(root, base_url, settings, progress=False)
         assert not refreshed.reused
-        hits = search_index(refreshed.index_name, "submarines", 5, search)
+        hits = search_index(refreshed.index_name, "submarines", 5, index_store(search))
         assert [hit.url for hit in hits] == [base_url + "sub/b.html"]
     # The same folder gets the same port next time, so its index stays valid.
     with serve_corpus(root) as again:

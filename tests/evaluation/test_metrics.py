@@ -127,7 +127,9 @@ def test_a_citation_marker_is_not_an_answer() -> None:
 
 
 def test_a_source_title_listed_after_the_sources_dont_say_is_not_an_answer() -> None:
-    listed = "The sources I found don't say. You can read them yourself:\n[1] What's New In Python 3.10"
+    listed = (
+        "The sources I found don't say. You can read them yourself:\n[1] What's New In Python 3.10"
+    )
     assert answer_correct(listed, ["3.10"]) is False
     assert answer_correct("Since Python 3.10 [1].", ["3.10"]) is True
 

@@ -12,7 +12,7 @@ from megrez_search.retrieval.query import keyword_query, tokenize
 from megrez_search.retrieval.rank import rank_passages, select_passages
 from megrez_search.retrieval.types import Page, Passage
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 
 GUIDE = """# Tide guide
 
@@ -51,7 +51,8 @@ def test_cache_hits_and_expires(tmp_path: Path) -> None:
     cache.close()
     reopened = PageCache(tmp_path / "cache.sqlite", ttl_s=3600)
     assert reopened.purge_expired() == 0  # already purged when opened
-    assert PageCache.for_settings(Settings(data_dir=tmp_path, page_cache_ttl_s=0)) is None
+    off = policy_for(data_dir=tmp_path, page_cache_ttl_s=0).fetch.cache
+    assert PageCache.for_policy(off) is None
 
 
 def test_passages_keep_url_title_and_heading_path() -> None:
@@ -78,9 +79,9 @@ def test_rank_prefers_matching_passages_within_budget(tmp_path: Path) -> None:
     other = page(
         "https://y/moon", "# Moon\n\nThe moon has phases: new, quarter and full.\n", title="Moon"
     )
-    settings = Settings(data_dir=tmp_path, context_tokens=60, passages_per_source=3)
+    policy = policy_for(data_dir=tmp_path, context_tokens=60, passages_per_source=3).rank
     ranked = rank_passages(
-        "When do spring tides happen?", [page("https://x/tides", GUIDE), other], settings
+        "When do spring tides happen?", [page("https://x/tides", GUIDE), other], policy
     )
     assert ranked[0].heading_path[-1] == "Spring tides"
     assert ranked[0].score > 0
@@ -89,7 +90,7 @@ def test_rank_prefers_matching_passages_within_budget(tmp_path: Path) -> None:
     words = rank_passages(
         "spring tides moon",
         [page("https://x/tides", GUIDE), other],
-        settings,
+        policy,
         count_tokens=lambda text: len(text.split()),
     )
     assert sum(len(p.text.split()) for p in words) <= 60
@@ -114,8 +115,8 @@ def test_selection_dedups_and_caps_per_source() -> None:
 
 
 def test_unrelated_query_still_gives_page_starts(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    ranked = rank_passages("zzzz qqqq", [page("https://x/tides", GUIDE)], settings)
+    policy = policy_for(data_dir=tmp_path).rank
+    ranked = rank_passages("zzzz qqqq", [page("https://x/tides", GUIDE)], policy)
     assert len(ranked) == 1 and ranked[0].url == "https://x/tides"
 
 
@@ -146,7 +147,7 @@ def test_semantic_rerank_with_the_real_minilm_model(tmp_path: Path) -> None:
         "https://x/net",
         "# Servers\n\nA timeout ends a connection to a server that stopped answering.",
     )
-    settings = Settings(data_dir=tmp_path, rerank=True)
-    ranked = rank_passages("timeout when my web download hangs", [hockey, network], settings)
+    policy = policy_for(data_dir=tmp_path, rerank=True).rank
+    ranked = rank_passages("timeout when my web download hangs", [hockey, network], policy)
     assert [p.url for p in ranked] == ["https://x/net", "https://x/hockey"]
     assert ranked[0].score > ranked[1].score

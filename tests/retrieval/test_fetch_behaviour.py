@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from megrez_search.retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
+from megrez_search.retrieval.policy import GuardPolicy
 from megrez_search.retrieval.types import FetchFailure, Page
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 
 BODY = (
@@ -68,8 +70,8 @@ def server(gate: Gate, counted: dict[str, int]) -> Iterator[str]:
 async def test_iter_pages_yields_each_page_as_it_arrives(
     server: str, gate: Gate, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
-    stream = iter_pages([f"{server}/slow", f"{server}/fast"], settings)
+    policy = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0).fetch
+    stream = iter_pages([f"{server}/slow", f"{server}/fast"], policy)
     first = await stream.__anext__()
     assert isinstance(first, Page) and first.title == "Fast"  # did not wait for the slow one
     gate.open.set()
@@ -81,9 +83,9 @@ async def test_iter_pages_yields_each_page_as_it_arrives(
 @pytest.mark.anyio
 async def test_results_keep_input_order_and_types(server: str, gate: Gate, tmp_path: Path) -> None:
     gate.open.set()
-    settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1")
+    policy = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1").fetch
     urls = [f"{server}/missing", f"{server}/notes.md", f"{server}/slow", f"{server}/notes.md"]
-    results = await fetch_pages(urls, settings)
+    results = await fetch_pages(urls, policy)
     assert [r.url for r in results] == urls
     assert isinstance(results[0], FetchFailure) and results[0].reason == "HTTP 404 Not Found"
     assert isinstance(results[1], Page) and results[1].content_type == "text/markdown"
@@ -95,21 +97,19 @@ async def test_results_keep_input_order_and_types(server: str, gate: Gate, tmp_p
 
 
 def test_cache_hit_costs_no_network(server: str, counted: dict[str, int], tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1")
-    [first] = fetch_pages_sync([f"{server}/fast"], settings)
-    [second] = fetch_pages_sync([f"{server}/fast"], settings)
+    policy = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1").fetch
+    [first] = fetch_pages_sync([f"{server}/fast"], policy)
+    [second] = fetch_pages_sync([f"{server}/fast"], policy)
     assert isinstance(first, Page) and not first.from_cache
     assert isinstance(second, Page) and second.from_cache and second.text == first.text
     assert counted["fast"] == 1
     # A page cached while 127.0.0.1 was trusted is refused once it no longer is.
-    [refused] = fetch_pages_sync(
-        [f"{server}/fast"], settings.model_copy(update={"allow_hosts": ""})
-    )
+    [refused] = fetch_pages_sync([f"{server}/fast"], replace(policy, guard=GuardPolicy()))
     assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
 
 
 @pytest.mark.anyio
 async def test_sync_wrapper_works_inside_a_running_loop(server: str, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1")
-    [page] = fetch_pages_sync([f"{server}/fast"], settings)  # e.g. called from a notebook
+    policy = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1").fetch
+    [page] = fetch_pages_sync([f"{server}/fast"], policy)  # e.g. called from a notebook
     assert isinstance(page, Page) and page.title == "Fast"

@@ -16,7 +16,7 @@ import pytest
 from megrez_search.retrieval.fetch import fetch_pages_sync
 from megrez_search.retrieval.types import FetchFailure, Page
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 from tests.support.servers import redirect, send, serve_routes
 
 ARTICLE = """<!doctype html><html lang="en"><head><title>{title}</title></head><body>
@@ -123,9 +123,9 @@ def hostile_server(huge: HugeBody) -> Iterator[str]:
 def test_hostile_pages_fail_one_by_one_while_good_pages_arrive(
     hostile_server: str, huge: HugeBody, tmp_path: Path
 ) -> None:
-    settings = Settings(
+    policy = policy_for(
         data_dir=tmp_path, allow_hosts="127.0.0.1", fetch_deadline_s=3.0, read_timeout_s=10.0
-    )
+    ).fetch
     base = hostile_server
     urls = {
         "good1": f"{base}/good/1",
@@ -141,7 +141,7 @@ def test_hostile_pages_fail_one_by_one_while_good_pages_arrive(
         "dead": f"http://127.0.0.1:{dead_port()}/",
         "good2": f"{base}/good/2",
     }
-    results = dict(zip(urls, fetch_pages_sync(list(urls.values()), settings)))
+    results = dict(zip(urls, fetch_pages_sync(list(urls.values()), policy)))
 
     def reason(key: str) -> str:
         item = results[key]

@@ -11,9 +11,10 @@ import pytest
 from megrez_search.retrieval.errors import BlockedURLError
 from megrez_search.retrieval.fetch import Fetcher
 from megrez_search.retrieval.guard import address_problem, check_url
+from megrez_search.retrieval.policy import GuardPolicy
 from megrez_search.retrieval.types import FetchFailure, Page
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 
 
@@ -71,42 +72,54 @@ def fixed_resolver(answers: dict[str, list[str]]):
 
 
 @pytest.mark.anyio
-async def test_every_resolved_address_must_pass(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+async def test_every_resolved_address_must_pass() -> None:
+    guard = GuardPolicy()
     resolver = fixed_resolver(
         {"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34"]}
     )
     with pytest.raises(
         BlockedURLError, match=r"private address 10\.0\.0\.7 \(host 'mixed\.test'\)"
     ):
-        await check_url("http://mixed.test/", settings, resolver)
-    target = await check_url("https://public.test/page", settings, resolver)
+        await check_url("http://mixed.test/", guard, resolver)
+    target = await check_url("https://public.test/page", guard, resolver)
     assert target.address == "93.184.216.34"
 
 
 @pytest.mark.anyio
 async def test_allow_hosts_by_name_and_network(tmp_path: Path) -> None:
     resolver = fixed_resolver({"intranet.test": ["10.0.0.7"], "other.test": ["10.0.0.8"]})
-    by_name = Settings(data_dir=tmp_path, allow_hosts="intranet.test")
+    by_name = policy_for(data_dir=tmp_path, allow_hosts="intranet.test").fetch.guard
     assert (await check_url("http://intranet.test/", by_name, resolver)).address == "10.0.0.7"
     with pytest.raises(BlockedURLError):
         await check_url("http://other.test/", by_name, resolver)
-    by_network = Settings(data_dir=tmp_path, allow_hosts="10.0.0.0/24")
+    by_network = policy_for(data_dir=tmp_path, allow_hosts="10.0.0.0/24").fetch.guard
     assert (await check_url("http://other.test/", by_network, resolver)).address == "10.0.0.8"
 
 
 @pytest.mark.anyio
-async def test_schemes_and_unresolvable_hosts(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+async def test_a_policy_trusting_one_more_host_is_a_copy() -> None:
+    resolver = fixed_resolver({"intranet.test": ["10.0.0.7"]})
+    guard = GuardPolicy()
+    by_name, by_network = guard.trusting("Intranet.test"), guard.trusting("10.0.0.0/24")
+    assert (await check_url("http://intranet.test/", by_name, resolver)).address == "10.0.0.7"
+    assert (await check_url("http://10.0.0.7/", by_network, resolver)).address == "10.0.0.7"
+    assert by_network.trusting("10.0.0.0/24") == by_network
+    with pytest.raises(BlockedURLError):
+        await check_url("http://intranet.test/", guard, resolver)  # the original is unchanged
+
+
+@pytest.mark.anyio
+async def test_schemes_and_unresolvable_hosts() -> None:
+    guard = GuardPolicy()
     for url in ("file:///etc/passwd", "gopher://x/", "ftp://example.org/"):
         with pytest.raises(BlockedURLError, match="unsupported URL scheme"):
-            await check_url(url, settings)
+            await check_url(url, guard)
 
     async def fails(host: str, port: int) -> list[str]:
         raise OSError("Name or service not known")
 
     with pytest.raises(BlockedURLError, match="cannot resolve host 'nowhere.invalid'"):
-        await check_url("http://nowhere.invalid/", settings, fails)
+        await check_url("http://nowhere.invalid/", guard, fails)
 
 
 @pytest.fixture
@@ -139,14 +152,14 @@ async def test_connection_goes_to_the_checked_address(
         calls.append(host)
         return ["127.0.0.1"]  # the system resolver knows nothing of this name
 
-    trusted = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0)
+    trusted = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1", page_cache_ttl_s=0).fetch
     async with Fetcher(trusted, resolver=resolver) as fetcher:
         page = await fetcher.fetch_page(f"http://docs.rebind.test:{port}/")
     assert isinstance(page, Page) and "checked address" in page.text
     assert calls == ["docs.rebind.test"]
     assert hosts == [f"docs.rebind.test:{port}"]  # virtual host kept
 
-    untrusted = Settings(data_dir=tmp_path, page_cache_ttl_s=0)
+    untrusted = policy_for(data_dir=tmp_path, page_cache_ttl_s=0).fetch
     async with Fetcher(untrusted, resolver=resolver) as fetcher:
         refused = await fetcher.fetch_page(f"http://docs.rebind.test:{port}/")
     assert isinstance(refused, FetchFailure)
@@ -169,13 +182,13 @@ async def test_cached_pages_are_refused_once_their_host_is_not_trusted(
         return ["127.0.0.1"]
 
     url = f"http://intranet.test:{port}/"
-    trusted = Settings(data_dir=tmp_path, allow_hosts="intranet.test")
+    trusted = policy_for(data_dir=tmp_path, allow_hosts="intranet.test").fetch
     async with Fetcher(trusted, resolver=resolver) as fetcher:
         assert isinstance(await fetcher.fetch_page(url), Page)
         cached = await fetcher.fetch_page(url)
     assert isinstance(cached, Page) and cached.from_cache and len(hosts) == 1
 
-    untrusted = Settings(data_dir=tmp_path)  # same data dir, so the same page cache
+    untrusted = policy_for(data_dir=tmp_path).fetch  # same data dir, so the same page cache
     async with Fetcher(untrusted, resolver=resolver) as fetcher:
         refused = await fetcher.fetch_page(url)
     assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
@@ -183,7 +196,7 @@ async def test_cached_pages_are_refused_once_their_host_is_not_trusted(
     # A public URL whose cached page came from a redirect to a host no longer trusted.
     from megrez_search.retrieval.cache import PageCache
 
-    cache = PageCache(untrusted.page_cache_path, untrusted.page_cache_ttl_s)
+    cache = PageCache(untrusted.cache.path, untrusted.cache.ttl_s)
     cache.put(Page("http://public.test/", url, "t", "text", "text/html", None, None))
     cache.close()
 

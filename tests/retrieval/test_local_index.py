@@ -16,7 +16,7 @@ from megrez_search.retrieval.index import build_index
 from megrez_search.retrieval.index_store import search_index
 from megrez_search.retrieval.types import Page
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 
 
@@ -137,12 +137,14 @@ def site() -> Iterator[tuple[Site, str]]:
 
 def test_crawl_reindex_and_search(site: tuple[Site, str], tmp_path: Path) -> None:
     server, base = site
-    settings = Settings(data_dir=tmp_path, allow_hosts="127.0.0.1", crawl_concurrency=2)
-    stats = build_index(base + "/", "coast", settings, progress=False)
+    policy = policy_for(data_dir=tmp_path, allow_hosts="127.0.0.1", crawl_concurrency=2)
+    stats = build_index(base + "/", "coast", policy.indexes, policy.crawl, progress=False)
     assert stats.added == 6 and stats.failures == [], stats.failures
     indexed = {
         r.url.removeprefix(base)
-        for r in search_index("coast", "harbour tides lamp schooner pier moon notes", 20, settings)
+        for r in search_index(
+            "coast", "harbour tides lamp schooner pier moon notes", 20, policy.indexes
+        )
     }
     assert {
         "/",
@@ -160,7 +162,7 @@ def test_crawl_reindex_and_search(site: tuple[Site, str], tmp_path: Path) -> Non
         "/noindex.html" in server.requests and "/noindex.html" not in indexed
     )  # followed, not indexed
 
-    top = search_index("coast", "When do spring tides happen?", 3, settings)[0]
+    top = search_index("coast", "When do spring tides happen?", 3, policy.indexes)[0]
     assert top.url == base + "/tides.html" and top.rank == 1
     assert "Spring tides" in top.snippet and top.title == "Tides"
 
@@ -171,14 +173,14 @@ def test_crawl_reindex_and_search(site: tuple[Site, str], tmp_path: Path) -> Non
     )
     del server.pages["/gone.html"]
     server.not_modified = 0
-    again = build_index(base + "/", "coast", settings, progress=False)
+    again = build_index(base + "/", "coast", policy.indexes, policy.crawl, progress=False)
     assert (again.added, again.updated, again.removed) == (0, 1, 1)
     assert again.unchanged == 4 and server.not_modified == 4
     assert again.failures == [(base + "/gone.html", "HTTP 404 Not Found")]
-    assert search_index("coast", "neap quarter", 1, settings)[0].url == base + "/tides.html"
-    assert search_index("coast", "old pier", 5, settings) == []
+    assert search_index("coast", "neap quarter", 1, policy.indexes)[0].url == base + "/tides.html"
+    assert search_index("coast", "old pier", 5, policy.indexes) == []
     with pytest.raises(LocalIndexError, match="built from"):
-        build_index("http://127.0.0.1:9/", "coast", settings, progress=False)
+        build_index("http://127.0.0.1:9/", "coast", policy.indexes, policy.crawl, progress=False)
 
 
 def test_folder_index_updates_changed_files_only(tmp_path: Path) -> None:
@@ -190,31 +192,31 @@ def test_folder_index_updates_changed_files_only(tmp_path: Path) -> None:
     )
     (folder / "c.txt").write_text("Charts\n\nCharts show depths in metres at low water.\n")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    settings = Settings(data_dir=tmp_path / "data")
+    policy = policy_for(data_dir=tmp_path / "data")
 
-    first = build_index(str(folder), "kb", settings, progress=False)
+    first = build_index(str(folder), "kb", policy.indexes, policy.crawl, progress=False)
     assert (first.added, first.updated, first.unchanged) == (3, 0, 0)
-    hit = search_index("kb", "port side buoys", 1, settings)[0]
+    hit = search_index("kb", "port side buoys", 1, policy.indexes)[0]
     assert hit.url == (folder / "sub" / "b.html").as_uri() and hit.title == "Buoys"
 
     (folder / "a.md").write_text("# Anchors\n\nAnchors hold best in sand and mud.\n")
     os.utime(folder / "c.txt")  # touched, same content: hash says unchanged
     (folder / "sub" / "b.html").unlink()
-    second = build_index(str(folder), "kb", settings, progress=False)
+    second = build_index(str(folder), "kb", policy.indexes, policy.crawl, progress=False)
     assert (second.added, second.updated, second.unchanged, second.removed) == (0, 1, 1, 1)
-    assert search_index("kb", "sand mud", 1, settings)[0].url.endswith("/a.md")
+    assert search_index("kb", "sand mud", 1, policy.indexes)[0].url.endswith("/a.md")
 
     # Indexed files can be "fetched" (from the index), other local files cannot.
     indexed, other = fetch_pages_sync(
-        [(folder / "a.md").as_uri(), (tmp_path / "secret.txt").as_uri()], settings
+        [(folder / "a.md").as_uri(), (tmp_path / "secret.txt").as_uri()], policy.fetch
     )
     assert isinstance(indexed, Page) and "sand and mud" in indexed.text
     assert other.reason.startswith("blocked: file URLs are read only from local indexes")
 
 
 def test_bad_sources_and_names(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    policy = policy_for(data_dir=tmp_path)
     with pytest.raises(LocalIndexError, match="give the root URL of a website"):
-        build_index(str(tmp_path / "missing"), "x", settings, progress=False)
+        build_index(str(tmp_path / "missing"), "x", policy.indexes, policy.crawl, progress=False)
     with pytest.raises(LocalIndexError, match="invalid index name"):
-        build_index(str(tmp_path), "../x", settings, progress=False)
+        build_index(str(tmp_path), "../x", policy.indexes, policy.crawl, progress=False)

@@ -13,6 +13,7 @@ from ddgs.engines.duckduckgo import Duckduckgo
 from ddgs.exceptions import RatelimitException
 from megrez_search.retrieval.errors import ProviderSpecError
 from megrez_search.retrieval.index import build_index
+from megrez_search.retrieval.policy import RetrievalPolicy
 from megrez_search.retrieval.providers.searxng import UNAVAILABLE
 from megrez_search.retrieval.search import (
     Cooldowns,
@@ -23,7 +24,7 @@ from megrez_search.retrieval.search import (
     make_search_provider,
 )
 
-from megrez_search.settings import Settings
+from tests.support.policies import policy_for
 from tests.support.servers import free_port, send, serve_routes
 
 DATA = Path(__file__).parent / "data"
@@ -75,12 +76,12 @@ def engines(ddg_results: Recorder, ddg_blocked: Recorder, searxng: Recorder) -> 
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, search_timeout_s=5.0)
+def policy(tmp_path: Path) -> RetrievalPolicy:
+    return policy_for(data_dir=tmp_path, search_timeout_s=5.0)
 
 
 @pytest.fixture
-def notes_index(settings: Settings, tmp_path: Path) -> str:
+def notes_index(policy: RetrievalPolicy, tmp_path: Path) -> str:
     """A real local index of a small folder."""
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -90,7 +91,7 @@ def notes_index(settings: Settings, tmp_path: Path) -> str:
     (folder / "tides.txt").write_text(
         "Tide tables\n\nSpring tides follow the new and the full moon.\n"
     )
-    build_index(str(folder), "notes", settings, progress=False)
+    build_index(str(folder), "notes", policy.indexes, policy.crawl, progress=False)
     return "local:notes"
 
 
@@ -100,10 +101,10 @@ def point_ddg_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 
 
 def test_ddg_parses_recorded_html_results(
-    engines: str, ddg_results: Recorder, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engines: str, ddg_results: Recorder, policy: RetrievalPolicy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_ddg_at(monkeypatch, f"{engines}/ddg/html/")
-    outcome = make_provider("ddg", settings).search("python lru_cache default maxsize", 5)
+    outcome = make_provider("ddg", policy.search).search("python lru_cache default maxsize", 5)
     assert outcome.provider == "ddg" and outcome.failures == []
     assert ddg_results.requests[0]["q"] == ["python lru_cache default maxsize"]  # real form POST
     urls = [r.url for r in outcome.results]
@@ -116,8 +117,8 @@ def test_ddg_parses_recorded_html_results(
     assert "maxsize=128" in docs.snippet
 
 
-def test_searxng_json_api(engines: str, searxng: Recorder, settings: Settings) -> None:
-    provider = make_provider(f"searxng:{engines}/searx", settings)
+def test_searxng_json_api(engines: str, searxng: Recorder, policy: RetrievalPolicy) -> None:
+    provider = make_provider(f"searxng:{engines}/searx", policy.search)
     outcome = provider.search("python lru_cache default maxsize", 2)
     assert outcome.provider == f"searxng:{engines}/searx"
     assert searxng.requests[0]["format"] == ["json"]
@@ -130,27 +131,29 @@ def test_searxng_json_api(engines: str, searxng: Recorder, settings: Settings) -
 
 
 def test_searxng_failures_do_not_tell_network_states_apart(
-    engines: str, settings: Settings
+    engines: str, policy: RetrievalPolicy
 ) -> None:
     """Issue 15 item 1: refused, HTTP 403/404 and non-JSON answers read the same to a client
     (the old messages were a port-scan oracle); the reason goes to the server log."""
     closed = f"http://127.0.0.1:{free_port()}"
     failures = []
     for base in (f"{engines}/searx-403", f"{engines}/searx-404", f"{engines}/searx-html", closed):
-        outcome = make_provider(f"searxng:{base}", settings).search("q", 5)
+        outcome = make_provider(f"searxng:{base}", policy.search).search("q", 5)
         assert outcome.results == [] and outcome.provider is None
         failures.append(outcome.failures[0].removeprefix(f"searxng:{base}: "))
     assert set(failures) == {UNAVAILABLE}
-    rate_limited = make_provider(f"searxng:{engines}/searx-429", settings).search("q", 5)
+    rate_limited = make_provider(f"searxng:{engines}/searx-429", policy.search).search("q", 5)
     assert rate_limited.failures[0].endswith(": rate limited")
 
 
 def test_requests_choose_only_configured_providers(engines: str, tmp_path: Path) -> None:
     configured = f"searxng:{engines}/searx/"
-    settings = Settings(data_dir=tmp_path, search=f"ddg,{configured}", search_choices="local:docs")
-    assert choose_providers("local:docs, ddg", settings) == "local:docs,ddg"
-    assert choose_providers("searxng", settings) == configured
-    assert choose_providers(f"SEARXNG:{engines}/searx", settings) == configured
+    search = policy_for(
+        data_dir=tmp_path, search=f"ddg,{configured}", search_choices="local:docs"
+    ).search
+    assert choose_providers("local:docs, ddg", search) == "local:docs,ddg"
+    assert choose_providers("searxng", search) == configured
+    assert choose_providers(f"SEARXNG:{engines}/searx", search) == configured
     for spec in (
         "searxng:http://[::1]:9/internal-admin?x=",
         f"searxng:{engines}/searx-403",
@@ -158,17 +161,17 @@ def test_requests_choose_only_configured_providers(engines: str, tmp_path: Path)
         "bing",
     ):
         with pytest.raises(ProviderNotOfferedError, match="not offered") as info:
-            choose_providers(spec, settings)
+            choose_providers(spec, search)
         assert engines not in str(info.value).replace(spec, "")  # configured URLs stay private
 
 
 def test_chain_falls_back_past_ddg_block_and_searxng_429(
-    engines: str, settings: Settings, notes_index: str, monkeypatch: pytest.MonkeyPatch
+    engines: str, policy: RetrievalPolicy, notes_index: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_ddg_at(monkeypatch, f"{engines}/ddg-blocked/html/")  # DDG's HTTP 202 anomaly page
     clock = [1000.0]
     sleeps: list[float] = []
-    chain = make_search_provider(f"ddg,searxng:{engines}/searx-429,{notes_index}", settings)
+    chain = make_search_provider(f"ddg,searxng:{engines}/searx-429,{notes_index}", policy.search)
     chain.cooldowns = Cooldowns(clock=lambda: clock[0])
     chain.sleep = sleeps.append
 
@@ -192,13 +195,13 @@ def test_chain_falls_back_past_ddg_block_and_searxng_429(
 
 
 def test_ddg_ratelimit_exception_moves_on(
-    settings: Settings, notes_index: str, monkeypatch: pytest.MonkeyPatch
+    policy: RetrievalPolicy, notes_index: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def rate_limited(self, *args, **kwargs):
         raise RatelimitException("https://html.duckduckgo.com/html/ 202 Ratelimit")
 
     monkeypatch.setattr(Duckduckgo, "request", rate_limited)
-    chain = make_search_provider(f"ddg,{notes_index}", settings)
+    chain = make_search_provider(f"ddg,{notes_index}", policy.search)
     chain.cooldowns = Cooldowns(clock=lambda: 0.0)
     outcome = chain.search("tide tables", 3)
     assert outcome.provider == "local:notes"
@@ -224,13 +227,13 @@ class Flaky:
         return [SearchResult(url="https://example.org/", title="t", snippet="s", rank=1)]
 
 
-def test_backoff_doubles_is_bounded_and_waits_only_briefly(settings: Settings) -> None:
+def test_backoff_doubles_is_bounded_and_waits_only_briefly(policy: RetrievalPolicy) -> None:
     clock = [0.0]
     sleeps: list[float] = []
     provider = Flaky("flaky", failures=2)
     chain = ProviderChain(
         [provider],
-        settings,
+        policy.search.backoff_s,
         cooldowns=Cooldowns(lambda: clock[0]),
         sleep=lambda s: (sleeps.append(s), clock.__setitem__(0, clock[0] + s)),
     )
@@ -252,7 +255,7 @@ def test_backoff_doubles_is_bounded_and_waits_only_briefly(settings: Settings) -
     assert max(cooldowns.strike("x", 30.0) for _ in range(20)) == 900.0
 
 
-def test_bad_specs_are_user_errors(settings: Settings) -> None:
+def test_bad_specs_are_user_errors(policy: RetrievalPolicy) -> None:
     for spec, message in [
         ("", "no search provider configured"),
         ("bing", "unknown search provider 'bing'"),
@@ -261,13 +264,13 @@ def test_bad_specs_are_user_errors(settings: Settings) -> None:
         ("local:../etc", "invalid index name"),
     ]:
         with pytest.raises(Exception) as info:
-            make_search_provider(spec, settings)
+            make_search_provider(spec, policy.search)
         assert message in str(info.value)
         assert isinstance(info.value, ProviderSpecError) or "index name" in str(info.value)
 
 
-def test_missing_local_index_is_a_reported_failure(settings: Settings) -> None:
-    outcome = make_search_provider("local:nothing", settings).search("q", 3)
+def test_missing_local_index_is_a_reported_failure(policy: RetrievalPolicy) -> None:
+    outcome = make_search_provider("local:nothing", policy.search).search("q", 3)
     assert outcome.provider is None
     assert "no local index named 'nothing'" in outcome.failures[0]
     assert "megrez-search index SOURCE --name nothing" in outcome.failures[0]

@@ -5,6 +5,7 @@ index of the Python docs."""
 from __future__ import annotations
 
 import pytest
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.multiquery import (
     fuse,
     identifier_variant,
@@ -91,7 +92,7 @@ def test_a_signature_stays_with_its_description():
 @pytest.mark.slow
 def test_fused_search_finds_the_page_on_the_docs_index(docs_index):
     settings, name = docs_index
-    provider = make_search_provider(f"local:{name}", settings)
+    provider = make_search_provider(f"local:{name}", retrieval_policy(settings).search)
     question = "What does the typed flag of functools.lru_cache do?"
     outcome = search_fused(provider, query_variants("lru_cache typed", question, 3), 5)
     assert outcome.provider == f"local:{name}" and not outcome.failures

@@ -14,16 +14,7 @@ from pathlib import Path
 from megrez_search.runtime import megrez_format
 from megrez_search.runtime.registry import embedded_gguf_path
 
-MEGREZ_SPECIAL_TOKENS = [
-    "<|eos|>",
-    "<|unk|>",
-    "<|pad|>",
-    megrez_format.ROLE_START,
-    megrez_format.ROLE_END,
-    megrez_format.TURN_END,
-    megrez_format.FUNCTION_START,
-    megrez_format.FUNCTION_END,
-]
+MEGREZ_SPECIAL_TOKENS = list(megrez_format.SPECIAL_TOKENS)
 
 
 def _load_smollm2():  # type: ignore[no-untyped-def]

@@ -5,9 +5,13 @@ The docs index and its loopback server come from the root conftest (`docs_index`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from megrez_search.settings import Settings
+from tests.support.browser import chromium
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +19,10 @@ def ui_settings(docs_index: tuple[Settings, str]) -> Settings:
     """The docs index settings (search `local:docs`, loopback trusted), embedded model."""
     settings, _ = docs_index
     return settings.model_copy(update={"model": "embedded:tiny"})
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A Playwright browser on Debian's chromium, one per test module."""
+    with chromium() as browser:
+        yield browser

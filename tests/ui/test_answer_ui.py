@@ -20,7 +20,6 @@ from megrez_search.ui.render import plain
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
@@ -98,16 +97,6 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
         demo.close()
         for each in ui.agents.all():
             each.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser: Any, app: App, viewport: dict[str, int]) -> Any:

@@ -19,7 +19,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from megrez_search.settings import Settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.servers import free_port, serve_directory
@@ -45,16 +44,6 @@ WATCH_ANSWER = """() => {
     if (last) window.__answerLengths.push(last.textContent.length);
   }).observe(chat, {subtree: true, childList: true, characterData: true});
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

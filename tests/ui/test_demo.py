@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.search import make_search_provider
 from megrez_search.ui.demo import INDEX_NAME, DemoError, prepare_demo
 
@@ -33,9 +34,8 @@ def test_demo_serves_indexes_once_and_searches_loopback(docs: Path, tmp_path: Pa
         assert demo.settings.search == f"local:{INDEX_NAME}"
         assert "127.0.0.1" in demo.settings.allow_hosts
         assert httpx.get(demo.docs_url + "library/functools.html").status_code == 200
-        results = make_search_provider(demo.settings.search, demo.settings).search(
-            "lru_cache maxsize", 5
-        )
+        search = retrieval_policy(demo.settings).search
+        results = make_search_provider(search.chain, search).search("lru_cache maxsize", 5)
         assert [r.url for r in results.results] == [demo.docs_url + "library/functools.html"]
         index_file = demo.settings.index_dir / f"{INDEX_NAME}.sqlite"
         built = index_file.stat().st_mtime_ns

@@ -17,7 +17,6 @@ import pytest
 from megrez_search.accounts import Accounts
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
-from tests.support.browser import chromium
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.standin_model import serve_standin_model
 
@@ -39,12 +38,6 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env = {"MEGREZ_MODEL": model.spec}
         with megrez_process(["ui"], settings, "/", folder / "ui.log", env) as base:
             yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def log_in(browser: Any, url: str, name: str, password: str) -> Any:

