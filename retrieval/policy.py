@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from megrez_search.retrieval.passages import TARGET_WORDS
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -102,6 +104,8 @@ class RankPolicy:
     context_tokens: int
     passages_per_source: int
     rerank: bool
+    #: words per passage; smaller for smaller budgets
+    passage_words: int = TARGET_WORDS
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def rank_passages(
     BM25 (+ rerank when `policy.rerank`), deduplicated, at most `policy.passages_per_source`
     per URL, within `policy.context_tokens` as counted by `count_tokens`.
     """
-    passages = [passage for page in pages for passage in split_passages(page)]
+    passages = [passage for page in pages for passage in split_passages(page, policy.passage_words)]
     ranked = score_passages(query, passages, policy.rerank)
     if not ranked:
         # Nothing shares a word with the query: the start of each page beats nothing at all.

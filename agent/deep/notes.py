@@ -26,6 +26,8 @@ from .bridge import best_sentences
 NOTE_CONTEXT_TOKENS = 450
 #: Passages of one sub-question read for its note and bridge candidates.
 NOTE_PASSAGES = 3
+#: Words per passage: shorter than normal mode's, so three fit the smaller budget.
+NOTE_PASSAGE_WORDS = 110
 #: Sentences shorter or longer than this (in words) are not quoted.
 MIN_NOTE_WORDS, MAX_NOTE_WORDS = 4, 60
 
@@ -44,7 +46,12 @@ def relevant_passages(
     query: str, pages: Sequence[Page], policy: RankPolicy, count_tokens: Callable[[str], int]
 ) -> list[Passage]:
     """The best passages of `pages` for `query`, cleaned as normal mode cleans them."""
-    budget = replace(policy, context_tokens=NOTE_CONTEXT_TOKENS, passages_per_source=2)
+    budget = replace(
+        policy,
+        context_tokens=NOTE_CONTEXT_TOKENS,
+        passages_per_source=2,
+        passage_words=NOTE_PASSAGE_WORDS,
+    )
     cleaned: list[Passage] = []
     for passage in rank_passages(query, pages, budget, count_tokens):
         if passage.score <= 0:
