@@ -113,6 +113,21 @@ def test_timeless_questions_have_no_time_prior(question):
     assert not is_time_sensitive(question, this_year=2026)
 
 
+@pytest.mark.parametrize(
+    ("message", "searched"),
+    [("Hi! How are you today?", False), ("Write a short haiku about autumn leaves.", False)],
+)
+def test_a_recognised_kind_is_decided_by_rule_without_asking_the_model(
+    offline_settings, scripted_agent, message, searched
+):
+    # The model would pick "search" (the scripted choice): the rule decides alone.
+    search, _ = generic_decide_options()
+    agent, model = scripted_agent(offline_settings, ["Fine, thanks."], "generic", [search])
+    result = agent.invoke(AskRequest(message))
+    assert result.ok and result.searched is searched and "by rule" in result.decision
+    assert not [call for call in model.calls if call.options]  # no `choose` call was made
+
+
 @pytest.mark.slow
 def test_latest_python_release_searches_with_the_real_model(docs_settings, tmp_path):
     settings = docs_settings

@@ -40,6 +40,28 @@ def test_follow_up_carries_the_subject_of_earlier_turns():
     assert "Eiffel" in query and "Tower" in query and "tall" in query
 
 
+def test_follow_up_carries_code_names_from_the_earlier_question_and_answer():
+    # dev-50: "the other parameter" shares "default" with the first question, yet names
+    # nothing; the earlier turn's code name is the subject.
+    query = build_query(
+        "And what's the default for the other parameter, the similarity threshold?",
+        None,
+        ["How many matches does difflib.get_close_matches return by default?"],
+        12,
+        ["At most three: its n parameter defaults to 3."],
+    )
+    assert "difflib.get_close_matches" in query and "similarity" in query
+    # dev-54: the answer named the method the follow-up asks about.
+    query = build_query(
+        "What's the biggest denominator it allows if I call it without an argument?",
+        None,
+        ["How can I turn 3.14159 into a simple fraction in Python?"],
+        12,
+        ["Use fractions.Fraction(3.14159).limit_denominator(); it bounds the denominator."],
+    )
+    assert "limit_denominator" in query and "fractions.Fraction" in query
+
+
 def test_standalone_question_is_not_padded_with_old_topics():
     earlier = ["Tell me about Python's sqlite3 module."]
     query = build_query("What is the default width used by pprint.pprint?", None, earlier)
