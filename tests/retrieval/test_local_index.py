@@ -220,3 +220,26 @@ def test_bad_sources_and_names(tmp_path: Path) -> None:
         build_index(str(tmp_path / "missing"), "x", policy.indexes, policy.crawl, progress=False)
     with pytest.raises(LocalIndexError, match="invalid index name"):
         build_index(str(tmp_path), "../x", policy.indexes, policy.crawl, progress=False)
+
+
+def test_a_long_reference_page_is_found_by_its_section(tmp_path: Path) -> None:
+    # Short pages that mention "tideline" in passing win the whole-page ranking (BM25 divides
+    # by length); the long reference page whose one section is about it wins on sections.
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"note{n}.md").write_text(
+            f"# Note {n}\n\nWe walked along the tideline at height {n}. The tideline was quiet.\n"
+        )
+    entries = [
+        f"## Entry {n}\n\n"
+        + " ".join(f"word{n}x{k} filler text about other things" for k in range(40))
+        for n in range(30)
+    ]
+    entries[17] = "## Entry 17\n\nThe tideline function measures the tideline height in metres."
+    (folder / "reference.md").write_text("# Reference\n\n" + "\n\n".join(entries) + "\n")
+    policy = policy_for(data_dir=tmp_path / "data")
+    build_index(str(folder), "kb", policy.indexes, policy.crawl, progress=False)
+
+    found = [hit.url for hit in search_index("kb", "tideline height", 3, policy.indexes)]
+    assert (folder / "reference.md").as_uri() in found
