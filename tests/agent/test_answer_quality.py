@@ -207,6 +207,15 @@ def test_unsupported_sentence_is_marked_by_default(docs_settings, scripted_agent
     assert result.answer.endswith("(not found in the sources)")
 
 
+def test_an_answer_the_sources_dont_back_lists_them_but_cites_nothing(
+    docs_settings, scripted_agent
+):
+    agent, _ = scripted_agent(docs_settings, [CALL, INVENTED])
+    result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
+    assert result.answer.startswith("The sources I found don't say.") and result.sources
+    assert "[1] " in result.answer and result.citations == []
+
+
 def test_numbers_are_compared_as_numbers():
     grounded = ground(
         "By default, timeit executes the statement 1,000,000 times.",
