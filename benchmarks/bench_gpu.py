@@ -202,12 +202,17 @@ def main(argv: list[str] | None = None) -> str:
     dtype = torch.bfloat16 if gpu else torch.float32
     rows: list[tuple[str, str]] = []
 
+    def add(row: tuple[str, str]) -> None:
+        # Printed at once too, so a run cut short by its time limit still shows what it measured.
+        rows.append(row)
+        print(f"| {row[0]} | {row[1]} |", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_folder(Path(tmp) / "megrez-3b-shaped", dims, dtype)
         started = time.perf_counter()
         model = load_model(Settings(model=str(folder), device=device))
         assert isinstance(model, TransformersModel)
-        rows.append(("load through the backend", f"{time.perf_counter() - started:.1f} s"))
+        add(("load through the backend", f"{time.perf_counter() - started:.1f} s"))
     params = sum(p.numel() for p in model.model.parameters()) / 1e9
     messages = prompt_messages(prompt_tokens, seed=1)
     prompt = model.prompt_ids(messages)
@@ -231,10 +236,10 @@ def main(argv: list[str] | None = None) -> str:
 
     prefill_s = statistics.median(r[2][0] for r in rounds)
     raw_one_s = statistics.median(r[0][0] for r in rounds)
-    rows.append(("prefill (backend)", f"{len(prompt) / prefill_s:,.0f} tok/s"))
+    add(("prefill (backend)", f"{len(prompt) / prefill_s:,.0f} tok/s"))
     raw_rate, own_rate = rate(0, 0, 1), rate(0, 2, 3)
-    rows.append(("decode, raw `model.generate`", f"{raw_rate:.1f} tok/s"))
-    rows.append(
+    add(("decode, raw `model.generate`", f"{raw_rate:.1f} tok/s"))
+    add(
         (
             "decode, backend token loop (`generate_ids`)",
             f"{own_rate:.1f} tok/s ({own_rate / raw_rate:.2f}x raw)",
@@ -242,7 +247,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     if not gpu:
         raw_cpu, own_cpu = rate(1, 0, 1), rate(1, 2, 3)
-        rows.append(
+        add(
             (
                 "decode per CPU-second of this process: backend / raw",
                 f"{own_cpu:.1f} / {raw_cpu:.1f} tok/s ({own_cpu / raw_cpu:.2f}x)",
@@ -251,23 +256,23 @@ def main(argv: list[str] | None = None) -> str:
     model.scheduler.prefix.clear()
     first, wall = stream_wall(model, messages, new)
     stream_rate = (new - 1) / (wall - first)
-    rows.append(
+    add(
         (
             "decode, `TransformersModel.stream` (text)",
             f"{stream_rate:.1f} tok/s ({stream_rate / raw_rate:.2f}x raw)",
         )
     )
-    rows.append(("time to first chunk, cold prompt", f"{first * 1000:.0f} ms"))
+    add(("time to first chunk, cold prompt", f"{first * 1000:.0f} ms"))
     # The same prompt again, as the answer step after the decision step: its prefix is cached.
     first_warm, _ = stream_wall(model, messages, 2)
-    rows.append(("time to first chunk, prompt prefix cached", f"{first_warm * 1000:.0f} ms"))
+    add(("time to first chunk, prompt prefix cached", f"{first_warm * 1000:.0f} ms"))
 
     conversations = [prompt_messages(prompt_tokens, seed=100 + i) for i in range(args.streams)]
     model.scheduler.prefix.clear()
     one = concurrent_wall(model, conversations[:1], new)
     model.scheduler.peak_batch = 0
     many = concurrent_wall(model, conversations, new)
-    rows.append(
+    add(
         (
             f"{args.streams} concurrent `stream` calls",
             (
@@ -291,7 +296,7 @@ def main(argv: list[str] | None = None) -> str:
             + ("every token" if wake == 0 else f"every {wake * 1000:.0f} ms")
         )
         tok_s = (new - 1) / (statistics.median(seconds) - raw_one_s)
-        rows.append((f"Omni path: {label}", f"{tok_s:.1f} tok/s"))
+        add((f"Omni path: {label}", f"{tok_s:.1f} tok/s"))
 
     where = torch.cuda.get_device_name() if gpu else "CPU"
     header = (
