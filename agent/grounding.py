@@ -5,6 +5,12 @@ sentence the checker could not back with any passage (no citation left, enough c
 to be a claim) is unsupported. `mode` "remove" drops it, "mark" keeps it with a visible
 label, "off" leaves the answer alone. An answer with no supported claim at all becomes an
 honest "the sources don't say" that lists the sources, so the user can read them.
+
+Small models also pad an answer with sentences that only point at the sources ("This can be
+seen in the source code provided in [3]."). Such a sentence passes the lexical check on words
+every page has, and its citation is usually to a page that does not hold the answer. Once
+the answer has stated something, a sentence whose every content word is either a word for
+sources (reference_words.txt) or already said is dropped in both modes: it claims nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Literal
 
 from megrez_search.agent.citations import content_words, split_sentences, support_score
@@ -27,6 +34,24 @@ class Grounded:
     answer: str
     unsupported: list[str] = field(default_factory=list)  # sentence bodies dropped or marked
     nothing_supported: bool = False
+    pointers: list[str] = field(default_factory=list)  # sentences that only cite, dropped
+
+
+_REFERENCE_WORDS = frozenset(
+    line.strip()
+    for line in files("megrez_search.agent")
+    .joinpath("reference_words.txt")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
+def only_points_at_sources(sentence: str, said: set[str]) -> bool:
+    """`sentence` names sources and otherwise repeats words of `said` (already stated)."""
+    words = set(content_words(sentence))
+    pointing = words & _REFERENCE_WORDS
+    return bool(pointing) and words - pointing <= said
 
 
 _THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
@@ -62,6 +87,8 @@ def ground(
     if mode == "off" or not contexts:
         return Grounded(answer)
     unsupported: list[str] = []
+    pointers: list[str] = []
+    said: set[str] = set()
     supported = 0
     out: list[str] = []
     for index, segment in enumerate(_FENCE_RE.split(answer)):
@@ -69,6 +96,10 @@ def ground(
             out.append(segment)
             continue
         for sentence in split_sentences(segment):
+            if said and only_points_at_sources(sentence.body, said):
+                pointers.append(sentence.body)
+                continue
+            said.update(content_words(sentence.body))
             claim = len(content_words(sentence.body)) >= min_words
             cited = list(sentence.cited)
             if claim and not cited:
@@ -88,5 +119,7 @@ def ground(
             out.append(f"{text}{sentence.separator}")
     if unsupported and not supported:
         listing = "\n".join(f"[{n}] {title}" for n, title in enumerate(titles, start=1))
-        return Grounded(render("common", "sources_dont_say", sources=listing), unsupported, True)
-    return Grounded("".join(out).strip(), unsupported)
+        return Grounded(
+            render("common", "sources_dont_say", sources=listing), unsupported, True, pointers
+        )
+    return Grounded("".join(out).strip(), unsupported, pointers=pointers)

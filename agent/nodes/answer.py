@@ -147,6 +147,8 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         log.info(
             "%d unsupported sentence(s) %s", len(grounded.unsupported), deps.settings.grounding
         )
+    if grounded.pointers:
+        log.info("dropped %d sentence(s) that only point at the sources", len(grounded.pointers))
     # "The sources don't say" lists the sources to read; its numbers back no claim.
     citations = [] if grounded.nothing_supported else sorted(set(cited_numbers(grounded.answer)))
     writer(AnswerEvent(answer=grounded.answer, citations=citations))

@@ -249,6 +249,47 @@ def test_nothing_supported_says_the_sources_dont_say():
     assert "[1] functools — Higher-order functions" in grounded.answer
 
 
+SQLITE_PAGES = [
+    "sqlite3.connect(database, timeout=5.0): how many seconds to wait for a locked database.",
+    "PEP 249 describes the database API; see the source code provided with the module.",
+]
+
+
+@pytest.mark.parametrize("mode", ["remove", "mark"])
+def test_sentences_that_only_point_at_sources_are_dropped(mode):
+    grounded = ground(
+        "The default timeout of sqlite3.connect is 5.0 seconds [1]. "
+        "This can be seen in the source code provided in [2]. "
+        "This timeout is described in [2].",
+        SQLITE_PAGES,
+        ["sqlite3", "PEP 249"],
+        mode=mode,
+        threshold=0.5,
+    )
+    assert grounded.answer == "The default timeout of sqlite3.connect is 5.0 seconds [1]."
+    assert grounded.pointers == [
+        "This can be seen in the source code provided in",
+        "This timeout is described in",
+    ]
+
+
+def test_a_sentence_with_something_new_or_a_lone_pointer_is_kept():
+    kept = ground(
+        "The default timeout of sqlite3.connect is 5.0 seconds [1]. "
+        "It is how many seconds to wait for a locked database, as the source says [1].",
+        SQLITE_PAGES,
+        ["sqlite3", "PEP 249"],
+        mode="remove",
+        threshold=0.5,
+    )
+    assert kept.pointers == [] and "locked database" in kept.answer
+    # Nothing said before it: a pointer alone is the whole answer and is judged as a claim.
+    alone = ground(
+        "See the source code provided [2].", SQLITE_PAGES, ["a", "b"], mode="mark", threshold=0.5
+    )
+    assert alone.pointers == [] and alone.answer.startswith("See the source code provided [2]")
+
+
 # --- image questions ---------------------------------------------------------------------------
 
 
