@@ -169,7 +169,8 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     title = _html_title(tree, meta)
     language = tree.get("lang") or meta.get("content-language")
     date = next((meta[key] for key in _DATE_KEYS if meta.get(key)), None)
-    # One parse serves both our metadata and trafilatura (which does not mutate the tree).
+    # One parse serves both our metadata and trafilatura; the metadata is read before the
+    # unwrapping below changes the tree (trafilatura itself does not mutate it).
     _unwrap_definition_markup(tree)
     with _EXTRACTION_LOCK:
         text = trafilatura.extract(
