@@ -169,7 +169,9 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     title = _html_title(tree, meta)
     language = tree.get("lang") or meta.get("content-language")
     date = next((meta[key] for key in _DATE_KEYS if meta.get(key)), None)
-    # One parse serves both our metadata and trafilatura: it does not mutate the tree.
+    # One parse serves both our metadata and trafilatura; the metadata is read before the
+    # unwrapping below changes the tree (trafilatura itself does not mutate it).
+    _unwrap_definition_markup(tree)
     with _EXTRACTION_LOCK:
         text = trafilatura.extract(
             tree,
@@ -189,6 +191,18 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
         language=(language or "").split("-")[0].lower() or None,
         date=date[:10] if date else None,
     )
+
+
+def _unwrap_definition_markup(tree: lxml.html.HtmlElement) -> None:
+    """Links and inline code inside definition descriptions (`<dd>`) become plain text.
+
+    trafilatura drops some short `<dd>` entries whose text is mostly linked `<code>`, such as
+    Sphinx's API constants ("The largest year number allowed in a [date] or [datetime] object.
+    [MAXYEAR] is [9999].", lost from the whole `datetime` page); the same text without the
+    markup is kept. Code blocks (`<pre>`) are left alone.
+    """
+    for element in tree.xpath("//dd//a | //dd//code[not(ancestor::pre)]"):
+        element.drop_tag()
 
 
 def clean_text(text: str, url: str, content_type: str) -> CleanDocument:

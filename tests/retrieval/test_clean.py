@@ -123,3 +123,14 @@ def test_cleaning_from_many_threads_matches_sequential_cleaning(docs_root) -> No
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(2):
             assert list(pool.map(clean, bodies)) == sequential
+
+
+def test_api_constants_with_linked_code_are_kept(docs_root) -> None:
+    # trafilatura dropped these two Sphinx entries (their text is mostly linked `<code>`).
+    page = (docs_root / "library" / "datetime.html").read_bytes()
+    text = " ".join(
+        clean_document(page, "text/html", "http://127.0.0.1/datetime.html").text.split()
+    )
+    assert "The smallest year number allowed in a date or datetime object. MINYEAR is 1." in text
+    assert "The largest year number allowed in a date or datetime object. MAXYEAR is 9999." in text
+    assert "```" in text  # code blocks stay code blocks

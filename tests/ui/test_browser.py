@@ -101,6 +101,30 @@ def ask(page, text: str, files: list[Path] = ()) -> None:  # type: ignore[no-unt
     expect(status).to_contain_text("Answered")
 
 
+# Per answer message: each [N] chip's link and the link of that message's source card N.
+CHIP_AND_CARD_LINKS = """() => [...document.querySelectorAll("#chat [data-testid='bot']")]
+  .flatMap(message => {
+    const cards = new Map([...message.querySelectorAll('.source-card')].map(card => [
+      card.querySelector('.source-n').textContent,
+      card.querySelector('a.source-title')?.href ?? null,
+    ]));
+    return [...message.querySelectorAll('a.cite')].map(chip => ({
+      chip: chip.textContent,
+      href: chip.href,
+      card: cards.get(chip.textContent.replace(/[\\[\\]]/g, '')) ?? null,
+    }));
+  })"""
+
+
+def expect_citations_link_their_sources(page) -> None:  # type: ignore[no-untyped-def]
+    """The answer shows [N] chips, and each one links to the page of source card N shown
+    with it (which source the tiny model cites is its choice, not the app's)."""
+    chips = page.locator("#chat a.cite", has_text=re.compile(r"^\[\d+\]$"))
+    expect(chips.first).to_be_visible()  # a [N] citation chip, not only the sources list
+    links = page.evaluate(CHIP_AND_CARD_LINKS)
+    assert links and all(link["href"] and link["href"] == link["card"] for link in links), links
+
+
 def search_steps(page):  # type: ignore[no-untyped-def]
     """The collapsed progress block of each turn that searched ("Searched 1 query · …")."""
     return page.locator("#chat .thought-group .title", has_text=re.compile(r"Searched \d+ quer"))
@@ -116,16 +140,17 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         expect(page.locator("#question textarea")).to_be_visible()
         page.evaluate(WATCH_ANSWER)
 
-        # 1. A docs question with search on: steps, streamed answer, citation to functools.
+        # 1. A docs question with search on: steps, streamed answer citing its sources, the
+        # functools page among them.
         ask(page, QUESTION)
         shot(page, "ui-1-search-answer.png")
         expect(search_steps(page)).to_have_count(1)
         expect(search_steps(page)).to_contain_text(re.compile(r"read [1-9]\d* pages?"))
-        chip = page.locator(
-            "#chat a.cite[href$='/library/functools.html']", has_text=re.compile(r"^\[\d+\]$")
+        functools_card = page.locator(
+            "#chat .source-card a.source-title[href$='/library/functools.html']"
         )
-        expect(page.locator("#chat .source-card").first).to_be_visible()
-        expect(chip.first).to_be_visible()  # a [N] citation chip, not only the sources list
+        expect(functools_card.first).to_be_visible()  # the functools page is among the sources
+        expect_citations_link_their_sources(page)
         lengths = page.evaluate("window.__answerLengths")
         assert len(set(lengths)) >= 3, lengths  # the answer grew in several updates
 
@@ -166,7 +191,8 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         page.locator("#past-chats input").click()
         page.get_by_role("option", name=QUESTION).first.click()
         expect(page.locator("#chat")).to_contain_text(QUESTION)
-        expect(page.locator("#chat a[href$='/library/functools.html']").first).to_be_visible()
+        expect(functools_card.first).to_be_visible()
+        expect_citations_link_their_sources(page)
         expect(search_steps(page)).to_have_count(1)
         shot(page, "ui-6-restarted-past-chat.png")
     assert page.dialogs == []  # type: ignore[attr-defined]
