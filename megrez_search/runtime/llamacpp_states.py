@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ class SavedState:
         return len(self.data)
 
 
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Iterable[int], b: Iterable[int]) -> int:
     count = 0
     for x, y in zip(a, b):
         if x != y:

@@ -19,11 +19,11 @@ from megrez_search.settings import Settings
 DECIDE = (
     "You decide whether a question needs a web search. Reply SEARCH when it asks about "
     "facts, versions, APIs or recent events, and ANSWER when it is chit-chat or arithmetic. "
-) * 3
+) * 2
 ANSWER = (
     "You answer questions using only the numbered sources below and cite them as [1], [2]. "
     "If the sources do not say, reply that you do not know. "
-) * 3
+) * 2
 
 
 def decide(question: str) -> list[Message]:
@@ -33,6 +33,11 @@ def decide(question: str) -> list[Message]:
 def answer(question: str) -> list[Message]:
     sources = "[1] functools.lru_cache wraps a function with a memoizing callable."
     return [Message("system", ANSWER), Message("user", f"{sources}\n\nQuestion: {question}")]
+
+
+def short(number: int) -> list[Message]:
+    """Prompts of one length that share nothing past the chat template's opening."""
+    return [Message("user", f"{'ABCDEFGHIJ'[number]}: question number {number}?")]
 
 
 @pytest.fixture
@@ -66,7 +71,7 @@ def evaluated_by(model: LlamaCppModel, call: object) -> int:
 
 def test_next_decide_reuses_the_first_despite_the_answer_between(model: LlamaCppModel) -> None:
     first, second = decide("What does lru_cache do?"), decide("Who wrote Python?")
-    greedy = Sampling(max_tokens=24)
+    greedy = Sampling(max_tokens=12)
     cold(model)
     model.complete(first, greedy)
     model.complete(answer("What does lru_cache do?"), greedy)
@@ -75,7 +80,7 @@ def test_next_decide_reuses_the_first_despite_the_answer_between(model: LlamaCpp
     evaluated = evaluated_by(model, lambda: warm_text.append(model.complete(second, greedy)))
 
     a, b = prompt_tokens(model, first), prompt_tokens(model, second)
-    assert common_prefix(a, b) > 60, "the system prompt is the shared part"
+    assert common_prefix(a, b) > 40, "the system prompt is the shared part"
     assert evaluated == len(b) - common_prefix(a, b)
     cold(model)
     assert evaluated_by(model, lambda: warm_text.append(model.complete(second, greedy))) == len(b)
@@ -115,26 +120,25 @@ def test_the_same_prompt_again_evaluates_only_its_last_token(model: LlamaCppMode
 def test_saved_states_stay_within_the_entry_bound(model: LlamaCppModel) -> None:
     model.states = StateCache(max_entries=2, max_bytes=256 * 1024 * 1024)
     for number in range(4):
-        model.complete(decide(f"Question number {number}?"), Sampling(max_tokens=2))
-        model.complete(answer(f"Question number {number}?"), Sampling(max_tokens=2))
+        model.complete(short(number), Sampling(max_tokens=1))
         assert len(model.states) <= 2
     assert len(model.states) == 2
 
 
 def test_saved_states_stay_within_the_byte_bound(model: LlamaCppModel) -> None:
-    model.complete(decide("How big is one state?"), Sampling(max_tokens=2))
+    model.complete(short(9), Sampling(max_tokens=1))
     one_state = model.states.nbytes
     assert one_state > 0
     model.states = StateCache(max_entries=8, max_bytes=one_state * 3 // 2)
     for number in range(3):
-        model.complete(decide(f"Question number {number}?"), Sampling(max_tokens=2))
+        model.complete(short(number), Sampling(max_tokens=1))
         assert 0 < model.states.nbytes <= one_state * 3 // 2
     assert len(model.states) == 1
 
 
 def test_disabled_cache_saves_nothing_and_still_answers(model: LlamaCppModel) -> None:
     model.states = StateCache(max_entries=0, max_bytes=0)
-    assert model.complete(decide("Who wrote Python?"), Sampling(max_tokens=4)).strip()
+    assert model.complete(short(1), Sampling(max_tokens=4)).strip()
     assert len(model.states) == 0
 
 
