@@ -2,9 +2,12 @@
 
 Measures, in one run and one process per backend turn: load time, prefill tokens/s (a long
 prompt, one generated token) and decode tokens/s (greedy, fixed token count), then prints a
-Markdown table with the ratios. Usage:
+Markdown table with the ratios. Then the llama.cpp prompt-state cache: the agent's decide
+step (likelihood choice) and answer step (generation from sources) for a few questions, with
+the saved states on and off, in one process. Usage:
 
     .venv/bin/python -m benchmarks.bench_runtime [--decode-tokens 128] [--repeats 3]
+        [--case all|backends|state-cache] [--gguf PATH] [--questions 4]
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import gc
 import statistics
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from megrez_search.runtime import ChatModel, Message, Sampling, Usage
 from megrez_search.settings import Settings
@@ -80,12 +85,122 @@ def measure(backend: str, decode_tokens: int, repeats: int) -> Figures:
     return Figures(backend, load_s, prefill, decode)
 
 
+QUESTIONS = (
+    "What does functools.lru_cache do?",
+    "How do I read a file line by line in Python?",
+    "What is the difference between a list and a tuple?",
+    "Which Python version added the match statement?",
+    "How does asyncio.gather handle exceptions?",
+    "What does the walrus operator do?",
+)
+
+
+@dataclass
+class StateCacheFigures:
+    seconds_per_question: float
+    prompt_tokens_per_question: float
+
+
+def _question_steps(model: ChatModel, question: str, answer_tokens: int) -> None:
+    """One question as the agent runs it with the generic dialect: decide, then answer."""
+    from megrez_search.agent.dialect import Dialect
+    from megrez_search.agent.dialects import generic_decide_messages, generic_decide_options
+    from megrez_search.agent.state import Context
+
+    model.choose(generic_decide_messages(question), generic_decide_options())
+    # Every question reads other pages: only the system prompt is shared between questions.
+    contexts = [
+        Context(
+            n=n,
+            url=f"https://docs.python.org/{n}",
+            title=f"Page {n}",
+            text=f"Notes {n} on {question} {PROMPT_PARAGRAPH * 2}",
+        )
+        for n in (1, 2, 3)
+    ]
+    messages = Dialect().answer_messages(
+        datetime.now(), [], Message("user", question), question, contexts
+    )
+    model.complete(messages, Sampling(max_tokens=answer_tokens))
+
+
+def measure_state_cache(
+    gguf: Path, questions: int, answer_tokens: int
+) -> tuple[StateCacheFigures, StateCacheFigures]:
+    """(with, without) the saved prompt states, on one loaded model, questions alternating."""
+    from megrez_search.runtime.llamacpp import LlamaCppModel
+    from megrez_search.runtime.llamacpp_states import StateCache
+
+    model = LlamaCppModel(gguf, Settings())
+    enabled = model.states
+    disabled = StateCache(max_entries=0, max_bytes=0)
+    _question_steps(model, "Hello?", 4)  # warm-up: first-call allocations
+    seconds = {True: 0.0, False: 0.0}
+    evaluated = {True: 0, False: 0}
+    asked = [QUESTIONS[i % len(QUESTIONS)] for i in range(questions)]
+    # Each question twice in a row, cache on then off or off then on, so drift (other jobs on
+    # the machine) spreads over both. Only runs with the cache on save states.
+    for index, question in enumerate(asked):
+        for cached in (True, False) if index % 2 == 0 else (False, True):
+            # Neither run of a question shares a live prefix with the other's last prompt.
+            model.states = enabled if cached else disabled
+            before = model.prompt_tokens_evaluated
+            started = time.perf_counter()
+            _question_steps(model, question, answer_tokens)
+            seconds[cached] += time.perf_counter() - started
+            evaluated[cached] += model.prompt_tokens_evaluated - before
+    model.close()
+    with_cache, without = (
+        StateCacheFigures(seconds[c] / len(asked), evaluated[c] / len(asked)) for c in (True, False)
+    )
+    return with_cache, without
+
+
+def state_cache_report(gguf: Path, questions: int, answer_tokens: int) -> list[str]:
+    with_cache, without = measure_state_cache(gguf, questions, answer_tokens)
+    on, off = with_cache.seconds_per_question, without.seconds_per_question
+    title = (
+        f"llama.cpp prompt-state cache, `{gguf.name}`, decide + answer ({answer_tokens} "
+        f"tokens) per question, {questions} questions:"
+    )
+    return [
+        title,
+        "",
+        "| states | s / question | prompt tokens evaluated / question |",
+        "|---|---:|---:|",
+        f"| saved (default) | {on:.2f} | {with_cache.prompt_tokens_per_question:.0f} |",
+        f"| off | {off:.2f} | {without.prompt_tokens_per_question:.0f} |",
+        "",
+        f"With saved states a question takes {on / off:.2f}x the time ({off / on:.2f}x faster).",
+    ]
+
+
 def main(argv: list[str] | None = None) -> str:
+    from megrez_search.runtime.registry import embedded_gguf_path
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decode-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--case", choices=("all", "backends", "state-cache"), default="all")
+    parser.add_argument("--gguf", type=Path, help="model of the state-cache case (default: tiny)")
+    parser.add_argument("--questions", type=int, default=4, help="questions of that case")
+    parser.add_argument("--answer-tokens", type=int, default=32)
     args = parser.parse_args(argv)
-    rows = [measure(b, args.decode_tokens, args.repeats) for b in ("llama.cpp", "transformers")]
+    lines: list[str] = []
+    if args.case in ("all", "backends"):
+        lines += backends_report(args.decode_tokens, args.repeats)
+    if args.case in ("all", "state-cache"):
+        if lines:
+            lines.append("")
+        gguf = args.gguf or embedded_gguf_path()
+        lines += state_cache_report(gguf, args.questions, args.answer_tokens)
+    report = "\n".join(lines)
+    print(report)
+    return report
+
+
+def backends_report(decode_tokens: int, repeats: int) -> list[str]:
+    rows = [measure(b, decode_tokens, repeats) for b in ("llama.cpp", "transformers")]
     llama, hf = rows
     lines = [
         "| backend | load s | prefill tok/s | decode tok/s |",
@@ -101,9 +216,7 @@ def main(argv: list[str] | None = None) -> str:
             f"{llama.decode_tok_s / hf.decode_tok_s:.1f}x."
         ),
     ]
-    report = "\n".join(lines)
-    print(report)
-    return report
+    return lines
 
 
 if __name__ == "__main__":

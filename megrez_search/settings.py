@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     )
     n_ctx: int = Field(4096, description="Context window for llama.cpp models.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
+    llamacpp_state_cache_entries: int = Field(
+        4,
+        ge=0,
+        description="Prompt states llama.cpp keeps so a prompt sharing a prefix with a recent "
+        "one (the decide step's system prompt) skips it; 0 turns the cache off.",
+    )
+    llamacpp_state_cache_mib: int = Field(
+        512, ge=0, description="Memory bound of those saved llama.cpp states, in MiB."
+    )
     device: str = Field("auto", description="torch device for transformers backends.")
     openai_api_key: SecretStr = Field(
         SecretStr("EMPTY"), description="API key for openai: backends."

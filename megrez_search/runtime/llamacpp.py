@@ -1,9 +1,10 @@
 """GGUF models through llama.cpp (`llama-cpp-python`): the embedded default and Megrez on CPU.
 
-Generation runs token by token through `Llama.generate`, which reuses the KV cache of the
-longest common prompt prefix — so the steps of one conversation (decide, rewrite, answer)
-that share their system prompt and history only pay for their new tokens. We detokenize
-ourselves with special tokens kept, because Megrez's `<|function_start|>` must survive.
+Every prompt is evaluated by `_evaluate_prompt`, which reuses the longest prefix it shares
+with the live context or with a recently saved state (`llamacpp_states`): the decide step of
+the next question finds its system prompt saved even though the answer step ran in between.
+`Llama.generate` then samples straight from the evaluated prompt. We detokenize ourselves
+with special tokens kept, because Megrez's `<|function_start|>` must survive.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from megrez_search.settings import Settings
 
-from . import megrez_format
+from . import llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
 from .text_stream import StopScanner, Utf8Assembler
 
@@ -56,6 +57,12 @@ class LlamaCppModel(ChatModel):
         self._lock = threading.RLock()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._grammars: dict[str, LlamaGrammar] = {}
+        self.states = llamacpp_states.StateCache(
+            max_entries=settings.llamacpp_state_cache_entries,
+            max_bytes=settings.llamacpp_state_cache_mib * 1024 * 1024,
+        )
+        #: Prompt tokens actually run through the model (the rest came from a cache).
+        self.prompt_tokens_evaluated = 0
         template = self.llm.metadata.get("tokenizer.chat_template", "")
         self.dialect = "megrez" if megrez_format.ROLE_START in template else "generic"
         self._formatter = None
@@ -132,6 +139,9 @@ class LlamaCppModel(ChatModel):
             if sampling.seed is not None:
                 self.llm.set_seed(sampling.seed)
             try:
+                self._evaluate_prompt(tokens)
+                # The whole prompt is now in the context with fresh logits: generate() samples
+                # its first token right away.
                 for token in self.llm.generate(
                     tokens,
                     temp=sampling.temperature,
@@ -172,7 +182,11 @@ class LlamaCppModel(ChatModel):
         prompt_tokens = self._tokenize_prompt(prompt)
         scores: dict[str, float] = {}
         with self._lock:
-            first_logits = self._eval_reusing_prefix(prompt_tokens)
+            try:
+                self._evaluate_prompt(prompt_tokens)
+            except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
+                raise ModelCallError(f"llama.cpp evaluation failed: {exc}") from exc
+            first_logits = self._last_logits().copy()
             for option in options:
                 option_tokens = self.llm.tokenize(
                     option.encode("utf-8"), add_bos=False, special=True
@@ -192,17 +206,30 @@ class LlamaCppModel(ChatModel):
         best = max(scores, key=scores.__getitem__)
         return Choice(option=best, scores=scores)
 
-    def _eval_reusing_prefix(self, tokens: list[int]) -> np.ndarray:
-        cached = self.llm._input_ids
-        common = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            common += 1
-        # At least one token is evaluated so the logits belong to this prompt's last token.
-        self.llm.n_tokens = min(common, len(tokens) - 1)
-        self.llm.eval(tokens[self.llm.n_tokens :])
-        return self._last_logits().copy()
+    def _evaluate_prompt(self, tokens: list[int]) -> None:
+        """Leave the context holding exactly `tokens`, with the last one's logits fresh.
+
+        Starts from the live context or a saved state, whichever shares more of `tokens`,
+        and always evaluates at least the last token so its logits belong to this prompt.
+        """
+        last = len(tokens) - 1
+        reuse = min(llamacpp_states.common_prefix(self.llm._input_ids, tokens), last)
+        saved, shared = self.states.longest(tokens)
+        if saved is not None and min(shared, last) > reuse:
+            if llamacpp_states.load(self._llama_cpp, self.llm.ctx, saved):
+                self.llm.input_ids[: len(saved.tokens)] = saved.tokens
+                reuse = min(shared, last)
+            else:
+                log.warning("could not load a saved llama.cpp state; evaluating the prompt")
+                reuse = 0
+        # eval() drops every cached position from n_tokens on before decoding the rest.
+        self.llm.n_tokens = reuse
+        self.llm.eval(tokens[reuse:])
+        self.prompt_tokens_evaluated += len(tokens) - reuse
+        if self.states.wants(tokens):
+            state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)
+            if state is not None:
+                self.states.put(state)
 
     def _last_logits(self) -> np.ndarray:
         pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)

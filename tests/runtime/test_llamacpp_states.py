@@ -1,0 +1,170 @@
+"""Saved llama.cpp prompt states: the tiny GGUF model through llama.cpp, run for real.
+
+The pattern they serve: decide (system S1), answer (system S2), then the next question's
+decide (S1 again) must evaluate only what it does not share with the first decide.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from megrez_search.runtime import Message, Sampling, load_model
+from megrez_search.runtime.llamacpp import LlamaCppModel
+from megrez_search.runtime.llamacpp_states import SavedState, StateCache, common_prefix
+from megrez_search.settings import Settings
+
+DECIDE = (
+    "You decide whether a question needs a web search. Reply SEARCH when it asks about "
+    "facts, versions, APIs or recent events, and ANSWER when it is chit-chat or arithmetic. "
+) * 2
+ANSWER = (
+    "You answer questions using only the numbered sources below and cite them as [1], [2]. "
+    "If the sources do not say, reply that you do not know. "
+) * 2
+
+
+def decide(question: str) -> list[Message]:
+    return [Message("system", DECIDE), Message("user", question)]
+
+
+def answer(question: str) -> list[Message]:
+    sources = "[1] functools.lru_cache wraps a function with a memoizing callable."
+    return [Message("system", ANSWER), Message("user", f"{sources}\n\nQuestion: {question}")]
+
+
+def short(number: int) -> list[Message]:
+    """Prompts of one length that share nothing past the chat template's opening."""
+    return [Message("user", f"{'ABCDEFGHIJ'[number]}: question number {number}?")]
+
+
+@pytest.fixture
+def model() -> Iterator[LlamaCppModel]:
+    loaded = load_model(Settings(model="embedded:tiny"))
+    assert isinstance(loaded, LlamaCppModel)
+    saved = loaded.states
+    loaded.states = StateCache(max_entries=4, max_bytes=256 * 1024 * 1024)
+    try:
+        yield loaded
+    finally:
+        loaded.states = saved
+
+
+def prompt_tokens(model: LlamaCppModel, messages: Sequence[Message]) -> list[int]:
+    return model._tokenize_prompt(model.render(messages)[0])
+
+
+def cold(model: LlamaCppModel) -> None:
+    """Forget every saved state and the live context: the next call evaluates everything."""
+    model.states.clear()
+    model.llm.reset()
+
+
+def evaluated_by(model: LlamaCppModel, call: object) -> int:
+    before = model.prompt_tokens_evaluated
+    assert callable(call)
+    call()
+    return model.prompt_tokens_evaluated - before
+
+
+def test_next_decide_reuses_the_first_despite_the_answer_between(model: LlamaCppModel) -> None:
+    first, second = decide("What does lru_cache do?"), decide("Who wrote Python?")
+    greedy = Sampling(max_tokens=12)
+    cold(model)
+    model.complete(first, greedy)
+    model.complete(answer("What does lru_cache do?"), greedy)
+
+    warm_text: list[str] = []
+    evaluated = evaluated_by(model, lambda: warm_text.append(model.complete(second, greedy)))
+
+    a, b = prompt_tokens(model, first), prompt_tokens(model, second)
+    assert common_prefix(a, b) > 40, "the system prompt is the shared part"
+    assert evaluated == len(b) - common_prefix(a, b)
+    cold(model)
+    assert evaluated_by(model, lambda: warm_text.append(model.complete(second, greedy))) == len(b)
+    assert warm_text[0] == warm_text[1], "a loaded state must decode like a cold prompt"
+
+
+def test_choose_then_grammar_after_a_loaded_state_match_a_cold_run(model: LlamaCppModel) -> None:
+    grammar = 'root ::= "SEARCH" | "ANSWER"'
+    constrained = Sampling(max_tokens=4, grammar=grammar)
+    options = ["SEARCH", "ANSWER"]
+    cold(model)
+    model.choose(decide("What does lru_cache do?"), options)  # leaves option tokens behind
+    model.complete(answer("What does lru_cache do?"), Sampling(max_tokens=8))
+
+    second = decide("What is 2 + 2?")
+    warm_choice = model.choose(second, options)
+    model.complete(answer("What is 2 + 2?"), Sampling(max_tokens=8))
+    warm_text = model.complete(second, constrained)
+    cold(model)
+    cold_choice = model.choose(second, options)
+    cold(model)
+    cold_text = model.complete(second, constrained)
+
+    assert warm_choice.option == cold_choice.option
+    assert warm_choice.scores == pytest.approx(cold_choice.scores, abs=1e-3)
+    assert warm_text == cold_text and warm_text in options
+
+
+def test_the_same_prompt_again_evaluates_only_its_last_token(model: LlamaCppModel) -> None:
+    question = decide("What does lru_cache do?")
+    cold(model)
+    model.choose(question, ["SEARCH", "ANSWER"])
+    model.complete(answer("What does lru_cache do?"), Sampling(max_tokens=4))
+    assert evaluated_by(model, lambda: model.choose(question, ["SEARCH", "ANSWER"])) == 1
+
+
+def test_saved_states_stay_within_the_entry_bound(model: LlamaCppModel) -> None:
+    model.states = StateCache(max_entries=2, max_bytes=256 * 1024 * 1024)
+    for number in range(4):
+        model.complete(short(number), Sampling(max_tokens=1))
+        assert len(model.states) <= 2
+    assert len(model.states) == 2
+
+
+def test_saved_states_stay_within_the_byte_bound(model: LlamaCppModel) -> None:
+    model.complete(short(9), Sampling(max_tokens=1))
+    one_state = model.states.nbytes
+    assert one_state > 0
+    model.states = StateCache(max_entries=8, max_bytes=one_state * 3 // 2)
+    for number in range(3):
+        model.complete(short(number), Sampling(max_tokens=1))
+        assert 0 < model.states.nbytes <= one_state * 3 // 2
+    assert len(model.states) == 1
+
+
+def test_disabled_cache_saves_nothing_and_still_answers(model: LlamaCppModel) -> None:
+    model.states = StateCache(max_entries=0, max_bytes=0)
+    assert model.complete(short(1), Sampling(max_tokens=4)).strip()
+    assert len(model.states) == 0
+
+
+# --- the store itself ------------------------------------------------------------------------
+
+
+def state(tokens: Sequence[int], size: int) -> SavedState:
+    return SavedState(tuple(tokens), (ctypes.c_uint8 * size)())
+
+
+def test_longest_prefix_wins_and_is_kept_longest() -> None:
+    cache = StateCache(max_entries=2, max_bytes=1000)
+    cache.put(state([1, 2, 3], 10))
+    cache.put(state([1, 2, 9, 9], 10))
+    best, shared = cache.longest([1, 2, 9, 5])
+    assert best is not None and best.tokens == (1, 2, 9, 9) and shared == 3
+    cache.put(state([4], 10))  # evicts the least recently used: [1, 2, 3]
+    assert cache.longest([1, 2, 3])[1] == 2
+    assert {s.tokens for s in cache._entries.values()} == {(1, 2, 9, 9), (4,)}
+
+
+def test_an_extended_prefix_replaces_its_entry_and_oversized_states_are_refused() -> None:
+    cache = StateCache(max_entries=4, max_bytes=100)
+    cache.put(state([1, 2], 10))
+    cache.put(state([1, 2, 3], 10))
+    assert len(cache) == 1 and cache.nbytes == 10
+    assert not cache.put(state([7], 101))
+    # What a stored entry starts with, it serves already; something new is worth saving.
+    assert not cache.wants([1, 2, 3]) and not cache.wants([1, 2]) and cache.wants([1, 5])
