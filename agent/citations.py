@@ -156,16 +156,27 @@ def _vocabulary(text: str) -> set[str]:
     return vocab
 
 
-def support_score(sentence: str, context: str) -> float:
+def question_words(question: str) -> frozenset[str]:
+    """The content words of the user's question, in `content_words`' form."""
+    return frozenset(content_words(question))
+
+
+def support_score(sentence: str, context: str, given: frozenset[str] = frozenset()) -> float:
     """Weighted share of `sentence`'s content words that occur in `context` (0..1).
 
     Numbers are facts a source either states or not: the score is scaled by the share of
     the sentence's numbers found in the context, so "maxsize is 32" is not backed by a
     page that says 128 however many other words they share.
+
+    Words in `given` (the question's own) are left out when the sentence has others: an
+    answer restates its question ("In Python 3.11 the database is version 14.0.0"), and
+    what needs a source is what it adds, not the premise the user wrote.
     """
     words = content_words(sentence)
     if not words:
         return 0.0
+    added = {word: weight for word, weight in words.items() if word not in given}
+    words = added or words
     vocab = _vocabulary(context)
     total = sum(words.values())
     score = sum(weight for word, weight in words.items() if word in vocab) / total
@@ -257,11 +268,13 @@ def check_citations(
     threshold: float = 0.5,
     *,
     min_words: int = 2,
+    given: frozenset[str] = frozenset(),
 ) -> CitationReport:
     """Repair `answer`'s citations against `contexts` (context N is `contexts[N-1]`).
 
     `threshold` is the support a context needs for a sentence (see `support_score`);
-    sentences with fewer than `min_words` content words ("Hi!") are neither cited nor checked.
+    sentences with fewer than `min_words` content words ("Hi!") are neither cited nor checked;
+    `given` are the question's words (see `support_score`).
     """
     checks: list[CitationCheck] = []
     out: list[str] = []
@@ -270,7 +283,7 @@ def check_citations(
         if index % 2:
             out.append(segment)
         else:
-            out.append(_check_prose(segment, contexts, threshold, min_words, checks))
+            out.append(_check_prose(segment, contexts, threshold, min_words, given, checks))
     repaired = "".join(out)
     return CitationReport(repaired, sorted(set(cited_numbers(repaired))), checks)
 
@@ -280,12 +293,13 @@ def _check_prose(
     contexts: Sequence[str],
     threshold: float,
     min_words: int,
+    given: frozenset[str],
     checks: list[CitationCheck],
 ) -> str:
     out: list[str] = []
     for sentence in split_sentences(text):
         final: list[int] = []
-        scores = [support_score(sentence.body, context) for context in contexts]
+        scores = [support_score(sentence.body, context, given) for context in contexts]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else None
         checkable = len(content_words(sentence.body)) >= min_words
         for number in dict.fromkeys(sentence.cited):

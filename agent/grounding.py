@@ -68,8 +68,10 @@ def _same_numbers(text: str) -> str:
     return _SCALED.sub(lambda m: str(round(float(m.group(1)) * _SCALES[m.group(2).lower()])), text)
 
 
-def _best_support(sentence: str, contexts: Sequence[str]) -> tuple[int, float]:
-    scores = [support_score(_same_numbers(sentence), _same_numbers(c)) for c in contexts]
+def _best_support(
+    sentence: str, contexts: Sequence[str], given: frozenset[str]
+) -> tuple[int, float]:
+    scores = [support_score(_same_numbers(sentence), _same_numbers(c), given) for c in contexts]
     best = max(range(len(scores)), key=scores.__getitem__)
     return best, scores[best]
 
@@ -82,8 +84,10 @@ def ground(
     mode: GroundingMode,
     threshold: float,
     min_words: int = 2,
+    given: frozenset[str] = frozenset(),
 ) -> Grounded:
-    """`answer` (citations already checked) with unsupported sentences handled per `mode`."""
+    """`answer` (citations already checked) with unsupported sentences handled per `mode`;
+    `given` are the question's words, which a sentence may repeat unsupported."""
     if mode == "off" or not contexts:
         return Grounded(answer)
     unsupported: list[str] = []
@@ -103,7 +107,7 @@ def ground(
             claim = len(content_words(sentence.body)) >= min_words
             cited = list(sentence.cited)
             if claim and not cited:
-                best, score = _best_support(sentence.body, contexts)
+                best, score = _best_support(sentence.body, contexts, given)
                 if score >= threshold:
                     cited.append(best + 1)  # supported once numbers are compared as numbers
             backed = bool(cited)

@@ -17,6 +17,7 @@ from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.citations import (
     cited_numbers,
     normalize_citations,
+    question_words,
     strip_citations,
 )
 from megrez_search.agent.deps import AgentDeps
@@ -131,7 +132,8 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
     texts = [c["text"] for c in state.contexts]
-    report = citation_report(state.answer, texts, deps.settings.citation_support)
+    given = question_words(state.question)
+    report = citation_report(state.answer, texts, deps.settings.citation_support, given=given)
     if report.repairs:
         log.info("citations repaired: %d of %d checks", report.repairs, len(report.checks))
     grounded = ground(
@@ -142,6 +144,7 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         # the citation check above is their check (the lexical one misreads their sections).
         mode="off" if state.deep else deps.settings.grounding,
         threshold=deps.settings.citation_support,
+        given=given,
     )
     if grounded.unsupported:
         log.info(

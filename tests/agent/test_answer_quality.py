@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.citations import check_citations, question_words
 from megrez_search.agent.dialects import generic_decide_options
 from megrez_search.agent.events import TokenEvent
 from megrez_search.agent.grounding import ground
@@ -288,6 +289,33 @@ def test_a_sentence_with_something_new_or_a_lone_pointer_is_kept():
         "See the source code provided [2].", SQLITE_PAGES, ["a", "b"], mode="mark", threshold=0.5
     )
     assert alone.pointers == [] and alone.answer.startswith("See the source code provided [2]")
+
+
+UNICODE_PAGE = "unicodedata: this module uses data from the Unicode Character Database 14.0.0."
+UNICODE_QUESTION = "Which Unicode database version is Python 3.11's unicodedata compiled from?"
+
+
+def test_words_of_the_question_need_no_source_but_what_the_answer_adds_does():
+    given = question_words(UNICODE_QUESTION)
+    answer = "In Python 3.11, unicodedata is compiled from Unicode database version 14.0.0."
+    # The page does not repeat "3.11" or "compiled": without the question they sink the score.
+    alone = ground(answer, [UNICODE_PAGE], ["unicodedata"], mode="mark", threshold=0.5)
+    assert alone.nothing_supported
+    grounded = ground(
+        answer, [UNICODE_PAGE], ["unicodedata"], mode="mark", threshold=0.5, given=given
+    )
+    assert grounded.unsupported == [] and grounded.answer.endswith("14.0.0 [1].")
+    invented = ground(
+        "In Python 3.11, unicodedata is compiled from Unicode database version 13.0.0.",
+        [UNICODE_PAGE],
+        ["unicodedata"],
+        mode="mark",
+        threshold=0.5,
+        given=given,
+    )
+    assert invented.nothing_supported  # the one thing it adds, 13.0.0, is not in the source
+    report = check_citations(answer + " [1]", [UNICODE_PAGE], given=given)
+    assert report.citations == [1] and report.checks[0].verdict == "supported"
 
 
 # --- image questions ---------------------------------------------------------------------------
