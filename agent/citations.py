@@ -35,15 +35,18 @@ _CODE_SPAN_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
-#: Words too common to show support; data in stop_words.txt beside this module.
-_STOP_WORDS = frozenset(
-    line.strip()
-    for line in files("megrez_search.agent")
-    .joinpath("stop_words.txt")
-    .read_text(encoding="utf-8")
-    .splitlines()
-    if line.strip() and not line.startswith("#")
-)
+
+
+def word_list(filename: str) -> frozenset[str]:
+    """A word list kept as data beside this module: one word a line, `#` starts a comment."""
+    text = files("megrez_search.agent").joinpath(filename).read_text(encoding="utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+#: Words too common to show support.
+_STOP_WORDS = word_list("stop_words.txt")
 
 Verdict = Literal["supported", "moved", "removed_out_of_range", "removed_unsupported", "attributed"]
 

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Literal
 
-from megrez_search.agent.citations import content_words, split_sentences, support_score
+from megrez_search.agent.citations import (
+    content_words,
+    split_sentences,
+    support_score,
+    word_list,
+)
 from megrez_search.agent.prompts import render, template
 
 GroundingMode = Literal["remove", "mark", "off"]
@@ -37,19 +42,11 @@ class Grounded:
     pointers: list[str] = field(default_factory=list)  # sentences that only cite, dropped
 
 
-_REFERENCE_WORDS = frozenset(
-    line.strip()
-    for line in files("megrez_search.agent")
-    .joinpath("reference_words.txt")
-    .read_text(encoding="utf-8")
-    .splitlines()
-    if line.strip() and not line.startswith("#")
-)
+_REFERENCE_WORDS = word_list("reference_words.txt")
 
 
-def only_points_at_sources(sentence: str, said: set[str]) -> bool:
-    """`sentence` names sources and otherwise repeats words of `said` (already stated)."""
-    words = set(content_words(sentence))
+def only_points_at_sources(words: AbstractSet[str], said: AbstractSet[str]) -> bool:
+    """A sentence of content `words` names sources and otherwise repeats `said` words."""
     pointing = words & _REFERENCE_WORDS
     return bool(pointing) and words - pointing <= said
 
@@ -100,11 +97,12 @@ def ground(
             out.append(segment)
             continue
         for sentence in split_sentences(segment):
-            if said and only_points_at_sources(sentence.body, said):
+            words = content_words(sentence.body).keys()
+            if said and only_points_at_sources(words, said):
                 pointers.append(sentence.body)
                 continue
-            said.update(content_words(sentence.body))
-            claim = len(content_words(sentence.body)) >= min_words
+            said.update(words)
+            claim = len(words) >= min_words
             cited = list(sentence.cited)
             if claim and not cited:
                 best, score = _best_support(sentence.body, contexts, given)

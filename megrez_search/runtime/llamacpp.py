@@ -23,6 +23,7 @@ from megrez_search.settings import Settings
 from . import llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
 from .text_stream import StopScanner, Utf8Assembler
+from .token_prefix import common_prefix
 
 if TYPE_CHECKING:
     from llama_cpp import LlamaGrammar
@@ -213,7 +214,7 @@ class LlamaCppModel(ChatModel):
         and always evaluates at least the last token so its logits belong to this prompt.
         """
         last = len(tokens) - 1
-        reuse = min(llamacpp_states.common_prefix(self.llm._input_ids, tokens), last)
+        reuse = min(common_prefix(self.llm._input_ids, tokens), last)
         saved, shared = self.states.longest(tokens)
         if saved is not None and min(shared, last) > reuse:
             if llamacpp_states.load(self._llama_cpp, self.llm.ctx, saved):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .token_prefix import common_prefix
 
 #: The one sequence llama-cpp-python's `Llama.eval` decodes into.
 SEQUENCE = 0
@@ -32,15 +34,6 @@ class SavedState:
     @property
     def nbytes(self) -> int:
         return len(self.data)
-
-
-def common_prefix(a: Iterable[int], b: Iterable[int]) -> int:
-    count = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        count += 1
-    return count
 
 
 class StateCache:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import kv_cache
+from .token_prefix import common_prefix
 
 #: Stored caches. Each costs its tokens x 160 KiB on Megrez-3B (bf16): 4 x 2k tokens ~ 1.3 GB.
 SLOTS = 4
@@ -21,15 +22,6 @@ SLOTS = 4
 class _Entry:
     ids: list[int]
     cache: Any
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    count = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        count += 1
-    return count
 
 
 class PrefixCache:

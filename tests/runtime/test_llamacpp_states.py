@@ -13,7 +13,8 @@ import pytest
 
 from megrez_search.runtime import Message, Sampling, load_model
 from megrez_search.runtime.llamacpp import LlamaCppModel
-from megrez_search.runtime.llamacpp_states import SavedState, StateCache, common_prefix
+from megrez_search.runtime.llamacpp_states import SavedState, StateCache
+from megrez_search.runtime.token_prefix import common_prefix
 from megrez_search.settings import Settings
 
 DECIDE = (
