@@ -2,8 +2,9 @@
 
 `SearchAgent.stream` yields these in order: step events as each node starts, the
 perception, the decision, queries, search results, each page as it is fetched, the numbered
-sources given to the model, answer tokens as the model writes them, the final (citation-
-checked) answer, and last a `DoneEvent` carrying the `AskResult`. `to_json()` gives one
+sources given to the model, how far the model has read them (`PrefillEvent`, llama.cpp
+only), answer tokens as the model writes them, the final (citation-checked) answer, and
+last a `DoneEvent` carrying the `AskResult`. `to_json()` gives one
 JSON-ready dict per event (`{"type": ..., ...}`) for the API's server-sent events.
 """
 
@@ -82,6 +83,17 @@ class SourcesEvent(_Event):
 
     type: ClassVar[str] = "sources"
     sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PrefillEvent(_Event):
+    """The model is reading its prompt (the sources): `done` of `total` tokens so far. Sent
+    only by backends that evaluate a long prompt in pieces (llama.cpp), before the first
+    token; on a CPU this is most of the wait."""
+
+    type: ClassVar[str] = "prefill"
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,7 @@ AgentEvent = (
     | SearchResultsEvent
     | PageEvent
     | SourcesEvent
+    | PrefillEvent
     | TokenEvent
     | AnswerEvent
     | ErrorEvent

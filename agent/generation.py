@@ -19,6 +19,7 @@ from megrez_search.agent.events import TokenEvent
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
+from megrez_search.runtime.prefill_progress import PrefillCallback, reporting_prefill
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ class _Failure:
         self.exc = exc
 
 
+class _Prefill:
+    def __init__(self, done: int, total: int) -> None:
+        self.done = done
+        self.total = total
+
+
 def generate(
     runtime: Runtime,
     messages: Sequence[Message],
@@ -38,15 +45,22 @@ def generate(
     *,
     stall_timeout_s: float,
     cancel: threading.Event | None = None,
+    on_prefill: PrefillCallback | None = None,
 ) -> Iterator[str]:
     """Yield the model's text chunks; stop quietly when `cancel` is set.
 
+    `on_prefill(done, total)` hears, in this thread, how far a backend that reports it
+    (llama.cpp) has read a long prompt; a report also counts as a sign of life.
     Raises `ModelCallError` when the backend fails or yields nothing for `stall_timeout_s`.
     """
     chunks: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
 
     def work() -> None:
+        with reporting_prefill(lambda done, total: chunks.put(_Prefill(done, total))):
+            produce()
+
+    def produce() -> None:
         stream = runtime.stream(messages, sampling, usage)
         try:
             for chunk in stream:
@@ -85,6 +99,10 @@ def generate(
                 return
             if isinstance(item, _Failure):
                 raise _as_model_error(item.exc)
+            if isinstance(item, _Prefill):
+                if on_prefill is not None:
+                    on_prefill(item.done, item.total)
+                continue
             yield item  # type: ignore[misc]
     finally:
         stop.set()
@@ -100,6 +118,7 @@ def stream_tokens(
     stall_timeout_s: float,
     cancel: threading.Event,
     keep: Callable[[str], bool],
+    on_prefill: PrefillCallback | None = None,
 ) -> None:
     """Stream an answer to `writer` as `TokenEvent`s, citations normalised to `[N]` on the fly.
 
@@ -108,7 +127,13 @@ def stream_tokens(
     """
     citations = CitationStreamNormalizer()
     for chunk in generate(
-        runtime, messages, sampling, usage, stall_timeout_s=stall_timeout_s, cancel=cancel
+        runtime,
+        messages,
+        sampling,
+        usage,
+        stall_timeout_s=stall_timeout_s,
+        cancel=cancel,
+        on_prefill=on_prefill,
     ):
         if not keep(chunk):
             break

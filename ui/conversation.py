@@ -22,6 +22,7 @@ from megrez_search.agent.events import (
     PageEvent,
     PerceptionEvent,
     PlanEvent,
+    PrefillEvent,
     QueryEvent,
     ReflectEvent,
     ResearchEvent,
@@ -39,6 +40,7 @@ ChatMessage = dict[str, Any]
 class StepView:
     label: str
     details: list[str] = field(default_factory=list)  # Markdown lines, already safe
+    reading: int | None = None  # percent of the prompt the model has read (PrefillEvent)
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -58,7 +60,13 @@ class Progress:
 
     def title(self) -> str:
         if not self.done:
-            return plain(self.steps[-1].label) + "…" if self.steps else "Working…"
+            if not self.steps:
+                return "Working…"
+            step = self.steps[-1]
+            if step.reading is not None and step.reading < 100:
+                # Most of a CPU answer's wait: the model reads its sources before writing.
+                return f"Reading the sources · {step.reading}%…"
+            return plain(step.label) + "…"
         parts = [f"Searched {_count(len(self.queries), 'query', 'queries')}"]
         parts.append(f"read {_count(self.pages_read, 'page', 'pages')}")
         if self.total_s is not None:
@@ -148,6 +156,9 @@ class TurnView:
             self._on_page(event)
         elif isinstance(event, SourcesEvent):
             self.sources = list(event.sources)
+        elif isinstance(event, PrefillEvent):
+            if self.progress.steps and event.total > 0:
+                self.progress.steps[-1].reading = min(100, 100 * event.done // event.total)
         elif isinstance(event, TokenEvent):
             self.streamed += event.text
         elif isinstance(event, AnswerEvent):

@@ -22,7 +22,7 @@ from megrez_search.agent.citations import (
 )
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialect import sampling_for
-from megrez_search.agent.events import AnswerEvent, ErrorEvent, TokenEvent
+from megrez_search.agent.events import AnswerEvent, ErrorEvent, PrefillEvent, TokenEvent
 from megrez_search.agent.generation import stream_tokens
 from megrez_search.agent.grounding import ground
 from megrez_search.agent.prompts import render, template
@@ -110,6 +110,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             stall_timeout_s=settings.model_stall_timeout_s,
             cancel=cancel,
             keep=keep,
+            on_prefill=lambda done, total: writer(PrefillEvent(done=done, total=total)),
         )
     except MegrezSearchError as exc:
         partial = normalize_citations(guard.answer()).strip()

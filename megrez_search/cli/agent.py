@@ -85,7 +85,14 @@ def run_ask(
 ) -> int:
     """Handle `ask`; `agent` (a SearchAgent) may be passed in by tests and embedders."""
     from megrez_search.agent.api import AskRequest, SearchAgent
-    from megrez_search.agent.events import AnswerEvent, DoneEvent, ErrorEvent, StepEvent, TokenEvent
+    from megrez_search.agent.events import (
+        AnswerEvent,
+        DoneEvent,
+        ErrorEvent,
+        PrefillEvent,
+        StepEvent,
+        TokenEvent,
+    )
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -102,6 +109,7 @@ def run_ask(
     search_agent: SearchAgent = agent or SearchAgent(settings)  # type: ignore[assignment]
     try:
         streamed: list[str] = []
+        reading = False
         live = not args.json and out.isatty()
         result = None
 
@@ -121,6 +129,10 @@ def run_ask(
                 continue
             elif isinstance(event, StepEvent):
                 status(event.label)
+            elif isinstance(event, PrefillEvent) and not reading:
+                # One line, not one per piece: on a CPU, reading is most of the wait.
+                reading = True
+                status(f"Reading the sources ({event.total} tokens)")
             elif isinstance(event, TokenEvent) and live:
                 streamed.append(event.text)
                 out.write(event.text)

@@ -22,6 +22,7 @@ from megrez_search.settings import Settings
 
 from . import llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .prefill_progress import prefill_wanted, report_prefill
 from .text_stream import StopScanner, Utf8Assembler
 from .token_prefix import common_prefix
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Tokens kept free at the end of the context so an answer always has room to start.
 MIN_ANSWER_ROOM = 16
+#: Prompt evaluation is reported (`prefill_progress`) after each piece of this many tokens.
+PREFILL_REPORT_TOKENS = 128
 
 
 class LlamaCppModel(ChatModel):
@@ -225,7 +228,15 @@ class LlamaCppModel(ChatModel):
                 reuse = 0
         # eval() drops every cached position from n_tokens on before decoding the rest.
         self.llm.n_tokens = reuse
-        self.llm.eval(tokens[reuse:])
+        rest = tokens[reuse:]
+        if prefill_wanted() and len(rest) > PREFILL_REPORT_TOKENS:
+            # Pieces of 128 tokens run as fast as one 512-token batch on a CPU (measured),
+            # and let the user see the sources being read.
+            for start in range(0, len(rest), PREFILL_REPORT_TOKENS):
+                self.llm.eval(rest[start : start + PREFILL_REPORT_TOKENS])
+                report_prefill(min(start + PREFILL_REPORT_TOKENS, len(rest)), len(rest))
+        else:
+            self.llm.eval(rest)
         self.prompt_tokens_evaluated += len(tokens) - reuse
         if self.states.wants(tokens):
             state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)

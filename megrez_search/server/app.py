@@ -61,6 +61,7 @@ from megrez_search.agent.events import (
     AnswerEvent,
     DoneEvent,
     ErrorEvent,
+    PrefillEvent,
     TokenEvent,
 )
 from megrez_search.agent.result import AskResult
@@ -241,7 +242,9 @@ async def _stream(
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
                 yield chunk(completion_id, created, model, {"content": event.text})
-            elif isinstance(event, RESEARCH_EVENTS):
+            elif isinstance(event, (*RESEARCH_EVENTS, PrefillEvent)):
+                # Progress a client may show (deep research, the model reading its sources);
+                # the text of the answer is only ever in `content`.
                 yield chunk(completion_id, created, model, {}, megrez_event=event.to_json())
             elif isinstance(event, AnswerEvent):
                 checked = event.answer

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.citations import cited_numbers
-from megrez_search.agent.events import PageEvent, QueryEvent, StepEvent, TokenEvent
+from megrez_search.agent.events import (
+    PageEvent,
+    PrefillEvent,
+    QueryEvent,
+    StepEvent,
+    TokenEvent,
+)
 
 from megrez_search.runtime import Message
 
@@ -39,6 +45,12 @@ def test_docs_question_searches_fetches_functools_and_cites_its_sources(agent):
     kinds = [type(e).__name__ for e in events]
     first_token = kinds.index("TokenEvent")
     assert "PageEvent" in kinds[:first_token] and "SourcesEvent" in kinds[:first_token]
+    # The model's reading of the sources was reported as it went, all before the answer.
+    reading = [e for e in events if isinstance(e, PrefillEvent)]
+    assert len(reading) > 1 and kinds.index("PrefillEvent") > kinds.index("SourcesEvent")
+    assert max(i for i, kind in enumerate(kinds) if kind == "PrefillEvent") < first_token
+    assert [e.done for e in reading] == sorted(e.done for e in reading)
+    assert reading[-1].done == reading[-1].total
     assert sum(isinstance(e, TokenEvent) for e in events) > 3
     assert result.tokens["prompt"] > 0 and result.tokens["completion"] > 0
     assert {"decide", "search", "fetch", "rank", "answer", "total"} <= set(result.timings)

@@ -10,6 +10,8 @@ import pytest
 
 from megrez_search.cli.agent import AskFailed, register, run_ask
 from megrez_search.errors import MegrezSearchError
+from megrez_search.runtime import Message
+from megrez_search.runtime.prefill_progress import report_prefill
 from tests.support.scripted import CALL, QUESTION, Fail
 
 
@@ -108,7 +110,12 @@ class _Terminal(io.StringIO):
 def test_on_a_terminal_step_lines_come_first_and_each_on_its_own_line(
     docs_settings, scripted_agent
 ):
-    agent, _ = scripted_agent(docs_settings, [CALL, "The default maxsize is 128."])
+    def reads_then_answers(messages: list[Message]) -> str:
+        report_prefill(128, 300)  # as llama.cpp reports a long prompt, piece by piece
+        report_prefill(300, 300)
+        return "The default maxsize is 128."
+
+    agent, _ = scripted_agent(docs_settings, [CALL, reads_then_answers])
     terminal = _Terminal()
     assert run_ask(_args(), docs_settings, agent=agent, out=terminal, err=terminal) == 0
     lines = terminal.getvalue().splitlines()
@@ -116,6 +123,9 @@ def test_on_a_terminal_step_lines_come_first_and_each_on_its_own_line(
     steps = [i for i, line in enumerate(lines) if "»" in line]
     assert steps and steps[0] < first_answer
     assert any("» Searching:" in lines[i] for i in steps if i < first_answer)
+    read = [i for i in steps if "Reading the sources" in lines[i]]
+    assert len(read) == 1 and lines[read[0]] == "» Reading the sources (300 tokens)"
+    assert read[0] < first_answer
     # Every step line starts a line: none is glued to the streamed answer.
     assert all(lines[i].startswith("» ") for i in steps)
 

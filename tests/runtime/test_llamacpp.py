@@ -75,6 +75,28 @@ def test_choose_scores_every_option_on_likelihood(model: ChatModel) -> None:
     assert again.scores == pytest.approx(first.scores, abs=1e-3)
 
 
+def test_a_long_prompt_reports_its_reading_and_answers_the_same(model: ChatModel) -> None:
+    from megrez_search.runtime.prefill_progress import reporting_prefill
+
+    long_prompt = [
+        Message("system", "You are a helpful assistant who reads a lot. " * 40),
+        Message("user", "What is the capital of France?"),
+    ]
+    reports: list[tuple[int, int]] = []
+    with reporting_prefill(lambda done, total: reports.append((done, total))):
+        reported = model.complete(long_prompt, Sampling(max_tokens=12))  # a prompt never seen
+    quiet = model.complete(long_prompt, Sampling(max_tokens=12))
+    assert reported == quiet
+    assert len(reports) > 2
+    totals = {total for _, total in reports}
+    assert len(totals) == 1 and totals.pop() > 300
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == reports[-1][1]
+    # Outside the block nothing is reported, and a short prompt is read in one go.
+    model.complete(long_prompt[1:], Sampling(max_tokens=1))
+    assert len(reports) == len(done)
+
+
 def test_prompt_prefix_is_reused_between_steps(model: ChatModel) -> None:
     llm = model.llm  # type: ignore[attr-defined]
     evaluated: list[int] = []

@@ -112,6 +112,11 @@ def test_streamed_completion_adds_up_and_ends_with_sources(client: openai.OpenAI
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(content_chunks) > 3  # it streamed, not one block
+    # Before the first word, the stream said how far the model had read its sources.
+    first_word = chunks.index(content_chunks[0])
+    reading = [(c.model_extra or {}).get("megrez_event") for c in chunks[:first_word]]
+    reading = [event for event in reading if event and event["type"] == "prefill"]
+    assert reading and reading[-1]["done"] == reading[-1]["total"] > 0
     final = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop")
     extra = final.model_extra or {}
     assert any(s["url"].endswith("library/functools.html") for s in extra["sources"])

@@ -7,6 +7,7 @@ import pytest
 from megrez_search.agent.events import (
     AnswerEvent,
     PageEvent,
+    PrefillEvent,
     QueryEvent,
     SourcesEvent,
     StepEvent,
@@ -108,6 +109,18 @@ def test_turn_view_streams_steps_pages_and_answer() -> None:
         "title": "Searched 1 query · read 1 page · 3.2 s",
         "status": "done",
     }
+
+
+def test_turn_view_shows_how_far_the_model_has_read_the_sources() -> None:
+    view = TurnView(question="What is lru_cache?")
+    view.apply(StepEvent(step="answer", label="Writing the answer"))
+    assert view.progress.title() == "Writing the answer…"
+    view.apply(PrefillEvent(done=384, total=1000))
+    assert view.progress.title() == "Reading the sources · 38%…"
+    view.apply(PrefillEvent(done=1000, total=1000))
+    assert view.progress.title() == "Writing the answer…"
+    view.apply(PrefillEvent(done=5, total=0))  # a malformed report changes nothing
+    assert view.progress.title() == "Writing the answer…"
 
 
 def test_history_rebuilds_the_chat() -> None:
