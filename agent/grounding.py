@@ -51,14 +51,14 @@ def only_points_at_sources(words: AbstractSet[str], said: AbstractSet[str]) -> b
     return bool(pointing) and words - pointing <= said
 
 
-_THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}\b)")
+_THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}(?!\d))")
 
 
 _SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.IGNORECASE)
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
 
 
-def _same_numbers(text: str) -> str:
+def same_numbers(text: str) -> str:
     """`1,000,000`, `1_000_000` and `1 million` as `1000000`: the sources and the answer spell
     numbers differently, and the support score compares words."""
     text = _THOUSANDS.sub("", text)
@@ -68,7 +68,7 @@ def _same_numbers(text: str) -> str:
 def _best_support(
     sentence: str, contexts: Sequence[str], given: frozenset[str]
 ) -> tuple[int, float]:
-    scores = [support_score(_same_numbers(sentence), _same_numbers(c), given) for c in contexts]
+    scores = [support_score(same_numbers(sentence), same_numbers(c), given) for c in contexts]
     best = max(range(len(scores)), key=scores.__getitem__)
     return best, scores[best]
 

@@ -126,11 +126,12 @@ class Settings(BaseSettings):
     answer_max_tokens: int = Field(384, description="Longest answer written from sources.")
     chat_max_tokens: int = Field(512, description="Longest answer when nothing is searched.")
     generic_context_tokens: int | None = Field(
-        1000,
+        900,
         description="Passage budget for generic-dialect models, below context_tokens: small "
-        "models answer better from less text. 1000 holds the answer for 96% of the dev set's "
-        "search questions (900: 96%, 800: 94%, 500: 75%); with the 1.5B model answer accuracy "
-        "0.82 (900: 0.80) for +90 prompt tokens. None = context_tokens.",
+        "models answer better from less text, and on a CPU each 100 prompt tokens of the 1.5B "
+        "cost about 1.1 s. 900 is the smallest budget that holds the answer for 96% of the dev "
+        "set's search questions (850/800: 94%, 500: 75%); with the 1.5B model it answers as "
+        "well as 1000 (0.82) 1.6 s sooner. None = context_tokens.",
     )
     answer_temperature: float = Field(0.0, description="Sampling temperature of answers.")
     answer_repetition_penalty: float = Field(

@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
 from megrez_search.agent.citations import content_words, split_sentences, strip_citations
+from megrez_search.agent.grounding import same_numbers
 from megrez_search.agent.prompts import template
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
@@ -112,12 +113,21 @@ def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
 
     Citation markers are removed first: `[2]` must not count as the answer "2"; so is the
     list of source titles after "the sources don't say": a title ("What's New In Python
-    3.10") must not count as the answer "3.10".
+    3.10") must not count as the answer "3.10". Numbers match however they are written:
+    "1 million" and "1_000_000" are the gold "1,000,000".
     """
     if not any(a.strip() for a in answers):
         return None
-    body = answer.split(_SOURCES_LIST, 1)[0]
-    return contains_answer(strip_citations(body), answers)
+    body = strip_citations(answer.split(_SOURCES_LIST, 1)[0])
+    if contains_answer(body, answers):
+        return True
+    # The same number, not a longer one: "10 million" does not hold "1,000,000".
+    written = same_numbers(body).casefold()
+    return any(
+        re.search(rf"(?<!\d){re.escape(same_numbers(a.strip()).casefold())}(?!\d)", written)
+        for a in answers
+        if any(ch.isdigit() for ch in a)
+    )
 
 
 def checker_citations(checks: Iterable[Mapping[str, Any]]) -> tuple[int, int]:

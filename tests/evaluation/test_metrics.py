@@ -117,6 +117,10 @@ def test_answer_accuracy_is_case_insensitive_containment_of_any_answer() -> None
     assert answer_correct("The status is IM_A_TEAPOT.", ["teapot", "IM_A_TEAPOT"])
     assert answer_correct("It runs One Million times.", ["1000000", "one million"])
     assert answer_correct("The default is 100.", ["128"]) is False
+    # Numbers match however they are written, and only as the same number.
+    assert answer_correct("It runs the statement 1 million times [1].", ["1,000,000"])
+    assert answer_correct("number=1_000_000", ["1000000"])
+    assert answer_correct("It runs 10 million times.", ["1,000,000"]) is False
     assert answer_correct("", ["128"]) is False
 
 
