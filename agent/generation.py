@@ -37,6 +37,10 @@ class _Prefill:
         self.total = total
 
 
+class CallerLeft(Exception):
+    """Raised inside the backend, at its next progress report, once nobody waits for it."""
+
+
 def generate(
     runtime: Runtime,
     messages: Sequence[Message],
@@ -50,14 +54,21 @@ def generate(
     """Yield the model's text chunks; stop quietly when `cancel` is set.
 
     `on_prefill(done, total)` hears, in this thread, how far a backend that reports it
-    (llama.cpp) has read a long prompt; a report also counts as a sign of life.
+    (llama.cpp) has read a long prompt; a report also counts as a sign of life. When the
+    caller has gone (stop pressed, stall), the backend's next report ends its reading, so
+    a long prompt stops holding the model within one piece instead of to its end.
     Raises `ModelCallError` when the backend fails or yields nothing for `stall_timeout_s`.
     """
     chunks: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
 
+    def report(done: int, total: int) -> None:
+        if stop.is_set():
+            raise CallerLeft
+        chunks.put(_Prefill(done, total))
+
     def work() -> None:
-        with reporting_prefill(lambda done, total: chunks.put(_Prefill(done, total))):
+        with reporting_prefill(report):
             produce()
 
     def produce() -> None:

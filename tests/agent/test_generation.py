@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import cast
 
-from megrez_search.agent.generation import generate
+from megrez_search.agent.generation import CallerLeft, generate
 
 from megrez_search.runtime import Message, Runtime, Sampling, Usage
 from megrez_search.runtime.prefill_progress import report_prefill
@@ -59,3 +59,47 @@ def test_without_a_listener_the_reports_go_nowhere() -> None:
     )
     assert list(chunks) == ["Paris"]
     report_prefill(1, 2)  # outside any generation: no listener, nothing happens
+
+
+class LongReader:
+    """Reads a prompt in pieces; before its second piece it waits until told to go on."""
+
+    def __init__(self) -> None:
+        self.go_on = threading.Event()
+        self.finished = threading.Event()
+        self.pieces_read = 0
+        self.ended_by: BaseException | None = None
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        try:
+            for done in (100, 200, 300):
+                report_prefill(done, 300)
+                self.pieces_read += 1
+                self.go_on.wait(timeout=30)
+            yield "never reached"
+        except BaseException as exc:
+            self.ended_by = exc
+            raise
+        finally:
+            self.finished.set()
+
+
+def test_a_caller_that_stops_ends_the_reading_at_the_next_piece() -> None:
+    backend = LongReader()
+    cancel = threading.Event()
+    chunks = generate(
+        cast(Runtime, backend),
+        [Message("user", "A long question")],
+        Sampling(max_tokens=4),
+        Usage(),
+        stall_timeout_s=30,
+        cancel=cancel,
+        on_prefill=lambda done, total: cancel.set(),  # the user presses stop at once
+    )
+    assert list(chunks) == []  # stopped quietly
+    backend.go_on.set()
+    assert backend.finished.wait(timeout=30)
+    assert backend.pieces_read == 1  # the second piece was never read
+    assert isinstance(backend.ended_by, CallerLeft)
