@@ -24,6 +24,9 @@ from megrez_search.runtime.prefill_progress import PrefillCallback, reporting_pr
 log = logging.getLogger(__name__)
 
 _DONE = object()
+#: How long a caller that leaves early (stop, a loop cut) waits for the model call to end at
+#: its next token, so that the call's token usage is counted; a stalled call is not awaited.
+WIND_DOWN_S = 1.0
 
 
 class _Failure:
@@ -91,6 +94,7 @@ def generate(
     # Poll in short slices so a stop request is seen promptly even while the model is busy.
     poll_s = min(0.25, stall_timeout_s)
     last_progress = time.monotonic()
+    stalled = False
     try:
         while True:
             if cancel is not None and cancel.is_set():
@@ -101,6 +105,7 @@ def generate(
             except queue.Empty:
                 if time.monotonic() - last_progress < stall_timeout_s:
                     continue
+                stalled = True
                 raise ModelCallError(
                     f"the model produced nothing for {stall_timeout_s:g} s and was given up; "
                     "try again, or check the model server (MEGREZ_MODEL_STALL_TIMEOUT_S)"
@@ -117,6 +122,8 @@ def generate(
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+        if not stalled:
+            worker.join(timeout=WIND_DOWN_S)
 
 
 def stream_tokens(

@@ -103,3 +103,41 @@ def test_a_caller_that_stops_ends_the_reading_at_the_next_piece() -> None:
     assert backend.finished.wait(timeout=30)
     assert backend.pieces_read == 1  # the second piece was never read
     assert isinstance(backend.ended_by, CallerLeft)
+
+
+class EndlessWriter:
+    """Writes until told to stop; counts its tokens when it ends, as llama.cpp does."""
+
+    def __init__(self) -> None:
+        self.first_taken = threading.Event()
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        written = 0
+        try:
+            yield "Paris"
+            written += 1
+            self.first_taken.wait(timeout=30)
+            while True:
+                yield " again"
+                written += 1
+        finally:
+            if usage is not None:
+                usage.add(Usage(prompt_tokens=12, completion_tokens=written))
+
+
+def test_a_caller_that_leaves_early_still_gets_the_token_counts() -> None:
+    backend = EndlessWriter()
+    usage = Usage()
+    chunks = generate(
+        cast(Runtime, backend),
+        [Message("user", "Capital of France?")],
+        Sampling(max_tokens=4),
+        usage,
+        stall_timeout_s=30,
+    )
+    assert next(chunks) == "Paris"
+    backend.first_taken.set()
+    chunks.close()  # a loop cut or stop: the consumer leaves while the model still writes
+    assert usage.prompt_tokens == 12 and usage.completion_tokens >= 1
