@@ -109,11 +109,20 @@ def run_ask(
     search_agent: SearchAgent = agent or SearchAgent(settings)  # type: ignore[assignment]
     try:
         streamed: list[str] = []
-        reading = False
         live = not args.json and out.isatty()
         result = None
+        reading_open = False  # a live "Reading the sources" line still without its newline
+        reading_shown = False
+
+        def end_reading_line() -> None:
+            nonlocal reading_open
+            if reading_open:
+                err.write("\n")
+                err.flush()
+                reading_open = False
 
         def status(line: str) -> None:
+            end_reading_line()
             # Step lines and the answer share the terminal: a step that comes after the answer
             # began streaming starts on a line of its own.
             if live and streamed and not "".join(streamed).endswith("\n"):
@@ -122,6 +131,22 @@ def run_ask(
                 out.flush()
             print(f"» {line}", file=err, flush=True)
 
+        def show_reading(event: PrefillEvent) -> None:
+            # On a CPU, the model reading its sources is most of the wait: a terminal sees it
+            # as one line counting up; a log or a pipe gets one line.
+            nonlocal reading_open, reading_shown
+            if not err.isatty():
+                if not reading_shown:
+                    status(f"Reading the sources ({event.total} tokens)")
+                reading_shown = True
+                return
+            percent = 100 * event.done // max(event.total, 1)
+            err.write(f"\r» Reading the sources · {percent}% of {event.total} tokens")
+            err.flush()
+            reading_open = True
+            if event.done >= event.total:
+                end_reading_line()
+
         for event in search_agent.stream(request):
             if isinstance(event, DoneEvent):
                 result = event.result
@@ -129,11 +154,10 @@ def run_ask(
                 continue
             elif isinstance(event, StepEvent):
                 status(event.label)
-            elif isinstance(event, PrefillEvent) and not reading:
-                # One line, not one per piece: on a CPU, reading is most of the wait.
-                reading = True
-                status(f"Reading the sources ({event.total} tokens)")
+            elif isinstance(event, PrefillEvent):
+                show_reading(event)
             elif isinstance(event, TokenEvent) and live:
+                end_reading_line()
                 streamed.append(event.text)
                 out.write(event.text)
                 out.flush()

@@ -123,11 +123,29 @@ def test_on_a_terminal_step_lines_come_first_and_each_on_its_own_line(
     steps = [i for i, line in enumerate(lines) if "»" in line]
     assert steps and steps[0] < first_answer
     assert any("» Searching:" in lines[i] for i in steps if i < first_answer)
-    read = [i for i in steps if "Reading the sources" in lines[i]]
-    assert len(read) == 1 and lines[read[0]] == "» Reading the sources (300 tokens)"
-    assert read[0] < first_answer
+    # The model's reading counts up on one line (carriage returns), ended before the answer.
+    read = [lines[i] for i in steps if "Reading the sources" in lines[i] and i < first_answer]
+    assert read == [
+        "» Reading the sources · 42% of 300 tokens",
+        "» Reading the sources · 100% of 300 tokens",
+    ]
+    assert "tokens\n" in terminal.getvalue() and "tokensThe default" not in terminal.getvalue()
     # Every step line starts a line: none is glued to the streamed answer.
     assert all(lines[i].startswith("» ") for i in steps)
+
+
+def test_in_a_log_the_reading_is_one_line(docs_settings, scripted_agent):
+    def reads_then_answers(messages: list[Message]) -> str:
+        report_prefill(128, 300)
+        report_prefill(300, 300)
+        return "The default maxsize is 128."
+
+    agent, _ = scripted_agent(docs_settings, [CALL, reads_then_answers])
+    out, err = io.StringIO(), io.StringIO()
+    assert run_ask(_args(), docs_settings, agent=agent, out=out, err=err) == 0
+    reading = [line for line in err.getvalue().splitlines() if "Reading the sources" in line]
+    assert reading == ["» Reading the sources (300 tokens)"]
+    assert "\r" not in err.getvalue()
 
 
 def _json_args(question, **extra):
