@@ -71,23 +71,21 @@ def generate(
         chunks.put(_Prefill(done, total))
 
     def work() -> None:
-        with reporting_prefill(report):
-            produce()
-
-    def produce() -> None:
         stream = runtime.stream(messages, sampling, usage)
-        try:
-            for chunk in stream:
-                if stop.is_set():
-                    break
-                chunks.put(chunk)
-            chunks.put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-            chunks.put(_Failure(exc))
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # a llama.cpp generator stops decoding when closed
+        # The stream runs here: its backend reports in this thread, to `report`.
+        with reporting_prefill(report):
+            try:
+                for chunk in stream:
+                    if stop.is_set():
+                        break
+                    chunks.put(chunk)
+                chunks.put(_DONE)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+                chunks.put(_Failure(exc))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # a llama.cpp generator stops decoding when closed
 
     worker = threading.Thread(target=work, name="model-call", daemon=True)
     worker.start()

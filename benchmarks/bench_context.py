@@ -3,10 +3,11 @@
 On a CPU the answer step's time is the model reading its prompt (the 1.5B default: about 1.1
 s per 100 tokens on two cores), so the passage budget sets the latency. This replays what the
 generic dialect's agent does for each search question of the dev set: the query it writes
-(no model involved), the fused search of the corpus index, the fetched pages, the ranked
-passages within each budget, cleaned and numbered as the model sees them. A question counts
-when a gold answer string is in those passages (the eval's `context_recall`). Tokens are
-counted with the tokenizer of the GGUF given (default: the embedded default). Usage:
+(no model involved), the fused search of the corpus index, the fetched pages, and the
+passages within each budget as the model sees them (`numbered_contexts`, the rank step's
+own code). A question counts when a gold answer string is in those passages (the eval's
+`context_recall`). Tokens are counted with the tokenizer of the GGUF given (default: the
+embedded default). Usage:
 
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev.jsonl \\
         [--corpus /usr/share/doc/python3.11/html] [--budgets 500,700,800,900,1000]
@@ -21,14 +22,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from megrez_search.agent.nodes.retrieve import group_contexts
+from megrez_search.agent.nodes.retrieve import numbered_contexts
 from megrez_search.agent.query_writer import build_query
 from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.agent.safety import strip_injections
 from megrez_search.retrieval.fetch import fetch_pages_sync
 from megrez_search.retrieval.multiquery import query_variants, search_fused
-from megrez_search.retrieval.passages import plain_passage_text
-from megrez_search.retrieval.rank import rank_passages
 from megrez_search.retrieval.search import make_search_provider
 from megrez_search.retrieval.types import Page
 
@@ -44,20 +42,6 @@ def _token_counter(gguf: Path) -> Callable[[str], int]:
 
     vocab = llama_cpp.Llama(str(gguf), vocab_only=True, verbose=False)
     return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False))
-
-
-def shown_passages(
-    settings: Settings,
-    budget: int,
-    pages: list[Page],
-    query: str,
-    count: Callable[[str], int],
-) -> list[str]:
-    """The passage texts the model would read at `budget` (agent/nodes/retrieve.py's rank)."""
-    policy = replace(retrieval_policy(settings).rank, context_tokens=budget)
-    useful = [p for p in rank_passages(query, pages, policy, count) if p.score > 0]
-    cleaned = [replace(p, text=plain_passage_text(strip_injections(p.text))) for p in useful]
-    return [c["text"] for c in group_contexts([p for p in cleaned if p.text.strip()])]
 
 
 def measure(
@@ -79,7 +63,8 @@ def measure(
             p for p in fetch_pages_sync(urls[: settings.pages], policy.fetch) if isinstance(p, Page)
         ]
         for budget in budgets:
-            texts = shown_passages(settings, budget, pages, query, count)
+            rank = replace(policy.rank, context_tokens=budget)
+            texts = [c["text"] for c in numbered_contexts(query, pages, rank, count)]
             row = found[budget]
             row[0] += bool(context_hit(texts, question.answers))
             row[1] += 1

@@ -9,6 +9,7 @@ always means source N.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -20,6 +21,7 @@ from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
 from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
+from megrez_search.retrieval.policy import RankPolicy
 from megrez_search.retrieval.rank import rank_passages
 from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
@@ -79,19 +81,26 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
     return contexts
 
 
-@step("rank", "Picking the relevant passages")
-def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
-    """The best passages within the token budget; pages that match nothing are not useful."""
-    policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
-    passages = rank_passages(_query(state), state.pages, policy, deps.runtime.count_tokens)
-    useful = [p for p in passages if p.score > 0]
+def numbered_contexts(
+    query: str, pages: Sequence[Page], policy: RankPolicy, count_tokens: Callable[[str], int]
+) -> list[Context]:
+    """What the model reads: the best passages of `pages` for `query` within the policy's
+    budget, as plain text without injected instructions, one numbered context per page.
+    Passages that match nothing are not useful."""
     cleaned: list[Passage] = []
-    for passage in useful:
+    for passage in rank_passages(query, pages, policy, count_tokens):
+        if passage.score <= 0:
+            continue
         text = plain_passage_text(strip_injections(passage.text))
         if text.strip():
-            cleaned.append(
-                Passage(text, passage.url, passage.title, passage.heading_path, passage.score)
-            )
-    contexts = group_contexts(cleaned)
+            cleaned.append(replace(passage, text=text))
+    return group_contexts(cleaned)
+
+
+@step("rank", "Picking the relevant passages")
+def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
+    """The best passages within the token budget (`numbered_contexts`)."""
+    policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
+    contexts = numbered_contexts(_query(state), state.pages, policy, deps.runtime.count_tokens)
     writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"contexts": contexts}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import cast
+from typing import Any, cast
 
 from megrez_search.agent.generation import CallerLeft, generate
 
@@ -28,6 +28,18 @@ class ReadingBackend:
         yield "Paris"
 
 
+def _generate(backend: object, usage: Usage | None = None, **options: Any) -> Iterator[str]:
+    """`generate` over a stand-in backend, as the answer node calls it."""
+    return generate(
+        cast(Runtime, backend),
+        [Message("user", "Capital of France?")],
+        Sampling(max_tokens=4),
+        usage if usage is not None else Usage(),
+        stall_timeout_s=30,
+        **options,
+    )
+
+
 def test_prefill_reports_reach_the_caller_in_order_and_in_its_thread() -> None:
     backend = ReadingBackend()
     heard: list[object] = []
@@ -35,29 +47,16 @@ def test_prefill_reports_reach_the_caller_in_order_and_in_its_thread() -> None:
     def on_prefill(done: int, total: int) -> None:
         heard.append((done, total, threading.get_ident()))
 
-    chunks = generate(
-        cast(Runtime, backend),
-        [Message("user", "Capital of France?")],
-        Sampling(max_tokens=4),
-        Usage(),
-        stall_timeout_s=30,
-        on_prefill=on_prefill,
-    )
-    heard.extend(chunks)  # each report is heard before the chunks after it are taken
+    heard.extend(
+        _generate(backend, on_prefill=on_prefill)
+    )  # each report is heard before the chunks after it are taken
     me = threading.get_ident()
     assert heard == [(128, 200, me), (200, 200, me), "Paris"]
     assert backend.thread is not None and backend.thread != me  # the model ran in a worker
 
 
 def test_without_a_listener_the_reports_go_nowhere() -> None:
-    chunks = generate(
-        cast(Runtime, ReadingBackend()),
-        [Message("user", "Capital of France?")],
-        Sampling(max_tokens=4),
-        Usage(),
-        stall_timeout_s=30,
-    )
-    assert list(chunks) == ["Paris"]
+    assert list(_generate(ReadingBackend())) == ["Paris"]
     report_prefill(1, 2)  # outside any generation: no listener, nothing happens
 
 
@@ -89,15 +88,8 @@ class LongReader:
 def test_a_caller_that_stops_ends_the_reading_at_the_next_piece() -> None:
     backend = LongReader()
     cancel = threading.Event()
-    chunks = generate(
-        cast(Runtime, backend),
-        [Message("user", "A long question")],
-        Sampling(max_tokens=4),
-        Usage(),
-        stall_timeout_s=30,
-        cancel=cancel,
-        on_prefill=lambda done, total: cancel.set(),  # the user presses stop at once
-    )
+    # The user presses stop as soon as the reading is reported.
+    chunks = _generate(backend, cancel=cancel, on_prefill=lambda done, total: cancel.set())
     assert list(chunks) == []  # stopped quietly
     backend.go_on.set()
     assert backend.finished.wait(timeout=30)
@@ -130,13 +122,7 @@ class EndlessWriter:
 def test_a_caller_that_leaves_early_still_gets_the_token_counts() -> None:
     backend = EndlessWriter()
     usage = Usage()
-    chunks = generate(
-        cast(Runtime, backend),
-        [Message("user", "Capital of France?")],
-        Sampling(max_tokens=4),
-        usage,
-        stall_timeout_s=30,
-    )
+    chunks = _generate(backend, usage)
     assert next(chunks) == "Paris"
     backend.first_taken.set()
     chunks.close()  # a loop cut or stop: the consumer leaves while the model still writes
