@@ -71,10 +71,13 @@ def generate(
         chunks.put(_Prefill(done, total))
 
     def work() -> None:
-        stream = runtime.stream(messages, sampling, usage)
+        stream: Iterator[str] | None = None
         # The stream runs here: its backend reports in this thread, to `report`.
         with reporting_prefill(report):
             try:
+                # Inside the try: a backend that fails before its first chunk (preparing an
+                # attachment) is reported at once, not taken for a stall.
+                stream = runtime.stream(messages, sampling, usage)
                 for chunk in stream:
                     if stop.is_set():
                         break

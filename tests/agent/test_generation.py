@@ -7,9 +7,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
+import pytest
 from megrez_search.agent.generation import CallerLeft, generate
 
-from megrez_search.runtime import Message, Runtime, Sampling, Usage
+from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
 from megrez_search.runtime.prefill_progress import report_prefill
 
 
@@ -127,3 +128,17 @@ def test_a_caller_that_leaves_early_still_gets_the_token_counts() -> None:
     backend.first_taken.set()
     chunks.close()  # a loop cut or stop: the consumer leaves while the model still writes
     assert usage.prompt_tokens == 12 and usage.completion_tokens >= 1
+
+
+class FailsBeforeStreaming:
+    """Raises when asked to stream, before any generator exists (preparing the messages)."""
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        raise RuntimeError("cannot read the attached image")
+
+
+def test_a_backend_failing_before_its_first_chunk_is_an_error_not_a_stall() -> None:
+    with pytest.raises(ModelCallError, match="cannot read the attached image"):
+        list(_generate(FailsBeforeStreaming()))
