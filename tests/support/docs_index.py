@@ -23,13 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 INDEX_NAME = "docs"
 ALLOW_HOSTS = "127.0.0.1,localhost"
 TEST_MODEL = "embedded:tiny"  # the fast rung of the embedded ladder (SmolLM2-135M)
-_CODE = (
-    "retrieval/clean.py",
-    "retrieval/index_store.py",
-    "retrieval/crawl.py",
-    "retrieval/query.py",
-    "retrieval/fetch.py",
-)
+# Every module of the retrieval layer (passage splitting included) keys the cached index: a
+# hand-picked list went stale when one it omitted changed what the index holds.
+_CODE_DIRS = ("retrieval",)
 
 
 def run_cli(
@@ -65,8 +61,10 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def cache_key(docs_root: Path) -> str:
     digest = hashlib.sha256()
-    for name in _CODE:
-        digest.update((REPO / name).read_bytes())
+    for folder in _CODE_DIRS:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            digest.update(path.relative_to(REPO).as_posix().encode())
+            digest.update(path.read_bytes())
     pages = sorted(docs_root.rglob("*.html"))
     digest.update(f"{docs_root}:{len(pages)}:{max(p.stat().st_mtime_ns for p in pages)}".encode())
     return digest.hexdigest()[:16]
