@@ -198,28 +198,30 @@ class SearchAgent:
         # Checkpoints are written once, when the turn ends: a process killed mid-turn leaves the
         # turn absent, never half-written (a question without its answer).
         inner = graph.stream(values, config, stream_mode="custom", durability="exit")
-        try:
-            for event in inner:
-                if isinstance(event, TokenEvent) and ttft is None:
-                    ttft = time.perf_counter() - started
-                yield cast(AgentEvent, event)  # the nodes write nothing else to "custom"
-        except GeneratorExit:
-            # The caller stopped listening: stop the model, let the graph record the turn.
-            self._deps.cancel_event(run_id).set()
-            for _ in inner:
-                pass
-            raise
-        except MegrezSearchError as exc:
-            failure = str(exc)
-            log.warning("turn failed: %s", exc)
-        except Exception as exc:
-            failure = f"internal error: {type(exc).__name__}: {exc}"
-            log.exception("turn failed with an unexpected error")
-        finally:
-            self._deps.forget_run(run_id)
-            with self._guard:
-                if self._running.get(thread_id) == run_id:
-                    del self._running[thread_id]
+        # The turn runs in the foreground: optional model work (follow-ups) gives way to it.
+        with self.runtime.priority.foreground():
+            try:
+                for event in inner:
+                    if isinstance(event, TokenEvent) and ttft is None:
+                        ttft = time.perf_counter() - started
+                    yield cast(AgentEvent, event)  # the nodes write nothing else to "custom"
+            except GeneratorExit:
+                # The caller stopped listening: stop the model, let the graph record the turn.
+                self._deps.cancel_event(run_id).set()
+                for _ in inner:
+                    pass
+                raise
+            except MegrezSearchError as exc:
+                failure = str(exc)
+                log.warning("turn failed: %s", exc)
+            except Exception as exc:
+                failure = f"internal error: {type(exc).__name__}: {exc}"
+                log.exception("turn failed with an unexpected error")
+            finally:
+                self._deps.forget_run(run_id)
+                with self._guard:
+                    if self._running.get(thread_id) == run_id:
+                        del self._running[thread_id]
         state = graph.get_state(config).values
         result = AskResult.from_state(state, public_id, time.perf_counter() - started, ttft)
         if failure:

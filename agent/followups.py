@@ -1,5 +1,7 @@
 """Follow-up questions suggested after an answer: one short model call, made only once the
-answer is complete, so it never delays it. A failure or an unusable reply gives no chips."""
+answer is complete, in the background: it gives way the moment a new question comes in, so
+the next answer never waits for it. A failure, an unusable reply or a call given up gives no
+chips."""
 
 from __future__ import annotations
 
@@ -75,9 +77,13 @@ def suggest_followups(runtime: Runtime, turns: Sequence[Turn], settings: Setting
             sampling,
             Usage(),
             stall_timeout_s=settings.model_stall_timeout_s,
+            background=True,
         )
     except MegrezSearchError as exc:
         log.info("no follow-up suggestions: %s", exc)
+        return []
+    if runtime.priority.give_way:
+        log.info("follow-up suggestions abandoned: a question came in")
         return []
     asked = [str(t.get("content", "")) for t in turns if t.get("role") == "user"]
     return parse_followups(reply, asked)

@@ -53,8 +53,13 @@ def generate(
     stall_timeout_s: float,
     cancel: threading.Event | None = None,
     on_prefill: PrefillCallback | None = None,
+    background: bool = False,
 ) -> Iterator[str]:
     """Yield the model's text chunks; stop quietly when `cancel` is set.
+
+    A `background` call (optional work, such as follow-up suggestions) gives way to any
+    turn: it does not start while one runs, and ends at its next token or prefill piece
+    once one begins, so a new question never waits for it.
 
     `on_prefill(done, total)` hears, in this thread, how far a backend that reports it
     (llama.cpp) has read a long prompt; a report also counts as a sign of life. When the
@@ -65,8 +70,11 @@ def generate(
     chunks: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
 
+    def given_way() -> bool:
+        return background and runtime.priority.give_way
+
     def report(done: int, total: int) -> None:
-        if stop.is_set():
+        if stop.is_set() or given_way():
             raise CallerLeft
         chunks.put(_Prefill(done, total))
 
@@ -77,9 +85,12 @@ def generate(
             try:
                 # Inside the try: a backend that fails before its first chunk (preparing an
                 # attachment) is reported at once, not taken for a stall.
+                if given_way():
+                    chunks.put(_DONE)
+                    return
                 stream = runtime.stream(messages, sampling, usage)
                 for chunk in stream:
-                    if stop.is_set():
+                    if stop.is_set() or given_way():
                         break
                     chunks.put(chunk)
                 chunks.put(_DONE)
@@ -101,6 +112,9 @@ def generate(
             if cancel is not None and cancel.is_set():
                 log.info("generation stopped by the caller")
                 return
+            if given_way():
+                log.info("background model call given up: a question came in")
+                return
             try:
                 item = chunks.get(timeout=poll_s)
             except queue.Empty:
@@ -115,6 +129,8 @@ def generate(
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
+                if isinstance(item.exc, CallerLeft):
+                    return  # a background call that gave way while the model read its prompt
                 raise _as_model_error(item.exc)
             if isinstance(item, _Prefill):
                 if on_prefill is not None:
@@ -179,5 +195,15 @@ def complete(
     usage: Usage,
     *,
     stall_timeout_s: float,
+    background: bool = False,
 ) -> str:
-    return "".join(generate(runtime, messages, sampling, usage, stall_timeout_s=stall_timeout_s))
+    return "".join(
+        generate(
+            runtime,
+            messages,
+            sampling,
+            usage,
+            stall_timeout_s=stall_timeout_s,
+            background=background,
+        )
+    )

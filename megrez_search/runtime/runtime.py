@@ -16,6 +16,7 @@ from megrez_search.settings import Settings
 
 from .base import ChatModel, Choice, Message, Sampling, Usage
 from .perception import ImageFacts, describe_image, read_image, transcribe
+from .priority import ModelPriority
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class Runtime:
     def __init__(self, model: ChatModel, settings: Settings) -> None:
         self.model = model
         self.settings = settings
+        #: Turns run in the foreground; optional calls (follow-ups) give way to them.
+        self.priority = ModelPriority()
 
     @property
     def dialect(self) -> str:

@@ -3,11 +3,13 @@ model: exact, fast."""
 
 from __future__ import annotations
 
+import threading
+
 from megrez_search.agent.api import AskRequest
 from megrez_search.agent.followups import parse_followups
 
 from megrez_search.settings import Settings
-from tests.support.scripted import Fail
+from tests.support.scripted import Busy, Fail
 
 
 def test_followups_are_three_distinct_new_questions() -> None:
@@ -42,6 +44,28 @@ def test_followups_come_from_the_conversation_and_a_failure_gives_none(
     assert "What is lru_cache?" in prompt and "It keeps 128 calls." in prompt
     model.outputs.append(Fail("", RuntimeError("device lost")))
     assert agent.followups(thread) == []
+
+
+def test_a_new_question_never_waits_for_followups_still_being_written(
+    offline_settings: Settings, scripted_agent
+) -> None:
+    """Follow-ups run in the background: the next question's model call ends them."""
+    suggestions = Busy("What does typed do?")
+    agent, model = scripted_agent(
+        offline_settings, ["One.", suggestions, "Two."], dialect="generic"
+    )
+    model.serial = True  # one call at a time, like llama.cpp: the next question would wait
+    thread = agent.invoke(AskRequest("First?", search=False)).thread_id
+    found: list[list[str]] = []
+    writing = threading.Thread(target=lambda: found.append(agent.followups(thread)))
+    writing.start()
+    assert suggestions.started.wait(timeout=30)
+    second = agent.invoke(AskRequest("Second?", thread_id=thread, search=False))
+    writing.join(timeout=30)
+    assert second.answer == "Two."
+    assert found == [[]]  # given up, not shown after the next question
+    assert suggestions.yielded < suggestions.limit  # it stopped once the question came in
+    assert len(model.calls) == 3
 
 
 def test_rewind_takes_back_the_last_question_and_answer(

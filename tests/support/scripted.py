@@ -38,9 +38,21 @@ class Stall:
     release: threading.Event = field(default_factory=threading.Event)
 
 
-#: A script is text, a failure, a stall, or a function of the messages the model got
-#: (e.g. to cite the number a given page received in the observation turn).
-Script = str | Fail | Stall | Callable[[list[Message]], str]
+@dataclass
+class Busy:
+    """Yield `text`, wait until another call comes in, then yield `more` up to `limit` times:
+    a long generation that a second caller finds in progress. `yielded` counts the pieces."""
+
+    text: str
+    more: str = "\nWhat else?"
+    limit: int = 200
+    started: threading.Event = field(default_factory=threading.Event)
+    yielded: int = 0
+
+
+#: A script is text, a failure, a stall, a busy generation, or a function of the messages the
+#: model got (e.g. to cite the number a given page received in the observation turn).
+Script = str | Fail | Stall | Busy | Callable[[list[Message]], str]
 
 
 @dataclass
@@ -67,14 +79,35 @@ class ScriptedModel(ChatModel):
         self.outputs = list(outputs)
         self.choices = list(choices)
         self.calls: list[Call] = []
+        #: Serve one call at a time, as llama.cpp does (a call waits for the one in progress).
+        self.serial = False
+        self._serving = threading.Lock()
+        self._called = threading.Condition()
+
+    def _record(self, call: Call) -> None:
+        with self._called:
+            self.calls.append(call)
+            self._called.notify_all()
 
     def stream(
         self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
     ) -> Iterator[str]:
-        self.calls.append(Call(list(messages), sampling))
+        self._record(Call(list(messages), sampling))
+        if not self.serial:
+            yield from self._stream(messages, sampling, usage)
+            return
+        with self._serving:
+            yield from self._stream(messages, sampling, usage)
+
+    def _stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None
+    ) -> Iterator[str]:
         if not self.outputs:
             raise ModelCallError("scripted model: no output left for this call")
         script = self.outputs.pop(0)
+        if isinstance(script, Busy):
+            yield from self._busy(script)
+            return
         if callable(script) and not isinstance(script, (Fail, Stall)):
             script = script(list(messages))
         text = script if isinstance(script, str) else script.text
@@ -91,10 +124,20 @@ class ScriptedModel(ChatModel):
         if isinstance(script, Stall):
             script.release.wait()
 
+    def _busy(self, script: Busy) -> Iterator[str]:
+        calls = len(self.calls)
+        yield script.text
+        script.started.set()
+        with self._called:
+            self._called.wait_for(lambda: len(self.calls) > calls)
+        while script.yielded < script.limit:
+            script.yielded += 1
+            yield script.more
+
     def choose(
         self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
     ) -> Choice:
-        self.calls.append(Call(list(messages), options=list(options)))
+        self._record(Call(list(messages), options=list(options)))
         pick = self.choices.pop(0) if self.choices else options[0]
         return Choice(pick, {o: (0.0 if o == pick else -5.0) for o in options})
 
