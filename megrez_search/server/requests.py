@@ -1,9 +1,10 @@
 """OpenAI chat requests -> agent requests: the typed request, its content parts, attachments.
 
-Everything a client sends is checked here, before the agent runs: content parts have OpenAI's
-shapes (`image_url` and `input_audio` are objects), text is valid Unicode without NULs, and
-attachments are readable images or audio. Each failure is an `APIError` (a 4xx in OpenAI's
-error shape) whose message names no server path.
+Everything a client sends is checked here, before the agent runs: fields have their exact
+JSON types (no coercion), content parts have OpenAI's shapes (`image_url` and `input_audio`
+are objects), text is valid Unicode without NULs, and attachments are readable images or
+audio. Each failure is an `APIError` (a 4xx in OpenAI's error shape) whose message names no
+server path.
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ class APIError(MegrezSearchError):
         self.code = code
 
 
+#: Strict: a wrong type is the client's error (400), never coerced ("yes" is no boolean, `true`
+#: no page count); unknown fields are accepted, as OpenAI's clients send their own.
+_STRICT = ConfigDict(extra="allow", strict=True)
+
+
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
 
 class TextPart(_Part):
@@ -75,7 +81,7 @@ ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="t
 
 
 class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
     role: str
     content: str | list[ContentPart] | None = None
 
@@ -83,7 +89,7 @@ class ChatMessageIn(BaseModel):
 class ChatRequest(BaseModel):
     """The fields of OpenAI's chat request that mean something here; others are accepted."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
     model: str = MODEL_SEARCH
     messages: list[ChatMessageIn]
     stream: bool = False
