@@ -68,15 +68,21 @@ def test_limits_refuse_over_rate_and_concurrency_per_user() -> None:
     now = [0.0]
     limits = UserLimits(requests_per_minute=3, concurrent_turns=2, clock=lambda: now[0])
     first, second = limits.acquire("alice"), limits.acquire("alice")
-    with pytest.raises(LimitExceeded, match="2 answers in progress"):
+    with pytest.raises(LimitExceeded, match="2 answers in progress") as busy:
         limits.acquire("alice")
+    assert str(busy.value).endswith(f"try again in {busy.value.retry_after_s} s")
     other = limits.acquire("bob")  # Alice's load leaves Bob his own slots
     first.release()
     first.release()  # idempotent
     third = limits.acquire("alice")
     third.release()
-    with pytest.raises(LimitExceeded, match="3 questions per minute; try again in 60 s"):
+    with pytest.raises(LimitExceeded, match="3 questions per minute; try again in 60 s") as late:
         limits.acquire("alice")
+    assert late.value.retry_after_s == 60
+    now[0] = 4.7  # 55.3 s left of the first question's minute: the wait rounds up, never down
+    with pytest.raises(LimitExceeded, match="try again in 56 s") as later:
+        limits.acquire("alice")
+    assert later.value.retry_after_s == 56
     now[0] = 60.0
     limits.acquire("alice").release()  # the window moved on
     second.release()
