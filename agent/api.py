@@ -41,7 +41,14 @@ from megrez_search.agent.turn_lock import DatabaseTurnLock, ThreadBusyError, Tur
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
-from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
+from megrez_search.store import (
+    LOCAL_USER,
+    ThreadInfo,
+    UnstorableTextError,
+    check_storable,
+    open_store,
+    thread_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -343,11 +350,16 @@ class SearchAgent:
     # --- helpers ---------------------------------------------------------------------------
 
     def _validate(self, request: AskRequest) -> None:
-        for what, text in (("question", request.question), ("thread id", request.thread_id)):
-            if text and not _storable(text):
-                raise AgentInputError(
-                    f"the {what} holds characters that cannot be stored (a NUL or a lone surrogate)"
-                )
+        for what, text in (
+            ("question", request.question),
+            ("thread id", request.thread_id),
+            ("provider", request.provider),
+            *(("earlier message", message.content) for message in request.history),
+        ):
+            try:
+                check_storable(text or "", what)
+            except UnstorableTextError as exc:
+                raise AgentInputError(str(exc)) from None
         if not request.question.strip() and request.image is None and request.audio is None:
             raise AgentInputError(
                 "the question is empty: type a question or attach an image or audio"
@@ -375,14 +387,6 @@ class SearchAgent:
             yield
         finally:
             lock.release()
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def _turn_of(message: Message) -> Turn:

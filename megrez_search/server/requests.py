@@ -21,6 +21,7 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message
 from megrez_search.runtime.perception import describe_image, probe_audio
 from megrez_search.settings import Settings
+from megrez_search.store.text import unstorable_reason
 
 MODEL_SEARCH = "megrez-search"
 MODEL_NOSEARCH = "megrez-search-nosearch"
@@ -106,14 +107,9 @@ class ChatRequest(BaseModel):
 
 def clean_text(text: str, what: str) -> str:
     """`text` if it can be stored and shown; an `APIError` for lone surrogates and NULs."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise APIError(
-            f"the {what} is not valid Unicode (a lone surrogate at {exc.start})"
-        ) from exc
-    if "\x00" in text:
-        raise APIError(f"the {what} contains a NUL character")
+    reason = unstorable_reason(text)
+    if reason is not None:
+        raise APIError(f"the {what} {reason}")
     return text
 
 

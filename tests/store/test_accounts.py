@@ -7,7 +7,7 @@ import pytest
 from megrez_search.accounts import AccountError, Accounts, LimitExceeded, UserLimits
 from megrez_search.accounts.exposure import ExposureError, check_exposure, is_loopback
 from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, open_database
+from megrez_search.store import LOCAL_USER, ThreadIndex, UnstorableTextError, open_database
 
 
 def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
@@ -100,3 +100,31 @@ def test_exposure_check() -> None:
         check_exposure("0.0.0.0", has_users=False, no_auth=False)
     warning = check_exposure("0.0.0.0", has_users=False, no_auth=True)
     assert warning and "WITHOUT AUTHENTICATION" in warning
+
+
+@pytest.mark.parametrize("bad", ["al\x00ice", "al\udcffice"])
+def test_text_no_database_can_hold_is_refused_the_same_on_both(
+    store_settings: Settings, bad: str
+) -> None:
+    """A NUL or a lone surrogate from a client: a wrong login, an unknown key, a clear refusal.
+
+    PostgreSQL answered the NUL with psycopg's DataError (a 500 with a traceback at the login
+    page) where SQLite matched nothing; SQLite failed on the surrogate with UnicodeEncodeError.
+    """
+    database = open_database(store_settings)
+    try:
+        accounts = Accounts(database)
+        accounts.add("alice", "correct horse")
+        assert not accounts.check_password(bad, "correct horse")
+        assert accounts.user_for_key(f"msk_{bad}_secret") is None
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            accounts.create_key("alice", label=bad)
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            ThreadIndex(database).touch("alice", "t1", f"A title {bad}", "2026-01-02T09:30:00")
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            database.execute("SELECT name FROM megrez_users WHERE name = ?", (bad,))
+        # Nothing half-written, and the database still answers.
+        assert accounts.api_keys() == [] and ThreadIndex(database).list("alice") == []
+        assert accounts.check_password("alice", "correct horse")
+    finally:
+        database.close()
