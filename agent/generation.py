@@ -53,8 +53,10 @@ def generate(
     stall_timeout_s: float,
     cancel: threading.Event | None = None,
     on_prefill: PrefillCallback | None = None,
+    time_limit_s: float | None = None,
 ) -> Iterator[str]:
-    """Yield the model's text chunks; stop quietly when `cancel` is set.
+    """Yield the model's text chunks; stop quietly when `cancel` is set or, with
+    `time_limit_s`, when that many seconds have passed (the text so far is all there is).
 
     `on_prefill(done, total)` hears, in this thread, how far a backend that reports it
     (llama.cpp) has read a long prompt; a report also counts as a sign of life. When the
@@ -95,11 +97,15 @@ def generate(
     # Poll in short slices so a stop request is seen promptly even while the model is busy.
     poll_s = min(0.25, stall_timeout_s)
     last_progress = time.monotonic()
+    deadline = None if time_limit_s is None else last_progress + time_limit_s
     stalled = False
     try:
         while True:
             if cancel is not None and cancel.is_set():
                 log.info("generation stopped by the caller")
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("generation ended at its time limit (%.1f s)", time_limit_s)
                 return
             try:
                 item = chunks.get(timeout=poll_s)
