@@ -150,12 +150,6 @@ class SearchAgent:
             if request.history and not self.turns(public_id, request.user):
                 values["turns"] = [_turn_of(message) for message in request.history]
             self._start(thread_id, run_id, cancel)
-            self._threads.touch(
-                request.user,
-                public_id,
-                request.question.strip() or "(voice or image question)",
-                datetime.now().isoformat(timespec="microseconds"),
-            )
             events = self._run(self.graph, values, config, thread_id, run_id, public_id)
             try:
                 for event in events:
@@ -163,6 +157,7 @@ class SearchAgent:
                     yield event
             finally:
                 events.close()  # a caller that stops listening still gets the turn recorded
+                self._list(request.user, public_id, request.question)
 
     def _stateless_turn(
         self,
@@ -320,6 +315,7 @@ class SearchAgent:
             self.graph.update_state(config, {"turns": None}, as_node="finish")
             if last:
                 self.graph.update_state(config, {"turns": turns[:last]}, as_node="finish")
+            self._list(user, thread_id, "")
             return turns[last]
 
     def is_running(self, thread_id: str, user: str = LOCAL_USER) -> bool:
@@ -375,6 +371,14 @@ class SearchAgent:
             )
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
+
+    def _list(self, user: str, thread_id: str, question: str) -> None:
+        """The past-chats row of a conversation, from what its checkpoint now holds."""
+        questions = [t for t in self.turns(thread_id, user) if t.get("role") == "user"]
+        first = str(questions[0].get("content", "")) if questions else ""
+        title = question.strip() or first.strip() or "(voice or image question)"
+        now = datetime.now().isoformat(timespec="microseconds")
+        self._threads.record(user, thread_id, title, len(questions), now)
 
     @contextmanager
     def _thread_lock(self, thread_id: str) -> Iterator[None]:

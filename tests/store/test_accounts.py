@@ -120,7 +120,7 @@ def test_text_no_database_can_hold_is_refused_the_same_on_both(
         with pytest.raises(UnstorableTextError, match="cannot be stored"):
             accounts.create_key("alice", label=bad)
         with pytest.raises(UnstorableTextError, match="cannot be stored"):
-            ThreadIndex(database).touch("alice", "t1", f"A title {bad}", "2026-01-02T09:30:00")
+            ThreadIndex(database).record("alice", "t1", f"A title {bad}", 1, "2026-01-02T09:30:00")
         with pytest.raises(UnstorableTextError, match="cannot be stored"):
             database.execute("SELECT name FROM megrez_users WHERE name = ?", (bad,))
         # Nothing half-written, and the database still answers.
