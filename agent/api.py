@@ -41,14 +41,8 @@ from megrez_search.agent.turn_lock import DatabaseTurnLock, ThreadBusyError, Tur
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
-from megrez_search.store import (
-    LOCAL_USER,
-    ThreadInfo,
-    UnstorableTextError,
-    check_storable,
-    open_store,
-    thread_key,
-)
+from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
+from megrez_search.store.text import UnstorableTextError, check_storable
 
 log = logging.getLogger(__name__)
 
