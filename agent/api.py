@@ -42,6 +42,7 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
 from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
+from megrez_search.store.text import UnstorableTextError, check_storable
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +144,6 @@ class SearchAgent:
             if request.history and not self.turns(public_id, request.user):
                 values["turns"] = [_turn_of(message) for message in request.history]
             self._start(thread_id, run_id, cancel)
-            self._threads.touch(
-                request.user,
-                public_id,
-                request.question.strip() or "(voice or image question)",
-                datetime.now().isoformat(timespec="microseconds"),
-            )
             events = self._run(self.graph, values, config, thread_id, run_id, public_id)
             try:
                 for event in events:
@@ -156,6 +151,7 @@ class SearchAgent:
                     yield event
             finally:
                 events.close()  # a caller that stops listening still gets the turn recorded
+                self._list(request.user, public_id, request.question)
 
     def _stateless_turn(
         self,
@@ -315,6 +311,7 @@ class SearchAgent:
             self.graph.update_state(config, {"turns": None}, as_node="finish")
             if last:
                 self.graph.update_state(config, {"turns": turns[:last]}, as_node="finish")
+            self._list(user, thread_id, "")
             return turns[last]
 
     def is_running(self, thread_id: str, user: str = LOCAL_USER) -> bool:
@@ -345,11 +342,16 @@ class SearchAgent:
     # --- helpers ---------------------------------------------------------------------------
 
     def _validate(self, request: AskRequest) -> None:
-        for what, text in (("question", request.question), ("thread id", request.thread_id)):
-            if text and not _storable(text):
-                raise AgentInputError(
-                    f"the {what} holds characters that cannot be stored (a NUL or a lone surrogate)"
-                )
+        for what, text in (
+            ("question", request.question),
+            ("thread id", request.thread_id),
+            ("provider", request.provider),
+            *(("earlier message", message.content) for message in request.history),
+        ):
+            try:
+                check_storable(text or "", what)
+            except UnstorableTextError as exc:
+                raise AgentInputError(str(exc)) from None
         if not request.question.strip() and request.image is None and request.audio is None:
             raise AgentInputError(
                 "the question is empty: type a question or attach an image or audio"
@@ -366,6 +368,14 @@ class SearchAgent:
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 
+    def _list(self, user: str, thread_id: str, question: str) -> None:
+        """The past-chats row of a conversation, from what its checkpoint now holds."""
+        questions = [t for t in self.turns(thread_id, user) if t.get("role") == "user"]
+        first = str(questions[0].get("content", "")) if questions else ""
+        title = question.strip() or first.strip() or "(voice or image question)"
+        now = datetime.now().isoformat(timespec="microseconds")
+        self._threads.record(user, thread_id, title, len(questions), now)
+
     @contextmanager
     def _thread_lock(self, thread_id: str) -> Iterator[None]:
         """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
@@ -377,14 +387,6 @@ class SearchAgent:
             yield
         finally:
             lock.release()
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def _turn_of(message: Message) -> Turn:

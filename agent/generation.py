@@ -53,9 +53,11 @@ def generate(
     stall_timeout_s: float,
     cancel: threading.Event | None = None,
     on_prefill: PrefillCallback | None = None,
+    time_limit_s: float | None = None,
     background: bool = False,
 ) -> Iterator[str]:
-    """Yield the model's text chunks; stop quietly when `cancel` is set.
+    """Yield the model's text chunks; stop quietly when `cancel` is set or, with
+    `time_limit_s`, when that many seconds have passed (the text so far is all there is).
 
     A `background` call (optional work, such as follow-up suggestions) gives way to any
     turn: it does not start while one runs, and ends at its next token or prefill piece
@@ -106,6 +108,7 @@ def generate(
     # Poll in short slices so a stop request is seen promptly even while the model is busy.
     poll_s = min(0.25, stall_timeout_s)
     last_progress = time.monotonic()
+    deadline = None if time_limit_s is None else last_progress + time_limit_s
     stalled = False
     try:
         while True:
@@ -114,6 +117,9 @@ def generate(
                 return
             if given_way():
                 log.info("background model call given up: a question came in")
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("generation ended at its time limit (%.1f s)", time_limit_s)
                 return
             try:
                 item = chunks.get(timeout=poll_s)

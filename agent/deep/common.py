@@ -38,13 +38,14 @@ def deep_step(
     return wrap
 
 
-def elapsed(state: DeepState) -> float:
-    return time.monotonic() - state.started
+def deadline(started: float, deps: AgentDeps) -> float:
+    """The `time.monotonic()` at which research that began at `started` has spent its budget."""
+    return started + deps.settings.deep_time_budget_s
 
 
 def remaining(state: DeepState, deps: AgentDeps) -> float:
     """Seconds of the research time budget left (never below zero)."""
-    return max(0.0, deps.settings.deep_time_budget_s - elapsed(state))
+    return max(0.0, deadline(state.started, deps) - time.monotonic())
 
 
 def stopped(state: DeepState, deps: AgentDeps) -> bool:

@@ -20,7 +20,7 @@ from megrez_search.agent.events import PlanEvent, ReflectEvent
 from megrez_search.runtime import Usage
 
 from .bridge import followup_query, target_keywords
-from .common import deep_step, remaining, stopped
+from .common import deadline, deep_step, remaining, stopped
 from .model_calls import megrez_more_queries, rank_candidates
 from .research import subquestion
 from .state import DeepState
@@ -51,7 +51,7 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
         return []  # a follow-up found its answer: the bridge held
     most = deps.settings.deep_followups
     if deps.dialect.native_function_calls:
-        queries = megrez_more_queries(state, deps, usage)
+        queries = megrez_more_queries(state, deps, usage, deadline(state.started, deps))
         if queries is not None:
             items = [subquestion(q, state, deps, state.round + 1) for q in queries]
             return [i | {"followup": True} for i in items if i["query"].lower() not in searched][
@@ -59,7 +59,7 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
             ]
     bridges = _bridges(state)
     if not deps.dialect.native_function_calls:
-        bridges = rank_candidates(state, deps, bridges, usage)
+        bridges = rank_candidates(state, deps, bridges, usage, deadline(state.started, deps))
     target = _target(state)
     keywords = target_keywords(target, state.question)
     items = []
@@ -84,8 +84,8 @@ def reflect(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             ReflectEvent(round=state.round, done=True, reason="stopped by the user", cut="stopped")
         )
         return {"more": False, "cut": "stopped"}
-    # The budget decides whether another round may start: checked when this one ended,
-    # before the reflection's own model call.
+    # The budget decides whether another round may start: checked when this one ended. The
+    # reflection's own model call is not made once it is spent (model_calls).
     out_of_time = remaining(state, deps) <= 0
     usage = Usage()
     followups = _followups(state, deps, usage)

@@ -31,7 +31,7 @@ from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome
 from megrez_search.runtime import Usage
 
 from .bridge import candidates
-from .common import deep_step, remaining, stopped
+from .common import deadline, deep_step, remaining, stopped
 from .model_calls import propose_subquestions
 from .notes import number_sources, relevant_passages, take_note
 from .plan import decompose, merge_plan
@@ -62,7 +62,9 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
     # split into parts on its own (its proposals are mostly copies of a split question).
     parts = decompose(state.question, deps.settings.deep_max_subquestions)
     ask_model = deps.dialect.native_function_calls or len(parts) < 2
-    proposals = propose_subquestions(state, deps, usage) if ask_model else []
+    proposals = (
+        propose_subquestions(state, deps, usage, deadline(started, deps)) if ask_model else []
+    )
     texts, by = merge_plan(
         state.question,
         proposals,

@@ -8,6 +8,7 @@ ceiling is the limit times the replicas the proxy spreads them over.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -17,10 +18,19 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.store import LOCAL_USER
 
 WINDOW_S = 60.0
+#: When to try again with all answer slots taken: answers take seconds, and none is waited for.
+BUSY_RETRY_S = 5
 
 
 class LimitExceeded(MegrezSearchError):
-    """A user asked too often or has too many answers in progress; try again shortly."""
+    """A user asked too often or has too many answers in progress; try again shortly.
+
+    `retry_after_s` is the one wait: the message says it, and the API's `Retry-After` sends it.
+    """
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(f"{reason}; try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 class Slot:
@@ -59,16 +69,16 @@ class UserLimits:
             while recent and now - recent[0] >= WINDOW_S:
                 recent.popleft()
             if self.requests_per_minute and len(recent) >= self.requests_per_minute:
-                wait = max(1, round(WINDOW_S - (now - recent[0])))
+                wait = max(1, math.ceil(WINDOW_S - (now - recent[0])))
                 raise LimitExceeded(
-                    f"rate limit: {self.requests_per_minute} questions per minute; "
-                    f"try again in {wait} s"
+                    f"rate limit: {self.requests_per_minute} questions per minute", wait
                 )
             running = self._running.get(user, 0)
             if self.concurrent_turns and running >= self.concurrent_turns:
                 raise LimitExceeded(
-                    f"limit: {self.concurrent_turns} answers in progress at once; "
-                    "wait for one to finish"
+                    f"limit: {self.concurrent_turns} answers in progress at once, "
+                    "wait for one to finish",
+                    BUSY_RETRY_S,
                 )
             recent.append(now)
             self._running[user] = running + 1

@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.store.database import Database
+from megrez_search.store.text import is_storable
 
 KEY_PREFIX = "msk"
 MIN_PASSWORD = 8
@@ -106,7 +107,9 @@ class Accounts:
             )
 
     def check_password(self, name: str, password: str) -> bool:
-        rows = self._db.execute("SELECT password_hash FROM megrez_users WHERE name = ?", (name,))
+        # A name no database can hold (a NUL, a lone surrogate) is nobody's: a wrong login.
+        query = "SELECT password_hash FROM megrez_users WHERE name = ?"
+        rows = self._db.execute(query, (name,)) if is_storable(name) else []
         stored = rows[0][0] if rows else self._dummy_hash
         try:
             self._hasher.verify(stored, password)
@@ -165,7 +168,7 @@ class Accounts:
         """The owner of an active API key, or None for anything else."""
         prefix, _, rest = token.strip().partition("_")
         key_id, _, secret = rest.partition("_")
-        if prefix != KEY_PREFIX or not key_id or not secret:
+        if prefix != KEY_PREFIX or not key_id or not secret or not is_storable(key_id):
             return None
         rows = self._db.execute(
             "SELECT k.owner, k.secret_hash FROM megrez_api_keys k JOIN megrez_users u "

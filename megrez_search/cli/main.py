@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,7 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import MegrezSearchError
-from ..settings import Settings, get_settings
+from ..settings import Settings, SettingsError, get_settings
+from .logs import configure_logging, escape_surrogates
 
 log = logging.getLogger("megrez_search")
 
@@ -70,50 +70,17 @@ def _optional_module(name: str) -> ModuleType | None:
         raise
 
 
-def configure_logging(verbosity: int, log_dir: Path | None) -> None:
-    """Log lines go to a file in the data dir; stderr shows only errors unless -v is given.
-
-    The CLI prints each user-facing error itself as one `error:` line, so by default the
-    terminal is not cluttered with the warnings that led to it — they are in the log file.
-    """
-    stderr_level = (
-        logging.ERROR if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    )
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(stderr_level)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
-    if log_dir is not None:
-        try:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            # Rotated: `serve` and `ui` run for weeks and log every question.
-            handler = logging.handlers.RotatingFileHandler(
-                log_dir / "megrez-search.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
-            )
-        except OSError:
-            handler = None  # an unwritable data dir must not stop the command
-        if handler is not None:
-            handler.setLevel(logging.INFO)
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-            )
-            root.addHandler(handler)
-    # Libraries below us are chatty at INFO; keep them at WARNING unless -vv.
-    for noisy in ("httpx", "httpcore", "trafilatura", "faster_whisper", "RapidOCR", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        log_dir = settings_from_args(args).data_dir / "logs"
+        data_dir = settings_from_args(args).data_dir
+        _check_data_dir(data_dir)
     except MegrezSearchError as exc:  # a bad MEGREZ_* value: nothing can run without settings
         configure_logging(args.verbose, None)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    log_dir = data_dir / "logs"
     configure_logging(args.verbose, log_dir)
     handler = getattr(args, "handler", None)
     if handler is None:
@@ -129,24 +96,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, details in a log file
-        log_path = _write_crash_log(args)
+        where = _write_crash_log(log_dir)
         print(
-            f"error: unexpected failure ({type(exc).__name__}: {exc}); details in {log_path}",
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); details in {where}",
             file=sys.stderr,
         )
         return 1
 
 
-def _write_crash_log(args: argparse.Namespace) -> Path:
+def _check_data_dir(data_dir: Path) -> None:
+    """A data dir that is (or lies inside) a file is a setting error, said before anything runs.
+
+    A missing one is fine (it is created when needed), and so is a read-only one: commands
+    that only read (search, fetch) still work.
+    """
+    for folder in (data_dir, *data_dir.parents):
+        if folder.exists():
+            if folder.is_dir():
+                return
+            raise SettingsError(
+                f"the data dir {data_dir} cannot be used: {folder} is a file, not a folder; "
+                "point --data-dir or MEGREZ_DATA_DIR at a folder"
+            )
+
+
+def _write_crash_log(log_dir: Path) -> str:
+    """Where the traceback went: `crash.log` in the data dir's logs, never anywhere else."""
+    details = escape_surrogates(traceback.format_exc())
     try:
-        log_dir = settings_from_args(args).data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-    except Exception:  # noqa: BLE001 - settings themselves may be what is broken
-        log_dir = Path.cwd()
-    path = log_dir / "crash.log"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(traceback.format_exc())
-    return path
+        path = log_dir / "crash.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(details)
+    except OSError:
+        sys.stderr.write(details)  # the data dir cannot be written: the terminal is left
+        return "the traceback above"
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,18 @@ log = logging.getLogger(__name__)
 
 
 class AccessDenied(MegrezSearchError):
-    def __init__(self, message: str, status: int, kind: str, code: str) -> None:
+    def __init__(
+        self, message: str, status: int, kind: str, code: str, retry_after_s: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.kind, self.code = status, kind, code
+        self.retry_after_s = retry_after_s
 
 
 def denied_response(exc: AccessDenied) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {"Retry-After": "5"}
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
     body = {"error": {"message": str(exc), "type": exc.kind, "param": None, "code": exc.code}}
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
@@ -69,4 +74,6 @@ class Gate:
         try:
             return self.limits.acquire(user)
         except LimitExceeded as exc:
-            raise AccessDenied(str(exc), 429, "requests", "rate_limit_exceeded") from exc
+            raise AccessDenied(
+                str(exc), 429, "requests", "rate_limit_exceeded", exc.retry_after_s
+            ) from exc

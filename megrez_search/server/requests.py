@@ -1,9 +1,10 @@
 """OpenAI chat requests -> agent requests: the typed request, its content parts, attachments.
 
-Everything a client sends is checked here, before the agent runs: content parts have OpenAI's
-shapes (`image_url` and `input_audio` are objects), text is valid Unicode without NULs, and
-attachments are readable images or audio. Each failure is an `APIError` (a 4xx in OpenAI's
-error shape) whose message names no server path.
+Everything a client sends is checked here, before the agent runs: fields have their exact
+JSON types (no coercion), content parts have OpenAI's shapes (`image_url` and `input_audio`
+are objects), text is valid Unicode without NULs, and attachments are readable images or
+audio. Each failure is an `APIError` (a 4xx in OpenAI's error shape) whose message names no
+server path.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message
 from megrez_search.runtime.perception import describe_image, probe_audio
 from megrez_search.settings import Settings
+from megrez_search.store.text import unstorable_reason
 
 MODEL_SEARCH = "megrez-search"
 MODEL_NOSEARCH = "megrez-search-nosearch"
@@ -43,8 +45,13 @@ class APIError(MegrezSearchError):
         self.code = code
 
 
+#: Strict: a wrong type is the client's error (400), never coerced ("yes" is no boolean, `true`
+#: no page count); unknown fields are accepted, as OpenAI's clients send their own.
+_STRICT = ConfigDict(extra="allow", strict=True)
+
+
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
 
 class TextPart(_Part):
@@ -75,7 +82,7 @@ ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="t
 
 
 class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
     role: str
     content: str | list[ContentPart] | None = None
 
@@ -83,7 +90,7 @@ class ChatMessageIn(BaseModel):
 class ChatRequest(BaseModel):
     """The fields of OpenAI's chat request that mean something here; others are accepted."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
     model: str = MODEL_SEARCH
     messages: list[ChatMessageIn]
     stream: bool = False
@@ -100,14 +107,9 @@ class ChatRequest(BaseModel):
 
 def clean_text(text: str, what: str) -> str:
     """`text` if it can be stored and shown; an `APIError` for lone surrogates and NULs."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise APIError(
-            f"the {what} is not valid Unicode (a lone surrogate at {exc.start})"
-        ) from exc
-    if "\x00" in text:
-        raise APIError(f"the {what} contains a NUL character")
+    reason = unstorable_reason(text)
+    if reason is not None:
+        raise APIError(f"the {what} {reason}")
     return text
 
 

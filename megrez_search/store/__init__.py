@@ -7,6 +7,7 @@ PostgreSQL when `MEGREZ_DATABASE_URL=postgresql://…` is set, which lets any nu
 
 from megrez_search.store.database import Database, open_database
 from megrez_search.store.store import Store, open_store
+from megrez_search.store.text import UnstorableTextError, check_storable, is_storable
 from megrez_search.store.threads import LOCAL_USER, ThreadIndex, ThreadInfo, thread_key
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "Store",
     "ThreadIndex",
     "ThreadInfo",
+    "UnstorableTextError",
+    "check_storable",
+    "is_storable",
     "open_database",
     "open_store",
     "thread_key",

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
+from megrez_search.store.text import check_storable
 
 Row = tuple[Any, ...]
 
@@ -74,6 +75,14 @@ class DatabaseError(MegrezSearchError):
     """The database cannot be opened or its schema is newer than this version of the app."""
 
 
+def _checked(params: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters, each text among them storable (`UnstorableTextError` otherwise)."""
+    for param in params:
+        if isinstance(param, str):
+            check_storable(param, "text")
+    return tuple(params)
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
@@ -121,7 +130,7 @@ class _SqliteCursor:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(sql, tuple(params)).fetchall()
+        return self._conn.execute(sql, _checked(params)).fetchall()
 
 
 class SqliteDatabase(Database):
@@ -151,7 +160,7 @@ class SqliteDatabase(Database):
         if sql.lstrip().upper().startswith("SELECT"):
             # A lone read needs no write lock: other processes' writers are not held up.
             with self._lock:
-                return self._conn.execute(sql, tuple(params)).fetchall()
+                return self._conn.execute(sql, _checked(params)).fetchall()
         return super().execute(sql, params)
 
     @contextmanager
@@ -180,7 +189,7 @@ class _PostgresCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+        self._cursor.execute(sql.replace("?", "%s"), _checked(params))
         return list(self._cursor.fetchall()) if self._cursor.description else []
 
 

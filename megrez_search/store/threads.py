@@ -4,6 +4,11 @@ Conversation ids are per user: the checkpointer's key of user `alice`'s thread `
 `alice:t1`, so another user's thread id is simply one that does not exist for you (using it
 starts a new conversation of your own), and nothing can be opened across users by guessing.
 The local user of a zero-config install (`LOCAL_USER`, no accounts) keeps bare ids, as before.
+
+A row is written after a turn is recorded in the checkpointer, with the count of questions
+read back from it: a turn killed before its end (it is then absent from the conversation) lists
+nothing and counts nothing, and a count that a crash between the two writes left behind is
+set right by the conversation's next turn. A conversation with no question is not listed.
 """
 
 from __future__ import annotations
@@ -51,18 +56,22 @@ class ThreadIndex:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def touch(self, user: str, thread_id: str, title: str, now: str) -> None:
+    def record(self, user: str, thread_id: str, title: str, turns: int, now: str) -> None:
+        """`user`'s `thread_id` holds `turns` questions (read from its checkpoint) as of `now`.
+
+        The title is the one it was first listed with.
+        """
         self._db.execute(
             "INSERT INTO megrez_threads (thread_id, title, created_at, updated_at, turns, owner, "
-            "public_id) VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
-            "updated_at = excluded.updated_at, turns = megrez_threads.turns + 1",
-            (thread_key(user, thread_id), title[:120], now, now, user, thread_id),
+            "public_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
+            "updated_at = excluded.updated_at, turns = excluded.turns",
+            (thread_key(user, thread_id), title[:120], now, now, turns, user, thread_id),
         )
 
     def list(self, user: str) -> list[ThreadInfo]:
         rows = self._db.execute(
             "SELECT public_id, title, created_at, updated_at, turns FROM megrez_threads "
-            "WHERE owner = ? ORDER BY updated_at DESC",
+            "WHERE owner = ? AND turns > 0 ORDER BY updated_at DESC",
             (user,),
         )
         return [ThreadInfo(*row) for row in rows]

@@ -7,6 +7,7 @@ invalid plans, Megrez's protocol); the real embedded model runs the two-hop ques
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -19,6 +20,8 @@ from megrez_search.agent.events import (
     ResearchEvent,
     StepEvent,
 )
+
+from tests.support.scripted import Stall
 
 #: dev-57 of the shared dev set: getopt.html names argparse, argparse.html says when it came.
 TWO_HOP = (
@@ -85,6 +88,41 @@ def test_time_budget_holds_and_the_answer_says_so(docs_settings, scripted_agent)
     assert result.research["cut"] == "time"
     assert "time budget" in result.answer
     assert result.sources  # what the first round found is kept
+
+
+def test_no_model_call_starts_once_the_time_budget_is_spent(docs_settings, scripted_agent):
+    """Neither the plan nor the reflection asks the model after the budget: only the answer.
+
+    The old agent planned and reflected with the model regardless (a reflection started with
+    the budget spent ran 8 s research to 12.9 s)."""
+    settings = docs_settings.model_copy(update={"deep_time_budget_s": 1e-9})
+    agent, model = scripted_agent(settings, [DIRECT], dialect="megrez")
+    events, result = _run(agent, TWO_HOP)
+    assert result.ok, result.error
+    assert next(e for e in events if isinstance(e, PlanEvent)).by == "fallback"
+    assert result.research["cut"] == "time"
+    assert len(model.calls) == 1 and result.answer.startswith(DIRECT.rstrip("."))
+
+
+def test_a_model_call_gets_only_the_time_left(docs_settings, scripted_agent, caplog):
+    """A plan call that stalls is given up when the budget is spent, not at the stall timeout;
+    the research goes on with the question's own parts and no reflection call is made."""
+    stall = Stall('<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "get')
+    settings = docs_settings.model_copy(
+        update={"deep_time_budget_s": 1.0, "model_stall_timeout_s": 30.0}
+    )
+    agent, model = scripted_agent(settings, [stall, DIRECT], dialect="megrez")
+    try:
+        with caplog.at_level(logging.INFO, logger="megrez_search.agent"):
+            events, result = _run(agent, TWO_HOP)
+    finally:
+        stall.release.set()
+    assert result.ok, result.error
+    assert "generation ended at its time limit" in caplog.text
+    assert "produced nothing" not in caplog.text
+    assert next(e for e in events if isinstance(e, PlanEvent)).by == "fallback"
+    assert result.research["cut"] == "time"
+    assert len(model.calls) == 2  # the plan and the answer: no reflection after the budget
 
 
 def test_stop_mid_research_keeps_what_was_found(docs_settings, scripted_agent):

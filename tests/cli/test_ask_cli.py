@@ -95,6 +95,38 @@ def test_bad_environment_setting_is_one_clear_line(data_dir: Path) -> None:
     ]
 
 
+def test_a_file_name_that_is_not_utf8_is_logged_and_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    # The bytes b"\xff.png" as Python passes them on: a lone surrogate (surrogateescape).
+    done = megrez(data_dir, "ask", "--no-search", "--image", "\udcff.png", "What is it?")
+    assert done.returncode == 2, done.stderr
+    assert "Logging error" not in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["error: image file not found: \\udcff.png"]
+    log_text = (data_dir / "logs" / "megrez-search.log").read_text(encoding="utf-8")
+    assert "command failed: image file not found: \\udcff.png" in log_text
+
+
+@pytest.mark.parametrize("inside", [False, True])
+@pytest.mark.parametrize("command", [["users", "list"], ["ask", "--no-search", "Hi"]])
+def test_a_data_dir_that_is_a_file_is_one_clear_line(
+    tmp_path: Path, command: list[str], inside: bool
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    data_dir = a_file / "data" if inside else a_file
+    done = run_cli(*command, data_dir=data_dir, cwd=workdir)
+    assert done.returncode == 2, done.stderr
+    expected = (
+        f"error: the data dir {data_dir} cannot be used: {a_file} is a file, not a folder; "
+        "point --data-dir or MEGREZ_DATA_DIR at a folder"
+    )
+    assert done.stderr.strip().splitlines() == [expected]
+    assert not list(workdir.iterdir())  # no crash.log (or anything) left where it was run
+    assert a_file.read_text() == "not a folder"
+
+
 @pytest.mark.parametrize(
     "suffix, payload", [(".wav", b"\x00\x01garbage" * 50), (".png", b"not an image")]
 )

@@ -22,13 +22,19 @@ from pathlib import Path
 import httpx
 import pytest
 from megrez_search.agent.api import SearchAgent
+from pydantic import SecretStr
 
+from megrez_search.accounts import Accounts
 from megrez_search.runtime import Runtime
 from megrez_search.server.app import create_api
 from megrez_search.settings import Settings
+from megrez_search.store import open_database
 from tests.support.api_server import ANSWER, scripted_agent, serve_app
+from tests.support.postgres import create_database
+from tests.support.processes import megrez_process
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port, wait_until_serving
+from tests.support.standin_model import serve_standin_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,7 +101,13 @@ MALFORMED: list[tuple[str, bytes | dict[str, object]]] = [
     ("empty thread_id", {**user("q?"), "thread_id": ""}),
     ("huge thread_id", {**user("q?"), "thread_id": "t" * 10_000}),
     ("stream not a bool", {**user("q?"), "stream": "yes please"}),
+    ("stream a string", {**user("q?"), "stream": "yes"}),
+    ("stream a number", {**user("q?"), "stream": 1}),
+    ("search a string", {**user("q?"), "search": "false"}),
     ("pages not a number", {**user("q?"), "pages": "many"}),
+    ("pages a bool", {**user("q?"), "pages": True}),
+    ("pages a numeric string", {**user("q?"), "pages": "3"}),
+    ("pages a float", {**user("q?"), "pages": 2.0}),
     ("pages out of range", {**user("q?"), "pages": 0}),
     ("provider with a URL", {**user("q?"), "provider": "searxng:http://[::1]:9/admin?x="}),
     ("last message not the user's", {"messages": [{"role": "assistant", "content": "hi"}]}),
@@ -300,3 +312,28 @@ def test_a_server_bug_is_an_openai_500_without_details(tmp_path: Path) -> None:
         assert error["type"] == "server_error" and "/srv/secret" not in error["message"]
         assert httpx.get(f"{base}/v1/models").status_code == 200
     agent.close()
+
+
+def test_a_nul_in_the_login_name_is_a_wrong_login_on_postgres(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """The UI's login page on PostgreSQL: a NUL in the name was a 500 with psycopg's traceback
+    (SQLite matched nothing: a 400); now it is the wrong login it is on both."""
+    url = create_database(postgres_server)
+    settings = Settings(data_dir=tmp_path / "data", database_url=SecretStr(url))
+    database = open_database(settings)
+    Accounts(database).add("alice", "alice-password")
+    database.close()
+    with serve_standin_model() as model:
+        env = {"MEGREZ_DATABASE_URL": url, "MEGREZ_MODEL": model.spec}
+        with megrez_process(["ui"], settings, "/", tmp_path / "ui.log", env) as base:
+
+            def log_in(username: str) -> httpx.Response:
+                form = {"username": username, "password": "alice-password"}
+                return httpx.post(f"{base}/login", data=form, timeout=30)
+
+            refused = log_in("al\x00ice")
+            assert refused.status_code == 400, refused.text[:300]
+            assert "Traceback" not in refused.text and "psycopg" not in refused.text
+            assert log_in("alice").status_code == 200  # the page and its database still work
+    assert "DataError" not in (tmp_path / "ui.log").read_text()

@@ -7,7 +7,7 @@ import pytest
 from megrez_search.accounts import AccountError, Accounts, LimitExceeded, UserLimits
 from megrez_search.accounts.exposure import ExposureError, check_exposure, is_loopback
 from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, open_database
+from megrez_search.store import LOCAL_USER, ThreadIndex, UnstorableTextError, open_database
 
 
 def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
@@ -68,15 +68,21 @@ def test_limits_refuse_over_rate_and_concurrency_per_user() -> None:
     now = [0.0]
     limits = UserLimits(requests_per_minute=3, concurrent_turns=2, clock=lambda: now[0])
     first, second = limits.acquire("alice"), limits.acquire("alice")
-    with pytest.raises(LimitExceeded, match="2 answers in progress"):
+    with pytest.raises(LimitExceeded, match="2 answers in progress") as busy:
         limits.acquire("alice")
+    assert str(busy.value).endswith(f"try again in {busy.value.retry_after_s} s")
     other = limits.acquire("bob")  # Alice's load leaves Bob his own slots
     first.release()
     first.release()  # idempotent
     third = limits.acquire("alice")
     third.release()
-    with pytest.raises(LimitExceeded, match="3 questions per minute; try again in 60 s"):
+    with pytest.raises(LimitExceeded, match="3 questions per minute; try again in 60 s") as late:
         limits.acquire("alice")
+    assert late.value.retry_after_s == 60
+    now[0] = 4.7  # 55.3 s left of the first question's minute: the wait rounds up, never down
+    with pytest.raises(LimitExceeded, match="try again in 56 s") as later:
+        limits.acquire("alice")
+    assert later.value.retry_after_s == 56
     now[0] = 60.0
     limits.acquire("alice").release()  # the window moved on
     second.release()
@@ -94,3 +100,31 @@ def test_exposure_check() -> None:
         check_exposure("0.0.0.0", has_users=False, no_auth=False)
     warning = check_exposure("0.0.0.0", has_users=False, no_auth=True)
     assert warning and "WITHOUT AUTHENTICATION" in warning
+
+
+@pytest.mark.parametrize("bad", ["al\x00ice", "al\udcffice"])
+def test_text_no_database_can_hold_is_refused_the_same_on_both(
+    store_settings: Settings, bad: str
+) -> None:
+    """A NUL or a lone surrogate from a client: a wrong login, an unknown key, a clear refusal.
+
+    PostgreSQL answered the NUL with psycopg's DataError (a 500 with a traceback at the login
+    page) where SQLite matched nothing; SQLite failed on the surrogate with UnicodeEncodeError.
+    """
+    database = open_database(store_settings)
+    try:
+        accounts = Accounts(database)
+        accounts.add("alice", "correct horse")
+        assert not accounts.check_password(bad, "correct horse")
+        assert accounts.user_for_key(f"msk_{bad}_secret") is None
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            accounts.create_key("alice", label=bad)
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            ThreadIndex(database).record("alice", "t1", f"A title {bad}", 1, "2026-01-02T09:30:00")
+        with pytest.raises(UnstorableTextError, match="cannot be stored"):
+            database.execute("SELECT name FROM megrez_users WHERE name = ?", (bad,))
+        # Nothing half-written, and the database still answers.
+        assert accounts.api_keys() == [] and ThreadIndex(database).list("alice") == []
+        assert accounts.check_password("alice", "correct horse")
+    finally:
+        database.close()

@@ -10,6 +10,7 @@ from megrez_search.settings import Settings
 from megrez_search.store import LOCAL_USER, ThreadIndex, open_database
 from megrez_search.store.database import SCHEMA_VERSION
 from tests.support.scripted import ScriptedModel, Stall
+from tests.support.turn_to_kill import kill_mid_turn
 
 
 def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:
@@ -95,3 +96,21 @@ def test_a_conversation_store_of_the_single_user_version_is_migrated(tmp_path) -
         assert index.list("alice") == []
     finally:
         database.close()
+
+
+def test_a_turn_killed_mid_way_leaves_the_past_chats_as_the_conversation(
+    store_settings: Settings,
+) -> None:
+    """`kill -9` mid-answer: a killed first turn lists no chat, and a killed later turn
+    counts for nothing (the old index counted a question when it was asked, so it listed an
+    empty chat and its count drifted one up per killed turn)."""
+    kill_mid_turn(store_settings, "killed-first", completed=0)
+    kill_mid_turn(store_settings, "kept", completed=1)
+    with _agent(store_settings, ScriptedModel(["After."], dialect="generic")) as agent:
+        assert agent.turns("killed-first") == []
+        assert [(t.thread_id, t.title, t.turns) for t in agent.threads()] == [
+            ("kept", "Question 0?", 1)
+        ]
+        agent.invoke(AskRequest("After the crash?", search=False, thread_id="kept"))
+        assert [(t.thread_id, t.turns) for t in agent.threads()] == [("kept", 2)]
+        assert len(agent.turns("kept")) == 4

@@ -29,7 +29,11 @@ _CODE_DIRS = ("retrieval",)
 
 
 def run_cli(
-    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600
+    *args: str,
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    cwd: Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
     """`megrez-search --data-dir DATA ARGS...` as a subprocess (`python -m megrez_search`).
 
@@ -40,7 +44,7 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "megrez_search", "--data-dir", str(data_dir), *args],
         check=False,
-        cwd=REPO,
+        cwd=cwd,
         env=cli_env(env),
         capture_output=True,
         text=True,

@@ -138,7 +138,10 @@ def test_over_the_rate_limit_is_a_429_and_only_for_that_user(server: Server) -> 
         )
     assert err.value.status_code == 429
     assert err.value.body["code"] == "rate_limit_exceeded"  # type: ignore[index]
-    assert "per minute" in err.value.body["message"]  # type: ignore[index]
+    message = err.value.body["message"]  # type: ignore[index]
+    # One wait, said twice: the message's seconds are the Retry-After header's.
+    wait = err.value.response.headers["Retry-After"]
+    assert "per minute" in message and message.endswith(f"try again in {wait} s"), message
     assert ask(server, "bob", "Am I still served?")  # another user is not affected
 
 
