@@ -14,6 +14,7 @@ from itertools import zip_longest
 import pytest
 
 from megrez_search.runtime import Message, Sampling, Usage
+from megrez_search.runtime.eager_batch import EagerBatch
 from megrez_search.runtime.static_batch import StaticBatch
 from megrez_search.runtime.transformers_backend import TransformersModel
 
@@ -33,7 +34,11 @@ def greedy_ids(model: TransformersModel, messages: list[Message], new: int) -> l
     return list(model.generate_ids(model.prompt_ids(messages), Sampling(max_tokens=new)))
 
 
-def test_static_batch_is_in_use(megrez_static_model: TransformersModel) -> None:
+def test_each_load_decodes_as_its_settings_say(
+    megrez_model: TransformersModel, megrez_static_model: TransformersModel
+) -> None:
+    # One folder, two settings: the process-wide model cache keeps them apart.
+    assert isinstance(megrez_model.scheduler._batch, EagerBatch)
     batch = megrez_static_model.scheduler._batch
     assert isinstance(batch, StaticBatch)
     assert batch.graphs_captured == 0  # no CUDA here: graphs stay off
