@@ -54,6 +54,19 @@ def test_one_stream_gives_the_eager_paths_greedy_tokens(
     assert greedy_ids(megrez_static_model, QUESTIONS[question], 90) == eager
 
 
+def test_a_seeded_sampled_stream_gives_the_eager_paths_tokens(
+    megrez_model: TransformersModel, megrez_static_model: TransformersModel
+) -> None:
+    sampling = Sampling(max_tokens=30, temperature=0.8, top_p=0.9, seed=7)
+    prompt = megrez_model.prompt_ids(QUESTIONS[1])
+    runs = []
+    for model in (megrez_model, megrez_static_model):
+        model.scheduler.prefix.clear()
+        runs.append(list(model.generate_ids(prompt, sampling)))
+    assert runs[0] == runs[1]
+    assert runs[0] != greedy_ids(megrez_model, QUESTIONS[1], 30)  # it did sample
+
+
 def test_a_mixed_batch_that_joins_leaves_and_moves_rows_matches_eager(
     megrez_model: TransformersModel, megrez_static_model: TransformersModel
 ) -> None:
