@@ -7,8 +7,9 @@ others still run.
 
     python -m benchmarks                     # all of them
     python -m benchmarks pipeline baseline   # only bench_pipeline.py and bench_baseline.py
-    python -m benchmarks gpu                 # in-process transformers runtime (bench_gpu.py):
-                                             # Megrez-3B dims on a GPU, reduced dims on CPU
+    python -m benchmarks gpu                 # in-process transformers runtime on a CUDA GPU
+                                             # (bench_gpu.py; notes it and exits elsewhere)
+    python -m benchmarks gpu --cpu-smoke     # options it does not know go to the benchmarks
     python -m benchmarks --list
     python -m benchmarks --output bench.md   # also collect every benchmark's output in a file
 
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="benchmark names, with or without 'bench_'")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--output", type=Path, help="also write every benchmark's output here")
-    args = parser.parse_args(argv)
+    # Options the runner does not know go to every benchmark run: `gpu --cpu-smoke`.
+    args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     available = discover()
     if args.list:
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     for name in wanted or available:
         print(f"\n## {name}\n", flush=True)
-        outcomes.append(run_one(name, []))
+        outcomes.append(run_one(name, extra))
     print("\n## Summary\n")
     for outcome in outcomes:
         status = "ok" if outcome.returncode == 0 else f"FAILED (exit {outcome.returncode})"

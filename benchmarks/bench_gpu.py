@@ -1,19 +1,22 @@
-"""The in-process transformers runtime against raw `generate`, on a Megrez-3B-shaped model.
+"""The in-process transformers runtime on a GPU, against the card's memory-bandwidth limit.
 
 Builds a LLaMA with Megrez-3B-Instruct's published dimensions (vocab 122880, hidden 2560,
 intermediate 7168, 32 layers, 40 heads / 10 KV heads, rope_theta 5e6, untied embeddings),
-random weights, and a word-level tokenizer over the same vocabulary that carries Megrez's
+random bf16 weights, and a word-level tokenizer over the same vocabulary that carries Megrez's
 special tokens and chat template: nothing is downloaded. It is saved as an HF folder and
-loaded through `load_model(Settings(model=FOLDER))` exactly as a real folder would be. Then,
-in one run: load time, prefill, single-stream decode through our backend vs raw `generate`,
-time to first token, N concurrent streams vs one, and Omni's worker-thread hand-off (raw
-`generate` + our coalescing streamer at several wake-up intervals vs no consumer).
+loaded through `load_model` as a real folder would be. Then, in one run, single-stream greedy
+decode of: raw `model.generate`; our token loop on the eager path; on the static cache; with
+CUDA graphs; each from the main thread and, for ours, through the API path (the agent's
+`generate`, called from a request thread as the server's handlers call it); 16 concurrent
+users through the API path; time to first token. Every rate is also a share of the card's
+limit: a decode step must read every weight but the input embedding once, and each row's
+KV cache, so `rows x bandwidth / (weight bytes + rows x KV bytes per token x context)`. The
+card is read from `torch.cuda.get_device_name()`; `BANDWIDTH_TB_S` holds the figures.
 
-On a GPU it uses the full dimensions in bf16; on a CPU it uses reduced dimensions (same
-vocabulary, 4 layers, hidden 512) so it finishes in minutes. Usage:
-
-    .venv/bin/python -m benchmarks.bench_gpu [--dims full|small] [--prompt-tokens N]
-        [--new-tokens N] [--streams N] [--repeats N]
+    python -m benchmarks gpu                  # on a CUDA machine (exits with a note elsewhere)
+    python -m benchmarks gpu --cpu-smoke      # the same code path on CPU at tiny dims (tested)
+    python -m benchmarks.bench_gpu [--prompt-tokens N] [--new-tokens N] [--streams N]
+        [--repeats N]
 """
 
 from __future__ import annotations
@@ -24,85 +27,82 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from megrez_search.agent.generation import generate
 
-from megrez_search.runtime import Message, Sampling, load_model, megrez_format
-from megrez_search.runtime.text_stream import StopScanner
-from megrez_search.runtime.transformers_backend import TransformersModel, pick_device
-from megrez_search.runtime.worker_stream import WorkerStream
+from benchmarks.megrez_shaped import MEGREZ_3B, TINY, build_folder, prompt_messages
+from megrez_search.runtime import Message, Runtime, Sampling, Usage, load_model
+from megrez_search.runtime.batch_scheduler import BatchScheduler
+from megrez_search.runtime.transformers_backend import TransformersModel
 from megrez_search.settings import Settings
 
-MEGREZ_3B: dict[str, Any] = {
-    "hidden_size": 2560,
-    "intermediate_size": 7168,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 40,
-    "num_key_value_heads": 10,
-}
-REDUCED: dict[str, Any] = {
-    "hidden_size": 512,
-    "intermediate_size": 1434,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 8,
-    "num_key_value_heads": 2,
-}
-VOCAB = 122880
-SPECIAL = list(megrez_format.SPECIAL_TOKENS)
+#: Memory bandwidth in TB/s by a piece of the card's name; the first piece found wins, so a
+#: more specific name comes before a shorter one it contains.
+BANDWIDTH_TB_S: tuple[tuple[str, float], ...] = (
+    ("GH200", 4.0),
+    ("H200", 4.8),
+    ("H100 NVL", 3.9),
+    ("H100 PCIe", 2.0),
+    ("H100", 3.35),  # the SXM card reports itself as "NVIDIA H100 80GB HBM3"
+    ("B200", 8.0),
+    ("A100-SXM4-80GB", 2.039),
+    ("A100 80GB PCIe", 1.935),
+    ("A100", 1.555),  # the 40 GB cards
+    ("L40S", 0.864),
+    ("L40", 0.864),
+    ("A10G", 0.6),
+    ("A10", 0.6),
+    ("L4", 0.3),
+    ("RTX 4090", 1.008),
+    ("V100", 0.9),
+    ("T4", 0.32),
+)
+NO_CUDA = (
+    "bench_gpu measures the runtime on a CUDA GPU and this machine has none "
+    "(torch.cuda.is_available() is False): nothing measured. Run it on a GPU machine, or "
+    "`python -m benchmarks gpu --cpu-smoke` to exercise the code path on CPU."
+)
 
 
-def word(i: int) -> str:
-    return f"w{i}"
+def card_bandwidth(name: str) -> float | None:
+    """TB/s of the card called `name`, or None for a card not in the table."""
+    return next((tb_s for piece, tb_s in BANDWIDTH_TB_S if piece in name), None)
 
 
-def build_folder(dest: Path, dims: dict[str, Any], dtype: torch.dtype) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+@dataclass(frozen=True)
+class Limit:
+    """How fast decoding could go if a step took only the time to read what it must."""
 
-    vocab = {token: i for i, token in enumerate(SPECIAL)}
-    vocab.update({word(i): i for i in range(len(SPECIAL), VOCAB)})
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<|unk|>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        eos_token=megrez_format.TURN_END,
-        pad_token="<|pad|>",
-        unk_token="<|unk|>",
-        additional_special_tokens=SPECIAL,
+    bandwidth: float | None  # bytes/s
+    weight_bytes: int  # read once per step: all weights but the input embedding
+    kv_bytes_per_token: int  # read once per step for every cached token of every row
+
+    def tok_s(self, rows: int, context: int) -> float | None:
+        if self.bandwidth is None:
+            return None
+        step_bytes = self.weight_bytes + rows * self.kv_bytes_per_token * context
+        return rows * self.bandwidth / step_bytes
+
+
+def limit_of(model: TransformersModel, card: str) -> Limit:
+    net = model.model
+    config = net.config
+    weights = sum(p.numel() * p.element_size() for p in net.parameters())
+    embedding = net.get_input_embeddings().weight
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    size = embedding.element_size()
+    kv = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * size
+    tb_s = card_bandwidth(card)
+    return Limit(
+        bandwidth=tb_s * 1e12 if tb_s is not None else None,
+        weight_bytes=weights - embedding.numel() * size,
+        kv_bytes_per_token=kv,
     )
-    tokenizer.chat_template = megrez_format.CHAT_TEMPLATE
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        rope_theta=5e6,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=False,
-        max_position_embeddings=4096,
-        eos_token_id=vocab[megrez_format.TURN_END],
-        pad_token_id=vocab["<|pad|>"],
-        bos_token_id=None,
-        **dims,
-    )
-    torch.manual_seed(0)
-    with torch.device("cuda" if dtype == torch.bfloat16 else "cpu"):
-        model = LlamaForCausalLM(config).to(dtype)
-    with torch.no_grad():
-        # Random weights would now and then pick a stop token; every run must be full length.
-        # A zero row scores 0, below the best of 122880 random logits at every step.
-        for token in (megrez_format.TURN_END, megrez_format.EOS):
-            model.lm_head.weight[vocab[token]] = 0
-    model.save_pretrained(dest)
-    tokenizer.save_pretrained(dest)
-    return dest
-
-
-def prompt_messages(tokens: int, seed: int) -> list[Message]:
-    """A conversation whose prompt is about `tokens` tokens of random words."""
-    generator = torch.Generator().manual_seed(seed)
-    words = torch.randint(len(SPECIAL), VOCAB, (max(tokens - 12, 1),), generator=generator)
-    return [Message("system", "w100 w200"), Message("user", " ".join(map(word, words.tolist())))]
 
 
 def sync(device: str) -> None:
@@ -111,25 +111,17 @@ def sync(device: str) -> None:
 
 
 def timed(fn: Callable[[], Any], device: str) -> float:
-    return timed_both(fn, device)[0]
-
-
-def timed_both(fn: Callable[[], Any], device: str) -> tuple[float, float]:
-    """(wall seconds, this process's CPU seconds): on a shared, loaded CPU the second is the
-    steadier measure of how much work a loop does."""
     sync(device)
-    wall, cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     fn()
     sync(device)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - started
 
 
-def raw_generate(
-    model: TransformersModel, prompt: list[int], new: int, streamer: Any = None
-) -> Any:
+def raw_generate(model: TransformersModel, prompt: list[int], new: int) -> list[int]:
     ids = torch.tensor([prompt], device=model.device)
     with torch.inference_mode():
-        return model.model.generate(
+        out = model.model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
             max_new_tokens=new,
@@ -137,177 +129,206 @@ def raw_generate(
             do_sample=False,
             eos_token_id=model._stop_ids,
             pad_token_id=model._stop_ids[0],
-            streamer=streamer,
         )
+    ids_out: list[int] = out[0, len(prompt) :].tolist()
+    return ids_out
 
 
-def ours(model: TransformersModel, prompt: list[int], new: int) -> int:
+def own_loop(model: TransformersModel, prompt: list[int], new: int) -> list[int]:
     model.scheduler.prefix.clear()  # a cold prompt, like raw generate's
-    return sum(1 for _ in model.generate_ids(prompt, Sampling(max_tokens=new)))
+    return list(model.generate_ids(prompt, Sampling(max_tokens=new)))
 
 
-def stream_wall(model: TransformersModel, messages: list[Message], new: int) -> tuple[float, float]:
-    """(time to first chunk, wall time) of one `stream` call."""
+@dataclass
+class ApiCall:
+    first_s: float
+    wall_s: float
+    tokens: int
+
+    @property
+    def tok_s(self) -> float:
+        return (self.tokens - 1) / (self.wall_s - self.first_s)
+
+
+def api_call(runtime: Runtime, messages: list[Message], new: int) -> ApiCall:
+    """One answer through the agent's `generate`, timed in the calling thread."""
+    usage = Usage()
     started = time.perf_counter()
     first = 0.0
-    for _ in model.stream(messages, Sampling(max_tokens=new)):
+    for _ in generate(runtime, messages, Sampling(max_tokens=new), usage, stall_timeout_s=600):
         first = first or time.perf_counter() - started
-    return first, time.perf_counter() - started
+    return ApiCall(first, time.perf_counter() - started, usage.completion_tokens)
 
 
-def concurrent_wall(
-    model: TransformersModel, conversations: list[list[Message]], new: int
-) -> float:
-    def run(messages: list[Message]) -> None:
-        for _ in model.stream(messages, Sampling(max_tokens=new)):
-            pass
+def api_users(runtime: Runtime, conversations: list[list[Message]], new: int) -> list[ApiCall]:
+    """Each conversation from a request thread of its own, all at once."""
+    start = threading.Barrier(len(conversations))
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in conversations]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+    def one(messages: list[Message]) -> ApiCall:
+        start.wait(timeout=600)
+        return api_call(runtime, messages, new)
+
+    with ThreadPoolExecutor(len(conversations), thread_name_prefix="request") as pool:
+        return list(pool.map(one, conversations))
 
 
-def worker_rate(model: TransformersModel, prompt: list[int], new: int, interval: float) -> float:
-    """Decode tok/s of raw generate in a worker thread, consumed through WorkerStream."""
-
-    def work(streamer: Any) -> Any:
-        return raw_generate(model, prompt, new, streamer)
-
-    stream = WorkerStream(model.tokenizer, work, StopScanner(()), "failed", interval_s=interval)
-    started = time.perf_counter()
-    for _ in stream:
-        pass
-    return time.perf_counter() - started
-
-
-def main(argv: list[str] | None = None) -> str:
+def main(argv: list[str] | None = None) -> str | int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dims", choices=["full", "small"], default=None)
+    parser.add_argument("--cpu-smoke", action="store_true", help="tiny dims on CPU, no figures")
     parser.add_argument("--prompt-tokens", type=int, default=None)
     parser.add_argument("--new-tokens", type=int, default=None)
-    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--streams", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args(argv)
-    device = pick_device(args.device)
-    gpu = device.startswith("cuda")
-    dims = MEGREZ_3B if (args.dims or ("full" if gpu else "small")) == "full" else REDUCED
-    prompt_tokens = args.prompt_tokens or (1699 if gpu else 256)
-    new = args.new_tokens or (256 if gpu else 64)
-    repeats = args.repeats or 3
+    if not args.cpu_smoke and not torch.cuda.is_available():
+        print(NO_CUDA, flush=True)
+        return 0
+    gpu = not args.cpu_smoke
+    device, dims = ("cuda", MEGREZ_3B) if gpu else ("cpu", TINY)
+    prompt_tokens = args.prompt_tokens or (1699 if gpu else 48)
+    new = args.new_tokens or (256 if gpu else 8)
+    streams = args.streams or (16 if gpu else 3)
+    repeats = args.repeats or (3 if gpu else 1)
     dtype = torch.bfloat16 if gpu else torch.float32
-    rows: list[tuple[str, str]] = []
-
-    def add(row: tuple[str, str]) -> None:
-        # Printed at once too, so a run cut short by its time limit still shows what it measured.
-        rows.append(row)
-        print(f"| {row[0]} | {row[1]} |", flush=True)
-
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_folder(Path(tmp) / "megrez-3b-shaped", dims, dtype)
-        started = time.perf_counter()
-        model = load_model(Settings(model=str(folder), device=device))
+        folder = build_folder(Path(tmp) / "megrez-3b-shaped", dims, dtype, device)
+        settings = Settings(model=str(folder), device=device)
+        model = load_model(settings)
         assert isinstance(model, TransformersModel)
-        add(("load through the backend", f"{time.perf_counter() - started:.1f} s"))
-    params = sum(p.numel() for p in model.model.parameters()) / 1e9
+    card = torch.cuda.get_device_name() if gpu else "CPU"
+    report = Report(limit_of(model, card))
+    # One set of weights, three ways to decode them (each with its own decode thread).
+    graphs = "CUDA graphs" if gpu else "CUDA graphs asked (none on CPU)"
+    paths = {
+        "eager": model.scheduler,
+        "static cache": BatchScheduler(model.model, device, static_cache=True),
+        graphs: BatchScheduler(model.model, device, static_cache=True, cuda_graphs=gpu),
+    }
+    runtime = Runtime(model, settings)
     messages = prompt_messages(prompt_tokens, seed=1)
     prompt = model.prompt_ids(messages)
-    ours(model, prompt, 4)  # warm-up
-    raw_generate(model, prompt, 4)
+    context = len(prompt) + new // 2  # each row's mean cache length while it decodes
 
-    def median(fn: Callable[[], Any]) -> float:
-        return statistics.median(timed(fn, device) for _ in range(repeats))
+    def rate(seconds_one: list[float], seconds_all: list[float]) -> float:
+        return statistics.median((new - 1) / (a - o) for o, a in zip(seconds_one, seconds_all))
 
-    # Interleaved rounds (raw, ours, raw, ours...) so a load change hits both alike.
-    rounds = []
+    reference: list[int] = []
+    for name, scheduler in paths.items():
+        model.scheduler = scheduler
+        ids = own_loop(model, prompt, new)  # warm-up (and graph capture)
+        reference = reference or ids
+        same = "same tokens as eager" if ids == reference else first_difference(ids, reference)
+        report.note(name, f"{same}; {scheduler.graphs_captured} CUDA graphs captured")
+    # Interleaved rounds so that a change of load hits every path alike.
+    seconds: dict[str, tuple[list[float], list[float]]] = {
+        name: ([], []) for name in ["raw `generate`", *paths]
+    }
     for _ in range(repeats):
-        raw_one = timed_both(lambda: raw_generate(model, prompt, 1), device)
-        raw_all = timed_both(lambda: raw_generate(model, prompt, new), device)
-        own_one = timed_both(lambda: ours(model, prompt, 1), device)
-        own_all = timed_both(lambda: ours(model, prompt, new), device)
-        rounds.append((raw_one, raw_all, own_one, own_all))
+        for name in seconds:
+            if name in paths:
+                model.scheduler = paths[name]
+                one = timed(lambda: own_loop(model, prompt, 1), device)
+                full = timed(lambda: own_loop(model, prompt, new), device)
+            else:
+                one = timed(lambda: raw_generate(model, prompt, 1), device)
+                full = timed(lambda: raw_generate(model, prompt, new), device)
+            seconds[name][0].append(one)
+            seconds[name][1].append(full)
+    for name, (one_s, all_s) in seconds.items():
+        label = name if name.startswith("raw") else f"own loop, {name}, main thread"
+        report.add(label, rate(one_s, all_s), 1, context)
 
-    def rate(which: int, first: int, full: int) -> float:
-        return statistics.median((new - 1) / (r[full][which] - r[first][which]) for r in rounds)
-
-    prefill_s = statistics.median(r[2][0] for r in rounds)
-    raw_one_s = statistics.median(r[0][0] for r in rounds)
-    add(("prefill (backend)", f"{len(prompt) / prefill_s:,.0f} tok/s"))
-    raw_rate, own_rate = rate(0, 0, 1), rate(0, 2, 3)
-    add(("decode, raw `model.generate`", f"{raw_rate:.1f} tok/s"))
-    add(
-        (
-            "decode, backend token loop (`generate_ids`)",
-            f"{own_rate:.1f} tok/s ({own_rate / raw_rate:.2f}x raw)",
+    conversations = [prompt_messages(prompt_tokens, seed=100 + i) for i in range(streams)]
+    for name in ("eager", graphs):
+        model.scheduler = paths[name]
+        model.scheduler.prefix.clear()
+        calls = [api_call(runtime, messages, new) for _ in range(repeats)]
+        report.add(
+            f"own loop, {name}, through the API path (request thread)",
+            statistics.median(c.tok_s for c in calls),
+            1,
+            context,
         )
-    )
-    if not gpu:
-        raw_cpu, own_cpu = rate(1, 0, 1), rate(1, 2, 3)
-        add(
-            (
-                "decode per CPU-second of this process: backend / raw",
-                f"{own_cpu:.1f} / {raw_cpu:.1f} tok/s ({own_cpu / raw_cpu:.2f}x)",
-            )
+        alone = api_users(runtime, conversations[:1], new)[0]
+        model.scheduler.peak_batch = 0
+        users = api_users(runtime, conversations, new)
+        wall = max(u.wall_s for u in users)
+        together = sum(u.tokens for u in users) / wall
+        report.add(
+            f"{streams} concurrent users, {name}, API path (all tokens / wall)",
+            together,
+            streams,
+            context,
+            f"{together / (alone.tokens / alone.wall_s):.1f}x one user's throughput; "
+            f"peak batch {model.scheduler.peak_batch}",
         )
-    model.scheduler.prefix.clear()
-    first, wall = stream_wall(model, messages, new)
-    stream_rate = (new - 1) / (wall - first)
-    add(
-        (
-            "decode, `TransformersModel.stream` (text)",
-            f"{stream_rate:.1f} tok/s ({stream_rate / raw_rate:.2f}x raw)",
+        model.scheduler.prefix.clear()
+        cold = api_call(runtime, messages, 2)
+        warm = api_call(runtime, messages, 2)
+        report.timing(
+            f"time to first token, {name}, API path: cold / prompt cached",
+            f"{cold.first_s * 1000:.0f} / {warm.first_s * 1000:.0f} ms",
         )
-    )
-    add(("time to first chunk, cold prompt", f"{first * 1000:.0f} ms"))
-    # The same prompt again, as the answer step after the decision step: its prefix is cached.
-    first_warm, _ = stream_wall(model, messages, 2)
-    add(("time to first chunk, prompt prefix cached", f"{first_warm * 1000:.0f} ms"))
-
-    conversations = [prompt_messages(prompt_tokens, seed=100 + i) for i in range(args.streams)]
-    model.scheduler.prefix.clear()
-    one = concurrent_wall(model, conversations[:1], new)
-    model.scheduler.peak_batch = 0
-    many = concurrent_wall(model, conversations, new)
-    add(
-        (
-            f"{args.streams} concurrent `stream` calls",
-            (
-                f"{many / one:.2f}x one call's wall time ({one:.1f} s vs {many:.1f} s; "
-                f"peak batch {model.scheduler.peak_batch})"
-            ),
-        )
-    )
-
-    intervals = (0.0, 0.01, 0.03, 0.1)
-    omni: dict[float | None, list[float]] = {None: [], **{i: [] for i in intervals}}
-    for _ in range(repeats):  # interleaved, as above
-        omni[None].append(timed(lambda: raw_generate(model, prompt, new), device))
-        for interval in intervals:
-            omni[interval].append(worker_rate(model, prompt, new, interval))
-    for wake, seconds in omni.items():
-        label = (
-            "raw `generate`, no streamer"
-            if wake is None
-            else "worker thread + streamer, consumer woken "
-            + ("every token" if wake == 0 else f"every {wake * 1000:.0f} ms")
-        )
-        tok_s = (new - 1) / (statistics.median(seconds) - raw_one_s)
-        add((f"Omni path: {label}", f"{tok_s:.1f} tok/s"))
-
-    where = torch.cuda.get_device_name() if gpu else "CPU"
+    params = sum(p.numel() for p in model.model.parameters()) / 1e9
     header = (
-        f"{where}, torch {torch.__version__}, {params:.2f} B parameters "
-        f"({'Megrez-3B dimensions' if dims is MEGREZ_3B else 'reduced dimensions'}, {dtype}), "
+        f"{card}, torch {torch.__version__}, {params:.2f} B parameters "
+        f"({'Megrez-3B dimensions' if gpu else 'tiny dimensions, CPU smoke run'}, {dtype}), "
         f"prompt {len(prompt)} tokens, greedy, {new} new tokens, median of {repeats}"
     )
-    lines = [header, "", "| what | figure |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
-    report = "\n".join(lines)
-    print(report)
-    return report
+    return report.render(header)
+
+
+def first_difference(ids: list[int], reference: list[int]) -> str:
+    at = next((i for i, (a, b) in enumerate(zip(ids, reference)) if a != b), len(reference))
+    return f"DIFFERS from eager at token {at}"
+
+
+class Report:
+    """The table: each rate with its share of the bandwidth limit; printed row by row too, so
+    a run cut short by its time limit still shows what it measured."""
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self.rows: list[str] = []
+        self.notes: list[str] = []
+
+    def note(self, path: str, text: str) -> None:
+        self.notes.append(f"- greedy output, {path}: {text}")
+        print(self.notes[-1], flush=True)
+
+    def add(self, what: str, tok_s: float, rows: int, context: int, extra: str = "") -> None:
+        limit = self.limit.tok_s(rows, context)
+        share = f"{tok_s / limit:.1%} of {limit:,.0f}" if limit else "n/a (card not in table)"
+        self._row(f"| {what} | {tok_s:,.1f} tok/s | {share} | {extra} |")
+
+    def timing(self, what: str, figure: str) -> None:
+        self._row(f"| {what} | {figure} | | |")
+
+    def _row(self, line: str) -> None:
+        self.rows.append(line)
+        print(line, flush=True)
+
+    def render(self, header: str) -> str:
+        bandwidth = f"{self.limit.bandwidth / 1e12:.2f} TB/s" if self.limit.bandwidth else "unknown"
+        weights_gb = self.limit.weight_bytes / 1e9
+        kv_kib = self.limit.kv_bytes_per_token / 1024
+        reads = (
+            f"Bandwidth {bandwidth}; a step reads {weights_gb:.2f} GB of weights and "
+            f"{kv_kib:.1f} KiB per cached token of each row."
+        )
+        lines = [
+            header,
+            reads,
+            "",
+            "| what | rate | share of the bandwidth limit (limit tok/s) | note |",
+            "|---|---|---|---|",
+            *self.rows,
+            "",
+            *self.notes,
+        ]
+        report = "\n".join(lines)
+        print(report)
+        return report
 
 
 if __name__ == "__main__":

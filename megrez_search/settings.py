@@ -54,6 +54,18 @@ class Settings(BaseSettings):
         512, ge=0, description="Memory bound of those saved llama.cpp states, in MiB."
     )
     device: str = Field("auto", description="torch device for transformers backends.")
+    static_cache: bool = Field(
+        False,
+        description="transformers backend: decode from preallocated key/value tensors "
+        "(batch rows bucketed 1, 2, 4, 8, 16) instead of a growing cache; the same greedy "
+        "tokens. Off until measured on a GPU (benchmarks/RESULTS.md).",
+    )
+    cuda_graphs: bool = Field(
+        False,
+        description="transformers backend on CUDA: capture each decode step shape once as a "
+        "CUDA graph and replay it (implies MEGREZ_STATIC_CACHE; ignored on CPU; a failed "
+        "capture falls back to plain steps).",
+    )
     openai_api_key: SecretStr = Field(
         SecretStr("EMPTY"), description="API key for openai: backends."
     )

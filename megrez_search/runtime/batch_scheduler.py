@@ -1,70 +1,108 @@
-"""Concurrent users of one in-process model, decoded together in the callers' own threads.
+"""Concurrent users of one in-process model, decoded together by one long-lived decode thread.
 
-There is no worker thread. A request prefills its prompt (reusing the longest cached prefix)
-and joins the running batch; then whichever consumer wants a token and has none runs one
-decode step for every row under the model lock, and each row's token lands in its own outbox.
-One user alone therefore runs a plain greedy loop in its own thread — no handoff per token —
-and sixteen users share each forward pass instead of queueing behind each other.
+All model work — prefill, decode steps, scoring — runs in one daemon thread that lives as
+long as the model; request threads (the API's, the UI's, the agent's model-call workers)
+only hand it work and wait. One thread owns the device's work, so a CUDA graph is never
+captured while another thread launches kernels, and the per-request threads that were
+measured decoding at a third of the main thread's speed on a GPU (benchmarks/RESULTS.md)
+no longer run the loop.
 
-Rows are left-padded to one length (an attention mask and explicit positions keep each row
-exactly what it would be alone). A row that ends (stop id, token budget, its consumer closed
-the stream, its own sampling failed) leaves at once, and its real columns are kept as a
-reusable prefix. Only a failed forward pass — the device itself failing — ends every row.
+A request prefills its prompt (reusing the longest cached prefix) and joins the running batch.
+The decode thread runs a step for every row while some consumer waits for a token and has
+none, so a consumer that stops asking (closes its stream) costs no further token; each row's
+token lands in its own outbox. Sixteen users share each forward pass instead of queueing.
+
+A row that ends (stop id, token budget, its consumer closed the stream, its own sampling
+failed) leaves at once, and its real columns are kept as a reusable prefix. Only a failed
+forward pass — the device itself failing — ends every row. The rows live in an `EagerBatch`
+(a growing `DynamicCache`) or, with the static cache, a `StaticBatch` (fixed tensors whose
+step can be a CUDA graph).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
 from . import kv_cache
 from .base import ModelCallError
+from .eager_batch import EagerBatch
 from .prefix_cache import PrefixCache
+from .static_batch import StaticBatch
 from .token_loop import Generation, pick_next
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class _Job:
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.work = work
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def run(self) -> None:
+        try:
+            with torch.inference_mode():
+                self.result = self.work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self.error = exc
+        self.finished = True
 
 
 class BatchScheduler:
-    def __init__(self, model: Any, device: str, prefix: PrefixCache | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        device: str,
+        prefix: PrefixCache | None = None,
+        *,
+        static_cache: bool = False,
+        cuda_graphs: bool = False,
+    ) -> None:
         self._model = model
         self._device = device
         self.prefix = prefix if prefix is not None else PrefixCache()
-        self._lock = threading.Lock()
-        self._rows: list[Generation] = []
-        self._lengths: list[int] = []  # real (unpadded) cache length of each row
-        self._cache: Any = None
         # transformers 5 renamed forward()'s `past_key_values` to `cache`.
         params = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in params else "past_key_values"
         self._keep_last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self._batch: EagerBatch | StaticBatch = (
+            StaticBatch(model, device, self._cache_kwarg, self._keep_last, cuda_graphs)
+            if static_cache or cuda_graphs
+            else EagerBatch(model, device, self._cache_kwarg)
+        )
+        self._rows: list[Generation] = []
+        self._jobs: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
         #: Prompt tokens actually run through the model (the rest came from a cached prefix).
         self.prompt_tokens_evaluated = 0
         #: The most rows one decode step has carried.
         self.peak_batch = 0
 
-    # --- requests ------------------------------------------------------------------------
+    # --- requests (any thread) ------------------------------------------------------------
 
     def submit(self, sequence: Generation) -> None:
         """Prefill `sequence`'s prompt, pick its first token and let it join the batch."""
-        with self._lock, torch.inference_mode():
-            cache, logits = self._prefill(sequence.prompt)
-            first = pick_next(logits, [sequence])[0]
-            if isinstance(first, BaseException):
-                raise ModelCallError(f"sampling failed: {first}") from first
-            sequence.accept(first)
-            if sequence.done:
-                self.prefix.put(sequence.prompt, cache)
-            else:
-                self._join(sequence, cache)
+        self._call(lambda: self._submit(sequence))
 
     def take(self, sequence: Generation) -> list[int]:
-        """`sequence`'s next tokens, running a decode step when none are waiting; [] at its end."""
-        with self._lock:
+        """`sequence`'s next tokens, waiting for a decode step if none are ready; [] at its end."""
+        with self._cond:
+            self._start()
             while not sequence.outbox and not sequence.done:
-                with torch.inference_mode():
-                    self._step()
+                sequence.waiting = True
+                self._cond.notify_all()
+                self._cond.wait()
+            sequence.waiting = False
             tokens, sequence.outbox = sequence.outbox, []
         if not tokens and sequence.error is not None:
             raise ModelCallError(f"transformers generation failed: {sequence.error}")
@@ -72,35 +110,88 @@ class BatchScheduler:
 
     def release(self, sequence: Generation) -> None:
         """End `sequence` now (its consumer is done with it); the other rows go on."""
-        with self._lock:
-            sequence.done = True
-            if sequence in self._rows:
-                with torch.inference_mode():
-                    self._drop([self._rows.index(sequence)])
+        self._call(lambda: self._release(sequence))
 
     def score(self, prompt: list[int], continuations: list[list[int]]) -> list[float]:
         """Sum of log-probabilities of each continuation after `prompt` (for `choose`)."""
-        with self._lock, torch.inference_mode():
-            cache, logits = self._prefill(prompt)
-            first = torch.log_softmax(logits[0].float(), dim=-1)
-            scores = []
-            for ids in continuations:
-                total = float(first[ids[0]])
-                if len(ids) > 1:
-                    rest = torch.tensor([ids], device=self._device)
-                    out = self._model(input_ids=rest, use_cache=True, **{self._cache_kwarg: cache})
-                    logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
-                    total += float(logprobs.gather(1, rest[0, 1:, None]).sum())
-                    kv_cache.crop(cache, len(prompt))
-                scores.append(total)
-            self.prefix.put(prompt, cache)
+        scores: list[float] = self._call(lambda: self._score(prompt, continuations))
         return scores
 
     @property
     def active(self) -> int:
         return len(self._rows)
 
-    # --- under the lock --------------------------------------------------------------------
+    @property
+    def graphs_captured(self) -> int:
+        """CUDA graphs of decode steps captured so far (0 without MEGREZ_CUDA_GRAPHS)."""
+        return self._batch.graphs_captured if isinstance(self._batch, StaticBatch) else 0
+
+    def _call(self, work: Callable[[], T]) -> T:
+        """`work()` run by the decode thread; its exception re-raised here."""
+        job = _Job(work)
+        with self._cond:
+            self._start()
+            self._jobs.append(job)
+            self._cond.notify_all()
+            while not job.finished:
+                self._cond.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="megrez-decode", daemon=True)
+            self._thread.start()
+
+    # --- the decode thread ----------------------------------------------------------------
+
+    def _serve(self) -> None:
+        with self._cond:
+            while True:
+                if self._jobs:
+                    self._jobs.popleft().run()
+                elif any(row.waiting and not row.outbox and not row.done for row in self._rows):
+                    self._guarded_step()
+                else:
+                    self._cond.wait()
+                    continue
+                self._cond.notify_all()
+
+    def _submit(self, sequence: Generation) -> None:
+        cache, logits = self._prefill(sequence.prompt)
+        first = pick_next(logits, [sequence])[0]
+        if isinstance(first, BaseException):
+            raise ModelCallError(f"sampling failed: {first}") from first
+        sequence.accept(first)
+        if sequence.done:
+            self.prefix.put(sequence.prompt, cache)
+            return
+        need = len(sequence.prompt) + sequence.max_new_tokens
+        self._batch.add(cache, kv_cache.length(cache), need)
+        self._rows.append(sequence)
+
+    def _release(self, sequence: Generation) -> None:
+        sequence.done = True
+        if sequence in self._rows:
+            self._drop([self._rows.index(sequence)])
+
+    def _score(self, prompt: list[int], continuations: list[list[int]]) -> list[float]:
+        cache, logits = self._prefill(prompt)
+        first = torch.log_softmax(logits[0].float(), dim=-1)
+        scores = []
+        for ids in continuations:
+            total = float(first[ids[0]])
+            if len(ids) > 1:
+                rest = torch.tensor([ids], device=self._device)
+                out = self._model(input_ids=rest, use_cache=True, **{self._cache_kwarg: cache})
+                logprobs = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
+                total += float(logprobs.gather(1, rest[0, 1:, None]).sum())
+                kv_cache.crop(cache, len(prompt))
+            scores.append(total)
+        self.prefix.put(prompt, cache)
+        return scores
 
     def _prefill(self, prompt: list[int]) -> tuple[Any, torch.Tensor]:
         from transformers import DynamicCache
@@ -118,38 +209,22 @@ class BatchScheduler:
         self.prompt_tokens_evaluated += len(prompt) - reused
         return cache, out.logits[:, -1, :]
 
-    def _join(self, sequence: Generation, cache: Any) -> None:
-        length = kv_cache.length(cache)
-        if not self._rows:
-            self._cache = cache
-        else:
-            self._cache = kv_cache.stack_rows(self._cache, self._width(), cache, length)
-        self._rows.append(sequence)
-        self._lengths.append(length)
-
-    def _width(self) -> int:
-        return kv_cache.length(self._cache) if self._cache is not None else 0
+    def _guarded_step(self) -> None:
+        try:
+            with torch.inference_mode():
+                self._step()
+        except BaseException as exc:  # noqa: BLE001 - the device failed: every row ends with it
+            log.warning("decode step failed: %s", exc)
+            for row in self._rows:
+                row.error, row.done = exc, True
+            self._rows = []
+            self._batch.reset()
 
     def _step(self) -> None:
         rows = self._rows
         self.peak_batch = max(self.peak_batch, len(rows))
-        inputs = torch.tensor([[row.pending] for row in rows], device=self._device)
-        kwargs: dict[str, Any] = {self._cache_kwarg: self._cache}
-        width = self._width()
-        if any(length != width for length in self._lengths):
-            lengths = torch.tensor(self._lengths, device=self._device)
-            columns = torch.arange(width + 1, device=self._device)
-            kwargs["attention_mask"] = (columns[None, :] >= (width - lengths)[:, None]).long()
-            kwargs["position_ids"] = lengths[:, None]
-        try:
-            out = self._model(input_ids=inputs, use_cache=True, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - the device failed: every row ends with it
-            for row in rows:
-                row.error, row.done = exc, True
-            self._reset()
-            return
-        self._lengths = [length + 1 for length in self._lengths]
-        for row, picked in zip(rows, pick_next(out.logits[:, -1, :], rows), strict=True):
+        logits = self._batch.forward([row.pending for row in rows])
+        for row, picked in zip(rows, pick_next(logits, rows), strict=True):
             if isinstance(picked, BaseException):
                 row.error, row.done = picked, True
             else:
@@ -159,24 +234,10 @@ class BatchScheduler:
             self._drop(finished)
 
     def _drop(self, indices: list[int]) -> None:
-        width = self._width()
         for i in indices:
-            row, length = self._rows[i], self._lengths[i]
-            if row.error is not None:
-                continue
-            if len(self._rows) == 1 and length == width:
-                own = self._cache  # the whole cache is this row's: no copy
-            else:
-                own = kv_cache.select(self._cache, [i], width - length)
-            self.prefix.put(row.cached_ids(length), own)
+            row = self._rows[i]
+            if row.error is None:
+                self.prefix.put(row.cached_ids(self._batch.lengths[i]), self._batch.own_cache(i))
         keep = [i for i in range(len(self._rows)) if i not in indices]
-        if not keep:
-            self._reset()
-            return
-        new_width = max(self._lengths[i] for i in keep)
-        self._cache = kv_cache.select(self._cache, keep, width - new_width)
+        self._batch.keep(keep)
         self._rows = [self._rows[i] for i in keep]
-        self._lengths = [self._lengths[i] for i in keep]
-
-    def _reset(self) -> None:
-        self._rows, self._lengths, self._cache = [], [], None

@@ -21,7 +21,8 @@ def length(cache: Any) -> int:
     return int(cache.get_seq_length())
 
 
-def _replace(tensors: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+def from_tensors(tensors: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+    """A `DynamicCache` holding each layer's (keys, values)."""
     # Full-attention layers only (LLaMA, Megrez): a sliding-window layer would need its window.
     from transformers import DynamicCache
 
@@ -53,7 +54,7 @@ def stack_rows(batch: Any, batch_length: int, single: Any, single_length: int) -
         )
         for a, b in zip(_layers(batch), _layers(single), strict=True)
     ]
-    return _replace(tensors)
+    return from_tensors(tensors)
 
 
 def select(cache: Any, rows: list[int], first_column: int) -> Any:
@@ -66,7 +67,7 @@ def select(cache: Any, rows: list[int], first_column: int) -> Any:
         )
         for layer in _layers(cache)
     ]
-    return _replace(tensors)
+    return from_tensors(tensors)
 
 
 def crop(cache: Any, keep: int) -> None:
@@ -78,7 +79,7 @@ def crop(cache: Any, keep: int) -> None:
 
 def head(cache: Any, columns: int) -> Any:
     """A copy of the first `columns` columns."""
-    return _replace(
+    return from_tensors(
         [
             (layer.keys[..., :columns, :].clone(), layer.values[..., :columns, :].clone())
             for layer in _layers(cache)

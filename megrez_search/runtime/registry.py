@@ -102,7 +102,16 @@ def _construct(spec: ModelSpec, settings: Settings) -> ChatModel:
 def load_model(settings: Settings) -> ChatModel:
     """The backend for `settings.model`, loaded once per process and then reused."""
     spec = parse_model_spec(settings.model)
-    key = (spec.kind, spec.location, spec.model_name or "", str(settings.n_ctx), settings.device)
+    # Everything that changes how the backend decodes is part of the key.
+    decode = f"static={settings.static_cache},graphs={settings.cuda_graphs}"
+    key = (
+        spec.kind,
+        spec.location,
+        spec.model_name or "",
+        str(settings.n_ctx),
+        settings.device,
+        decode,
+    )
     with _lock:
         model = _cache.get(key)
         if model is None:

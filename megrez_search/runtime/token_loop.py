@@ -32,6 +32,8 @@ class Generation:
     pending: int = -1
     done: bool = False
     error: BaseException | None = None
+    #: Its consumer waits for a token: the decode thread runs steps while one does.
+    waiting: bool = False
 
     def accept(self, token: int) -> None:
         """Record a sampled token; a stop id or the token budget ends the sequence."""

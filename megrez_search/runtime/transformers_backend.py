@@ -6,10 +6,11 @@ This is how Megrez-3B-Instruct runs from its HF folder. The Megrez contract
 (passed explicitly, since early checkpoints had a typo'd eos), and decoding keeps special
 tokens so `<|function_start|>...<|function_end|>` reaches the agent's parser.
 
-Generation is our own token loop in the caller's thread (no worker thread, no streamer
-hand-off per token): `batch_scheduler` prefills a request, reusing the longest cached prompt
-prefix (`prefix_cache`), and decodes concurrent requests together in one batch; `token_loop`
-holds a request's state, picks tokens and detokenizes incrementally.
+Generation is our own token loop (no `generate`, no streamer): `batch_scheduler`'s one decode
+thread prefills a request, reusing the longest cached prompt prefix (`prefix_cache`), and
+decodes concurrent requests together in one batch, from a growing cache or a static one whose
+step can be a CUDA graph (`static_batch`); `token_loop` holds a request's state and picks
+tokens; the caller's thread only takes its tokens and detokenizes them incrementally.
 """
 
 from __future__ import annotations
@@ -64,8 +65,13 @@ class TransformersModel(ChatModel):
         vocab = self.tokenizer.get_vocab()
         self.dialect = "megrez" if megrez_format.ROLE_START in vocab else "generic"
         self._stop_ids = self._stop_token_ids(vocab)
-        # Concurrent callers decode together, one batched step at a time, in their own threads.
-        self.scheduler = BatchScheduler(self.model, self.device)
+        # Concurrent callers decode together, one batched step at a time, in one decode thread.
+        self.scheduler = BatchScheduler(
+            self.model,
+            self.device,
+            static_cache=settings.static_cache,
+            cuda_graphs=settings.cuda_graphs and self.device.startswith("cuda"),
+        )
         self._max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         log.info("loaded %s (transformers on %s, %s dialect)", folder, self.device, self.dialect)
 

@@ -75,3 +75,14 @@ def smollm2_model(smollm2_folder: Path) -> TransformersModel:
     model = load_model(Settings(model=str(smollm2_folder)))
     assert isinstance(model, TransformersModel)
     return model
+
+
+@pytest.fixture(scope="session")
+def megrez_static_model(megrez_folder: Path) -> TransformersModel:
+    """The same stand-in, decoding from the static KV cache (MEGREZ_CUDA_GRAPHS is ignored on
+    a CPU, so this is the graph path's code without the capture)."""
+    from megrez_search.runtime.transformers_backend import TransformersModel
+
+    model = load_model(Settings(model=str(megrez_folder), static_cache=True, cuda_graphs=True))
+    assert isinstance(model, TransformersModel)
+    return model
