@@ -253,11 +253,6 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        parts = (part.strip() for part in self.trusted_proxies.split(","))
-        return [ipaddress.ip_network(part, strict=False) for part in parts if part]
-
-    @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)
 

@@ -93,7 +93,7 @@ class LoginGuard:
     app that knows each request's client, installs `SessionTokens` and answers a throttled
     attempt with 429."""
 
-    def __init__(self, accounts: Accounts, throttle: LoginThrottle, settings: Settings) -> None:
+    def __init__(self, accounts: Accounts, throttle: LoginThrottle) -> None:
         self.accounts = accounts
         self.throttle = throttle
         self.tokens = SessionTokens(accounts)
@@ -150,7 +150,7 @@ def login_guard(store: Store, settings: Settings) -> LoginGuard | None:
     if not accounts.has_users():
         return None
     throttle = LoginThrottle(settings.login_free_failures, settings.login_max_wait_s)
-    return LoginGuard(accounts, throttle, settings)
+    return LoginGuard(accounts, throttle)
 
 
 def trust_forwarded_from(settings: Settings) -> None:
