@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import MegrezSearchError
@@ -224,6 +224,20 @@ class Settings(BaseSettings):
     user_concurrent_turns: int = Field(
         4, ge=0, description="Answers one account may have in progress at once (0 = no limit)."
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client (for the login throttle); from others it is ignored.",
+    )
+    login_free_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins of one account before each further attempt must wait "
+        "(1 s, doubling); a client address gets four times as many.",
+    )
+    login_max_wait_s: float = Field(
+        300.0, gt=0, description="Longest wait the login throttle asks for, in seconds."
+    )
     followups: bool = Field(
         True, description="Suggest three follow-up questions after each answer in the UI."
     )
@@ -241,6 +255,14 @@ class Settings(BaseSettings):
         description="Question file (jsonl) the benchmarks score when given no --questions; "
         "`megrez-search eval` always takes --questions.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for part in (part.strip() for part in value.split(",")):
+            if part:
+                ipaddress.ip_network(part, strict=False)  # ValueError: a clear settings error
+        return value
 
     @property
     def max_upload_bytes(self) -> int:

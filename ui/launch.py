@@ -9,7 +9,7 @@ from megrez_search.ui.app import ChatUI
 from megrez_search.ui.assets import launch_assets
 from megrez_search.ui.attachments import uploads_dir
 from megrez_search.ui.layout import build_layout
-from megrez_search.ui.login import LOGIN_MESSAGE, login_check
+from megrez_search.ui.login import LOGIN_MESSAGE, login_guard, trust_forwarded_from
 
 from megrez_search.settings import Settings
 
@@ -39,10 +39,13 @@ def launch_chat(
     uploads.mkdir(parents=True, exist_ok=True)
     exports = settings.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
-    auth = login_check(ui.agent.store)
+    guard = login_guard(ui.agent.store, settings)
+    trust_forwarded_from(settings)
     demo.launch(
-        auth=auth,
-        auth_message=LOGIN_MESSAGE if auth else None,
+        # Typed as sync in Gradio, but its /login awaits a coroutine function (off-loop hashing).
+        auth=guard.check if guard else None,  # type: ignore[arg-type]
+        auth_message=LOGIN_MESSAGE if guard else None,
+        app_kwargs={"middleware": [guard.middleware()]} if guard else None,
         server_name=host or settings.host,
         server_port=port or settings.port,
         allowed_paths=[str(uploads), str(exports)],

@@ -4,6 +4,11 @@ Passwords are hashed with argon2id (`argon2-cffi`, its recommended parameters; o
 upgraded at the next login). API keys are `msk_<id>_<secret>`: 192 random bits, so one
 SHA-256 of the secret is enough to store them (a slow KDF would only slow every request);
 the id finds the row, the secret is compared in constant time, revoking sets `revoked_at`.
+
+An account's data (conversations, limits) is keyed by its `user_id`, drawn once and never
+reused, not by its name: `users remove` frees the name, and a new account of that name starts
+empty. A login session is bound to the account's `session_stamp`, drawn anew by `users passwd`;
+a session whose stamp or account is gone has ended (see `session_valid`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,15 @@ class UserInfo:
 
 
 @dataclass(frozen=True)
+class Login:
+    """A verified password: the account's id and the session stamp it was verified against."""
+
+    name: str
+    user_id: str
+    stamp: str
+
+
+@dataclass(frozen=True)
 class ApiKeyInfo:
     key_id: str
     owner: str
@@ -49,6 +63,15 @@ class ApiKeyInfo:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _new_user_id() -> str:
+    # Upper-case: no account name is, so no new id equals an old account's name-as-id.
+    return "U" + secrets.token_hex(12).upper()
+
+
+def _new_stamp() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def _digest(secret: str) -> str:
@@ -77,8 +100,9 @@ class Accounts:
             if cursor.execute("SELECT 1 FROM megrez_users WHERE name = ?", (name,)):
                 raise AccountError(f"user {name!r} already exists")
             cursor.execute(
-                "INSERT INTO megrez_users (name, password_hash, created_at) VALUES (?, ?, ?)",
-                (name, password_hash, _now()),
+                "INSERT INTO megrez_users (name, password_hash, created_at, user_id, "
+                "session_stamp) VALUES (?, ?, ?, ?, ?)",
+                (name, password_hash, _now(), _new_user_id(), _new_stamp()),
             )
 
     def users(self) -> list[UserInfo]:
@@ -90,7 +114,8 @@ class Accounts:
         return [UserInfo(row[0], row[1], int(row[2])) for row in rows]
 
     def remove(self, name: str) -> None:
-        """Delete the user and their API keys; their conversations stay, reachable by no one."""
+        """Delete the user and their API keys, ending their sessions; their conversations stay
+        under the account's id, which no other account ever gets: reachable by no one."""
         with self._db.transaction() as cursor:
             if not cursor.execute("SELECT 1 FROM megrez_users WHERE name = ?", (name,)):
                 raise AccountError(f"no user {name!r}")
@@ -102,27 +127,49 @@ class Accounts:
         with self._db.transaction() as cursor:
             if not cursor.execute("SELECT 1 FROM megrez_users WHERE name = ?", (name,)):
                 raise AccountError(f"no user {name!r}")
+            # A new stamp ends every session logged in with the old password.
             cursor.execute(
-                "UPDATE megrez_users SET password_hash = ? WHERE name = ?", (password_hash, name)
+                "UPDATE megrez_users SET password_hash = ?, session_stamp = ? WHERE name = ?",
+                (password_hash, _new_stamp(), name),
             )
 
-    def check_password(self, name: str, password: str) -> bool:
+    def verify(self, name: str, password: str) -> Login | None:
+        """The account `name` if `password` is its password (argon2: ~50 ms of CPU; callers
+        on an event loop run it in a thread)."""
         # A name no database can hold (a NUL, a lone surrogate) is nobody's: a wrong login.
-        query = "SELECT password_hash FROM megrez_users WHERE name = ?"
+        query = "SELECT password_hash, user_id, session_stamp FROM megrez_users WHERE name = ?"
         rows = self._db.execute(query, (name,)) if is_storable(name) else []
         stored = rows[0][0] if rows else self._dummy_hash
         try:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
-            return False
+            return None
         if not rows:
-            return False
+            return None
         if self._hasher.check_needs_rehash(stored):
             self._db.execute(
                 "UPDATE megrez_users SET password_hash = ? WHERE name = ?",
                 (self._hasher.hash(password), name),
             )
-        return True
+        return Login(name, str(rows[0][1]), str(rows[0][2]))
+
+    def check_password(self, name: str, password: str) -> bool:
+        return self.verify(name, password) is not None
+
+    def user_id(self, name: str) -> str | None:
+        """The id that account `name`'s data is kept under, or None if there is no such user."""
+        rows = self._db.execute("SELECT user_id FROM megrez_users WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def session_valid(self, user_id: str, stamp: str) -> bool:
+        """Whether a session logged in as `user_id` with `stamp` still stands: the account
+        exists and its password has not changed since."""
+        return bool(
+            self._db.execute(
+                "SELECT 1 FROM megrez_users WHERE user_id = ? AND session_stamp = ?",
+                (user_id, stamp),
+            )
+        )
 
     def _checked(self, password: str) -> str:
         if len(password) < MIN_PASSWORD:
@@ -165,13 +212,13 @@ class Accounts:
             )
 
     def user_for_key(self, token: str) -> str | None:
-        """The owner of an active API key, or None for anything else."""
+        """The id of the account owning an active API key, or None for anything else."""
         prefix, _, rest = token.strip().partition("_")
         key_id, _, secret = rest.partition("_")
         if prefix != KEY_PREFIX or not key_id or not secret or not is_storable(key_id):
             return None
         rows = self._db.execute(
-            "SELECT k.owner, k.secret_hash FROM megrez_api_keys k JOIN megrez_users u "
+            "SELECT u.user_id, k.secret_hash FROM megrez_api_keys k JOIN megrez_users u "
             "ON u.name = k.owner WHERE k.key_id = ? AND k.revoked_at IS NULL",
             (key_id,),
         )

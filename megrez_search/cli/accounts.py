@@ -29,14 +29,19 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
         "or MEGREZ_DATABASE_URL. With no accounts the app serves one local user on loopback.",
     )
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, text in (("add", "create an account"), ("passwd", "change a password")):
+    for name, text in (
+        ("add", "create an account"),
+        ("passwd", "change a password (ends the account's sessions)"),
+    ):
         action = actions.add_parser(name, help=text)
         action.add_argument("name")
         action.add_argument(
             "--password-stdin", action="store_true", help="read the password from stdin"
         )
     actions.add_parser("list", help="list accounts")
-    actions.add_parser("remove", help="delete an account and its API keys").add_argument("name")
+    actions.add_parser(
+        "remove", help="delete an account and its API keys, ending its sessions"
+    ).add_argument("name")
     key = actions.add_parser("key", help="create an API key for a user (printed once)")
     key.add_argument("name")
     key.add_argument("--label", default="", help="a note to recognise the key by")
@@ -64,10 +69,10 @@ def run_users(args: argparse.Namespace, settings: Settings) -> int:
             print(f"added {args.name}")
         elif args.action == "passwd":
             accounts.set_password(args.name, _password(args))
-            print(f"changed the password of {args.name}")
+            print(f"changed the password of {args.name}; their sessions have ended")
         elif args.action == "remove":
             accounts.remove(args.name)
-            print(f"removed {args.name} and their API keys")
+            print(f"removed {args.name}, their API keys and sessions")
         elif args.action == "list":
             for user in accounts.users():
                 print(f"{user.name}\tcreated {user.created_at}\t{user.keys} API key(s)")

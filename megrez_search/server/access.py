@@ -2,8 +2,10 @@
 
 With no accounts in the database every request is the local user (zero-config; the CLI
 refuses to listen beyond loopback then, see `accounts.exposure`). Once an account exists,
-`/v1` needs `Authorization: Bearer msk_…`; errors use OpenAI's shape, so OpenAI clients raise
-their `AuthenticationError` / `RateLimitError`.
+`/v1` needs `Authorization: Bearer msk_…`, and it keeps needing one for as long as the process
+runs, even if every account is removed: a server that was closed never opens by itself (the
+start-up check then decides again, at the next start). Errors use OpenAI's shape, so OpenAI
+clients raise their `AuthenticationError` / `RateLimitError`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Gate:
     def __init__(self, accounts: Accounts, limits: UserLimits) -> None:
         self.accounts = accounts
         self.limits = limits
+        self._closed = accounts.has_users()
 
     @classmethod
     def of(cls, store: Store, settings: Settings) -> Gate:
@@ -50,8 +53,10 @@ class Gate:
 
     def user(self, authorization: str | None = Header(None)) -> str:
         """A FastAPI dependency: the user of the request's API key, or 401."""
-        if not self.accounts.has_users():
-            return LOCAL_USER
+        if not self._closed:
+            if not self.accounts.has_users():
+                return LOCAL_USER
+            self._closed = True  # for good: removing the last account must not open it
         scheme, _, token = (authorization or "").partition(" ")
         if not token.strip() or scheme.lower() != "bearer":
             raise AccessDenied(

@@ -66,6 +66,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             ),
         ),
     ),
+    (
+        5,
+        (
+            # An account's data is keyed by an immutable id, not by its name, so a name freed
+            # by `users remove` gives a new account none of the old one's conversations.
+            # Existing accounts keep their name as id (their data is keyed by it already);
+            # new ids are upper-case, which no name is, so no new account takes an old id.
+            "ALTER TABLE megrez_users ADD COLUMN user_id TEXT",
+            "UPDATE megrez_users SET user_id = name WHERE user_id IS NULL",
+            "CREATE UNIQUE INDEX IF NOT EXISTS megrez_users_user_id ON megrez_users (user_id)",
+            # Sessions are bound to it; `users passwd` draws a new one, ending them.
+            "ALTER TABLE megrez_users ADD COLUMN session_stamp TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6567726570  # pg_advisory_lock key: replicas starting together migrate once

@@ -1,13 +1,17 @@
-"""Accounts and API keys on SQLite and on a real PostgreSQL; per-user limits on a clock."""
+"""Accounts and API keys on SQLite and on a real PostgreSQL; per-user limits on a clock;
+account ids and session stamps (the lifecycle of `users remove` / `users passwd`)."""
 
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 
 from megrez_search.accounts import AccountError, Accounts, LimitExceeded, UserLimits
 from megrez_search.accounts.exposure import ExposureError, check_exposure, is_loopback
+from megrez_search.accounts.throttle import LoginThrottle, LoginThrottled
 from megrez_search.settings import Settings
 from megrez_search.store import LOCAL_USER, ThreadIndex, UnstorableTextError, open_database
+from megrez_search.store import database as database_module
 
 
 def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
@@ -19,7 +23,7 @@ def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
         assert accounts.has_users()
         stored = database.execute("SELECT password_hash FROM megrez_users")[0][0]
         assert stored.startswith("$argon2id$") and "correct horse" not in stored
-        assert accounts.check_password("alice", "correct horse")
+        assert accounts.verify("alice", "correct horse") is not None
         assert not accounts.check_password("alice", "wrong horse")
         assert not accounts.check_password("nobody", "correct horse")
         accounts.set_password("alice", "battery staple")
@@ -47,7 +51,8 @@ def test_api_keys_are_stored_hashed_and_revocable(store_settings: Settings) -> N
             row[0] for row in database.execute("SELECT secret_hash FROM megrez_api_keys")
         ]
         assert all(key.split("_", 2)[2] not in secrets_stored for key in (alice, bob))
-        assert accounts.user_for_key(alice) == "alice" and accounts.user_for_key(bob) == "bob"
+        assert accounts.user_for_key(alice) == accounts.user_id("alice")
+        assert accounts.user_for_key(bob) == accounts.user_id("bob")
         assert accounts.user_for_key(alice[:-1] + "x") is None
         assert accounts.user_for_key("msk_") is None and accounts.user_for_key("") is None
         accounts.revoke_key(alice.split("_")[1])
@@ -115,7 +120,7 @@ def test_text_no_database_can_hold_is_refused_the_same_on_both(
     try:
         accounts = Accounts(database)
         accounts.add("alice", "correct horse")
-        assert not accounts.check_password(bad, "correct horse")
+        assert accounts.verify(bad, "correct horse") is None
         assert accounts.user_for_key(f"msk_{bad}_secret") is None
         with pytest.raises(UnstorableTextError, match="cannot be stored"):
             accounts.create_key("alice", label=bad)
@@ -125,6 +130,115 @@ def test_text_no_database_can_hold_is_refused_the_same_on_both(
             database.execute("SELECT name FROM megrez_users WHERE name = ?", (bad,))
         # Nothing half-written, and the database still answers.
         assert accounts.api_keys() == [] and ThreadIndex(database).list("alice") == []
-        assert accounts.check_password("alice", "correct horse")
+        assert accounts.verify("alice", "correct horse") is not None
     finally:
         database.close()
+
+
+def test_an_account_is_its_id_and_a_freed_name_gets_a_new_one(store_settings: Settings) -> None:
+    database = open_database(store_settings)
+    try:
+        accounts, index = Accounts(database), ThreadIndex(database)
+        accounts.add("alice", "correct horse")
+        old_id = accounts.user_id("alice")
+        assert old_id and old_id != "alice" and old_id.isupper()
+        index.record(old_id, "t1", "Alice's secret", 1, "2026-01-01T00:00:00")
+        old_key = accounts.create_key("alice")
+        accounts.remove("alice")
+        assert accounts.user_id("alice") is None and accounts.user_for_key(old_key) is None
+        accounts.add("alice", "another password")
+        new_id = accounts.user_id("alice")
+        assert new_id and new_id != old_id
+        assert index.list(new_id) == []  # the new alice starts empty
+        assert [t.title for t in index.list(old_id)] == ["Alice's secret"]  # kept, unreachable
+        assert accounts.user_for_key(old_key) is None
+    finally:
+        database.close()
+
+
+def test_sessions_end_when_the_password_changes_or_the_account_goes(
+    store_settings: Settings,
+) -> None:
+    database = open_database(store_settings)
+    try:
+        accounts = Accounts(database)
+        accounts.add("alice", "correct horse")
+        accounts.add("bob", "bob's password")
+        alice, bob = (
+            accounts.verify("alice", "correct horse"),
+            accounts.verify("bob", "bob's password"),
+        )
+        assert alice and bob and accounts.verify("alice", "wrong horse") is None
+        assert accounts.session_valid(alice.user_id, alice.stamp)
+        accounts.set_password("alice", "battery staple")
+        assert not accounts.session_valid(alice.user_id, alice.stamp)
+        again = accounts.verify("alice", "battery staple")
+        assert again and again.user_id == alice.user_id
+        assert accounts.session_valid(again.user_id, again.stamp)
+        accounts.remove("alice")
+        assert not accounts.session_valid(again.user_id, again.stamp)
+        accounts.add("alice", "correct horse")  # the same name and password: not the same account
+        assert not accounts.session_valid(again.user_id, again.stamp)
+        assert accounts.session_valid(bob.user_id, bob.stamp)  # others are untouched
+    finally:
+        database.close()
+
+
+def test_accounts_from_before_ids_keep_their_data(
+    store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration gives existing accounts their name as id: their conversations were keyed
+    by it, and stay theirs."""
+    monkeypatch.setattr(database_module, "MIGRATIONS", database_module.MIGRATIONS[:4])
+    monkeypatch.setattr(database_module, "SCHEMA_VERSION", 4)
+    database = open_database(store_settings)
+    try:
+        database.execute(
+            "INSERT INTO megrez_users (name, password_hash, created_at) VALUES (?, ?, ?)",
+            ("alice", PasswordHasher().hash("correct horse"), "2026-01-01T00:00:00"),
+        )
+        ThreadIndex(database).record("alice", "t1", "Alice's question", 1, "2026-01-01T00:00:00")
+    finally:
+        database.close()
+    monkeypatch.undo()
+    database = open_database(store_settings)
+    try:
+        accounts = Accounts(database)
+        login = accounts.verify("alice", "correct horse")
+        assert login and login.user_id == "alice" and accounts.session_valid("alice", login.stamp)
+        assert [t.title for t in ThreadIndex(database).list(login.user_id)] == ["Alice's question"]
+        accounts.add("bob", "bob's password")  # new accounts still get new ids beside old ones
+        assert accounts.user_id("bob") not in (None, "bob", "alice")
+    finally:
+        database.close()
+
+
+def test_login_throttle_waits_longer_per_account_and_per_address() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(free_failures=3, max_wait_s=8, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.attempt("alice", "10.0.0.1")
+    with pytest.raises(LoginThrottled, match="try again in 1 s") as refused:
+        throttle.attempt("Alice ", "10.0.0.2")  # the account, however it is typed
+    assert refused.value.wait_s == 1
+    throttle.attempt("bob", "10.0.0.1")  # another account from the same address still may
+    now[0] = 1.0
+    throttle.attempt("alice", "10.0.0.3")
+    with pytest.raises(LoginThrottled, match="in 2 s"):
+        throttle.attempt("alice", "10.0.0.3")
+    for waited in (3.0, 7.0, 15.0, 23.0):  # 2, 4, 8, then capped at 8
+        now[0] = waited
+        throttle.attempt("alice", "10.0.0.4")
+    with pytest.raises(LoginThrottled, match="in 8 s"):
+        throttle.attempt("alice", "10.0.0.4")
+    now[0] = 31.0
+    throttle.attempt("alice", "10.0.0.4")
+    throttle.succeeded("alice", "10.0.0.4")  # the right password: alice starts afresh
+    for _ in range(3):
+        throttle.attempt("alice", "10.0.0.5")
+    # An address gets four times the free failures, whatever names it tries.
+    spray = [f"name{n}" for n in range(12)]
+    for name in spray:
+        throttle.attempt(name, "10.9.9.9")
+    with pytest.raises(LoginThrottled):
+        throttle.attempt("someone-new", "10.9.9.9")

@@ -2,7 +2,9 @@
 
 Two users with their own API keys share one server: neither reaches the other's
 conversations, a missing, wrong or revoked key is a 401 and a user over the rate limit a 429,
-both in OpenAI's error shape (so the `openai` client raises its own exception types).
+both in OpenAI's error shape (so the `openai` client raises its own exception types). A
+removed account's keys stop at once and its name, taken again, starts with nothing; a server
+that started with accounts stays closed when the last one is removed.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import openai
@@ -24,6 +27,7 @@ from megrez_search.store import ThreadIndex, open_database
 from tests.support.processes import REPO, megrez_process
 from tests.support.standin_model import serve_standin_model
 
+T = TypeVar("T")
 RATE_LIMIT = 5  # questions per minute of every account in this module
 
 
@@ -41,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database = open_database(settings)
     accounts = Accounts(database)
     keys = {}
-    for name in ("alice", "bob", "carol"):
+    for name in ("alice", "bob", "carol", "dave"):
         accounts.add(name, f"{name}-password")
         keys[name] = accounts.create_key(name)
     keys["alice-old"] = accounts.create_key("alice", "to revoke")
@@ -105,8 +109,9 @@ def test_two_keys_never_reach_each_others_conversations(server: Server) -> None:
     )
     database = open_database(server.settings)
     try:
-        index = ThreadIndex(database)
-        alice, bob = index.list("alice"), index.list("bob")
+        index, accounts = ThreadIndex(database), Accounts(database)
+        alice = index.list(accounts.user_id("alice") or "")
+        bob = index.list(accounts.user_id("bob") or "")
     finally:
         database.close()
     assert [(t.thread_id, t.title, t.turns) for t in alice] == [
@@ -143,6 +148,45 @@ def test_over_the_rate_limit_is_a_429_and_only_for_that_user(server: Server) -> 
     wait = err.value.response.headers["Retry-After"]
     assert "per minute" in message and message.endswith(f"try again in {wait} s"), message
     assert ask(server, "bob", "Am I still served?")  # another user is not affected
+
+
+def _accounts(settings: Settings, change: Callable[[Accounts], T]) -> T:
+    database = open_database(settings)
+    try:
+        return change(Accounts(database))
+    finally:
+        database.close()
+
+
+def test_a_removed_account_stops_at_once_and_its_name_taken_again_starts_empty(
+    server: Server,
+) -> None:
+    assert ask(server, "dave", "Dave's secret plan?", "mine") == "Answer 1 to: Dave's secret plan?"
+    _accounts(server.settings, lambda accounts: accounts.remove("dave"))
+    with client(server, server.keys["dave"]) as api, pytest.raises(openai.AuthenticationError):
+        api.models.list()
+
+    def add_again(accounts: Accounts) -> str:
+        accounts.add("dave", "a new dave's password")
+        return accounts.create_key("dave")
+
+    server.keys["dave"] = _accounts(server.settings, add_again)
+    # The same name and the same thread id: a new account, with no history to see.
+    assert ask(server, "dave", "What was planned?", "mine") == "Answer 1 to: What was planned?"
+
+
+def test_removing_the_last_account_keeps_a_running_server_closed(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    key = _accounts(settings, lambda a: (a.add("solo", "solo-password"), a.create_key("solo"))[1])
+    with serve_standin_model() as model:
+        env = {"MEGREZ_MODEL": model.spec}
+        with megrez_process(["serve"], settings, "/health", tmp_path / "serve.log", env) as base:
+            assert httpx.get(base + "/v1/models", timeout=30).status_code == 401
+            _accounts(settings, lambda accounts: accounts.remove("solo"))
+            for headers in ({}, {"Authorization": f"Bearer {key}"}):
+                response = httpx.get(base + "/v1/models", headers=headers, timeout=30)
+                assert response.status_code == 401
+                assert response.json()["error"]["code"] == "invalid_api_key"
 
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -62,7 +62,8 @@ def ask(replica: Replica, key: str, question: str, thread_id: str) -> str:
 
 def turns_of(settings: Settings, thread_id: str) -> list[tuple[str, str]]:
     with SearchAgent(settings) as agent:  # reads the database; its model is never called
-        return [(t["role"], t["content"]) for t in agent.turns(thread_id, "alice")]
+        alice = Accounts(agent.store.database).user_id("alice") or ""
+        return [(t["role"], t["content"]) for t in agent.turns(thread_id, alice)]
 
 
 def test_conversation_continues_on_the_other_replica(cluster) -> None:  # type: ignore[no-untyped-def]
