@@ -8,9 +8,10 @@ user; a later request for that hash from anyone else is refused (403). With acco
 request that names a session hash without a login is refused (401).
 
 Files under the owned folder (`ui.owned`) are served only to their owner (404 to anyone
-else, as if absent), and every file Gradio serves is marked inert: `nosniff` and a
-sandboxing Content-Security-Policy, so even a file that slipped through cannot run script
-in the app's origin.
+else, as if absent), and so are the files a user uploads through Gradio's `/upload` until the
+question takes them (recorded from its answer). Every file Gradio serves is marked inert:
+`nosniff` and a sandboxing Content-Security-Policy, so even a file that slipped through
+cannot run script in the app's origin.
 """
 
 from __future__ import annotations
@@ -59,10 +60,30 @@ class SessionOwners:
         return self._owners[session_hash] == user
 
 
+class UploadOwners:
+    """The users who uploaded each file of Gradio's upload folder (the same content uploaded
+    twice is one file); the oldest are forgotten past `capacity`."""
+
+    def __init__(self, capacity: int = SESSIONS_KEPT) -> None:
+        self.capacity = capacity
+        self._owners: OrderedDict[str, set[str | None]] = OrderedDict()
+
+    def add(self, path: str, user: str | None) -> None:
+        self._owners.setdefault(path, set()).add(user)
+        self._owners.move_to_end(path)
+        if len(self._owners) > self.capacity:
+            self._owners.popitem(last=False)
+
+    def refused(self, path: str, user: str | None) -> bool:
+        owners = self._owners.get(path)
+        return owners is not None and user not in owners
+
+
 class UserGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.owners = SessionOwners()
+        self.uploads = UploadOwners()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         full_path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -75,6 +96,9 @@ class UserGuard:
         anonymous_refused = login_required(gradio) and user is None
         if path.startswith(FILE_ROUTES):
             await self.file(scope, receive, send, path, user)
+            return
+        if path.rstrip("/") == f"{API_PREFIX}/upload" and scope["method"] == "POST":
+            await self.app(scope, receive, self.recording_uploads(send, user))
             return
         if scope["method"] == "POST" and _is_json(scope):
             body, receive = await _read_body(receive)
@@ -103,10 +127,13 @@ class UserGuard:
 
         requested = path.split("file=", 1)[1] if "file=" in path else path.split("/file/", 1)[1]
         try:
-            key = owner_key_of(abspath(requested).resolve())
+            resolved = abspath(requested).resolve()
         except (OSError, ValueError):
-            key = None
-        if key is not None and key != owner_key(user or ""):
+            resolved = None
+        key = owner_key_of(resolved) if resolved else None
+        if (key is not None and key != owner_key(user or "")) or (
+            resolved and self.uploads.refused(str(resolved), user)
+        ):
             log.warning("file of another user refused (%s)", user)
             await refuse(scope, receive, send, 404, "Not found")
             return
@@ -122,6 +149,34 @@ class UserGuard:
             await send(message)
 
         await self.app(scope, receive, inert)
+
+    def recording_uploads(self, send: Send, user: str | None) -> Send:
+        """`send` that records the files of a successful upload as `user`'s."""
+        chunks: list[bytes] = []
+        status = 0
+
+        async def recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status == 200:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self.record_uploads(b"".join(chunks), user)
+            await send(message)
+
+        return recording
+
+    def record_uploads(self, body: bytes, user: str | None) -> None:
+        from gradio.utils import abspath
+
+        try:
+            paths = json.loads(body)
+        except ValueError:
+            return
+        for path in paths if isinstance(paths, list) else []:
+            if isinstance(path, str):
+                self.uploads.add(str(abspath(path).resolve()), user)
 
 
 def logged_in_user(gradio: Any, scope: Scope) -> str | None:

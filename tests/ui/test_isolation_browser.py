@@ -113,7 +113,11 @@ def test_an_upload_is_kept_inert_and_served_to_its_owner_only(
     bob = log_in(browser, server.url, "bob")
     users = bob.locator("#chat [data-testid='user']")
     uploads = hostile_files(tmp_path, server.listener)
-    bob.locator("#question input[type=file]").set_input_files([str(f) for f in uploads])
+    with bob.expect_response(lambda r: "/gradio_api/upload" in r.url) as uploaded:
+        bob.locator("#question input[type=file]").set_input_files([str(f) for f in uploads])
+    # Uploaded, not yet sent: Gradio's copies are Bob's alone too.
+    for path in uploaded.value.json():
+        assert alice.context.request.get(file_url(server, Path(path))).status == 404
     box = bob.locator("#question textarea")
     box.fill("What is in this picture?")
     box.press("Enter")
@@ -144,6 +148,10 @@ def test_an_upload_is_kept_inert_and_served_to_its_owner_only(
     assert PAYLOAD_MARK not in own.body()
     assert Image.open(io.BytesIO(own.body())).size == (64, 48)
     assert opens_inert(bob, shown) == 200
+    exports = [p for p in kept_files(server) if "megrez-owned" in p.parts and p.suffix == ".md"]
+    assert exports  # the chat's export, offered to Bob as a download only
+    export = bob.context.request.get(file_url(server, exports[0]))
+    assert export.status == 200 and export.headers["content-disposition"].startswith("attachment")
     assert opens_inert(alice, shown) == 404
     assert server.listener.heard == []
 
