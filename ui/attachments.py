@@ -103,8 +103,9 @@ def keep_image(path: Path, folder: Path) -> Path:
             with Image.open(path) as source:
                 source.load()
                 jpeg = source.format == "JPEG"
+                alpha = source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info
                 pixels = ImageOps.exif_transpose(source)
-                pixels = pixels.convert("RGB" if jpeg else "RGBA")
+                pixels = pixels.convert("RGBA" if alpha and not jpeg else "RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Refused("the image is too large; scale it down") from exc
     except Exception as exc:  # any decoder failure is the same refusal
