@@ -32,6 +32,7 @@ from megrez_search.ui.chats import (
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import ui_limits, user_of
+from megrez_search.ui.owned import owned_messages, served_copy
 
 from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
@@ -82,7 +83,7 @@ class ChatUI:
         if not thread_id:
             return []
         try:
-            return messages_from_turns(self.agent.turns(thread_id, user))
+            return owned_messages(messages_from_turns(self.agent.turns(thread_id, user)), user)
         except Exception:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
@@ -90,6 +91,7 @@ class ChatUI:
     def export_file(self, thread_id: str | None, user: str = LOCAL_USER) -> Any:
         try:
             path = export_chat(self.agent, thread_id, self.settings.data_dir / "exports", user)
+            path = served_copy(path, user) if path else None
         except Exception:
             log.exception("cannot export conversation %s", thread_id)
             path = None
@@ -305,7 +307,7 @@ class ChatUI:
             box_update = gr.skip() if cleared else gr.update(value=None)
             cleared = True
             return TurnUpdate(
-                earlier + view.messages(),
+                earlier + owned_messages(view.messages(), user),
                 box_update,
                 thread_id,
                 stored,
@@ -346,6 +348,7 @@ class ChatUI:
         finally:
             slot.release()
         view.finished = True
+        view.failed = view.failed or bool(problems)  # an attachment was left out
         yield update(self.past_chats(thread_id, user=user), self.export_file(thread_id, user))
 
 

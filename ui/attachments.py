@@ -1,5 +1,11 @@
 """Files dropped or recorded in the message box, kept in the data dir with the conversation
-(Gradio's temp files go), and the key that encrypts the browser's thread id."""
+(Gradio's temp files go), and the key that encrypts the browser's thread id.
+
+An image is kept only as pixels: decoded with Pillow and written again as PNG (JPEG for a
+JPEG), so what is kept and shown is never active content (an SVG's script, an HTML page
+named .png) and carries no metadata. A file that is refused is deleted at once, and the
+messages about it name the file, never where the server keeps it.
+"""
 
 from __future__ import annotations
 
@@ -48,36 +54,98 @@ def uploads_dir(settings: Settings, user: str | None = None) -> Path:
 
 
 def keep_attachments(files: list[Any], settings: Settings, user: str = "") -> Attachments:
-    """Sort uploaded/recorded files into one image and one audio clip, copied to the data dir."""
+    """Sort uploaded/recorded files into one image and one audio clip, kept in the data dir
+    (images re-encoded); Gradio's copies of the uploads are deleted."""
     image: Path | None = None
     audio: Path | None = None
     problems: list[str] = []
     for item in files or []:
         path = Path(item["path"] if isinstance(item, dict) else getattr(item, "path", item))
-        mime = mimetypes.guess_type(path.name)[0] or ""
-        kind = (
-            "image"
-            if mime.startswith("image/")
-            else "audio"
-            if mime.startswith(("audio/", "video/webm"))
-            else None
-        )
-        if kind is None:
-            problems.append(f"cannot use {path.name}: attach an image or a voice recording")
-            continue
-        if (image if kind == "image" else audio) is not None:
-            problems.append(f"only one {kind} per question is used; {path.name} was left out")
-            continue
         try:
-            target = uploads_dir(settings, user) / f"{uuid.uuid4().hex}{path.suffix.lower()}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-        except OSError as exc:
-            log.warning("cannot keep upload %s: %s", path, exc)
-            problems.append(f"cannot read {path.name}: {exc.strerror or exc}")
-            continue
-        if kind == "image":
-            image = target
-        else:
-            audio = target
+            kind = kind_of(path)
+            if kind is None:
+                problems.append(f"cannot use {path.name}: attach an image or a voice recording")
+            elif (image if kind == "image" else audio) is not None:
+                problems.append(f"only one {kind} per question is used; {path.name} was left out")
+            elif kind == "image":
+                image = keep_image(path, uploads_dir(settings, user))
+            else:
+                audio = keep_file(path, uploads_dir(settings, user))
+        except Refused as exc:
+            log.info("upload refused (%s): %s", path, exc)
+            problems.append(f"cannot use {path.name}: {exc}")
+        finally:
+            discard_upload(path)
     return Attachments(image, audio, tuple(problems))
+
+
+class Refused(Exception):
+    """An upload that is not kept; the message is fit to show (it names no server path)."""
+
+
+def kind_of(path: Path) -> str | None:
+    mime = mimetypes.guess_type(path.name)[0] or ""
+    if mime.startswith("image/"):
+        return "image"
+    return "audio" if mime.startswith(("audio/", "video/webm")) else None
+
+
+def keep_image(path: Path, folder: Path) -> Path:
+    """The image's pixels written again as PNG (JPEG for a JPEG) under `folder`."""
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as source:
+                source.load()
+                jpeg = source.format == "JPEG"
+                alpha = source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info
+                pixels = ImageOps.exif_transpose(source)
+                pixels = pixels.convert("RGBA" if alpha and not jpeg else "RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Refused("the image is too large; scale it down") from exc
+    except Exception as exc:  # any decoder failure is the same refusal
+        raise Refused("not an image that can be read; attach a PNG, JPEG, WebP or GIF") from exc
+    target = _new_file(folder, ".jpg" if jpeg else ".png")
+    try:
+        if jpeg:
+            pixels.save(target, "JPEG", quality=92)
+        else:
+            pixels.save(target, "PNG")
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        log.warning("cannot keep image %s: %s", path, exc)
+        raise Refused("it could not be stored; try again") from exc
+    return target
+
+
+def keep_file(path: Path, folder: Path) -> Path:
+    target = _new_file(folder, path.suffix.lower())
+    try:
+        shutil.copyfile(path, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        log.warning("cannot keep upload %s: %s", path, exc)
+        raise Refused(f"it could not be read ({exc.strerror or type(exc).__name__})") from exc
+    return target
+
+
+def _new_file(folder: Path, suffix: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}{suffix}"
+
+
+def discard_upload(path: Path) -> None:
+    """Delete Gradio's copy of an upload (kept or refused, it is not needed again); files
+    elsewhere (a caller's own) are left alone."""
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    try:
+        if is_in_or_equal(path, get_upload_folder()) and path.is_file():
+            path.unlink()
+    except OSError as exc:
+        log.warning("cannot delete upload %s: %s", path, exc)

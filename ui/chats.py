@@ -58,8 +58,8 @@ def chat_choices(
 def export_chat(
     agent: SearchAgent, thread_id: str | None, folder: Path, user: str = LOCAL_USER
 ) -> str | None:
-    """Write `user`'s chat as Markdown under `folder` (a folder of the user's own, named by
-    a random token: Gradio serves it to whoever knows the path); its path, or None."""
+    """Write `user`'s chat as Markdown under `folder` (in a folder of the user's own, under a
+    new random name each time); its path, or None. The page offers `ui.owned`'s copy."""
     if not thread_id or not _THREAD_ID.fullmatch(thread_id):  # it names a folder
         return None
     turns = agent.turns(thread_id, user)

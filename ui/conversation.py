@@ -7,6 +7,7 @@ browser. Every piece of untrusted text goes through `ui.render`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,17 @@ def plain_prose(text: str) -> str:
 
 
 def notice(text: str) -> ChatMessage:
-    return {"role": "assistant", "content": f"⚠ {plain(text)}"}
+    return {"role": "assistant", "content": f"⚠ {plain(without_paths(text))}"}
+
+
+# An absolute path of two or more parts, not inside a URL (`https://host/a/b`) or a word.
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])(?:/[^\s/'\"`()<>:]+)+/([^\s/'\"`()<>:]+)")
+
+
+def without_paths(text: str) -> str:
+    """An error for the chat with each server path cut to its file name: where the server
+    keeps things (the data dir, uploads, its temp files) is not for its users."""
+    return _SERVER_PATH.sub(r"\1", text)
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Building and starting the chat page: `ChatUI`'s handlers in `layout`'s page, served by
-Gradio with its login page when accounts exist."""
+Gradio with its login page when accounts exist, behind `ui.guard` (sessions and files bound
+to their user). No folder of the data dir is an allowed path: the page shows `ui.owned`'s
+copies."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import gradio as gr
 from megrez_search.agent.api import SearchAgent
 from megrez_search.ui.app import ChatUI
 from megrez_search.ui.assets import launch_assets
-from megrez_search.ui.attachments import uploads_dir
+from megrez_search.ui.guard import UserGuard
 from megrez_search.ui.layout import build_layout
 from megrez_search.ui.login import LOGIN_MESSAGE, login_guard, trust_forwarded_from
+from starlette.middleware import Middleware
 
 from megrez_search.settings import Settings
 
@@ -35,20 +38,19 @@ def launch_chat(
 ) -> gr.Blocks:
     settings = ui.settings
     demo = build_layout(ui)
-    uploads = uploads_dir(settings)
-    uploads.mkdir(parents=True, exist_ok=True)
-    exports = settings.data_dir / "exports"
-    exports.mkdir(parents=True, exist_ok=True)
     guard = login_guard(ui.agent.store, settings)
     trust_forwarded_from(settings)
+    # Outermost first: the sign-in guard (throttle, sessions ended by passwd/remove) decides
+    # who is logged in; the user guard then binds sessions and files to that user.
+    middleware = [guard.middleware()] if guard else []
+    middleware.append(Middleware(UserGuard))
     demo.launch(
         # Typed as sync in Gradio, but its /login awaits a coroutine function (off-loop hashing).
         auth=guard.check if guard else None,  # type: ignore[arg-type]
         auth_message=LOGIN_MESSAGE if guard else None,
-        app_kwargs={"middleware": [guard.middleware()]} if guard else None,
+        app_kwargs={"middleware": middleware},
         server_name=host or settings.host,
         server_port=port or settings.port,
-        allowed_paths=[str(uploads), str(exports)],
         max_file_size=settings.max_upload_bytes,
         prevent_thread_lock=not block,
         ssr_mode=False,
