@@ -91,6 +91,8 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             elem_id="chat",
             height="68vh",
             latex_delimiters=[],  # `$` in page text is not maths
+            # Messages arrive as HTML from ui.render (one Markdown parser, on the server).
+            render_markdown=False,
             sanitize_html=True,
             allow_tags=False,
             feedback_options=None,
