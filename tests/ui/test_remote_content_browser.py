@@ -127,6 +127,9 @@ def test_payloads_load_nothing_remote_anywhere(browser: Any, hostile: Hostile) -
     expect(page.locator("#cite-preview")).to_contain_text("lru_cache payloads")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-remote-payloads.png"), full_page=True)
+    page.wait_for_function("() => [...document.images].every((image) => image.complete)")
+    assert [url for url in requested if url.startswith(hostile.evil)] == []
+    assert hostile.seen == []
     links = page.evaluate(
         "() => [...document.querySelectorAll('#chat a, #cite-preview a')].map(a => a.href)"
     )
