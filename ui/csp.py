@@ -2,10 +2,11 @@
 
 The policy is what Gradio's page needs and no more: scripts from the app itself, the
 page's own inline scripts by a per-response nonce (written into each `<script>` tag of an
-HTML page), our `head` script by its hash, and `'unsafe-eval'` because Gradio runs the
-event snippets given as `js=` (the copy button) with the `AsyncFunction` constructor.
-Images only from the app or `data:`, so nothing an answer or a page smuggles into the
-chat can load from another host; styles allow inline because Gradio sets them inline.
+HTML page), and our `head` script by its hash. No `'unsafe-inline'` and no `'unsafe-eval'`
+for scripts: the page uses no `js=` event snippets, which Gradio runs with the
+AsyncFunction constructor. Images only from the app or `data:`, so nothing an answer or a
+page smuggles into the chat can load from another host; styles allow `'unsafe-inline'`
+because Gradio sets styles inline (attributes and injected `<style>` elements).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def script_hash(source: str) -> str:
 
 
 def policy(nonce: str, script_hashes: Sequence[str] = ()) -> str:
-    scripts = " ".join(["'self'", f"'nonce-{nonce}'", *script_hashes, "'unsafe-eval'"])
+    scripts = " ".join(["'self'", f"'nonce-{nonce}'", *script_hashes])
     return "; ".join(
         [
             "default-src 'self'",

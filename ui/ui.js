@@ -1,4 +1,4 @@
-// Megrez Search chat: citation previews and Esc to stop (see ui/layout.py for the phone).
+// Megrez Search chat: citation previews, Esc to stop, the sidebar on a phone, Copy answer.
 // Everything shown in a preview is set with textContent: page text never becomes HTML.
 (() => {
   let preview = null;
@@ -117,7 +117,37 @@
       status.setAttribute("aria-live", "polite");
     }
   }
-  new MutationObserver(() => { quietIcons(document); liveStatus(); }).observe(document.documentElement, {
+  // On a phone the conversation comes first: the sidebar starts closed, behind its button.
+  // Gradio adds its "open" class just after mounting it, so that first opening is undone
+  // (and nothing after it: a click by the user ends the watch).
+  let sidebarSeen = false;
+  function closeSidebarOnPhone() {
+    const sidebar = document.querySelector(".sidebar");
+    if (sidebarSeen || !sidebar) return;
+    sidebarSeen = true;
+    if (window.innerWidth > 700) return;
+    const close = () => sidebar.querySelector(".toggle-button")?.click();
+    if (sidebar.classList.contains("open")) { close(); return; }
+    const watch = new MutationObserver(() => {
+      if (sidebar.classList.contains("open")) { watch.disconnect(); close(); }
+    });
+    watch.observe(sidebar, { attributes: true, attributeFilter: ["class"] });
+    sidebar.addEventListener("click", () => watch.disconnect(), { once: true, capture: true });
+  }
+  // "Copy answer": the server empties, then fills the hidden #clipboard with the answer's
+  // Markdown; each fill is copied once.
+  let copied = null;
+  function copyAnswer() {
+    const box = document.querySelector("#clipboard pre");
+    const text = box ? box.textContent : "";
+    if (!text) { copied = null; return; }
+    if (text === copied) return;
+    copied = text;
+    navigator.clipboard.writeText(text).catch(() => {});
+  }
+  new MutationObserver(() => {
+    quietIcons(document); liveStatus(); closeSidebarOnPhone(); copyAnswer();
+  }).observe(document.documentElement, {
     childList: true, subtree: true,
   });
 })();

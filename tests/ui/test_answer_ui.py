@@ -20,6 +20,7 @@ from megrez_search.ui.render import plain
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
+from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
@@ -214,8 +215,7 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
 
     # Copy an answer with its sources; export the whole conversation.
     page.locator("#copy-answer").click()
-    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('Sources')")
-    copied = page.evaluate("() => navigator.clipboard.readText()")
+    copied = clipboard_text(page, "Sources")
     assert "maxsize default is 128" in copied and "/site/cache.html" in copied
     with page.expect_download() as download:
         page.locator("#export").click()
@@ -223,7 +223,7 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     # Markdown escapes keep page and model text inert in any viewer (`lru\_cache`).
     assert exported.startswith(f"# {plain(QUESTION)}") and f"## {plain(first)}" in exported
     assert (
-        "The lru_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
+        "The lru\\_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
     )
     assert page.dialogs == []
 

@@ -23,6 +23,7 @@ from megrez_search.ui.launch import launch_chat
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
+from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
 from tests.support.payloads import hostile_markdown
 from tests.support.processes import ARTIFACTS
@@ -142,8 +143,7 @@ def test_payloads_load_nothing_remote_anywhere(browser: Any, hostile: Hostile) -
     assert all(not src.startswith(hostile.evil) for src in images), images
 
     page.locator("#copy-answer").click()
-    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('Sources')")
-    copied = page.evaluate("() => navigator.clipboard.readText()")
+    copied = clipboard_text(page, "Sources")
     with page.expect_download() as download:
         page.locator("#export").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8")
@@ -163,6 +163,7 @@ def test_payloads_load_nothing_remote_anywhere(browser: Any, hostile: Hostile) -
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part)
     assert directives.get("img-src") == "'self' data:", policy
     assert "'unsafe-inline'" not in directives["script-src"]
+    assert "'unsafe-eval'" not in directives["script-src"]
     page.evaluate(
         """(src) => new Promise((done) => {
             const img = document.createElement('img');
