@@ -118,21 +118,27 @@
     }
   }
   // On a phone the conversation comes first: the sidebar starts closed, behind its button.
-  // Gradio adds its "open" class just after mounting it, so that first opening is undone
-  // (and nothing after it: a click by the user ends the watch).
+  // Gradio opens it (more than once) while it mounts, so every opening is undone until the
+  // user first touches or types (synthetic clicks, like ours, are not the user's).
   let sidebarSeen = false;
   function closeSidebarOnPhone() {
     const sidebar = document.querySelector(".sidebar");
     if (sidebarSeen || !sidebar) return;
     sidebarSeen = true;
     if (window.innerWidth > 700) return;
-    const close = () => sidebar.querySelector(".toggle-button")?.click();
-    if (sidebar.classList.contains("open")) { close(); return; }
-    const watch = new MutationObserver(() => {
-      if (sidebar.classList.contains("open")) { watch.disconnect(); close(); }
-    });
+    const close = () => {
+      if (sidebar.classList.contains("open")) sidebar.querySelector(".toggle-button")?.click();
+    };
+    const watch = new MutationObserver(close);
     watch.observe(sidebar, { attributes: true, attributeFilter: ["class"] });
-    sidebar.addEventListener("click", () => watch.disconnect(), { once: true, capture: true });
+    const kinds = ["pointerdown", "touchstart", "keydown"];
+    const userActs = (e) => {
+      if (!e.isTrusted) return;
+      watch.disconnect();
+      kinds.forEach((kind) => document.removeEventListener(kind, userActs, true));
+    };
+    kinds.forEach((kind) => document.addEventListener(kind, userActs, true));
+    close();
   }
   // "Copy answer": the server empties, then fills the hidden #clipboard with the answer's
   // Markdown; each fill is copied once.
