@@ -100,9 +100,12 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
             each.close()
 
 
-def open_page(browser: Any, app: App, viewport: dict[str, int]) -> Any:
+def open_page(browser: Any, app: App, viewport: dict[str, int], bypass_csp: bool = False) -> Any:
     context = browser.new_context(
-        viewport=viewport, accept_downloads=True, has_touch=viewport is PHONE
+        viewport=viewport,
+        accept_downloads=True,
+        has_touch=viewport is PHONE,
+        bypass_csp=bypass_csp,
     )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
     page = context.new_page()
@@ -338,7 +341,7 @@ def test_keyboard_only_flow(browser: Any, app: App) -> None:
 def test_axe_finds_no_serious_violations(browser: Any, app: App, viewport: dict[str, int]) -> None:
     if not AXE.exists():
         pytest.skip(f"axe-core is not installed ({AXE}): run `make test-deps`")
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app, viewport, bypass_csp=True)  # axe is injected inline
     ask(page, QUESTION)
     expect(page.locator("#followups button:visible")).to_have_count(3)
     page.add_script_tag(path=str(AXE))
