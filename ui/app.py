@@ -12,6 +12,7 @@ The handlers are here; the page is laid out in `ui.layout`.
 
 from __future__ import annotations
 
+import html
 import logging
 import uuid
 from collections.abc import Iterator
@@ -190,6 +191,11 @@ class ChatUI:
         user = user_of(request)
         if thread_id and not any(agent.stop(thread_id, user) for agent in self.agents.all()):
             log.info("stop: nothing running in %s", thread_id)
+
+    def clipboard_html(self, thread_id: str | None, request: gr.Request | None = None) -> str:
+        """`answer_markdown` as the text of the hidden #clipboard (ui.js copies it from there)."""
+        text = self.answer_markdown(thread_id, request)
+        return f"<pre>{html.escape(text, quote=False)}</pre>" if text else ""
 
     def answer_markdown(self, thread_id: str | None, request: gr.Request | None = None) -> str:
         """The last answer of the chat with its sources, as Markdown (for the clipboard)."""

@@ -12,6 +12,12 @@ def asset(name: str) -> str:
     return files("megrez_search.ui").joinpath(name).read_text(encoding="utf-8")
 
 
+def head_script() -> str:
+    """The text of the page's one inline script (the Content-Security-Policy allows it by
+    its hash: Gradio re-creates it from `head` with exactly this text)."""
+    return f"\n{asset('ui.js')}\n"
+
+
 def launch_assets() -> dict[str, Any]:
     """`css` and `head` for `Blocks.launch` (Gradio 6 takes them there, not in Blocks)."""
-    return {"css": asset("ui.css"), "head": f"<script>\n{asset('ui.js')}\n</script>"}
+    return {"css": asset("ui.css"), "head": f"<script>{head_script()}</script>"}

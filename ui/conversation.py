@@ -2,7 +2,8 @@
 rebuilt from the recorded turns of a thread (page reload, app restart, reopened chat).
 
 Pure data in, message dicts out (Gradio's "messages" format), so it is tested without a
-browser. Every piece of untrusted text goes through `ui.render`.
+browser. Message contents are HTML (the Chatbot parses no Markdown): every piece of
+untrusted text goes through `ui.render`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from megrez_search.agent.events import (
     StepEvent,
     TokenEvent,
 )
-from megrez_search.ui.render import link, plain, render_answer, render_reply, site_of
+from megrez_search.ui.render import (
+    link_html,
+    plain,
+    render_answer,
+    render_reply,
+    site_of,
+    text_html,
+)
 
 ChatMessage = dict[str, Any]
 
@@ -40,7 +48,7 @@ ChatMessage = dict[str, Any]
 @dataclass
 class StepView:
     label: str
-    details: list[str] = field(default_factory=list)  # Markdown lines, already safe
+    details: list[str] = field(default_factory=list)  # HTML lines, already safe
     reading: int | None = None  # percent of the prompt the model has read (PrefillEvent)
 
 
@@ -67,7 +75,7 @@ class Progress:
             if step.reading is not None and step.reading < 100:
                 # Most of a CPU answer's wait: the model reads its sources before writing.
                 return f"Reading the sources · {step.reading}%…"
-            return plain(step.label) + "…"
+            return text_html(step.label) + "…"
         parts = [f"Searched {_count(len(self.queries), 'query', 'queries')}"]
         parts.append(f"read {_count(self.pages_read, 'page', 'pages')}")
         if self.total_s is not None:
@@ -75,11 +83,15 @@ class Progress:
         return " · ".join(parts)
 
     def body(self) -> str:
-        lines: list[str] = []
+        items = []
         for step in self.steps:
-            lines.append(f"- {plain(step.label)}")
-            lines.extend(f"  - {detail}" for detail in step.details)
-        return "\n".join(lines)
+            details = "".join(f"<li>{detail}</li>" for detail in step.details)
+            items.append(
+                f"<li>{text_html(step.label)}"
+                + (f"<ul>{details}</ul>" if details else "")
+                + "</li>"
+            )
+        return f"<ul>{''.join(items)}</ul>" if items else ""
 
     def message(self) -> ChatMessage | None:
         """The progress message; None for a finished turn that searched nothing."""
@@ -108,9 +120,13 @@ def user_messages(
         if path and Path(path).is_file():
             messages.append({"role": "user", "content": {"path": str(path)}})
     if transcript:
-        messages.append({"role": "user", "content": f"*Transcript:* {plain(transcript)}"})
+        messages.append(
+            {"role": "user", "content": f"<em>Transcript:</em> {text_html(transcript)}"}
+        )
     if image_text:
-        messages.append({"role": "user", "content": f"*Text in the image:* {plain(image_text)}"})
+        messages.append(
+            {"role": "user", "content": f"<em>Text in the image:</em> {text_html(image_text)}"}
+        )
     return messages
 
 
@@ -120,7 +136,7 @@ def plain_prose(text: str) -> str:
 
 
 def notice(text: str) -> ChatMessage:
-    return {"role": "assistant", "content": f"⚠ {plain(without_paths(text))}"}
+    return {"role": "assistant", "content": f"⚠ {text_html(without_paths(text))}"}
 
 
 # An absolute path of two or more parts, not inside a URL (`https://host/a/b`) or a word.
@@ -190,15 +206,16 @@ class TurnView:
         details = steps[-1].details
         if isinstance(event, PlanEvent):
             details.extend(
-                f"Sub-question (round {event.round}): {plain(text)}" for text in event.subquestions
+                f"Sub-question (round {event.round}): {text_html(text)}"
+                for text in event.subquestions
             )
         elif isinstance(event, ResearchEvent):
             read = sum(1 for page in event.pages if page.get("ok"))
             self.progress.queries.append(event.query)
             self.progress.pages_read += read
-            details.append(f"Searched {plain(event.query)}: {read} page(s)")
+            details.append(f"Searched {text_html(event.query)}: {read} page(s)")
         elif isinstance(event, ReflectEvent):
-            details.append(f"Round {event.round}: {plain(event.reason)}")
+            details.append(f"Round {event.round}: {text_html(event.reason)}")
 
     def add_notice(self, text: str) -> None:
         if text not in self.notices:
@@ -219,11 +236,13 @@ class TurnView:
         site = site_of(event.url)
         if event.ok:
             self.progress.pages_read += 1
-            line = f"✓ {link(event.title or event.url, event.url)}" + (
-                f" — {plain(site)}" if site else ""
+            line = f"✓ {link_html(event.title or event.url, event.url)}" + (
+                f" — {text_html(site)}" if site else ""
             )
         else:
-            line = f"✗ {plain(event.title or event.url)} — {plain(event.reason or 'failed')}"
+            line = (
+                f"✗ {text_html(event.title or event.url)} — {text_html(event.reason or 'failed')}"
+            )
         steps[-1].details.append(line)
 
     def _on_done(self, event: DoneEvent) -> None:
@@ -318,6 +337,7 @@ def recorded_progress(turn: Mapping[str, Any]) -> ChatMessage | None:
     steps = [StepView(f"Searched: {query}") for query in queries]
     if steps and sources:
         steps[-1].details.extend(
-            link(str(s.get("title") or s.get("url", "")), str(s.get("url", ""))) for s in sources
+            link_html(str(s.get("title") or s.get("url", "")), str(s.get("url", "")))
+            for s in sources
         )
     return Progress(steps, queries, pages_read=len(sources), done=True).message()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import gradio as gr
 from megrez_search.agent.api import SearchAgent
 from megrez_search.ui.app import ChatUI
-from megrez_search.ui.assets import launch_assets
+from megrez_search.ui.assets import head_script, launch_assets
+from megrez_search.ui.csp import content_security_policy
 from megrez_search.ui.guard import UserGuard
 from megrez_search.ui.layout import build_layout
 from megrez_search.ui.login import LOGIN_MESSAGE, login_guard, trust_forwarded_from
@@ -40,9 +41,12 @@ def launch_chat(
     demo = build_layout(ui)
     guard = login_guard(ui.agent.store, settings)
     trust_forwarded_from(settings)
-    # Outermost first: the sign-in guard (throttle, sessions ended by passwd/remove) decides
-    # who is logged in; the user guard then binds sessions and files to that user.
-    middleware = [guard.middleware()] if guard else []
+    # Outermost first: the CSP on every response; the sign-in guard (throttle, sessions ended
+    # by passwd/remove) decides who is logged in; the user guard then binds sessions and
+    # files to that user.
+    middleware = [content_security_policy([head_script()])]
+    if guard:
+        middleware.append(guard.middleware())
     middleware.append(Middleware(UserGuard))
     demo.launch(
         # Typed as sync in Gradio, but its /login awaits a coroutine function (off-loop hashing).

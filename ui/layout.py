@@ -18,14 +18,6 @@ if TYPE_CHECKING:
 
 BROWSER_STORAGE_KEY = "megrez-search-thread"
 TITLE = "Megrez Search"
-# On a phone the conversation comes first: the sidebar starts closed, behind its button.
-# Run once the app is mounted (a head script would race Gradio's own rendering).
-CLOSE_SIDEBAR_ON_PHONE_JS = """() => {
-  if (window.innerWidth > 700) return;
-  const toggle = document.querySelector('.sidebar.open .toggle-button');
-  if (toggle) toggle.click();
-}"""
-COPY_JS = "(text) => { if (text) navigator.clipboard.writeText(text); return []; }"
 
 
 def active_settings(ui: ChatUI) -> str:
@@ -91,6 +83,8 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             elem_id="chat",
             height="68vh",
             latex_delimiters=[],  # `$` in page text is not maths
+            # Messages arrive as HTML from ui.render (one Markdown parser, on the server).
+            render_markdown=False,
             sanitize_html=True,
             allow_tags=False,
             feedback_options=None,
@@ -143,7 +137,10 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             export = gr.DownloadButton(
                 "Export chat", size="sm", interactive=False, elem_id="export"
             )
-        clipboard = gr.Textbox(visible="hidden", elem_id="clipboard")
+        # "Copy answer" writes the Markdown here, escaped in a <pre>, and ui.js copies it: no
+        # `js=` snippet and no gr.HTML, which Gradio runs through the AsyncFunction
+        # constructor (the CSP would need 'unsafe-eval').
+        clipboard = gr.Markdown("", visible="hidden", elem_id="clipboard")
 
         turn_inputs = [thread, search, provider, pages, scope, model, memory, deep]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
@@ -152,7 +149,6 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         def then_followups(event: gr.events.Dependency) -> None:
             event.then(ui.followups, [thread, model], chips, show_progress="hidden")
 
-        demo.load(None, None, None, js=CLOSE_SIDEBAR_ON_PHONE_JS)
         demo.load(
             ui.on_load, inputs=[stored], outputs=[chatbot, thread, past, search, model, export]
         )
@@ -169,8 +165,8 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             again = trigger(ui.regenerate, turn_inputs, turn_outputs, **chain)
             then_followups(again)
         stop.click(ui.on_stop, inputs=[thread], outputs=None, queue=False)
-        copy.click(ui.answer_markdown, [thread], [clipboard], queue=False).then(
-            None, [clipboard], None, js=COPY_JS
+        copy.click(lambda: "", None, clipboard, queue=False).then(
+            ui.clipboard_html, [thread], [clipboard], queue=False
         )
         new_chat.click(
             ui.on_new_chat,

@@ -1,4 +1,4 @@
-// Megrez Search chat: citation previews and Esc to stop (see ui/layout.py for the phone).
+// Megrez Search chat: citation previews, Esc to stop, the sidebar on a phone, Copy answer.
 // Everything shown in a preview is set with textContent: page text never becomes HTML.
 (() => {
   let preview = null;
@@ -117,7 +117,43 @@
       status.setAttribute("aria-live", "polite");
     }
   }
-  new MutationObserver(() => { quietIcons(document); liveStatus(); }).observe(document.documentElement, {
+  // On a phone the conversation comes first: the sidebar starts closed, behind its button.
+  // Gradio opens it (more than once) while it mounts, so every opening is undone until the
+  // user first touches or types (synthetic clicks, like ours, are not the user's).
+  let sidebarSeen = false;
+  function closeSidebarOnPhone() {
+    const sidebar = document.querySelector(".sidebar");
+    if (sidebarSeen || !sidebar) return;
+    sidebarSeen = true;
+    if (window.innerWidth > 700) return;
+    const close = () => {
+      if (sidebar.classList.contains("open")) sidebar.querySelector(".toggle-button")?.click();
+    };
+    const watch = new MutationObserver(close);
+    watch.observe(sidebar, { attributes: true, attributeFilter: ["class"] });
+    const kinds = ["pointerdown", "touchstart", "keydown"];
+    const userActs = (e) => {
+      if (!e.isTrusted) return;
+      watch.disconnect();
+      kinds.forEach((kind) => document.removeEventListener(kind, userActs, true));
+    };
+    kinds.forEach((kind) => document.addEventListener(kind, userActs, true));
+    close();
+  }
+  // "Copy answer": the server empties, then fills the hidden #clipboard with the answer's
+  // Markdown; each fill is copied once.
+  let copied = null;
+  function copyAnswer() {
+    const box = document.querySelector("#clipboard pre");
+    const text = box ? box.textContent : "";
+    if (!text) { copied = null; return; }
+    if (text === copied) return;
+    copied = text;
+    navigator.clipboard.writeText(text).catch(() => {});
+  }
+  new MutationObserver(() => {
+    quietIcons(document); liveStatus(); closeSidebarOnPhone(); copyAnswer();
+  }).observe(document.documentElement, {
     childList: true, subtree: true,
   });
 })();

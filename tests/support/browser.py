@@ -32,3 +32,16 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def clipboard_text(page: Any, containing: str) -> str:
+    """The clipboard's text once it contains `containing` (polled in the page: an async
+    predicate would be a Promise, which `wait_for_function` takes as true at once)."""
+    page.wait_for_function(
+        """(part) => {
+            navigator.clipboard.readText().then((text) => { window.__clipboard = text; });
+            return (window.__clipboard || '').includes(part);
+        }""",
+        arg=containing,
+    )
+    return str(page.evaluate("() => window.__clipboard"))

@@ -1,7 +1,8 @@
 """A scripted model that answers every call from what it was asked, for UI flows of many
 turns: answers cite source 1 (and 2) of the prompt, follow-up prompts get three questions
 built from the last question and the first source title, and a question containing
-`HOLD` streams a few words and then waits until `release` is set (to test Stop)."""
+`HOLD` streams a few words and then waits until `release` is set (to test Stop). With
+`answer`, every sourced answer is that text (e.g. what a hostile page told the model)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ _SOURCES_LINE = re.compile(r"^Sources: (.+)$", re.MULTILINE)
 
 
 class ResponderModel(ScriptedModel):
-    def __init__(self, label: str = "Answer") -> None:
+    def __init__(self, label: str = "Answer", answer: str | None = None) -> None:
         super().__init__(dialect="generic")
         self.label = label
+        self.answer = answer
         self.release = threading.Event()
         self.answers = 0
 
@@ -44,6 +46,8 @@ class ResponderModel(ScriptedModel):
         self.answers += 1
         if "HOLD" in question:
             return Stall("Let me think about this carefully and", self.release)
+        if "numbered sources" in system and self.answer is not None:
+            return self.answer
         if "numbered sources" in system:
             cites = "[1][2]" if "[2]" in text else "[1]"
             return f"{self.label} {self.answers}. The lru_cache maxsize default is 128 {cites}."

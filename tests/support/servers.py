@@ -124,3 +124,23 @@ def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Pat
                 f"{url}: server exited ({process.returncode}):\n{log_path.read_text()}"
             )
     raise RuntimeError(f"{url} did not answer within three minutes:\n{log_path.read_text()}")
+
+
+@contextmanager
+def record_requests() -> Iterator[tuple[str, list[str]]]:
+    """A loopback listener that answers 404 and records the path of every request it gets:
+    where a test points remote content that must never be loaded."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            seen.append(self.path)
+            self.send_error(404)
+
+        do_GET = do_POST = do_HEAD = _record
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with _running(_Server(("127.0.0.1", 0), Handler)) as base_url:
+        yield base_url, seen

@@ -20,6 +20,7 @@ from megrez_search.ui.render import plain
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
+from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
@@ -99,9 +100,12 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
             each.close()
 
 
-def open_page(browser: Any, app: App, viewport: dict[str, int]) -> Any:
+def open_page(browser: Any, app: App, viewport: dict[str, int], bypass_csp: bool = False) -> Any:
     context = browser.new_context(
-        viewport=viewport, accept_downloads=True, has_touch=viewport is PHONE
+        viewport=viewport,
+        accept_downloads=True,
+        has_touch=viewport is PHONE,
+        bypass_csp=bypass_csp,
     )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
     page = context.new_page()
@@ -214,8 +218,7 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
 
     # Copy an answer with its sources; export the whole conversation.
     page.locator("#copy-answer").click()
-    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('Sources')")
-    copied = page.evaluate("() => navigator.clipboard.readText()")
+    copied = clipboard_text(page, "Sources")
     assert "maxsize default is 128" in copied and "/site/cache.html" in copied
     with page.expect_download() as download:
         page.locator("#export").click()
@@ -223,7 +226,7 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     # Markdown escapes keep page and model text inert in any viewer (`lru\_cache`).
     assert exported.startswith(f"# {plain(QUESTION)}") and f"## {plain(first)}" in exported
     assert (
-        "The lru_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
+        "The lru\\_cache maxsize default is 128 [1]" in exported and "/site/cache.html)" in exported
     )
     assert page.dialogs == []
 
@@ -338,7 +341,7 @@ def test_keyboard_only_flow(browser: Any, app: App) -> None:
 def test_axe_finds_no_serious_violations(browser: Any, app: App, viewport: dict[str, int]) -> None:
     if not AXE.exists():
         pytest.skip(f"axe-core is not installed ({AXE}): run `make test-deps`")
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app, viewport, bypass_csp=True)  # axe is injected inline
     ask(page, QUESTION)
     expect(page.locator("#followups button:visible")).to_have_count(3)
     page.add_script_tag(path=str(AXE))

@@ -27,7 +27,7 @@ def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path)
     with SearchAgent(settings, Runtime(model, settings)) as agent:
         ui = ChatUI(agent, settings)
         chat, _, alice_thread, *_ = _ask(ui, "alice", "Alice's question?")
-        assert chat[-1]["content"].startswith("For Alice.")
+        assert chat[-1]["content"].startswith("<p>For Alice.")
         _ask(ui, "bob", "Bob's question?")
 
         def listed(user: str) -> list[str]:

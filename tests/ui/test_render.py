@@ -16,6 +16,8 @@ from megrez_search.agent.events import (
 from megrez_search.ui.conversation import TurnView, messages_from_turns
 from megrez_search.ui.render import plain, render_answer, render_cards, render_reply, safe_url
 
+from tests.support.html_tags import hrefs, tag_names
+
 HOSTILE_TITLE = (
     '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'
 )
@@ -36,27 +38,25 @@ def test_plain_text_never_becomes_markup() -> None:
 
 def test_only_existing_sources_become_citation_links() -> None:
     sources = [{"n": 1, "url": FUNCTOOLS, "title": "functools"}]
-    html = to_html(render_answer("lru_cache caches calls [1]. Made up [7].", sources))
+    html = render_answer("lru_cache caches calls [1]. Made up [7].", sources)
     assert f'<a class="cite" href="{FUNCTOOLS}" title="functools — 127.0.0.1">[1]</a>' in html
     assert "[7]" not in html
 
 
 def test_citation_and_card_carry_hostile_text_only_as_text() -> None:
     source = {"n": 1, "url": FUNCTOOLS, "title": HOSTILE_TITLE, "snippet": HOSTILE_TITLE}
-    html = to_html(render_reply("It caches [1].", [source]))
-    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
-    assert html.count("<a ") == 2  # the citation and the card's title, both to the page
+    html = render_reply("It caches [1].", [source])
+    assert tag_names(html) <= {"p", "a", "div", "span"}
+    assert hrefs(html) == [FUNCTOOLS, FUNCTOOLS]  # the citation and the card's title
     assert 'title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' in html  # the preview
     assert '<span class="source-snippet">&lt;script&gt;' in html  # the card's passage
 
 
 def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
-    html = to_html(
-        render_answer("**Bold** <img src=x onerror=alert(1)> ![t](http://e/x.png) `<b>`", [])
+    html = render_answer("**Bold** <img src=x onerror=alert(1)> ![t](http://e/x.png) `<b>`", [])
+    assert html == (
+        "<p><strong>Bold</strong> &lt;img src=x onerror=alert(1)&gt; t <code>&lt;b&gt;</code></p>"
     )
-    assert "<strong>Bold</strong>" in html
-    assert "<img" not in html
-    assert "<code>&lt;b&gt;</code>" in html  # code spans stay verbatim
 
 
 @pytest.mark.parametrize(
@@ -64,20 +64,20 @@ def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
 )
 def test_non_web_urls_are_not_linked(url: str) -> None:
     assert safe_url(url) is None
-    html = to_html(render_reply("See [1].", [{"n": 1, "url": url, "title": "t"}]))
-    assert "<a " not in html and '<span class="source-title">t</span>' in html
+    html = render_reply("See [1].", [{"n": 1, "url": url, "title": "t"}])
+    assert "a" not in tag_names(html) and '<span class="source-title">t</span>' in html
 
 
 def test_link_destination_cannot_be_broken_out_of() -> None:
     url = 'http://127.0.0.1/a b)"<script>'
-    html = to_html(render_cards([{"n": 1, "url": url, "title": HOSTILE_TITLE}]))
-    assert "<script" not in html and "<img" not in html
-    assert html.count("<a ") == 1
+    html = render_cards([{"n": 1, "url": url, "title": HOSTILE_TITLE}])
+    assert tag_names(html) == {"div", "span", "a"}
+    assert hrefs(html) == ["http://127.0.0.1/a%20b%29%22%3Cscript%3E"]
 
 
 def test_source_cards_show_number_title_site_and_passage() -> None:
     source = {"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order", "snippet": "Caches."}
-    html = to_html(render_reply("Answer [1].", [source]))
+    html = render_reply("Answer [1].", [source])
     assert 'aria-label="Sources"' in html and '<span class="source-n">1</span>' in html
     assert f'<a class="source-title" href="{FUNCTOOLS}">functools — Higher-order</a>' in html
     assert '<span class="source-site">127.0.0.1</span>' in html
@@ -98,8 +98,8 @@ def test_turn_view_streams_steps_pages_and_answer() -> None:
     assert len(progress) == 1 and progress[0]["metadata"]["title"] == "Reading 2 pages…"
     assert progress[0]["metadata"]["status"] == "pending"
     body = progress[0]["content"]
-    assert "Searching: lru\\_cache" in body and "HTTP 404" in body
-    assert "<script" not in to_html(body)
+    assert "<li>Searching: lru_cache</li>" in body and "✗ x — HTTP 404" in body
+    assert tag_names(body) == {"ul", "li", "a"} and hrefs(body) == [FUNCTOOLS]
     assert FUNCTOOLS in messages[-1]["content"]
     view.apply(AnswerEvent(answer="It caches calls [1].", citations=[1]))
     assert "It caches calls" in view.messages()[-1]["content"]
@@ -135,47 +135,7 @@ def test_history_rebuilds_the_chat() -> None:
         },
     ]
     messages = messages_from_turns(turns)
-    assert messages[0] == {"role": "user", "content": "What is lru_cache?"}
+    assert messages[0] == {"role": "user", "content": "<p>What is lru_cache?</p>"}
     assert messages[1]["metadata"]["title"] == "Searched 1 query · read 1 page"
-    assert "Searched: lru\\_cache" in messages[1]["content"]
+    assert "<li>Searched: lru_cache<ul><li><a href" in messages[1]["content"]
     assert FUNCTOOLS in messages[2]["content"]
-
-
-def permissive_html(markdown: str) -> str:
-    """A renderer that links whatever it is given (no scheme check of its own), so only our
-    code stands between model text and an active link."""
-    md = markdown_it.MarkdownIt("commonmark", {"html": True})
-    md.validateLink = lambda url: True  # type: ignore[method-assign]
-    return md.render(markdown)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "[click](javascript:alert(1))",
-        "[click](JaVaScRiPt:alert(document.cookie))",
-        "[x](  javascript:alert(1) 'title')",
-        "[x](\njavascript:alert(1))",
-        "[a [nested] label](javascript:alert(1))",
-        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-        "[x](vbscript:msgbox(1))",
-        "[x](<javascript:alert(1)>)",
-        "[x](java&#115;cript:alert(1))",
-        "[x](relative/path)",
-        "\\[escaped\\](javascript:alert(1)) [x](javascript:alert(2))",
-        "See [x].\n\n[x]: javascript:alert(1)",
-        "![img](javascript:alert(1))",
-    ],
-)
-def test_active_links_in_model_or_user_text_are_not_links(text: str) -> None:
-    """Issue 15 item 7: the old code passed these through and relied on Gradio's sanitiser."""
-    html = permissive_html(render_answer(text, []))
-    assert "<a " not in html and "<img" not in html, html
-    assert "javascript:" not in html.lower() or "href" not in html.lower()
-
-
-def test_web_and_anchor_links_stay_links() -> None:
-    html = permissive_html(
-        render_answer("[docs](https://docs.python.org/3/a_(b)) and [top](#sources)", [])
-    )
-    assert 'href="https://docs.python.org/3/a_(b)"' in html and 'href="#sources"' in html

@@ -1,0 +1,237 @@
+"""The one Markdown parser for answers: markdown-it-py (CommonMark, the parser Gradio ships)
+reads the model's text once; only what an answer may hold is written back out.
+
+Allowed: paragraphs of text, code (spans and blocks), emphasis, lists, links whose target is
+one of this answer's sources, and citation chips `[N]` for sources that exist. Everything
+else keeps only its text: a heading or quote its words, an image its alt text, a link to
+anywhere else its label, raw HTML and reference definitions their literal characters
+(reference definitions are off, so `[x]: javascript:…` never makes `[x]` a link). The same
+tree is written as HTML for the chat (`to_html`) and as Markdown for copies and exports
+(`to_markdown`), so a viewer that parses differently has nothing live to find.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.tree import SyntaxTreeNode
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+# Markdown's special characters, backslash-escaped in text written back as Markdown.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$<-])")
+# A code span holding these is written as escaped text in Markdown: a viewer that splits
+# code spans differently from CommonMark could otherwise read a link, image or tag in it.
+_RISKY_CODE = re.compile(r"`|<|\]\(|\]\[")
+_BACKTICKS = re.compile(r"`+")
+# `[1]:` at the start of a line would define `[1]` as a link in the viewer: `[1]\:` does not.
+_CITATION_COLON = re.compile(r"(\[\d{1,3}\]):")
+_BLOCKS_OF_INLINE = {"paragraph", "heading"}
+# Characters left as they are in a link destination; the rest are percent-encoded, which
+# keeps `(`, `)`, `<`, `>`, quotes and spaces from ending a Markdown link early.
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+
+CiteHtml = Callable[[int, Mapping[str, Any]], str]
+
+
+def _citation_rule(state: StateInline, silent: bool) -> bool:
+    """`[N]` as one citation token, read before links so `[1](url)` is never a link."""
+    if state.src[state.pos] != "[":
+        return False
+    found = _CITATION.match(state.src, state.pos)
+    if not found:
+        return False
+    if not silent:
+        token = state.push("citation", "", 0)
+        token.meta = {"n": int(found.group(1))}
+        token.content = found.group(0)
+    state.pos = found.end()
+    return True
+
+
+@cache
+def parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).disable("reference")
+    md.inline.ruler.before("link", "citation", _citation_rule)
+    return md
+
+
+def safe_url(url: str) -> str | None:
+    """`url` ready for a Markdown link if it is http(s); None for anything else."""
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    return quote(parts.geturl(), safe=_URL_SAFE)
+
+
+def link_key(url: str) -> str:
+    """A URL as markdown-it writes a link's href, so answer links and sources compare."""
+    return parser().normalizeLink(url.strip())
+
+
+@dataclass
+class Answer:
+    """A parsed answer with what its links and chips may point to."""
+
+    tree: SyntaxTreeNode
+    sources: Mapping[int, Mapping[str, Any]]  # citation number -> source (http(s) only)
+    targets: set[str] = field(default_factory=set)  # link_key of every source URL
+
+    @classmethod
+    def parse(cls, text: str, sources: Mapping[int, Mapping[str, Any]]) -> Answer:
+        tree = SyntaxTreeNode(parser().parse(text))
+        targets = {link_key(str(source["url"])) for source in sources.values()}
+        return cls(tree, sources, targets)
+
+    def allowed(self, node: SyntaxTreeNode) -> bool:
+        return node.type == "link" and str(node.attrs.get("href", "")) in self.targets
+
+
+def to_html(answer: Answer, cite: CiteHtml) -> str:
+    """The answer as HTML built from escaped text and a few fixed tags (no attribute but
+    `href` of a source link, `start` of a list, and what `cite` writes), on one line: no
+    blank line lets any later Markdown pass end the HTML block, and the Chatbot shows HTML
+    messages with `white-space: pre-line`, where a newline between tags would show."""
+    return "".join(_html_block(node, answer, cite) for node in answer.tree.children)
+
+
+def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
+    kind = node.type
+    if kind in _BLOCKS_OF_INLINE:
+        inline = "".join(_html_inline(child, answer, cite, False) for child in _inline(node))
+        return inline if node.hidden else f"<p>{inline}</p>"
+    if kind in {"fence", "code_block"}:
+        code = html.escape(node.content, quote=False).replace("\n", "&#10;")
+        return f"<pre><code>{code}</code></pre>"
+    inner = "".join(_html_block(child, answer, cite) for child in node.children)
+    if kind == "bullet_list":
+        return f"<ul>{inner}</ul>"
+    if kind == "ordered_list":
+        start = _list_start(node)
+        return f'<ol start="{start}">{inner}</ol>' if start != 1 else f"<ol>{inner}</ol>"
+    if kind == "list_item":
+        return f"<li>{inner}</li>"
+    return inner  # blockquote: its paragraphs; hr: nothing
+
+
+def _html_inline(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml, in_link: bool) -> str:
+    kind = node.type
+    if kind in {"text", "html_inline"}:
+        return html.escape(node.content, quote=False)
+    if kind in {"softbreak", "hardbreak"}:
+        return "<br>"
+    if kind == "code_inline":
+        return f"<code>{html.escape(node.content, quote=False)}</code>"
+    if kind == "citation":
+        number = int(node.meta["n"])
+        source = answer.sources.get(number)
+        if source is None:
+            return ""
+        return f"[{number}]" if in_link else cite(number, source)
+    if kind == "image":  # never an image: its alt text
+        return html.escape(_text_of(node), quote=False)
+    linked = kind == "link" and answer.allowed(node) and not in_link
+    inner = "".join(_html_inline(child, answer, cite, in_link or linked) for child in node.children)
+    if kind in {"em", "strong"}:
+        return f"<{kind}>{inner}</{kind}>"
+    if linked:
+        return f'<a href="{html.escape(str(node.attrs["href"]))}">{inner}</a>'
+    return inner
+
+
+def to_markdown(answer: Answer) -> str:
+    """The answer as Markdown in which only the allowed constructs are syntax: text is
+    escaped, images are their alt text, links only to sources, citations stay `[N]`."""
+    blocks = [_md_block(node, answer) for node in answer.tree.children]
+    return "\n\n".join(block for block in blocks if block.strip())
+
+
+def _md_block(node: SyntaxTreeNode, answer: Answer) -> str:
+    kind = node.type
+    if kind in _BLOCKS_OF_INLINE:
+        inline = "".join(_md_inline(child, answer, False) for child in _inline(node)).strip()
+        return _CITATION_COLON.sub(r"\1\\:", inline)
+    if kind in {"fence", "code_block"}:
+        fence = "`" * max(3, _longest_backticks(node.content) + 1)
+        return f"{fence}\n{node.content.rstrip(chr(10))}\n{fence}"
+    if kind in {"bullet_list", "ordered_list"}:
+        start = _list_start(node)
+        items = []
+        for index, item in enumerate(node.children):
+            marker = "-" if kind == "bullet_list" else f"{start + index}."
+            body = "\n\n".join(
+                text for text in (_md_block(child, answer) for child in item.children) if text
+            )
+            pad = " " * (len(marker) + 1)
+            items.append(f"{marker} " + body.replace("\n", "\n" + pad))
+        return "\n".join(items)
+    blocks = (_md_block(child, answer) for child in node.children)
+    return "\n\n".join(block for block in blocks if block.strip())
+
+
+def _md_inline(node: SyntaxTreeNode, answer: Answer, in_link: bool) -> str:
+    kind = node.type
+    if kind in {"text", "html_inline"}:
+        return escape_markdown(node.content)
+    if kind in {"softbreak", "hardbreak"}:
+        return " "
+    if kind == "code_inline":
+        return _md_code_span(node.content)
+    if kind == "citation":
+        return node.content if int(node.meta["n"]) in answer.sources else ""
+    if kind == "image":
+        return escape_markdown(_text_of(node))
+    linked = kind == "link" and answer.allowed(node) and not in_link
+    inner = "".join(_md_inline(child, answer, in_link or linked) for child in node.children)
+    if kind == "em":
+        return f"*{inner}*"
+    if kind == "strong":
+        return f"**{inner}**"
+    if linked:
+        return f"[{inner}]({safe_url(str(node.attrs['href']))})"
+    return inner
+
+
+def escape_markdown(text: str) -> str:
+    """Text that any Markdown viewer shows as written: HTML escaped, specials backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _md_code_span(code: str) -> str:
+    if _RISKY_CODE.search(code) or not code.strip():
+        return escape_markdown(code)
+    return f"`{code}`"
+
+
+def _inline(node: SyntaxTreeNode) -> list[SyntaxTreeNode]:
+    return [child for inline in node.children for child in inline.children]
+
+
+def _text_of(node: SyntaxTreeNode) -> str:
+    """The words of an inline node (an image's alt text, a link's label)."""
+    if not node.children:
+        if node.type == "citation":
+            return str(node.content)
+        return "" if node.type in {"softbreak", "hardbreak"} else str(node.content)
+    return "".join(_text_of(child) for child in node.children)
+
+
+def _list_start(node: SyntaxTreeNode) -> int:
+    try:
+        return max(0, int(node.attrs.get("start", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
