@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from megrez_search.agent.citations import word_list
+from megrez_search.agent.claims import zh_numeral
+from megrez_search.agent.word_lists import word_list
 
 #: Log-likelihood units added to the search-vs-answer margin for each kind.
 CHIT_CHAT = -4.0
@@ -80,9 +81,6 @@ def is_chit_chat(text: str) -> bool:
 
 # --- arithmetic --------------------------------------------------------------------------
 
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-_ZH_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
-_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _ZH_NUMERAL_RE = re.compile("[零〇一二两三四五六七八九十百千万]+")
 _EN_NUMBERS = {
     word: value
@@ -116,22 +114,10 @@ _EN_NUMBERS |= {"ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12}
 _EN_NUMBER_RE = re.compile(r"\b(?:" + "|".join(_EN_NUMBERS) + r")\b")
 
 
-def _zh_numeral(run: str) -> int:
-    """A Chinese numeral ("二十三", "一百零五", "三") as an int."""
-    total, digit = 0, 0
-    for ch in run:
-        if ch in _ZH_DIGITS:
-            digit = _ZH_DIGITS[ch]
-        else:
-            total += (digit or 1) * _ZH_UNITS[ch]
-            digit = 0
-    return total + digit
-
-
 def _arabic(text: str) -> str:
     """Number words (English "seven", Chinese "二十三") written as digits."""
     text = _EN_NUMBER_RE.sub(lambda m: str(_EN_NUMBERS[m.group(0)]), text)
-    return _ZH_NUMERAL_RE.sub(lambda m: f" {_zh_numeral(m.group(0))} ", text)
+    return _ZH_NUMERAL_RE.sub(lambda m: f" {zh_numeral(m.group(0))} ", text)
 
 
 _ARITH_WORDS = (
