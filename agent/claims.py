@@ -191,8 +191,10 @@ def contradiction(sentence: str, passage: str, given: frozenset[str] = frozenset
     words = set(_tokens(sentence))
     if is_foreign(sentence, passage):
         words = set(carried_words(words))
-    subject = {w for w in words - _NEGATIONS if not w.isdigit() and len(w) > 2} - given
-    subject -= {w for w in subject if _CJK_RE.search(w)}
+    # What the number counts: the sentence's words and the question's ("What line width does
+    # textwrap.wrap use?" makes "width=70" the place of "70 characters").
+    subject = {w for w in words | given if not _NUMBER_RE.fullmatch(w) and len(w) > 2}
+    subject -= _NEGATIONS | {w for w in subject if _CJK_RE.search(w)}
     number = _number_unplaced(sentence, passage, given, subject - _STOP)
     if number:
         return f"the passage does not give {number} for this"

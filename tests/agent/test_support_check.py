@@ -82,3 +82,23 @@ def test_a_chinese_sentence_without_names_or_numbers_is_left_alone():
     # Nothing carries over to check it by: neither marked nor given a citation it lacks.
     grounded = ground("这是一个很有用的装饰器。", [FUNCTOOLS], TITLES, mode="mark", threshold=0.5)
     assert grounded.unsupported == [] and grounded.answer == "这是一个很有用的装饰器。"
+
+
+TEXTWRAP = (
+    "The textwrap module provides some convenience functions, as well as TextWrapper, the "
+    "class that does all the work. textwrap.wrap(text, width=70, *, initial_indent='', "
+    "subsequent_indent='', expand_tabs=True, replace_whitespace=True, "
+    "fix_sentence_endings=False, break_long_words=True, drop_whitespace=True, "
+    "break_on_hyphens=True, tabsize=8, max_lines=None, placeholder=' [...]') Wraps the single "
+    "paragraph in text so every line is at most width characters long."
+)
+
+
+def test_a_number_is_placed_by_the_question_words_too():
+    # dev-02: "70" stands beside "width" and "textwrap.wrap", the question's words, not
+    # beside "line" or "characters"; the answer is right and must keep its citation.
+    given = question_words("What line width does textwrap.wrap use by default?")
+    report = check_citations(
+        "The default line width for textwrap.wrap is 70 characters [1].", [TEXTWRAP], given=given
+    )
+    assert [check.verdict for check in report.checks] == ["supported"]
