@@ -185,7 +185,6 @@ _ZH_LANGUAGE = r"(?:英|中|汉|日|法|德|俄|韩|西班牙|意大利|葡萄�
 _POLITE = r"^(?:please\s+|can you\s+|could you\s+|would you\s+|请|帮我|给我|麻烦你?|能不能|可以)*"
 _TRANSLATE_RE = re.compile(
     _POLITE + r"(?:translate\b(?!\s*\()|how (?:do|would|can) (?:you|i|we) say\b)"
-    rf"|\b(?:in|into|to) (?:{_LANGUAGES})\b\s*[?.!]*$"
     rf"|\bwhat(?:'s| is| does)\b.*\b(?:mean )?in (?:{_LANGUAGES})\b"
     rf"|翻译|译成|译为|翻成|{_ZH_LANGUAGE}\s*(?:里|中)?\s*(?:怎么|如何)(?:说|讲|写)"
     rf"|{_ZH_LANGUAGE}\s*(?:是|叫)什么"
@@ -222,9 +221,18 @@ def is_time_sensitive(text: str, this_year: int | None = None) -> bool:
     return any(int(year) >= this_year - 2 for year in _YEAR_RE.findall(clean))
 
 
+_TO_LANGUAGE_RE = re.compile(rf"\b(?:in|into|to) (?:{_LANGUAGES})\b\s*[?.!]*$")
+
+
 def is_translation(text: str) -> bool:
+    """ "Translate …", "How do you say …", "翻译成英文"; "… in French?" only with quoted text
+    ("Is the manual available in Japanese?" asks about the world)."""
     clean = _normalize(text)
-    return bool(_TRANSLATE_RE.search(clean)) and not _names_code(clean)
+    if _names_code(clean):
+        return False
+    return bool(_TRANSLATE_RE.search(clean)) or bool(
+        _TO_LANGUAGE_RE.search(clean) and _QUOTED_RE.search(clean)
+    )
 
 
 @dataclass(frozen=True)

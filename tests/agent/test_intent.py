@@ -44,6 +44,7 @@ KINDS = {
         "Translate this into French: the cat is on the table.",
         "What does 'merci beaucoup' mean in English?",
         "please translate 'see you soon' to Japanese",
+        "'Good luck' in Italian?",
         "把“谢谢你的帮助”翻译成英文。",
         "“早上好”用西班牙语怎么说？",
         "'good night' 的日语是什么？",
@@ -83,6 +84,8 @@ MUST_GO_TO_THE_MODEL = [
     "gettext 模块怎么翻译字符串？",
     "谢谢！那 json.dumps 的 indent 参数默认是多少？",
     "How many arguments does str.split take?",
+    "Is the git manual available in Japanese?",
+    "'good luck' stickers: where can I buy them?",
 ]
 
 
