@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Literal
+
+from megrez_search.agent.claims import as_digits, carried_words, contradiction, is_foreign
+from megrez_search.agent.word_lists import word_list
 
 # `[3]`, `[citation:3]`, `[ citation: 3 ]`, `[1, 2]`, `[citation:1, citation:2]`. Not `x[0]`:
 # a bracket glued to a letter/underscore is code indexing, not a citation.
@@ -35,14 +37,6 @@ _CODE_SPAN_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
-
-
-def word_list(filename: str) -> frozenset[str]:
-    """A word list kept as data beside this module: one word a line, `#` starts a comment."""
-    text = files("megrez_search.agent").joinpath(filename).read_text(encoding="utf-8")
-    return frozenset(
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
 
 
 #: Words too common to show support.
@@ -161,7 +155,16 @@ def _vocabulary(text: str) -> set[str]:
 
 def question_words(question: str) -> frozenset[str]:
     """The content words of the user's question, in `content_words`' form."""
-    return frozenset(content_words(question))
+    return frozenset(content_words(as_digits(question)))
+
+
+def is_claim(sentence: str, contexts: Sequence[str], min_words: int) -> bool:
+    """Whether `sentence` states enough to need a source: `min_words` content words, or,
+    written in another script than every context, one name or number they could share."""
+    words = content_words(sentence)
+    if contexts and all(is_foreign(sentence, context) for context in contexts):
+        return bool(carried_words(words))
+    return len(words) >= min_words
 
 
 def support_score(sentence: str, context: str, given: frozenset[str] = frozenset()) -> float:
@@ -175,7 +178,10 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     answer restates its question ("In Python 3.11 the database is version 14.0.0"), and
     what needs a source is what it adds, not the premise the user wrote.
     """
+    sentence, context = as_digits(sentence), as_digits(context)
     words = content_words(sentence)
+    if is_foreign(sentence, context):
+        words = {word: words[word] for word in carried_words(words)}
     if not words:
         return 0.0
     added = {word: weight for word, weight in words.items() if word not in given}
@@ -186,6 +192,8 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     numbers = [word for word in words if _NUMBER_RE.fullmatch(word)]
     if numbers:
         score *= sum(1 for number in numbers if number in vocab) / len(numbers)
+    if score and contradiction(sentence, context, given):
+        return 0.0
     return score
 
 
@@ -304,7 +312,7 @@ def _check_prose(
         final: list[int] = []
         scores = [support_score(sentence.body, context, given) for context in contexts]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else None
-        checkable = len(content_words(sentence.body)) >= min_words
+        checkable = is_claim(sentence.body, contexts, min_words)
         for number in dict.fromkeys(sentence.cited):
             if not 1 <= number <= len(contexts):
                 checks.append(

@@ -23,6 +23,7 @@ from typing import Literal
 
 from megrez_search.agent.citations import (
     content_words,
+    is_claim,
     split_sentences,
     support_score,
     word_list,
@@ -51,24 +52,10 @@ def only_points_at_sources(words: AbstractSet[str], said: AbstractSet[str]) -> b
     return bool(pointing) and words - pointing <= said
 
 
-_THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}(?!\d))")
-
-
-_SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.IGNORECASE)
-_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
-
-
-def same_numbers(text: str) -> str:
-    """`1,000,000`, `1_000_000` and `1 million` as `1000000`: the sources and the answer spell
-    numbers differently, and the support score compares words."""
-    text = _THOUSANDS.sub("", text)
-    return _SCALED.sub(lambda m: str(round(float(m.group(1)) * _SCALES[m.group(2).lower()])), text)
-
-
 def _best_support(
     sentence: str, contexts: Sequence[str], given: frozenset[str]
 ) -> tuple[int, float]:
-    scores = [support_score(same_numbers(sentence), same_numbers(c), given) for c in contexts]
+    scores = [support_score(sentence, context, given) for context in contexts]
     best = max(range(len(scores)), key=scores.__getitem__)
     return best, scores[best]
 
@@ -102,7 +89,7 @@ def ground(
                 pointers.append(sentence.body)
                 continue
             said.update(words)
-            claim = len(words) >= min_words
+            claim = is_claim(sentence.body, contexts, min_words)
             cited = list(sentence.cited)
             if claim and not cited:
                 best, score = _best_support(sentence.body, contexts, given)

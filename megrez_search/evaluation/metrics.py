@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
 from megrez_search.agent.citations import content_words, split_sentences, strip_citations
-from megrez_search.agent.grounding import same_numbers
+from megrez_search.agent.claims import same_numbers
 from megrez_search.agent.prompts import template
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)

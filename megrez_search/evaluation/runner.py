@@ -69,6 +69,9 @@ class QuestionRecord:
             "timings": result.timings if result else {},
             "tokens": result.tokens if result else {},
             "unsupported": result.unsupported if result else [],
+            # What the citation checker decided, and on which passages: per-citation review.
+            "citation_checks": result.citation_checks if result else [],
+            "passages": result.passages if result else [],
             "error": self.error,
             "score": {
                 "decision_correct": self.score.decision_correct,

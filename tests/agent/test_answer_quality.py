@@ -116,7 +116,12 @@ def test_timeless_questions_have_no_time_prior(question):
 
 @pytest.mark.parametrize(
     ("message", "searched"),
-    [("Hi! How are you today?", False), ("Write a short haiku about autumn leaves.", False)],
+    [
+        ("Hi! How are you today?", False),
+        ("Write a short haiku about autumn leaves.", False),
+        ("你好！今天过得怎么样？", False),
+        ("Thanks, see you tomorrow!", False),
+    ],
 )
 def test_a_recognised_kind_is_decided_by_rule_without_asking_the_model(
     offline_settings, scripted_agent, message, searched

@@ -110,6 +110,8 @@ def test_report_has_tables_errors_plots_and_records(tmp_path: Path) -> None:
         ("agent", "q-failed"),
     ]
     assert records[2]["error"] and records[2]["answer"] is None
+    # Each citation can be reviewed against the passage it names.
+    assert {"citation_checks", "passages"} <= records[0].keys()
 
 
 def test_summary_table_shows_missing_figures_as_dashes() -> None:

@@ -1,0 +1,104 @@
+"""The support check catches wrong readings of the cited passage, in English and across
+languages (agent/claims.py via citations.support_score and grounding.ground)."""
+
+from __future__ import annotations
+
+import pytest
+from megrez_search.agent.citations import check_citations, question_words
+from megrez_search.agent.grounding import ground
+
+FUNCTOOLS = (
+    "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function with a "
+    "memoizing callable that saves up to the maxsize most recent calls. If maxsize is set "
+    "to None, the LRU feature is disabled and the cache can grow without bound. "
+    "If typed is set to true, function arguments of different types will be cached "
+    "separately. If typed is false, the implementation will usually regard them as "
+    "equivalent calls and only cache a single result."
+)
+TITLES = ["functools — Higher-order functions"]
+
+FAITHFUL = [
+    "The default maxsize of lru_cache is 128 [1].",
+    "When maxsize is set to None, the cache is unbounded and the LRU feature is disabled [1].",
+    "If maxsize is None, the cache can grow without limit [1].",
+    "With typed=True, arguments of different types are cached separately [1].",
+    "functools.lru_cache 的 maxsize 默认是 128 [1]。",
+    "maxsize 默认是一百二十八 [1]。",
+    "如果 maxsize 设为 None，缓存可以无限增长 [1]。",
+    "如果 typed 为 True，不同类型的参数会被分别缓存 [1]。",
+]
+CONTRADICTING = [
+    # a wrong number, a number read off the wrong thing
+    "The default maxsize of lru_cache is 256 [1].",
+    "The maximum size is 128 [1].",
+    # a negated condition, a negated statement
+    "If maxsize is not None, the LRU feature is disabled [1].",
+    "If maxsize is set to None, the cache cannot grow [1].",
+    "Unless maxsize is None, the LRU feature is disabled [1].",
+    # an inverted flag, an inverted outcome
+    "If typed is set to false, arguments of different types are cached separately [1].",
+    "With typed=True, arguments of different types are cached together [1].",
+    # a Chinese sentence over the English passage, with a wrong number
+    "functools.lru_cache 的 maxsize 默认是 64 [1]。",
+    "maxsize 默认是二百五十六 [1]。",
+    "如果 maxsize 不是 None，LRU 功能会被禁用 [1]。",
+]
+
+
+@pytest.mark.parametrize("sentence", FAITHFUL)
+def test_a_faithful_sentence_is_not_marked(sentence):
+    report = check_citations(sentence, [FUNCTOOLS])
+    assert [check.verdict for check in report.checks] == ["supported"]
+    grounded = ground(report.answer, [FUNCTOOLS], TITLES, mode="mark", threshold=0.5)
+    assert grounded.unsupported == [] and "[1]" in grounded.answer
+
+
+@pytest.mark.parametrize("sentence", CONTRADICTING)
+def test_a_sentence_that_contradicts_its_passage_is_marked(sentence):
+    report = check_citations(sentence, [FUNCTOOLS])
+    assert [check.verdict for check in report.checks] == ["removed_unsupported"]
+    grounded = ground(
+        "The default maxsize of lru_cache is 128 [1]. " + report.answer,
+        [FUNCTOOLS],
+        TITLES,
+        mode="mark",
+        threshold=0.5,
+    )
+    assert len(grounded.unsupported) == 1 and "[1]" not in grounded.unsupported[0]
+    assert grounded.answer.count("[1]") == 1
+
+
+def test_a_number_from_the_question_needs_no_source():
+    given = question_words("If I cache 300 results with maxsize=None, what happens?")
+    report = check_citations(
+        "With 300 results and maxsize set to None, the cache can grow without bound [1].",
+        [FUNCTOOLS],
+        given=given,
+    )
+    assert [check.verdict for check in report.checks] == ["supported"]
+
+
+def test_a_chinese_sentence_without_names_or_numbers_is_left_alone():
+    # Nothing carries over to check it by: neither marked nor given a citation it lacks.
+    grounded = ground("这是一个很有用的装饰器。", [FUNCTOOLS], TITLES, mode="mark", threshold=0.5)
+    assert grounded.unsupported == [] and grounded.answer == "这是一个很有用的装饰器。"
+
+
+TEXTWRAP = (
+    "The textwrap module provides some convenience functions, as well as TextWrapper, the "
+    "class that does all the work. textwrap.wrap(text, width=70, *, initial_indent='', "
+    "subsequent_indent='', expand_tabs=True, replace_whitespace=True, "
+    "fix_sentence_endings=False, break_long_words=True, drop_whitespace=True, "
+    "break_on_hyphens=True, tabsize=8, max_lines=None, placeholder=' [...]') Wraps the single "
+    "paragraph in text so every line is at most width characters long."
+)
+
+
+def test_a_number_is_placed_by_the_question_words_too():
+    # dev-02: "70" stands beside "width" and "textwrap.wrap", the question's words, not
+    # beside "line" or "characters"; the answer is right and must keep its citation.
+    given = question_words("What line width does textwrap.wrap use by default?")
+    report = check_citations(
+        "The default line width for textwrap.wrap is 70 characters [1].", [TEXTWRAP], given=given
+    )
+    assert [check.verdict for check in report.checks] == ["supported"]
