@@ -10,6 +10,7 @@ retrieval errors (they did not).
     python -m benchmarks eval-all                       # every set, the configured model
     python -m benchmarks eval-all --limit 2 --model embedded:tiny --output report.md
     python -m benchmarks eval-all --sets dev-git --eval-dir ../shared/eval
+    python -m benchmarks eval-all --corpus dev-git=/tmp/git-pages   # another folder for a set
 
 A set whose question file or corpus is missing is reported as skipped; the others run.
 """
@@ -20,7 +21,7 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from megrez_search.errors import MegrezSearchError
@@ -78,6 +79,16 @@ def wrong_answers(run: EvalRun) -> tuple[list[str], list[str]]:
             continue
         (reading if score.context_hit else retrieval).append(record.question.id)
     return reading, retrieval
+
+
+def _corpus_overrides(pairs: list[str], names: list[str]) -> dict[str, Path]:
+    overrides = {}
+    for pair in pairs:
+        name, _, folder = pair.partition("=")
+        if name not in names or not folder:
+            raise SystemExit(f"error: --corpus takes SET=DIR with SET one of {', '.join(names)}")
+        overrides[name] = Path(folder)
+    return overrides
 
 
 def run_set(dev_set: DevSet, eval_dir: Path, settings: Settings, limit: int | None) -> SetOutcome:
@@ -138,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="the model to run (default: MEGREZ_MODEL)")
     parser.add_argument("--data-dir", type=Path, help="data dir (corpus indexes are kept here)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--corpus", action="append", default=[], metavar="SET=DIR", help="another corpus folder"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -145,13 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: no such dev set: {', '.join(unknown)} (have: {', '.join(names)})")
         return 2
+    corpora = _corpus_overrides(args.corpus, names)
     settings = get_settings()
     updates = {"model": args.model} if args.model else {}
     if args.data_dir:
         updates["data_dir"] = args.data_dir
     settings = settings.model_copy(update=updates)
     outcomes = []
-    for dev_set in (d for d in DEV_SETS if d.name in wanted):
+    chosen = [replace(d, corpus=corpora.get(d.name, d.corpus)) for d in DEV_SETS]
+    for dev_set in (d for d in chosen if d.name in wanted):
         started = time.perf_counter()
         try:
             outcomes.append(run_set(dev_set, args.eval_dir, settings, args.limit))
