@@ -7,7 +7,8 @@ precision (the agent's checker and strict) per set. Under it, per set, the wrong
 split by where they went wrong: reading errors (the passages shown held a gold answer) and
 retrieval errors (they did not).
 
-    python -m benchmarks eval-all                       # every set, the configured model
+    make eval-all                                       # every set, the configured model
+    python -m benchmarks eval-all --eval-dir ../shared/eval
     python -m benchmarks eval-all --limit 2 --model embedded:tiny --output report.md
     python -m benchmarks eval-all --sets dev-git --eval-dir ../shared/eval
     python -m benchmarks eval-all --corpus dev-git=/tmp/git-pages   # another folder for a set
@@ -30,8 +31,6 @@ from megrez_search.evaluation.runner import DOCS_CORPUS, EvalRun, evaluate
 from megrez_search.settings import Settings, get_settings
 
 log = logging.getLogger("benchmarks.eval_all")
-ROOT = Path(__file__).resolve().parent.parent
-EVAL_DIR = ROOT.parent / "shared" / "eval"  # the shared evaluation data, beside the repository
 GIT_MANUAL = Path("/usr/share/doc/git-doc")  # Debian's git-doc: asciidoc HTML
 
 
@@ -144,7 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     names = [dev_set.name for dev_set in DEV_SETS]
     parser.add_argument("--sets", default=",".join(names), help=f"of {', '.join(names)}")
-    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="the question files")
+    # The question files' folder: by default that of MEGREZ_EVAL_QUESTIONS (`make eval-all`
+    # sets it to ../shared/eval/dev.jsonl, as `make bench` does).
+    configured = get_settings().eval_questions
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=configured.parent if configured else None,
+        required=configured is None,
+        help="folder of the question files (default: that of MEGREZ_EVAL_QUESTIONS)",
+    )
     parser.add_argument("--limit", type=int, help="only the first N questions of each set")
     parser.add_argument("--model", help="the model to run (default: MEGREZ_MODEL)")
     parser.add_argument("--data-dir", type=Path, help="data dir (corpus indexes are kept here)")
