@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := python3.11-doc espeak-ng chromium sox postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-deps install lint bench demo clean
+.PHONY: run test test-deps install lint bench eval-all demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ EVAL_QUESTIONS ?= ../shared/eval/dev.jsonl
 
 bench: $(STAMP)
 	MEGREZ_EVAL_QUESTIONS=$(EVAL_QUESTIONS) $(BIN)/python -m benchmarks
+
+# The generalisation report: every dev set beside EVAL_QUESTIONS over its own corpus.
+eval-all: $(STAMP)
+	MEGREZ_EVAL_QUESTIONS=$(EVAL_QUESTIONS) $(BIN)/python -m benchmarks eval-all
 
 demo: test-deps $(STAMP)
 	$(BIN)/megrez-search demo

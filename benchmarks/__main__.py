@@ -12,6 +12,8 @@ others still run.
     python -m benchmarks gpu --cpu-smoke     # options it does not know go to the benchmarks
     python -m benchmarks --list
     python -m benchmarks --output bench.md   # also collect every benchmark's output in a file
+    python -m benchmarks eval-all            # the generalisation report: every dev set over
+                                             # its corpus, one table (eval_all.py)
 
 Figures worth keeping go to benchmarks/RESULTS.md by hand, with the command that made them.
 """
@@ -81,6 +83,11 @@ def run_one(name: str, extra: list[str]) -> Outcome:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval-all"]:
+        from benchmarks import eval_all
+
+        return eval_all.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )

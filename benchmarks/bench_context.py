@@ -6,12 +6,16 @@ generic dialect's agent does for each search question of the dev set: the query 
 (no model involved), the fused search of the corpus index, the fetched pages, and the
 passages within each budget as the model sees them (`numbered_contexts`, the rank step's
 own code). A question counts when a gold answer string is in those passages (the eval's
-`context_recall`). Tokens are counted with the tokenizer of the GGUF given (default: the
-embedded default). Usage:
+`context_recall`); retrieval recall is a gold page among the fetched pages. The ids of the
+questions missed are listed, so a change can be read question by question. Tokens are
+counted with the tokenizer of the GGUF given (default: the embedded default). Any question
+set runs over its own corpus, e.g. the git manual:
 
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev.jsonl \\
         [--corpus /usr/share/doc/python3.11/html] [--budgets 500,700,800,900,1000]
-        [--data-dir DIR] [--gguf PATH]
+        [--rerank on|off] [--data-dir DIR] [--gguf PATH]
+    .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev-git.jsonl \\
+        --corpus /usr/share/doc/git-doc --budgets 900
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from megrez_search.agent.nodes.retrieve import numbered_contexts
@@ -32,7 +36,7 @@ from megrez_search.retrieval.types import Page
 
 from benchmarks.eval_args import add_question_arguments
 from megrez_search.evaluation.dataset import Question, load_questions
-from megrez_search.evaluation.metrics import context_hit
+from megrez_search.evaluation.metrics import context_hit, retrieval_hit
 from megrez_search.evaluation.runner import corpus_environment
 from megrez_search.settings import Settings
 
@@ -44,13 +48,35 @@ def _token_counter(gguf: Path) -> Callable[[str], int]:
     return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False))
 
 
+@dataclass
+class BudgetFigures:
+    """One passage budget's outcome over a question set."""
+
+    shown: int = 0  # questions whose answer was in the passages shown
+    questions: int = 0
+    tokens: int = 0  # passage tokens, summed
+    missed: list[str] = field(default_factory=list)  # ids of the questions not shown
+
+
+@dataclass
+class ContextFigures:
+    retrieved: int = 0  # questions with a gold page among the fetched pages
+    with_gold: int = 0
+    not_retrieved: list[str] = field(default_factory=list)
+    budgets: dict[int, BudgetFigures] = field(default_factory=dict)
+
+
 def measure(
-    questions: list[Question], settings: Settings, budgets: list[int], count: Callable[[str], int]
-) -> dict[int, tuple[int, int, float]]:
-    """budget -> (questions whose answer was shown, questions, mean prompt tokens of passages)."""
+    questions: list[Question],
+    settings: Settings,
+    budgets: list[int],
+    count: Callable[[str], int],
+    base_url: str = "",
+) -> ContextFigures:
+    """Retrieval recall, and per budget: answers shown, passage tokens, missed ids."""
     policy = retrieval_policy(settings)
     provider = make_search_provider(settings.search, policy.search)
-    found = {budget: [0, 0, 0] for budget in budgets}
+    figures = ContextFigures(budgets={budget: BudgetFigures() for budget in budgets})
     for question in questions:
         if not question.needs_search or not any(a.strip() for a in question.answers):
             continue
@@ -62,14 +88,47 @@ def measure(
         pages = [
             p for p in fetch_pages_sync(urls[: settings.pages], policy.fetch) if isinstance(p, Page)
         ]
+        found = retrieval_hit([page.url for page in pages], question.gold_pages, base_url)
+        if found is not None:
+            figures.with_gold += 1
+            figures.retrieved += found
+            if not found:
+                figures.not_retrieved.append(question.id)
         for budget in budgets:
             rank = replace(policy.rank, context_tokens=budget)
             texts = [c["text"] for c in numbered_contexts(query, pages, rank, count)]
-            row = found[budget]
-            row[0] += bool(context_hit(texts, question.answers))
-            row[1] += 1
-            row[2] += sum(count(text) for text in texts)
-    return {b: (hit, n, tokens / max(n, 1)) for b, (hit, n, tokens) in found.items()}
+            row = figures.budgets[budget]
+            shown = bool(context_hit(texts, question.answers))
+            row.shown += shown
+            row.questions += 1
+            row.tokens += sum(count(text) for text in texts)
+            if not shown:
+                row.missed.append(question.id)
+    return figures
+
+
+def report(name: str, figures: ContextFigures, rerank: bool) -> str:
+    """The figures as Markdown: a table by budget, then the missed question ids."""
+    n = figures.with_gold
+    heading = (
+        f"Context recall by passage budget, {name}, search questions "
+        f"(rerank {'on' if rerank else 'off'}); retrieval recall "
+        f"{figures.retrieved}/{n} = {figures.retrieved / max(n, 1):.2f}:"
+    )
+    lines = [
+        heading,
+        "",
+        "| budget (tokens) | answer in the passages shown | passage tokens / question |",
+        "|---:|---:|---:|",
+    ]
+    for budget, row in figures.budgets.items():
+        share = row.shown / max(row.questions, 1)
+        tokens = row.tokens / max(row.questions, 1)
+        lines.append(f"| {budget} | {row.shown}/{row.questions} = {share:.2f} | {tokens:.0f} |")
+    lines += ["", f"- gold page not fetched: {', '.join(figures.not_retrieved) or 'none'}"]
+    for budget, row in figures.budgets.items():
+        lines.append(f"- answer not shown at {budget} tokens: {', '.join(row.missed) or 'none'}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -80,26 +139,22 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--budgets", default="500,700,800,900,1000")
     parser.add_argument("--data-dir", type=Path, help="reuse this data dir's corpus index")
     parser.add_argument("--gguf", type=Path, help="tokenizer to count with (default: embedded)")
+    parser.add_argument(
+        "--rerank", choices=("on", "off"), help="semantic rerank (default: MEGREZ_RERANK)"
+    )
     args = parser.parse_args(argv)
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     count = _token_counter(args.gguf or embedded_gguf_path())
     questions = load_questions(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=args.data_dir or Path(tmp), page_cache_ttl_s=0)
-        with corpus_environment(base, args.corpus, progress=False) as (settings, _):
-            figures = measure(questions, settings, budgets, count)
-    lines = [
-        f"Context recall by passage budget, {args.questions.name}, search questions:",
-        "",
-        "| budget (tokens) | answer in the passages shown | passage tokens / question |",
-        "|---:|---:|---:|",
-    ]
-    for budget in budgets:
-        hit, n, tokens = figures[budget]
-        lines.append(f"| {budget} | {hit}/{n} = {hit / max(n, 1):.2f} | {tokens:.0f} |")
-    report = "\n".join(lines)
-    print(report)
-    return report
+        if args.rerank:
+            base = base.model_copy(update={"rerank": args.rerank == "on"})
+        with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
+            figures = measure(questions, settings, budgets, count, corpus.base_url)
+    text = report(args.questions.name, figures, settings.rerank)
+    print(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 from megrez_search.retrieval.errors import UnsupportedContentError
+from megrez_search.retrieval.page_structure import prepare_for_extraction
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ _META_CHARSET = re.compile(
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _HEADERLINK = re.compile(r"[ \t]*[¶\uf0c1][ \t]*$", re.MULTILINE)  # Sphinx/MkDocs permalink signs
 _MD_ESCAPE = re.compile(r"\\([_*\\\[\]#`|<>])")
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)  # trafilatura ends table rows with "| "
 # <meta> keys holding a publication date, best first.
 _DATE_KEYS = (
     "article:published_time",
@@ -171,7 +173,7 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     date = next((meta[key] for key in _DATE_KEYS if meta.get(key)), None)
     # One parse serves both our metadata and trafilatura; the metadata is read before the
     # unwrapping below changes the tree (trafilatura itself does not mutate it).
-    _unwrap_definition_markup(tree)
+    prepare_for_extraction(tree)
     with _EXTRACTION_LOCK:
         text = trafilatura.extract(
             tree,
@@ -191,18 +193,6 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
         language=(language or "").split("-")[0].lower() or None,
         date=date[:10] if date else None,
     )
-
-
-def _unwrap_definition_markup(tree: lxml.html.HtmlElement) -> None:
-    """Links and inline code inside definition descriptions (`<dd>`) become plain text.
-
-    trafilatura drops some short `<dd>` entries whose text is mostly linked `<code>`, such as
-    Sphinx's API constants ("The largest year number allowed in a [date] or [datetime] object.
-    [MAXYEAR] is [9999].", lost from the whole `datetime` page); the same text without the
-    markup is kept. Code blocks (`<pre>`) are left alone.
-    """
-    for element in tree.xpath("//dd//a | //dd//code[not(ancestor::pre)]"):
-        element.drop_tag()
 
 
 def clean_text(text: str, url: str, content_type: str) -> CleanDocument:
@@ -267,7 +257,7 @@ def _html_title(tree: lxml.html.HtmlElement, meta: dict[str, str]) -> str:
 
 def _tidy_markdown(text: str) -> str:
     text = _FRONT_MATTER.sub("", text)
-    text = _HEADERLINK.sub("", text)
+    text = _TRAILING_SPACE.sub("", _HEADERLINK.sub("", text))
     # Markdown escapes (`user\_function`) hurt matching and quoting; the model reads them raw.
     return _MD_ESCAPE.sub(r"\1", text).strip()
 

@@ -21,6 +21,7 @@ from megrez_search.retrieval import clean as page_cleaning
 from megrez_search.retrieval import crawl as page_crawl
 from megrez_search.retrieval import index_folder as folder_index
 from megrez_search.retrieval import index_store as page_index
+from megrez_search.retrieval import page_structure, passages
 from megrez_search.retrieval.index import build_index
 from megrez_search.retrieval.index_folder import FOLDER_TYPES
 from megrez_search.retrieval.index_store import index_path
@@ -85,7 +86,7 @@ def code_fingerprint() -> str:
     """A hash of the code that cleans and indexes pages: when it changes, the stored texts
     are stale even though the pages are not (a re-crawl would keep them: pages are unchanged)."""
     digest = hashlib.sha256()
-    for module in (page_cleaning, page_index, page_crawl, folder_index):
+    for module in (page_cleaning, page_structure, passages, page_index, page_crawl, folder_index):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
 
