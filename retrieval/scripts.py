@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import re
 
-#: Han ideographs, kana, Hangul and their full-width punctuation neighbours' letters.
+#: Han ideographs, kana and Hangul: scripts written without spaces between words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 CJK_RUN = re.compile(f"[{_CJK}]+")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-#: Letters of any script, without digits and the underscore.
-_LETTER = re.compile(r"[^\W\d_]")
-#: Share of a text's letters, counting a CJK character as a word's worth, that makes it
-#: "written in" a non-Latin script: code names and English terms inside a Chinese question
-#: ("zoneinfo 模块是在哪个 Python 版本加入的？") do not make it English.
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+#: Words of any other script: letters that are neither Latin nor CJK.
+_OTHER_WORD = re.compile(f"[^\\W\\d_A-Za-z\u00c0-\u024f{_CJK}]+")
+#: Share of a text's words, counting a CJK character as one, that makes it "written in" a
+#: non-Latin script: code names and English terms inside a Chinese sentence
+#: ("json.JSONDecodeError 是 ValueError 的子类") do not make it English.
 NON_LATIN_SHARE = 0.5
-#: Latin letters per word, to weigh a CJK character (about one word) against Latin letters.
-_LETTERS_PER_WORD = 5
 
 
 def cjk_count(text: str) -> int:
@@ -45,20 +43,16 @@ def has_cjk(text: str) -> bool:
 
 def language_of(text: str) -> str:
     """ "zh", "ja", "ko", "other" (another non-Latin script) or "en" (Latin, or no letters)."""
-    letters = _LETTER.findall(text)
-    if not letters:
-        return "en"
-    latin = sum(1 for letter in letters if _LATIN.match(letter))
+    latin = len(_LATIN_WORD.findall(text))
     cjk = cjk_count(text)
-    other = len(letters) - latin - cjk
-    non_latin = cjk + other / _LETTERS_PER_WORD
-    if non_latin < NON_LATIN_SHARE * (non_latin + latin / _LETTERS_PER_WORD):
+    other = len(_OTHER_WORD.findall(text))
+    if cjk + other == 0 or cjk + other < NON_LATIN_SHARE * (cjk + other + latin):
         return "en"
     if _KANA.search(text):
         return "ja"
     if _HANGUL.search(text):
         return "ko"
-    if _HAN.search(text) and cjk >= other / _LETTERS_PER_WORD:
+    if _HAN.search(text) and cjk >= other:
         return "zh"
     return "other"
 

@@ -288,6 +288,7 @@ ZH_QUESTION = "functools.lru_cache 的 maxsize 默认是多少？"
     [
         (ZH_QUESTION, "`functools.lru_cache` 的 `maxsize` 默认值是 128 [1]。", True),
         (ZH_QUESTION, "functools.lru_cache 的 maxsize 默认值是 128 [1]。", True),
+        (ZH_QUESTION, "json.JSONDecodeError 是 ValueError 的子类 [1]。", True),
         (
             ZH_QUESTION,
             "The default value of `maxsize` for `functools.lru_cache` is 128 [1].",
