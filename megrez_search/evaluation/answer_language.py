@@ -19,6 +19,7 @@ _SOURCES_LISTS = tuple(
     for language in ("en", "zh")
 )
 _CODE_RE = re.compile(r"`[^`\n]*`")
+_LETTER_RE = re.compile(r"[^\W\d_]")
 
 
 def cut_source_list(answer: str) -> tuple[str, str]:
@@ -32,9 +33,9 @@ def cut_source_list(answer: str) -> tuple[str, str]:
 def language_match(question: str, answer: str) -> bool | None:
     """The answer is written in the question's language (by script: CJK characters against
     Latin words; code spans and the listed source titles do not count); None when there is
-    no answer."""
+    no answer or one without words."""
     before, header = cut_source_list(answer)
     body = strip_citations(_CODE_RE.sub(" ", f"{before} {header}"))
-    if not body.strip():
+    if not _LETTER_RE.search(body):  # no words ("391"): written in no language
         return None
     return language_of(body) == language_of(question)

@@ -307,6 +307,7 @@ ZH_QUESTION = "functools.lru_cache 的 maxsize 默认是多少？"
         ("What does 你好 mean?", "你好 means hello in English.", True),
         ("What is the default maxsize?", "默认值是 128。", False),
         (ZH_QUESTION, "", None),
+        ("17 乘以 23 等于多少？", "391", None),
     ],
 )
 def test_answer_language_is_the_questions(question: str, answer: str, matches: bool | None) -> None:
