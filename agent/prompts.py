@@ -34,6 +34,16 @@ def render(family: str, name: str, **values: object) -> str:
     return Template(template(family, name)).substitute({k: str(v) for k, v in values.items()})
 
 
+def message(name: str, language: str, **values: object) -> str:
+    """The agent's own message `name` in `language` ("zh": prompts/common_zh.toml), or in
+    English (prompts/common.toml) when there is no such file or key."""
+    family = f"common_{language}"
+    localized = language != "en" and PROMPTS_DIR.joinpath(f"{family}.toml").is_file()
+    if localized and name in _templates(family):
+        return render(family, name, **values)
+    return render("common", name, **values)
+
+
 @cache
 def web_search_function() -> dict[str, object]:
     """The `googleWebSearch` function definition shown to Megrez models."""

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 
 from megrez_search.retrieval.query import STOPWORDS, keyword_query
+from megrez_search.retrieval.scripts import language_of
 
 #: Words by which a question refers back to an earlier turn's subject.
 _ANAPHORA = frozenset(
@@ -134,6 +135,8 @@ def carried_terms(
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
     salient = salient_terms(earlier_questions, earlier_answers)
+    if language_of(query) == "en":  # a query in the sources' language carries their words
+        salient = [term for term in salient if language_of(term) == "en"]
     # The subject is the earlier turns' code names when they have any: a shared plain word
     # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
     subject = [term for term in salient if identifiers(term)] or salient

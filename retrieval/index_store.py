@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -30,8 +31,10 @@ from megrez_search.retrieval.errors import LocalIndexError
 from megrez_search.retrieval.passages import split_passages
 from megrez_search.retrieval.policy import IndexStore
 from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.types import Page, SearchResult
+from megrez_search.retrieval.scripts import cjk_bigrams, has_cjk
+from megrez_search.retrieval.types import Page, Passage, SearchResult
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Column weights for bm25(): a query word in the title or URL path says more than in the body.
 _WEIGHTS = "10.0, 5.0, 1.0, 8.0"
@@ -61,7 +64,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
 CREATE VIRTUAL TABLE IF NOT EXISTS sections_fts USING fts5(
     heading, body, doc UNINDEXED, tokenize = 'porter unicode61'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS cjk_fts USING fts5(
+    grams, text UNINDEXED, doc UNINDEXED, tokenize = 'unicode61'
+);
 """
+# `unicode61` reads a run of CJK characters as one token, so Chinese text is not searchable
+# in the tables above: its sections are also written here as character bigrams (see
+# retrieval/scripts.py). Indexes made before this table get it filled on their next opening.
+_CJK_VERSION = "1"
 # How deep each ranking is read before interleaving.
 _PAGE_CANDIDATES, _SECTION_CANDIDATES = 50, 200
 # The link-list penalty as a multiplier of bm25() (negative: smaller is better).
@@ -113,6 +123,7 @@ def open_index(path: Path) -> Iterator[sqlite3.Connection]:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
         _backfill_sections(db)
+        _backfill_cjk(db)
         yield db
         db.commit()
 
@@ -142,14 +153,28 @@ def fts_query(query: str) -> str:
     return " OR ".join(f'"{term}"' for term in dict.fromkeys(words + compounds))
 
 
-def _has_sections(db: sqlite3.Connection) -> bool:
-    """Whether the index has section rows (indexes built before sections existed do not)."""
-    found = db.execute("SELECT name FROM sqlite_master WHERE name = 'sections_fts'").fetchone()
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    """Whether the index has table `name` (indexes built before it existed do not)."""
+    found = db.execute("SELECT name FROM sqlite_master WHERE name = ?", (name,)).fetchone()
     return found is not None
 
 
-def _ranked(db: sqlite3.Connection, match: str) -> list[tuple[str, str, str]]:
-    """(url, title, snippet): the page ranking interleaved with the section ranking."""
+def _cjk_ranked(db: sqlite3.Connection, query: str) -> list[tuple[str, str, str]]:
+    """Pages by their best section on the CJK bigrams of `query` (none without CJK)."""
+    grams = " OR ".join(f'"{gram}"' for gram in dict.fromkeys(cjk_bigrams(query)))
+    if not grams or not _has_table(db, "cjk_fts"):
+        return []
+    rows = db.execute(
+        f"""SELECT docs.url, docs.title, substr(cjk_fts.text, 1, 120)
+            FROM cjk_fts JOIN docs ON docs.id = cjk_fts.doc
+            WHERE cjk_fts MATCH ? ORDER BY bm25(cjk_fts) LIMIT {_SECTION_CANDIDATES}""",
+        (grams,),
+    ).fetchall()
+    return _first_per_page(rows)
+
+
+def _ranked(db: sqlite3.Connection, match: str, query: str) -> list[tuple[str, str, str]]:
+    """(url, title, snippet): the page ranking interleaved with the section rankings."""
     pages = db.execute(
         f"""SELECT docs.url, docs.title, snippet(docs_fts, 2, '', '', ' … ', 32)
             FROM docs_fts JOIN docs ON docs.id = docs_fts.rowid
@@ -167,13 +192,13 @@ def _ranked(db: sqlite3.Connection, match: str) -> list[tuple[str, str, str]]:
                 LIMIT {_SECTION_CANDIDATES}""",
             (match,),
         ).fetchall()
-        if _has_sections(db)
+        if _has_table(db, "sections_fts")
         else []
     )
-    by_section = _first_per_page(sections)
+    rankings = (pages, _first_per_page(sections), _cjk_ranked(db, query))
     rows: dict[str, tuple[str, str, str]] = {}
-    for index in range(max(len(pages), len(by_section))):
-        for ranking in (pages, by_section):
+    for index in range(max(len(ranking) for ranking in rankings)):
+        for ranking in rankings:
             if index < len(ranking):
                 rows.setdefault(ranking[index][0], ranking[index])
     return list(rows.values())
@@ -194,8 +219,16 @@ def search_index(name: str, query: str, limit: int, store: IndexStore) -> list[S
     if not match:
         return []
     with closing(_open_existing(name, store)) as db:
+        outdated = has_cjk(query) and _cjk_version(db) != _CJK_VERSION
+    if outdated:  # made before CJK text was searchable: add its bigrams once
         try:
-            rows = _ranked(db, match)[:limit]
+            with open_index(index_path(name, store)):
+                pass
+        except sqlite3.Error as exc:  # a read-only index is searched as it is
+            log.warning("local index %r: CJK terms not added: %s", name, exc)
+    with closing(_open_existing(name, store)) as db:
+        try:
+            rows = _ranked(db, match, query)[:limit]
         except sqlite3.Error as exc:
             raise LocalIndexError(f"local index {name!r} cannot be searched: {exc}") from exc
     return [
@@ -284,13 +317,42 @@ def upsert(
 
 def _write_sections(db: sqlite3.Connection, doc_id: int, url: str, title: str, text: str) -> None:
     db.execute("DELETE FROM sections_fts WHERE doc = ?", (doc_id,))
+    passages = split_passages(Page(url, url, title, text, "text/markdown"))
     db.executemany(
         "INSERT INTO sections_fts (heading, body, doc) VALUES (?, ?, ?)",
-        [
-            (" ".join(passage.heading_path), passage.text, doc_id)
-            for passage in split_passages(Page(url, url, title, text, "text/markdown"))
-        ],
+        [(" ".join(passage.heading_path), passage.text, doc_id) for passage in passages],
     )
+    _write_cjk(db, doc_id, title, passages)
+
+
+def _write_cjk(db: sqlite3.Connection, doc_id: int, title: str, passages: list[Passage]) -> None:
+    """The CJK bigrams of each section (its title and headings too), for CJK pages only."""
+    db.execute("DELETE FROM cjk_fts WHERE doc = ?", (doc_id,))
+    rows = []
+    for passage in passages:
+        grams = cjk_bigrams(" ".join([title, *passage.heading_path, passage.text]))
+        if grams:
+            rows.append((" ".join(grams), passage.text, doc_id))
+    db.executemany("INSERT INTO cjk_fts (grams, text, doc) VALUES (?, ?, ?)", rows)
+
+
+def _cjk_version(db: sqlite3.Connection) -> str | None:
+    if not _has_table(db, "meta"):
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'cjk_version'").fetchone()
+    return row[0] if row else None
+
+
+def _backfill_cjk(db: sqlite3.Connection) -> None:
+    """CJK bigrams for the pages of an index made before they were written."""
+    if _cjk_version(db) == _CJK_VERSION:
+        return
+    db.execute("DELETE FROM cjk_fts")
+    for doc_id, url, title, text in db.execute("SELECT id, url, title, text FROM docs").fetchall():
+        if has_cjk(title) or has_cjk(text):
+            page = Page(url, url, title, text, "text/markdown")
+            _write_cjk(db, doc_id, title, split_passages(page))
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('cjk_version', ?)", (_CJK_VERSION,))
 
 
 def _backfill_sections(db: sqlite3.Connection) -> None:
@@ -310,6 +372,7 @@ def remove_unseen(db: sqlite3.Connection, seen: set[str]) -> int:
         db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
         db.execute("DELETE FROM docs_fts WHERE rowid = ?", (doc_id,))
         db.execute("DELETE FROM sections_fts WHERE doc = ?", (doc_id,))
+        db.execute("DELETE FROM cjk_fts WHERE doc = ?", (doc_id,))
     return len(stale)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from megrez_search.retrieval.scripts import slices, split_sentences, word_count
 from megrez_search.retrieval.types import Page, Passage
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -71,7 +72,7 @@ def _chunks(paragraphs: list[str], target_words: int) -> Iterator[str]:
     size = 0
     for paragraph in paragraphs:
         for piece in _split_long(paragraph, target_words):
-            words = len(piece.split())
+            words = word_count(piece)
             if buffer and size + words > target_words:
                 yield "\n\n".join(buffer)
                 buffer, size = [], 0
@@ -121,28 +122,33 @@ def _split_long(paragraph: str, target_words: int) -> Iterator[str]:
 
 
 def _split_units(paragraph: str, target_words: int) -> Iterator[str]:
-    if len(paragraph.split()) <= MAX_WORDS:
+    if word_count(paragraph) <= MAX_WORDS:
         yield paragraph
         return
-    # Tables and lists split at line ends; prose at sentence ends; anything else at words.
-    units = paragraph.splitlines() if "\n" in paragraph else re.split(r"(?<=[.!?])\s+", paragraph)
-    joiner = "\n" if "\n" in paragraph else " "
+    # Tables and lists split at line ends; prose at sentence ends (。！？ too, where no
+    # space follows); anything else at words, a CJK character counting as one.
+    lines = "\n" in paragraph
+    units = paragraph.splitlines() if lines else split_sentences(paragraph)
+    joiner = "\n" if lines else ""  # sentences keep the space before them
     units = _keep_signatures_with_descriptions(units, joiner)
+
+    def piece(buffer: list[str]) -> str:
+        return joiner.join(buffer) if lines else "".join(buffer).strip()
+
     buffer: list[str] = []
     size = 0
     for unit in units:
-        words = unit.split()
-        if len(words) > MAX_WORDS:  # a single giant line or sentence
+        words = word_count(unit)
+        if words > MAX_WORDS:  # a single giant line or sentence
             if buffer:
-                yield joiner.join(buffer)
+                yield piece(buffer)
                 buffer, size = [], 0
-            for start in range(0, len(words), target_words):
-                yield " ".join(words[start : start + target_words])
+            yield from slices(unit, target_words)
             continue
-        if buffer and size + len(words) > target_words:
-            yield joiner.join(buffer)
+        if buffer and size + words > target_words:
+            yield piece(buffer)
             buffer, size = [], 0
         buffer.append(unit)
-        size += len(words)
+        size += words
     if buffer:
-        yield joiner.join(buffer)
+        yield piece(buffer)

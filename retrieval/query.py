@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from megrez_search.retrieval.scripts import CJK_RUN, cjk_bigrams
+
 # Question words, auxiliaries, pronouns and filler: words that carry no topic.
 STOPWORDS = frozenset(
     """
@@ -25,7 +27,8 @@ STOPWORDS = frozenset(
     """.split()  # noqa: SIM905 - a word block reads better than a 160-item list
 )
 
-_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*")
+# A word, or a run of CJK characters (written without spaces; kept whole for search engines).
+_WORD = re.compile(rf"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*|{CJK_RUN.pattern}")
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -70,5 +73,7 @@ def stem(token: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case, split identifiers at `_`/`.`, drop stopwords, stem: the terms BM25 counts."""
-    return [stem(tok) for tok in _TOKEN.findall(text.lower()) if tok not in STOPWORDS]
+    """Lower-case, split identifiers at `_`/`.`, drop stopwords, stem: the terms BM25 counts;
+    CJK text as its character bigrams."""
+    words = [stem(tok) for tok in _TOKEN.findall(text.lower()) if tok not in STOPWORDS]
+    return words + cjk_bigrams(text) if CJK_RUN.search(text) else words

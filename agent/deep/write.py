@@ -18,7 +18,8 @@ from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import ErrorEvent, TokenEvent
 from megrez_search.agent.generation import stream_tokens
-from megrez_search.agent.prompts import render, template
+from megrez_search.agent.prompts import message, render, template
+from megrez_search.retrieval.scripts import language_of
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Usage
@@ -79,8 +80,9 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
     if not state.contexts and not stopped:
         query = state.queries[0] if state.queries else state.question
         reason = f" ({state.failures[0]})" if state.failures else ""
-        notice = render("common", "no_results", query=query, reason=reason)
-        prefix = f"{notice}\n\n{template('common', 'unsourced')} "
+        language = language_of(state.question)
+        notice = message("no_results", language, query=query, reason=reason)
+        prefix = f"{notice}\n\n{message('unsourced', language)} "
         writer(TokenEvent(text=prefix))
     usage = Usage()
     written: list[str] = []

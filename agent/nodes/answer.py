@@ -9,7 +9,7 @@ still recorded in the conversation.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.types import StreamWriter
@@ -25,20 +25,26 @@ from megrez_search.agent.dialect import sampling_for
 from megrez_search.agent.events import AnswerEvent, ErrorEvent, PrefillEvent, TokenEvent
 from megrez_search.agent.generation import stream_tokens
 from megrez_search.agent.grounding import ground
-from megrez_search.agent.prompts import render, template
+from megrez_search.agent.prompts import message, template
 from megrez_search.agent.repetition import LoopGuard
 from megrez_search.agent.state import AgentState, Turn, source_of
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Usage
 
-from .common import history, step, usage_update, user_message
+from .common import history, question_language, step, usage_update, user_message
 
 log = logging.getLogger(__name__)
 
 
 def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
     now, past, user = deps.clock(), history(state, deps), user_message(state)
+    language = question_language(state)
+    if language != "en":
+        # Over English sources (or a system prompt in English) a small model answers in
+        # English: the question's own language is asked for after it, in that language.
+        note = message("answer_language", language)
+        user = replace(user, content=f"{user.content}\n\n{note}")
     if state.contexts:
         return deps.dialect.answer_messages(now, past, user, state.queries[-1], state.contexts)
     return deps.dialect.chat_messages(now, past, user)
@@ -47,17 +53,18 @@ def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
 def no_results_notice(state: AgentState) -> str:
     """What failed, in one sentence: the search itself, reading the pages, or matching them."""
     query = state.queries[-1] if state.queries else state.user_text
+    language = question_language(state)
     if not state.results:
         reason = (
-            render("common", "reason_failed", failure=state.failures[0])
+            message("reason_failed", language, failure=state.failures[0])
             if state.failures
-            else template("common", "reason_empty")
+            else message("reason_empty", language)
         )
     elif not any(item.get("ok") for item in state.fetched):
-        reason = template("common", "reason_unreadable")
+        reason = message("reason_unreadable", language)
     else:
-        reason = template("common", "reason_unrelated")
-    return render("common", "no_results", query=query, reason=reason)
+        reason = message("reason_unrelated", language)
+    return message("no_results", language, query=query, reason=reason)
 
 
 def memory_fallback(state: AgentState, deps: AgentDeps) -> bool:
@@ -79,11 +86,12 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         # A search was needed and gave nothing to read: say what failed and never answer
         # from memory unless the user allowed it, and then labelled as unsourced.
         notice = no_results_notice(state)
+        language = question_language(state)
         if not memory_fallback(state, deps):
-            text = f"{notice} {template('common', 'no_results_help')}"
+            text = f"{notice} {message('no_results_help', language)}"
             writer(TokenEvent(text=text))
             return {"answer": text}
-        prefix = f"{notice}\n\n{template('common', 'unsourced')} "
+        prefix = f"{notice}\n\n{message('unsourced', language)} "
         writer(TokenEvent(text=prefix))
     sampling = sampling_for(
         settings,
@@ -155,9 +163,10 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         log.info("dropped %d sentence(s) that only point at the sources", len(grounded.pointers))
     # "The sources don't say" lists the sources to read; its numbers back no claim.
     citations = [] if grounded.nothing_supported else sorted(set(cited_numbers(grounded.answer)))
-    writer(AnswerEvent(answer=grounded.answer, citations=citations))
+    final = in_question_language(grounded.answer, grounded.nothing_supported, state)
+    writer(AnswerEvent(answer=final, citations=citations))
     return {
-        "answer": grounded.answer,
+        "answer": final,
         "unsupported": grounded.unsupported,
         "citations": citations,
         "citation_checks": [asdict(check) for check in report.checks],
@@ -165,12 +174,25 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
     }
 
 
+def in_question_language(answer: str, nothing_supported: bool, state: AgentState) -> str:
+    """Grounding's own words in `answer` ("the sources don't say", the unsupported mark) in
+    the question's language."""
+    language = question_language(state)
+    if language == "en":
+        return answer
+    if nothing_supported:
+        listing = "\n".join(f"[{c['n']}] {c['title']}" for c in state.contexts)
+        return message("sources_dont_say", language, sources=listing)
+    mark = template("common", "unsupported_mark")
+    return answer.replace(mark, message("unsupported_mark", language))
+
+
 @step("finish")
 def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Append the assistant's turn to the conversation (also after a failure)."""
     content = state.answer
     if state.error:
-        failure = render("common", "model_failed", error=state.error)
+        failure = message("model_failed", question_language(state), error=state.error)
         content = f"{content}\n\n{failure}".strip() if content else failure
     cited = set(state.citations)
     turn: Turn = {

@@ -13,6 +13,7 @@ from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialects import history_messages
 from megrez_search.agent.events import StepEvent
 from megrez_search.agent.state import AgentState
+from megrez_search.retrieval.scripts import language_of
 
 from megrez_search.runtime import Message, Usage
 
@@ -49,6 +50,12 @@ def step(name: str, label: Label = None) -> Callable[[NodeBody], Callable[..., d
 
 def usage_update(usage: Usage) -> dict[str, int]:
     return {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens}
+
+
+def question_language(state: AgentState) -> str:
+    """The language the answer and the agent's own messages are written in: the question's
+    ("zh", "en", ... see retrieval/scripts.py)."""
+    return language_of(state.question.strip() or state.transcript or state.user_text)
 
 
 def user_message(state: AgentState) -> Message:

@@ -22,7 +22,9 @@ from megrez_search.agent.state import AgentState, Context, source_of
 from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.policy import RankPolicy
+from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.rank import rank_passages
+from megrez_search.retrieval.scripts import language_of
 from megrez_search.retrieval.titles import clean_title
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
@@ -34,6 +36,15 @@ log = logging.getLogger(__name__)
 
 def _query(state: AgentState) -> str:
     return state.queries[-1] if state.queries else state.user_text
+
+
+def _rank_query(state: AgentState) -> str:
+    """The query passages are ranked by: a question in another script than the query's
+    (translated for the sources) adds its own words, which pages in its language share."""
+    text = search_text(state)
+    if language_of(text) == language_of(_query(state)):
+        return _query(state)
+    return f"{_query(state)} {keyword_query(text)}"
 
 
 @step("search", lambda state: f"Searching: {_query(state)}")
@@ -101,6 +112,6 @@ def numbered_contexts(
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget (`numbered_contexts`)."""
     policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
-    contexts = numbered_contexts(_query(state), state.pages, policy, deps.runtime.count_tokens)
+    contexts = numbered_contexts(_rank_query(state), state.pages, policy, deps.runtime.count_tokens)
     writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"contexts": contexts}

@@ -9,8 +9,12 @@ from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import QueryEvent
 from megrez_search.agent.query_writer import build_query
 from megrez_search.agent.state import AgentState
+from megrez_search.agent.translation import translate_query
+from megrez_search.retrieval.scripts import needs_translation
 
-from .common import earlier_answers, earlier_questions, step
+from megrez_search.runtime import Usage
+
+from .common import earlier_answers, earlier_questions, step, usage_update
 
 
 def search_text(state: AgentState) -> str:
@@ -25,13 +29,20 @@ def search_text(state: AgentState) -> str:
 
 @step("rewrite")
 def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
-    """Megrez: its own call argument, checked. Generic: the question's keywords."""
+    """Megrez: its own call argument, checked. Generic: the question's keywords. A question
+    in another script than the sources' gets keywords in their language (the model's
+    translation); its own words are searched too (see nodes/retrieve.py)."""
+    text = search_text(state)
+    proposed = state.call_query  # None for the generic dialect
+    usage = Usage()
+    if proposed is None or needs_translation(proposed):
+        proposed = translate_query(text, deps, usage, state.run_id) or proposed
     query = build_query(
-        search_text(state),
-        state.call_query,  # None for the generic dialect
+        text,
+        proposed,
         earlier_questions(state, deps),
         deps.settings.max_query_words,
         earlier_answers(state, deps),
     )
     writer(QueryEvent(query=query))
-    return {"queries": [query]}
+    return {"queries": [query], "tokens": usage_update(usage)}

@@ -18,6 +18,8 @@ applicable" and the question is left out of that metric's overall figure:
   final answer's citations whose page contains a gold answer string (questions with answers);
 - citation coverage: share of answer sentences with at least one citation (searched answers,
   pooled over sentences);
+- answer language match: the answer is written in the question's language, by its script
+  (CJK characters against Latin words, code spans left out; answered questions);
 - latency, time to first token, tokens, pages fetched: medians / p95 / means.
 """
 
@@ -34,7 +36,8 @@ from urllib.parse import unquote, urlsplit
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
 from megrez_search.agent.citations import content_words, split_sentences, strip_citations
 from megrez_search.agent.claims import same_numbers
-from megrez_search.agent.prompts import template
+
+from .answer_language import cut_source_list, language_match
 
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted
@@ -104,10 +107,6 @@ def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:
     return any(contains_answer(text, answers) for text in passages)
 
 
-# "The sources I found don't say. You can read them yourself:" before a list of titles.
-_SOURCES_LIST = template("common", "sources_dont_say").split("$sources")[0].strip()
-
-
 def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     """The answer holds a gold string; None for open-ended questions (no `answers`).
 
@@ -118,7 +117,7 @@ def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     """
     if not any(a.strip() for a in answers):
         return None
-    body = strip_citations(answer.split(_SOURCES_LIST, 1)[0])
+    body = strip_citations(cut_source_list(answer)[0])
     if contains_answer(body, answers):
         return True
     # The same number, not a longer one: "10 million" does not hold "1,000,000".
@@ -190,6 +189,7 @@ class QuestionScore:
     context_hit: bool | None = None
     retrieval_all_hit: bool | None = None  # every gold page fetched
     answer_correct: bool | None = None
+    language_match: bool | None = None  # the answer is in the question's language
     loop_cut: bool = False
     citations_supported: int = 0  # the model's own citations the checker upheld
     citations_total: int = 0
@@ -239,6 +239,7 @@ def score_question(
     error: str | None = None,
     passages: Sequence[str] = (),
     loop_cut: bool = False,
+    question: str = "",
 ) -> QuestionScore:
     """Score one answered question.
 
@@ -258,6 +259,7 @@ def score_question(
             retrieval_all(fetched_urls, gold_pages, base_url) if needs_search else None
         ),
         answer_correct=answer_correct(answer, answers),
+        language_match=language_match(question, answer) if question and not error else None,
         loop_cut=loop_cut,
         citations_supported=supported,
         citations_total=total,
@@ -318,6 +320,7 @@ class Summary:
     strict_checked: int = 0  # final-answer citations of questions with answers (strict base)
     steps_mean_s: dict[str, float] = field(default_factory=dict)
     retrieval_recall_all: float | None = None  # share of questions with every gold page read
+    answer_language_match: float | None = None  # share of answers in the question's language
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -358,6 +361,7 @@ def summarize(scores: Sequence[QuestionScore]) -> Summary:
         context_recall=_accuracy(s.context_hit for s in scores),
         retrieval_recall_all=_accuracy(s.retrieval_all_hit for s in scores),
         answer_accuracy=_accuracy(s.answer_correct for s in scores),
+        answer_language_match=_accuracy(s.language_match for s in scores),
         citation_precision=_share(
             sum(s.citations_supported for s in scores), sum(s.citations_total for s in scores)
         ),

@@ -27,6 +27,7 @@ METRIC_LABELS = {
     "context_recall": "context recall",
     "retrieval_recall_all": "retrieval recall (all gold pages)",
     "answer_accuracy": "answer accuracy",
+    "answer_language_match": "answers in the question's language",
     "citation_precision": "citation precision (checker)",
     "strict_citation_precision": "citation precision (strict)",
     "citation_coverage": "citation coverage",

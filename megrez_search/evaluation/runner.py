@@ -178,6 +178,7 @@ def score_result(
         error=result.error,
         passages=result.passages,
         loop_cut=result.loop_cut,
+        question=question.question,
     )
 
 

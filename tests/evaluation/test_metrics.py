@@ -15,6 +15,7 @@ from megrez_search.evaluation.metrics import (
     corpus_path,
     decision_correct,
     failed_question,
+    language_match,
     percentile,
     retrieval_hit,
     score_question,
@@ -277,3 +278,46 @@ def test_json_has_the_issue_keys_and_nothing_applicable_is_none() -> None:
     assert list(data)[: len(JSON_KEYS)] == list(JSON_KEYS)
     summary = summarize([_score(needs_search=False, gold_pages=[], answers=[], searched=False)])
     assert summary.retrieval_recall is None and summary.answer_accuracy is None
+
+
+ZH_QUESTION = "functools.lru_cache 的 maxsize 默认是多少？"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "matches"),
+    [
+        (ZH_QUESTION, "`functools.lru_cache` 的 `maxsize` 默认值是 128 [1]。", True),
+        (ZH_QUESTION, "functools.lru_cache 的 maxsize 默认值是 128 [1]。", True),
+        (ZH_QUESTION, "json.JSONDecodeError 是 ValueError 的子类 [1]。", True),
+        (
+            ZH_QUESTION,
+            "The default value of `maxsize` for `functools.lru_cache` is 128 [1].",
+            False,
+        ),
+        # The Chinese "sources don't say" lists English titles: its language is its header's.
+        (
+            ZH_QUESTION,
+            (
+                "我找到的来源没有给出答案。你可以自己查看这些来源：\n[1] functools — "
+                "Higher-order functions and operations on callable objects"
+            ),
+            True,
+        ),
+        ("What is the default maxsize?", "The default maxsize is 128 [1].", True),
+        ("What does 你好 mean?", "你好 means hello in English.", True),
+        ("What is the default maxsize?", "默认值是 128。", False),
+        (ZH_QUESTION, "", None),
+        ("17 乘以 23 等于多少？", "391", None),
+    ],
+)
+def test_answer_language_is_the_questions(question: str, answer: str, matches: bool | None) -> None:
+    assert language_match(question, answer) is matches
+
+
+def test_summary_counts_answers_in_the_questions_language() -> None:
+    chinese = _score(id="zh", question=ZH_QUESTION, answer="默认值是 128 [1]。")
+    english = _score(id="en", question=ZH_QUESTION)
+    failed = failed_question("f", True, ["128"], ["library/functools.html"], "boom")
+    summary = summarize([chinese, english, failed])
+    assert summary.answer_language_match == 0.5
+    assert summary.to_json()["answer_language_match"] == 0.5
