@@ -34,7 +34,9 @@ _BODY_NUMBER_RE = re.compile(r"\d{1,3}")
 _CODE_SPAN_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 
 # Sentence ends: . ! ? (and CJK ones) followed by space, and line breaks (list items).
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# Latin sentences end at a stop and a space; CJK ones at 。！？； with or without a space (a
+# citation written after the stop, "。[1]", keeps the sentence whole rather than move).
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*(?=[^\s\[])|\n+")
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
 

@@ -7,6 +7,7 @@ from megrez_search.agent.citations import (
     check_citations,
     cited_numbers,
     normalize_citations,
+    split_sentences,
     strip_citations,
     support_score,
 )
@@ -110,3 +111,13 @@ def test_markers_after_the_full_stop_and_lists_and_code_blocks():
 
 def test_strip_citations():
     assert strip_citations("It is 128 [1][2]. Yes [citation:3].") == "It is 128. Yes."
+
+
+def test_chinese_sentences_end_at_their_stop_without_a_space() -> None:
+    """Chinese writes no space after 。: each sentence keeps its own citation."""
+    answer = "zoneinfo 模块是在 Python 3.9 中加入的 [1]。它提供 IANA 时区支持 [2]。"
+    sentences = split_sentences(answer)
+    assert [(s.body, s.cited) for s in sentences] == [
+        ("zoneinfo 模块是在 Python 3.9 中加入的", [1]),
+        ("它提供 IANA 时区支持", [2]),
+    ]
