@@ -12,7 +12,7 @@ from megrez_search.ui.assets import head_script, launch_assets
 from megrez_search.ui.csp import content_security_policy
 from megrez_search.ui.guard import UserGuard
 from megrez_search.ui.layout import build_layout
-from megrez_search.ui.login import LOGIN_MESSAGE, login_guard, trust_forwarded_from
+from megrez_search.ui.login import login_guard, login_message, trust_forwarded_from
 from starlette.middleware import Middleware
 
 from megrez_search.settings import Settings
@@ -51,7 +51,7 @@ def launch_chat(
     demo.launch(
         # Typed as sync in Gradio, but its /login awaits a coroutine function (off-loop hashing).
         auth=guard.check if guard else None,  # type: ignore[arg-type]
-        auth_message=LOGIN_MESSAGE if guard else None,
+        auth_message=login_message(settings) if guard else None,
         app_kwargs={"middleware": middleware},
         server_name=host or settings.host,
         server_port=port or settings.port,

@@ -39,6 +39,18 @@ from megrez_search.store import LOCAL_USER, Store
 log = logging.getLogger(__name__)
 
 LOGIN_MESSAGE = "Sign in to Megrez Search (accounts: `megrez-search users add NAME`)."
+
+
+def login_message(settings: Settings) -> str:
+    """The login page's text. Gradio's form answers every refusal "Incorrect Credentials"
+    (a throttled attempt's wait is only in its 429), so the page states the throttle."""
+    return (
+        f"{LOGIN_MESSAGE} After {settings.login_free_failures} failed sign-ins, each further "
+        f"attempt must wait: 1 s, doubling up to {settings.login_max_wait_s:g} s. If a correct "
+        "password is refused, wait a moment and sign in again."
+    )
+
+
 HASH_THREADS = 2  # argon2 at once; more would only take CPU from the users being served
 
 Scope = MutableMapping[str, Any]

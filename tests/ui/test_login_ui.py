@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 from megrez_search.agent.api import SearchAgent
 from megrez_search.ui.app import ChatUI, TurnUpdate
+from megrez_search.ui.login import login_message
 
 from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
@@ -47,3 +48,11 @@ def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path)
         assert status.startswith("⚠")
         assert len(agent.turns(alice_thread, "alice")) == 2
         assert model.outputs == []  # no model call was made for the refused question
+
+
+def test_the_login_page_states_the_sign_in_throttle(tmp_path: Path) -> None:
+    """Gradio's form says only "Incorrect Credentials" to a throttled attempt: the page's own
+    text tells the user that, and how long, sign-ins wait after failures."""
+    settings = Settings(data_dir=tmp_path, login_free_failures=3, login_max_wait_s=120)
+    text = login_message(settings)
+    assert "After 3 failed sign-ins" in text and "up to 120 s" in text
