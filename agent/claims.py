@@ -53,6 +53,11 @@ _NEGATIONS = frozenset(
 )
 _STOP = word_list("stop_words.txt")
 _NEGATION_SCOPE = 4  # tokens after a negation that it negates
+#: A question with one of these (as `citations.question_words` spells "don't": "don") asks
+#: about a negated case, so a negation in its answer is the question's, not a new claim.
+_ASKED_NEGATIONS = _NEGATIONS | frozenset(
+    {"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "hasn", "haven", "shouldn"}
+)
 _NUMBER_REACH = 150  # characters either side of a number in which its subject must appear
 
 # Pairs read from opposites.txt, both ways.
@@ -206,8 +211,12 @@ def contradiction(sentence: str, passage: str, given: frozenset[str] = frozenset
         other = _OPPOSITE.get(word)
         if other and other in aligned_words and other not in words:
             return f"the passage says {other!r}, not {word!r}"
+    if given & _ASKED_NEGATIONS:
+        return ""  # a negative question ("if you don't pass one"): its answer repeats the "not"
     mine, theirs = _clauses(sentence), _clauses(aligned)
-    for word in (words & aligned_words) - _NEGATIONS - _STOP:
+    # The question's own words are the user's, not a claim: "the largest number base" is not
+    # contradicted by a passage's "if x is not a number".
+    for word in (words & aligned_words) - _NEGATIONS - _STOP - given:
         said, stated = _polarity(mine, word), _polarity(theirs, word)
         if said is not None and stated is not None and said != stated:
             verb, other = ("negated", "affirms") if said else ("affirmed", "negates")

@@ -102,3 +102,48 @@ def test_a_number_is_placed_by_the_question_words_too():
         "The default line width for textwrap.wrap is 70 characters [1].", [TEXTWRAP], given=given
     )
     assert [check.verdict for check in report.checks] == ["supported"]
+
+
+INT_DOCS = (  # the passage of the dev-set run, as the model read it
+    "Return an integer object constructed from a number or string x, or return 0 if no "
+    "arguments are given. If x defines __int__(), int(x) returns x.__int__(). If x defines "
+    "__index__(), it returns x.__index__(). If x defines __trunc__(), it returns x.__trunc__(). "
+    "For floating point numbers, this truncates towards zero. If x is not a number or if base "
+    "is given, then x must be a string, bytes, or bytearray instance representing an integer in "
+    "radix base. Optionally, the string can be preceded by + or - (with no space in between), "
+    "have leading zeros, be surrounded by whitespace, and have single underscores interspersed "
+    "between digits. A base-n integer string contains digits, each representing a value from 0 "
+    "to n-1. The values 0–9 can be represented by any Unicode decimal digit. The values 10–35 "
+    "can be represented by a to z (or A to Z). The default base is 10. The allowed bases are 0 "
+    "and 2–36."
+)
+GETPASS_DOCS = (
+    "getpass.getpass(prompt='Password: ', stream=None) Prompt the user for a password without "
+    "echoing. The user is prompted using the string prompt, which defaults to 'Password: '."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "passage"),
+    [
+        # dev-40: the question's "number" is not contradicted by "if x is not a number".
+        (
+            "What is the largest number base that int() accepts when parsing a string?",
+            "The largest number base that `int()` accepts when parsing a string is 36 [1].",
+            INT_DOCS,
+        ),
+        # dev-43: the answer repeats the question's own "don't".
+        (
+            "What prompt text does getpass.getpass() show if you don't pass one?",
+            (
+                "The prompt text shown by `getpass.getpass()` if you don't pass one is "
+                "'Password: ' [1]."
+            ),
+            GETPASS_DOCS,
+        ),
+    ],
+)
+def test_the_question_own_words_and_negations_are_not_contradictions(question, answer, passage):
+    """Both right answers were turned into "the sources don't say" in the dev-set run."""
+    report = check_citations(answer, [passage], given=question_words(question))
+    assert [check.verdict for check in report.checks] == ["supported"]
