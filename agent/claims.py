@@ -69,12 +69,13 @@ for _line in word_list("opposites.txt"):
 _THOUSANDS = re.compile(r"(?<=\d)[,_](?=\d{3}(?!\d))")
 _SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion)\b", re.IGNORECASE)
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
-_WORD_NUMBERS = {
-    word: str(value)
+#: Numbers written as English words (the decision rules' arithmetic reads them all).
+NUMBER_WORDS = {
+    word: value
     for value, word in enumerate(
         [
             "zero",
-            "_",
+            "one",
             "two",
             "three",
             "four",
@@ -86,9 +87,20 @@ _WORD_NUMBERS = {
             "ten",
             "eleven",
             "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
         ]
     )
-    if word != "_"  # "one" is a pronoun as often as a number
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+# A claim's numbers spelt as words: up to twelve, and not "one", a pronoun as often as a number.
+_WORD_NUMBERS = {
+    word: str(value) for word, value in NUMBER_WORDS.items() if value <= 12 and word != "one"
 }
 _WORD_NUMBER_RE = re.compile(r"\b(?:" + "|".join(_WORD_NUMBERS) + r")\b", re.IGNORECASE)
 _ZH_DIGITS = dict(

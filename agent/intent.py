@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from megrez_search.agent.claims import zh_numeral
+from megrez_search.agent.claims import NUMBER_WORDS, zh_numeral
 from megrez_search.agent.word_lists import word_list
 
 #: Log-likelihood units added to the search-vs-answer margin for each kind.
@@ -82,35 +82,7 @@ def is_chit_chat(text: str) -> bool:
 # --- arithmetic --------------------------------------------------------------------------
 
 _ZH_NUMERAL_RE = re.compile("[零〇一二两三四五六七八九十百千万]+")
-_EN_NUMBERS = {
-    word: value
-    for value, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
-_EN_NUMBERS |= {"ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12}
+_EN_NUMBERS = NUMBER_WORDS | {"hundred": 100, "thousand": 1000, "dozen": 12}
 _EN_NUMBER_RE = re.compile(r"\b(?:" + "|".join(_EN_NUMBERS) + r")\b")
 
 
