@@ -160,6 +160,49 @@ def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
     assert not offenders
 
 
+DIALECT_MODULE = "megrez_search.agent.dialect"
+
+
+def _tree(module: str) -> ast.Module:
+    return ast.parse(MODULES[module].read_text(encoding="utf-8"))
+
+
+def test_only_the_dialect_module_looks_at_what_a_dialect_is() -> None:
+    """Behaviour that differs per dialect is a method of the dialect object: no module asks
+    which dialect it has (`isinstance(..., MegrezDialect)`) or reads a capability flag."""
+    dialect_types = {
+        node.name for node in ast.walk(_tree(DIALECT_MODULE)) if isinstance(node, ast.ClassDef)
+    }
+    offenders = set()
+    for module in MODULES:
+        if module == DIALECT_MODULE:
+            continue
+        for node in ast.walk(_tree(module)):
+            if isinstance(node, ast.Attribute) and node.attr == "native_function_calls":
+                offenders.add(f"{module}: reads native_function_calls")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"isinstance", "type"}
+                and len(node.args) == 2
+                and {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+                & (dialect_types - {"ModelAsk"})
+            ):
+                offenders.add(f"{module}: isinstance on a dialect type")
+    assert offenders == set()
+
+
+def test_one_type_is_named_dialect() -> None:
+    named = {
+        module
+        for module in MODULES
+        for node in ast.walk(_tree(module))
+        if (isinstance(node, ast.ClassDef) and node.name == "Dialect")
+        or (isinstance(node, ast.Name) and node.id == "Dialect" and isinstance(node.ctx, ast.Store))
+    }
+    assert named == {DIALECT_MODULE}
+
+
 #: The threads and event loops the request path still starts, each a named executor (the
 #: async item of issue 23 shrinks this list): module -> the functions that may.
 BRIDGES_ALLOWED = {
@@ -170,10 +213,6 @@ BRIDGES_ALLOWED = {
     "megrez_search.retrieval.static_site": {"__init__"},  # the served folder of an index
 }
 BRIDGE_LAYERS = {"megrez_search.agent", "megrez_search.retrieval", "megrez_search.server"}
-
-
-def _tree(module: str) -> ast.Module:
-    return ast.parse(MODULES[module].read_text(encoding="utf-8"))
 
 
 def _bridges(module: str) -> set[str]:
