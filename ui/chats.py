@@ -195,8 +195,11 @@ class ChatModels:
                     copied += 1
                 except MegrezSearchError:
                     log.warning("skipped the model choice of %r from %s", key, path)
-        path.rename(path.with_name(path.name + ".imported"))
         log.info("imported %d chat model choices from %s", copied, path)
+        try:
+            path.rename(path.with_name(path.name + ".imported"))
+        except OSError:  # imported again next start: choices already set are kept
+            log.warning("could not rename %s after importing it", path, exc_info=True)
         return copied
 
 
