@@ -2,6 +2,7 @@
 #   make run   - create .venv if missing, install, start the app on the embedded model
 #   make test  - install what the tests need (Python and Debian packages), lint, run them
 #   make lint  - ruff check, ruff format --check and mypy (config in pyproject.toml)
+#   make layers - the layer order and any import that breaks it (tools/layers.py)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEB_PACKAGES := python3.11-doc espeak-ng chromium sox postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-deps install lint bench eval-all demo clean
+.PHONY: run test test-deps install lint layers bench eval-all demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,9 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python tests/typecheck.py
+
+layers:
+	$(PYTHON) -m tools.layers
 
 test: test-deps lint
 	$(BIN)/python -m pytest

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,12 +36,17 @@ from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
-from megrez_search.agent.turn_lock import DatabaseTurnLock, ThreadBusyError, TurnLock
+from megrez_search.agent.turn_lock import (
+    DatabaseTurnLock,
+    ThreadBusyError,
+    ThreadLocks,
+    TurnLock,
+)
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
 from megrez_search.settings import MAX_PAGES, Settings
-from megrez_search.store import LOCAL_USER, ThreadInfo, open_store, thread_key
+from megrez_search.store import LOCAL_USER, Store, ThreadInfo, open_store, thread_key
 from megrez_search.store.text import UnstorableTextError, check_storable
 
 log = logging.getLogger(__name__)
@@ -83,11 +88,14 @@ class SearchAgent:
         runtime: Runtime | None = None,
         *,
         clock: Callable[[], datetime] = datetime.now,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime if runtime is not None else load_runtime(settings)
         self._deps = AgentDeps(self.runtime, settings, clock=clock)
-        self.store = open_store(settings)
+        # A `store` given is shared (another agent of this process opened it and closes it).
+        self._owns_store = store is None
+        self.store = store if store is not None else open_store(settings)
         self._checkpointer = self.store.checkpointer
         self._threads = self.store.threads
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
@@ -98,7 +106,7 @@ class SearchAgent:
         self._turn_lock: TurnLock = DatabaseTurnLock(
             self.store.database, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
         )
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks = ThreadLocks()
         self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
         self._guard = threading.Lock()
 
@@ -331,7 +339,8 @@ class SearchAgent:
         self._threads.delete(user, thread_id)
 
     def close(self) -> None:
-        self.store.close()
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> Self:
         return self
@@ -376,17 +385,9 @@ class SearchAgent:
         now = datetime.now().isoformat(timespec="microseconds")
         self._threads.record(user, thread_id, title, len(questions), now)
 
-    @contextmanager
-    def _thread_lock(self, thread_id: str) -> Iterator[None]:
+    def _thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
         """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
-        with self._guard:
-            lock = self._locks.setdefault(thread_id, threading.Lock())
-        if not lock.acquire(timeout=self.settings.turn_wait_s):
-            raise ThreadBusyError()
-        try:
-            yield
-        finally:
-            lock.release()
+        return self._locks.hold(thread_id, self.settings.turn_wait_s)
 
 
 def _turn_of(message: Message) -> Turn:

@@ -43,6 +43,46 @@ class ThreadBusyError(MegrezSearchError):
         super().__init__(message)
 
 
+class ThreadLocks:
+    """This process's turn of each conversation: one lock per conversation while a turn holds
+    or waits for it, dropped when the last one lets go (no entry outlives its turns)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # key -> (lock, users)
+
+    def __len__(self) -> int:
+        """Conversations with a turn holding or waiting for their lock."""
+        with self._guard:
+            return len(self._locks)
+
+    def _let_go(self, key: str) -> None:
+        with self._guard:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    @contextmanager
+    def hold(self, key: str, wait_s: float) -> Iterator[None]:
+        """Hold `key`'s lock, waited for at most `wait_s` (`ThreadBusyError` after that)."""
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            if not lock.acquire(timeout=wait_s):
+                raise ThreadBusyError()
+        except BaseException:
+            self._let_go(key)
+            raise
+        try:
+            yield
+        finally:
+            lock.release()
+            self._let_go(key)
+
+
 class TurnLock(Protocol):
     """Leases on conversations; `hold` is the whole interface the agent uses."""
 

@@ -103,8 +103,7 @@ class StateCacheFigures:
 
 def _question_steps(model: ChatModel, question: str, answer_tokens: int) -> None:
     """One question as the agent runs it with the generic dialect: decide, then answer."""
-    from megrez_search.agent.dialect import Dialect
-    from megrez_search.agent.dialects import generic_decide_messages, generic_decide_options
+    from megrez_search.agent.dialect import Dialect, generic_decide_messages, generic_decide_options
     from megrez_search.agent.state import Context
 
     model.choose(generic_decide_messages(question), generic_decide_options())

@@ -1,81 +1,36 @@
 """The layers of `megrez_search`, read from the source with `ast` (nothing is imported).
 
-Data flows one way: cli → (ui, server, evaluation) → agent → (runtime, retrieval) → settings.
+The order itself is `tools.layers.LAYERS` (`make layers` prints it and any arrow that breaks
+it); these tests check the same table with the same code, plus the rules within layers.
 """
 
 from __future__ import annotations
 
 import ast
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tools.layers import (
+    LAYERS,
+    REPO,
+    broken_arrows,
+    imports_of,
+    layer_of,
+    level_of,
+    main,
+    source_files,
+)
+
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-PACKAGE_DIRS: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
-
-#: layer -> the layers it must never import
-FORBIDDEN = {
-    "runtime": {"agent", "retrieval", "ui", "server", "evaluation", "cli"},
-    "retrieval": {"agent", "runtime", "ui", "server", "evaluation", "cli"},
-    "agent": {"ui", "server", "evaluation", "cli"},
-    "evaluation": {"ui", "server", "cli"},
-    "server": {"ui", "evaluation", "cli"},
-    "ui": {"server", "evaluation", "cli"},
-    "store": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli", "accounts"},
-    "accounts": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli"},
-    "prompts": {"agent", "runtime", "retrieval", "ui", "server", "evaluation", "cli"},
-}
-GROUND_FLOOR = {"settings", "errors"}
 MAX_MODULE_LINES = 400
-
-
-def source_files() -> Iterator[tuple[str, Path]]:
-    """(dotted module name, path) of every module of the package, wherever its folder is."""
-    for package, folder in PACKAGE_DIRS.items():
-        root = REPO / folder
-        for path in sorted(root.rglob("*.py")):
-            relative = path.relative_to(root).with_suffix("")
-            parts = [p for p in relative.parts if p != "__init__"]
-            if package == "megrez_search" and parts and parts[0] in _mapped_children():
-                continue  # listed under its own mapping
-            yield ".".join([package, *parts]), path
-
-
-def _mapped_children() -> set[str]:
-    return {name.split(".")[1] for name in PACKAGE_DIRS if name.count(".") == 1}
-
-
-def imports_of(module: str, path: Path) -> set[str]:
-    """Absolute names of what `module` imports (relative imports resolved)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-    return found
-
-
-def layer_of(module: str) -> str | None:
-    parts = module.split(".")
-    if parts[0] != "megrez_search" or len(parts) < 2:
-        return None
-    return parts[1]
-
-
 MODULES = dict(source_files())
+
+
+def short(layer: str | None) -> str | None:
+    """`megrez_search.agent` -> `agent` (the layer's last name)."""
+    return layer.rsplit(".", 1)[-1] if layer else None
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
@@ -84,11 +39,41 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found == listed
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_layer_imports_point_down(module: str) -> None:
-    layer = layer_of(module)
-    imported = {layer_of(name) for name in imports_of(module, MODULES[module])}
-    assert not imported & FORBIDDEN.get(layer or "", set()), f"{module} imports {imported}"
+def test_every_module_is_in_a_declared_layer() -> None:
+    assert {module for module in MODULES if layer_of(module) is None} == set()
+
+
+def test_layer_imports_point_down() -> None:
+    assert [str(arrow) for arrow in broken_arrows(MODULES)] == []
+
+
+def test_the_layer_check_finds_an_arrow_that_points_up(tmp_path: Path) -> None:
+    """A store module importing the agent, and a sibling import (runtime -> retrieval)."""
+    up = tmp_path / "up.py"
+    up.write_text("from megrez_search.agent.api import SearchAgent\n", encoding="utf-8")
+    side = tmp_path / "side.py"
+    side.write_text("from ..retrieval import fetch\n", encoding="utf-8")
+    modules = {"megrez_search.store.up": up, "megrez_search.runtime.side": side}
+    found = {(a.module, a.target_layer) for a in broken_arrows(modules)}
+    assert found == {
+        ("megrez_search.store.up", "megrez_search.agent"),
+        ("megrez_search.runtime.side", "megrez_search.retrieval"),
+    }
+
+
+def test_make_layers_prints_the_order_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main() == 0
+    printed = capsys.readouterr().out
+    assert printed.index("megrez_search.cli") < printed.index("megrez_search.agent")
+    assert "No import breaks the order." in printed
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "\nlayers:" in makefile and "-m tools.layers" in makefile
+
+
+def test_the_ground_floor_is_below_every_layer() -> None:
+    bottom = {name for level in LAYERS[:2] for name in level}
+    assert bottom == {"megrez_search.errors", "megrez_search.settings"}
+    assert all(level_of(layer) >= 2 for level in LAYERS[2:] for layer in level)
 
 
 def test_no_bare_imports_of_the_layer_folders() -> None:
@@ -130,26 +115,21 @@ def test_no_import_cycles_between_modules() -> None:
         visit(module, [])
 
 
-def test_the_ground_floor_imports_no_layer() -> None:
-    for name in GROUND_FLOOR:
-        module = f"megrez_search.{name}"
-        imported = {layer_of(n) for n in imports_of(module, MODULES[module])}
-        assert imported <= GROUND_FLOOR | {None}, module
-
-
 def test_retrieval_takes_policies_not_the_settings() -> None:
     """Retrieval is told what it needs by small policies (retrieval/policy.py), built from the
     settings by the agent layer: of the ground floor it imports only the errors."""
     offenders = {
-        module: sorted(name for name in imports_of(module, path) if layer_of(name) == "settings")
+        module: sorted(
+            name for name in imports_of(module, path) if short(layer_of(name)) == "settings"
+        )
         for module, path in MODULES.items()
-        if layer_of(module) == "retrieval"
+        if short(layer_of(module)) == "retrieval"
     }
     assert not {module: names for module, names in offenders.items() if names}
     annotated = {
         module
         for module, path in MODULES.items()
-        if layer_of(module) == "retrieval"
+        if short(layer_of(module)) == "retrieval"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Name) and node.id == "Settings"
     }
@@ -169,7 +149,7 @@ def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
     """No `... == "megrez"` outside agent/dialect.py and the runtime's backends."""
     offenders = set()
     for module, path in MODULES.items():
-        if layer_of(module) == "runtime" or module == "megrez_search.agent.dialect":
+        if short(layer_of(module)) == "runtime" or module == "megrez_search.agent.dialect":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Compare):
@@ -178,3 +158,93 @@ def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
                 if names & {"megrez", "generic"}:
                     offenders.add(module)
     assert not offenders
+
+
+DIALECT_MODULE = "megrez_search.agent.dialect"
+
+
+def _tree(module: str) -> ast.Module:
+    return ast.parse(MODULES[module].read_text(encoding="utf-8"))
+
+
+def test_only_the_dialect_module_looks_at_what_a_dialect_is() -> None:
+    """Behaviour that differs per dialect is a method of the dialect object: no module asks
+    which dialect it has (`isinstance(..., MegrezDialect)`) or reads a capability flag."""
+    dialect_types = {
+        node.name for node in ast.walk(_tree(DIALECT_MODULE)) if isinstance(node, ast.ClassDef)
+    }
+    offenders = set()
+    for module in MODULES:
+        if module == DIALECT_MODULE:
+            continue
+        for node in ast.walk(_tree(module)):
+            if isinstance(node, ast.Attribute) and node.attr == "native_function_calls":
+                offenders.add(f"{module}: reads native_function_calls")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"isinstance", "type"}
+                and len(node.args) == 2
+                and {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+                & (dialect_types - {"ModelAsk"})
+            ):
+                offenders.add(f"{module}: isinstance on a dialect type")
+    assert offenders == set()
+
+
+def test_one_type_is_named_dialect() -> None:
+    named = {
+        module
+        for module in MODULES
+        for node in ast.walk(_tree(module))
+        if (isinstance(node, ast.ClassDef) and node.name == "Dialect")
+        or (isinstance(node, ast.Name) and node.id == "Dialect" and isinstance(node.ctx, ast.Store))
+    }
+    assert named == {DIALECT_MODULE}
+
+
+#: The threads and event loops the request path still starts, each a named executor (the
+#: async item of issue 23 shrinks this list): module -> the functions that may.
+BRIDGES_ALLOWED = {
+    "megrez_search.agent.generation": {"generate"},  # a model call's worker thread
+    "megrez_search.agent.api": {"astream"},  # an async server's turn in a worker thread
+    "megrez_search.retrieval.sync_bridge": {"run_sync"},  # a fetch step's event loop
+    "megrez_search.retrieval.index": {"build_index"},  # the crawl of `index build`
+    "megrez_search.retrieval.static_site": {"__init__"},  # the served folder of an index
+}
+BRIDGE_LAYERS = {"megrez_search.agent", "megrez_search.retrieval", "megrez_search.server"}
+
+
+def _bridges(module: str) -> set[str]:
+    """The functions of `module` that name `asyncio.run` or `threading.Thread`."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = function or node.name  # the outermost function owns nested ones
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module in {"asyncio", "threading"}
+            and {a.name for a in node.names} & {"run", "Thread"}
+        ):
+            found.add(function or "<module>")
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in {("asyncio", "run"), ("threading", "Thread")}
+        ):
+            found.add(function or "<module>")
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(_tree(module), "")
+    return found
+
+
+def test_no_new_thread_or_event_loop_in_the_request_path() -> None:
+    found = {
+        module: bridges
+        for module in MODULES
+        if layer_of(module) in BRIDGE_LAYERS and (bridges := _bridges(module))
+    }
+    assert found == BRIDGES_ALLOWED

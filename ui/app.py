@@ -67,7 +67,8 @@ class ChatUI:
         self.agent = agent
         self.settings = settings
         self.agents = Agents(agent, settings)
-        self.chat_models = ChatModels(settings.data_dir / "ui.sqlite")
+        self.chat_models = ChatModels(agent.store.threads)
+        self.chat_models.import_file(settings.data_dir / "ui.sqlite")
         self.limits = ui_limits(settings)
 
     # --- chats ----------------------------------------------------------------------------
@@ -154,8 +155,7 @@ class ChatUI:
         user = user_of(request)
         if thread_id:
             try:
-                self.agent.delete_thread(thread_id, user)
-                self.chat_models.forget(user, thread_id)
+                self.agent.delete_thread(thread_id, user)  # its model choice with it
             except Exception:
                 log.exception("cannot delete conversation %s", thread_id)
                 return (

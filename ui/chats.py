@@ -9,7 +9,9 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from megrez_search.agent.api import AskRequest, SearchAgent, ThreadInfo
@@ -17,8 +19,9 @@ from megrez_search.agent.retrieval_policy import index_store
 from megrez_search.retrieval.index_store import list_indexes
 from megrez_search.ui.export import conversation_markdown, export_name
 
+from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, thread_key
+from megrez_search.store import LOCAL_USER, Store, ThreadIndex
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +126,21 @@ class TurnAsked:
 
 
 class Agents:
-    """One agent per configured model, made when a chat first picks it; all share the
-    conversation store, so any chat can switch model between questions."""
+    """The agent of each configured model, made under a lock when a chat first picks it; all
+    share the default agent's store (one store per process), so any chat can switch model
+    between questions."""
 
     def __init__(
         self,
         default: SearchAgent,
         settings: Settings,
-        make: Callable[[Settings], SearchAgent] = SearchAgent,
+        make: Callable[[Settings, Store], SearchAgent] | None = None,
     ) -> None:
         self.default = default
         self.settings = settings
-        self._make = make
+        self._make = make or (lambda s, store: SearchAgent(s, store=store))
         self._agents: dict[str, SearchAgent] = {settings.model: default}
+        self._lock = threading.Lock()
 
     @property
     def choices(self) -> list[str]:
@@ -144,50 +149,58 @@ class Agents:
     def get(self, spec: str | None) -> SearchAgent:
         if not spec or spec not in self.choices:
             return self.default
-        if spec not in self._agents:
-            self._agents[spec] = self._make(self.settings.model_copy(update={"model": spec}))
-        return self._agents[spec]
+        with self._lock:  # two first requests for one model build one agent
+            if spec not in self._agents:
+                settings = self.settings.model_copy(update={"model": spec})
+                self._agents[spec] = self._make(settings, self.default.store)
+            return self._agents[spec]
 
     def all(self) -> list[SearchAgent]:
-        return list(self._agents.values())
+        with self._lock:
+            return list(self._agents.values())
 
 
 class ChatModels:
-    """The model each chat last used (the picker is per chat), kept beside the data."""
+    """The model each chat last used (the picker is per chat): a column of the conversation
+    store, so every replica on one database shows the same choice."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._conn:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS chat_models (thread_id TEXT PRIMARY KEY, model TEXT)"
-            )
+    def __init__(self, threads: ThreadIndex) -> None:
+        self._threads = threads
 
     def get(self, user: str, thread_id: str | None) -> str | None:
-        if not thread_id:
-            return None
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT model FROM chat_models WHERE thread_id = ?", (thread_key(user, thread_id),)
-            ).fetchone()
-        return str(row[0]) if row else None
+        return self._threads.model(user, thread_id) if thread_id else None
 
     def set(self, user: str, thread_id: str | None, model: str | None) -> None:
-        if not thread_id or not model:
-            return
-        with self._lock, self._conn:
-            self._conn.execute(
-                "INSERT INTO chat_models VALUES (?, ?) "
-                "ON CONFLICT(thread_id) DO UPDATE SET model = excluded.model",
-                (thread_key(user, thread_id), model),
-            )
+        if thread_id and model:
+            now = datetime.now().isoformat(timespec="microseconds")
+            self._threads.set_model(user, thread_id, model, now)
 
-    def forget(self, user: str, thread_id: str) -> None:
-        with self._lock, self._conn:
-            self._conn.execute(
-                "DELETE FROM chat_models WHERE thread_id = ?", (thread_key(user, thread_id),)
-            )
+    def import_file(self, path: Path) -> int:
+        """Copy the choices of an older version's `ui.sqlite` (`chat_models` table) into the
+        store, for the chats it has and no choice of their own; the file is then renamed
+        `*.imported` so this runs once. The number of choices copied."""
+        if not path.is_file():
+            return 0
+        with closing(sqlite3.connect(path)) as conn:
+            try:
+                rows = conn.execute("SELECT thread_id, model FROM chat_models").fetchall()
+            except sqlite3.Error:
+                rows = []
+        copied = 0
+        for key, model in rows:
+            user, _, thread_id = str(key).rpartition(":")  # thread ids have no ':'
+            if model and self._threads.model(user, thread_id) is None:
+                try:
+                    self.set(user, thread_id, str(model))
+                    copied += 1
+                except MegrezSearchError:
+                    log.warning("skipped the model choice of %r from %s", key, path)
+        log.info("imported %d chat model choices from %s", copied, path)
+        try:
+            path.rename(path.with_name(path.name + ".imported"))
+        except OSError:  # imported again next start: choices already set are kept
+            log.warning("could not rename %s after importing it", path, exc_info=True)
+        return copied
 
 
 def followup_questions(agent: SearchAgent, thread_id: str, user: str) -> list[str]:

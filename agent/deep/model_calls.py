@@ -1,9 +1,8 @@
-"""The model's part in deep mode, per dialect, always with a deterministic fallback.
+"""The model's part in deep mode, always with a deterministic fallback.
 
-- generic: the plan is a JSON list forced by a llama.cpp grammar (`plan.PLAN_GRAMMAR`); the
-  reflection is a choice on likelihoods among the bridge candidates the pages name.
-- megrez: its native protocol — `googleWebSearch` calls for the plan and for any search the
-  notes still need ("enough" or no call = nothing missing).
+What is asked and how the reply is read is the dialect's (agent/dialect.py: a generic model's
+plan is a JSON list forced by a grammar and its reflection a choice on likelihoods among the
+bridge candidates; Megrez writes `googleWebSearch` calls for both).
 Every function returns what the model contributed (possibly nothing) and never raises for a
 model failure: the caller falls back to the deterministic plan or candidates.
 
@@ -17,24 +16,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import megrez_system_prompt
+from megrez_search.agent.dialect import ModelAsk, notes_text
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import render
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.megrez_format import STOP
 from megrez_search.runtime.prefill_progress import reporting_prefill
 
-from .plan import PLAN_GRAMMAR, parse_json_plan, parse_search_calls
 from .state import DeepState
 
 log = logging.getLogger(__name__)
-PLAN_MAX_TOKENS = 80
-REFLECT_MAX_TOKENS = 160
 #: Bridge candidates the generic model chooses among.
 CHOICE_OPTIONS = 4
 
@@ -88,9 +82,17 @@ def _call(
         return None
 
 
-def _megrez_messages(state: DeepState, deps: AgentDeps, text: str) -> list[Message]:
-    system = megrez_system_prompt(deps.clock(), search=True)
-    return [Message("system", system), *state.history, Message("user", text)]
+def _ask(
+    state: DeepState,
+    deps: AgentDeps,
+    ask: ModelAsk,
+    usage: Usage,
+    deadline: float,
+    what: str,
+) -> list[str] | None:
+    """What the model's reply to `ask` says (None when the call failed or never started)."""
+    output = _call(state, deps, ask.messages, ask.sampling, usage, deadline, what)
+    return None if output is None else ask.parse(output)
 
 
 def propose_subquestions(
@@ -98,36 +100,17 @@ def propose_subquestions(
 ) -> list[str]:
     """The model's sub-questions for the question (unvalidated; [] when it gave none)."""
     most = deps.settings.deep_max_subquestions
-    if deps.dialect.native_function_calls:
-        text = render("deep", "megrez_plan", most=most, question=state.question)
-        sampling = Sampling(max_tokens=PLAN_MAX_TOKENS * 2, stop=STOP)
-        messages = _megrez_messages(state, deps, text)
-        return parse_search_calls(
-            _call(state, deps, messages, sampling, usage, deadline, "plan") or ""
-        )
-    messages = [
-        Message("system", render("deep", "plan_system", most=most)),
-        *state.history,
-        Message("user", render("deep", "plan_user", question=state.question)),
-    ]
-    sampling = Sampling(max_tokens=PLAN_MAX_TOKENS, grammar=PLAN_GRAMMAR)
-    return parse_json_plan(_call(state, deps, messages, sampling, usage, deadline, "plan") or "")
+    ask = deps.dialect.plan_ask(deps.clock(), state.history, state.question, most)
+    return _ask(state, deps, ask, usage, deadline, "plan") or []
 
 
-def _notes_text(notes: Sequence[dict[str, Any]]) -> str:
-    return "\n".join(f"- {n['subquestion']}: {n['text'] or '(nothing found)'}" for n in notes)
-
-
-def megrez_more_queries(
+def more_queries(
     state: DeepState, deps: AgentDeps, usage: Usage, deadline: float
 ) -> list[str] | None:
-    """Megrez's own view of what is missing: its new queries, [] for "enough", None when
-    the call failed (the caller falls back to the bridge candidates)."""
-    text = render("deep", "megrez_reflect", question=state.question, notes=_notes_text(state.notes))
-    sampling = Sampling(max_tokens=REFLECT_MAX_TOKENS, stop=STOP)
-    messages = _megrez_messages(state, deps, text)
-    output = _call(state, deps, messages, sampling, usage, deadline, "reflection")
-    return None if output is None else parse_search_calls(output)
+    """The model's own view of what is missing: its new queries, [] for "enough", None when
+    it has no view of its own or the call failed (the caller searches the bridges)."""
+    ask = deps.dialect.reflect_ask(deps.clock(), state.history, state.question, state.notes)
+    return None if ask is None else _ask(state, deps, ask, usage, deadline, "reflection")
 
 
 def rank_candidates(
@@ -145,7 +128,7 @@ def rank_candidates(
     options = [render("deep", "reflect_option", candidate=c) for c in shown]
     # Scoring reads the prompt once per option: only the first round's notes, kept short.
     first = [n for n in state.notes if n.get("round") == 1 and not n.get("whole")]
-    notes = _notes_text(first or state.notes[:1])
+    notes = notes_text(first or state.notes[:1])
     messages = [
         Message("system", render("deep", "reflect_system")),
         Message("user", render("deep", "reflect_user", question=state.question, notes=notes)),

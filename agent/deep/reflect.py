@@ -3,10 +3,10 @@
 Missing means: the first round's pages named something the question refers to ("another
 module", "the built-in introduced by PEP 553") that has not been researched yet, or a
 follow-up that found nothing. The new searches pair each named thing (bridge) with the
-keywords of the part of the question still to answer. The generic model orders the bridge
-candidates by likelihood; Megrez says itself what to search (or "enough"). Rounds and time
-are budgeted: a reflection that wants more than the budget allows ends the research and
-records why, and the answer says so.
+keywords of the part of the question still to answer. The dialect says how: a generic model
+orders the bridge candidates by likelihood; Megrez says itself what to search (or
+"enough"). Rounds and time are budgeted: a reflection that wants more than the budget allows
+ends the research and records why, and the answer says so.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from megrez_search.runtime import Usage
 
 from .bridge import followup_query, target_keywords
 from .common import deadline, deep_step, remaining, stopped
-from .model_calls import megrez_more_queries, rank_candidates
+from .model_calls import more_queries, rank_candidates
 from .research import subquestion
 from .state import DeepState
 
@@ -50,16 +50,14 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
     if state.round > 1 and any(n["text"] for n in this_round if n.get("followup")):
         return []  # a follow-up found its answer: the bridge held
     most = deps.settings.deep_followups
-    if deps.dialect.native_function_calls:
-        queries = megrez_more_queries(state, deps, usage, deadline(state.started, deps))
-        if queries is not None:
-            items = [subquestion(q, state, deps, state.round + 1) for q in queries]
-            return [i | {"followup": True} for i in items if i["query"].lower() not in searched][
-                :most
-            ]
-    bridges = _bridges(state)
-    if not deps.dialect.native_function_calls:
-        bridges = rank_candidates(state, deps, bridges, usage, deadline(state.started, deps))
+    queries = more_queries(state, deps, usage, deadline(state.started, deps))
+    if queries is not None:
+        items = [subquestion(q, state, deps, state.round + 1) for q in queries]
+        return [i | {"followup": True} for i in items if i["query"].lower() not in searched][:most]
+    bridges = deps.dialect.order_bridges(
+        _bridges(state),
+        lambda found: rank_candidates(state, deps, found, usage, deadline(state.started, deps)),
+    )
     target = _target(state)
     keywords = target_keywords(target, state.question)
     items = []

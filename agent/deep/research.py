@@ -58,10 +58,9 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
     """2-5 sub-questions: the question's own parts plus the model's (validated) proposals."""
     usage = Usage()
     started = time.monotonic()
-    # Megrez plans itself; a small generic model is asked only when the question does not
-    # split into parts on its own (its proposals are mostly copies of a split question).
+    # Whether the model adds sub-questions to the question's own parts is the dialect's.
     parts = decompose(state.question, deps.settings.deep_max_subquestions)
-    ask_model = deps.dialect.native_function_calls or len(parts) < 2
+    ask_model = deps.dialect.asks_model_to_plan(parts)
     proposals = (
         propose_subquestions(state, deps, usage, deadline(started, deps)) if ask_model else []
     )

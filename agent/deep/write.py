@@ -88,8 +88,7 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
     written: list[str] = []
     error: str | None = None
     if not stopped:
-        # Generic: one paragraph — the direct answer; the sections carry the detail.
-        stop = deps.dialect.answer_stop if deps.dialect.native_function_calls else ("\n\n",)
+        stop = deps.dialect.deep_answer_stop
         sampling = sampling_for(deps.settings, deps.settings.deep_answer_max_tokens, stop)
 
         def keep(chunk: str) -> bool:

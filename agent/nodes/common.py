@@ -10,7 +10,7 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialects import history_messages
+from megrez_search.agent.dialect import history_messages
 from megrez_search.agent.events import StepEvent
 from megrez_search.agent.state import AgentState
 from megrez_search.retrieval.scripts import language_of

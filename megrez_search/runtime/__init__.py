@@ -6,9 +6,9 @@ for chunk in runtime.stream([Message("user", "Hi")], Sampling()):
 """
 
 from .base import (
+    ChatFormat,
     ChatModel,
     Choice,
-    Dialect,
     InputError,
     Message,
     ModelCallError,
@@ -21,9 +21,9 @@ from .registry import load_model, load_runtime, parse_model_spec
 from .runtime import Perception, Runtime
 
 __all__ = [
+    "ChatFormat",
     "ChatModel",
     "Choice",
-    "Dialect",
     "InputError",
     "Message",
     "ModelCallError",

@@ -17,7 +17,8 @@ from typing import Literal
 from megrez_search.errors import MegrezSearchError
 
 Role = Literal["system", "user", "assistant", "observation"]
-Dialect = Literal["megrez", "generic"]
+#: The chat template and tool protocol a model was trained with (see agent/dialect.py).
+ChatFormat = Literal["megrez", "generic"]
 Modality = Literal["text", "image", "audio"]
 
 
@@ -104,7 +105,7 @@ class ChatModel(ABC):
     """A chat model backend. Heavy weights load lazily, once per process (see registry)."""
 
     name: str = "model"
-    dialect: Dialect = "generic"
+    dialect: ChatFormat = "generic"
     #: What the backend understands natively; the Runtime perceives the rest into text.
     modalities: frozenset[Modality] = frozenset({"text"})
 

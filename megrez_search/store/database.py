@@ -80,6 +80,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE megrez_users ADD COLUMN session_stamp TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    (
+        6,
+        (
+            # The model a chat last used, beside its row, so replicas on one database agree
+            # (it lived in each UI process's own ui.sqlite before; ui/chats.py imports it).
+            "ALTER TABLE megrez_threads ADD COLUMN model TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6567726570  # pg_advisory_lock key: replicas starting together migrate once

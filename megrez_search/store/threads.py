@@ -9,6 +9,7 @@ A row is written after a turn is recorded in the checkpointer, with the count of
 read back from it: a turn killed before its end (it is then absent from the conversation) lists
 nothing and counts nothing, and a count that a crash between the two writes left behind is
 set right by the conversation's next turn. A conversation with no question is not listed.
+The row also keeps the model the chat last used (the UI's per-chat picker).
 """
 
 from __future__ import annotations
@@ -64,8 +65,26 @@ class ThreadIndex:
         self._db.execute(
             "INSERT INTO megrez_threads (thread_id, title, created_at, updated_at, turns, owner, "
             "public_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
-            "updated_at = excluded.updated_at, turns = excluded.turns",
+            "updated_at = excluded.updated_at, turns = excluded.turns, "
+            "title = COALESCE(megrez_threads.title, excluded.title)",
             (thread_key(user, thread_id), title[:120], now, now, turns, user, thread_id),
+        )
+
+    def model(self, user: str, thread_id: str) -> str | None:
+        """The model `user`'s `thread_id` last used (None: never chosen)."""
+        rows = self._db.execute(
+            "SELECT model FROM megrez_threads WHERE thread_id = ?", (thread_key(user, thread_id),)
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+    def set_model(self, user: str, thread_id: str, model: str, now: str) -> None:
+        """Remember the chat's model; a chat not recorded yet gets an unlisted row (no turns,
+        no title: its first recorded turn gives it one)."""
+        self._db.execute(
+            "INSERT INTO megrez_threads (thread_id, title, created_at, updated_at, turns, owner, "
+            "public_id, model) VALUES (?, NULL, ?, ?, 0, ?, ?, ?) ON CONFLICT (thread_id) "
+            "DO UPDATE SET model = excluded.model",
+            (thread_key(user, thread_id), now, now, user, thread_id, model),
         )
 
     def list(self, user: str) -> list[ThreadInfo]:

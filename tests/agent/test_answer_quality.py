@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.citations import check_citations, question_words
-from megrez_search.agent.dialects import generic_decide_options
+from megrez_search.agent.dialect import generic_decide_options
 from megrez_search.agent.events import TokenEvent
 from megrez_search.agent.grounding import ground
 from megrez_search.agent.intent import decision_prior, is_time_sensitive

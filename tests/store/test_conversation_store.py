@@ -114,3 +114,26 @@ def test_a_turn_killed_mid_way_leaves_the_past_chats_as_the_conversation(
         agent.invoke(AskRequest("After the crash?", search=False, thread_id="kept"))
         assert [(t.thread_id, t.turns) for t in agent.threads()] == [("kept", 2)]
         assert len(agent.turns("kept")) == 4
+
+
+def test_a_chat_keeps_its_model_in_the_store(store_settings: Settings) -> None:
+    """The per-chat model is a column of the conversation row: set before the chat's first
+    turn is recorded (an unlisted row), kept when the turn lists it with its title, gone
+    with the chat."""
+    database = open_database(store_settings)
+    try:
+        index = ThreadIndex(database)
+        index.set_model("alice", "t1", "second", "2026-01-01T00:00:00")
+        assert index.list("alice") == []  # chosen, nothing asked yet: not a past chat
+        index.record("alice", "t1", "First question?", 1, "2026-01-01T00:00:01")
+        assert [(t.title, t.turns) for t in index.list("alice")] == [("First question?", 1)]
+        assert index.model("alice", "t1") == "second"
+        assert index.model(LOCAL_USER, "t1") is None  # another user's thread of that id
+        index.set_model("alice", "t1", "third", "2026-01-01T00:00:02")
+        index.record("alice", "t1", "ignored: the first title stays", 2, "2026-01-01T00:00:03")
+        assert [(t.title, t.turns) for t in index.list("alice")] == [("First question?", 2)]
+        assert index.model("alice", "t1") == "third"
+        index.delete("alice", "t1")
+        assert index.model("alice", "t1") is None
+    finally:
+        database.close()

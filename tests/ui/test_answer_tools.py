@@ -120,3 +120,25 @@ def test_each_chat_keeps_its_model(ui: ChatUI) -> None:
     assert model == "second" and stored["model"] == "second"
     ui.on_delete(first, True, ui.settings.model)
     assert ui.chat_models.get("", first) is None
+
+
+def test_model_choices_of_an_older_ui_sqlite_are_imported_once(tmp_path: Path) -> None:
+    """Earlier versions kept the per-chat model in data_dir/ui.sqlite; the first start of
+    this one copies them into the conversation store and retires the file."""
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path / "data", search="local:none", models="second")
+    agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
+    try:
+        first = ask(ChatUI(agent, settings), "A chat of the older version?")
+        old = sqlite3.connect(settings.data_dir / "ui.sqlite")
+        old.execute("CREATE TABLE chat_models (thread_id TEXT PRIMARY KEY, model TEXT)")
+        old.execute("INSERT INTO chat_models VALUES (?, 'second')", (first,))
+        old.commit()
+        old.close()
+        ui = ChatUI(agent, settings)
+        assert ui.chat_models.get("", first) == "second"
+        assert not (settings.data_dir / "ui.sqlite").exists()
+        assert (settings.data_dir / "ui.sqlite.imported").exists()
+    finally:
+        agent.close()

@@ -88,7 +88,11 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
     models = {"embedded": ResponderModel(), "second": ResponderModel("Second model")}
     agent = SearchAgent(settings, Runtime(models["embedded"], settings))
     ui = ChatUI(agent, settings)
-    ui.agents = Agents(agent, settings, make=lambda s: SearchAgent(s, Runtime(models[s.model], s)))
+    ui.agents = Agents(
+        agent,
+        settings,
+        make=lambda s, store: SearchAgent(s, Runtime(models[s.model], s), store=store),
+    )
     demo = launch_chat(ui, "127.0.0.1", free_port(), block=False)
     try:
         yield App(demo.local_url, ui, models)

@@ -14,13 +14,16 @@ from pathlib import Path
 import openai
 import pytest
 from megrez_search.agent.api import SearchAgent
+from megrez_search.ui.app import ChatUI
 from pydantic import SecretStr
 
 from megrez_search.accounts import Accounts
+from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 from megrez_search.store import open_database
 from tests.support.postgres import create_database
 from tests.support.replicas import Replica
+from tests.support.responder import ResponderModel
 from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model
 
 
@@ -107,3 +110,27 @@ def test_kill_9_mid_turn_loses_nothing_else(cluster) -> None:  # type: ignore[no
     assert ask(second, key, "Still there?", "keep-1") == "Answer 2 to: Still there?"
     assert ask(second, key, "Still here?", "keep-2") == "Answer 2 to: Still here?"
     assert ask(second, key, "After the crash?", "killed") == "Answer 2 to: After the crash?"
+
+
+def test_two_replicas_show_the_same_model_for_a_chat(postgres_server: str, tmp_path: Path) -> None:
+    """The per-chat model picker is read from the shared database, not a file of each
+    process: a model picked on one UI replica is the one the other shows for that chat."""
+    url = SecretStr(create_database(postgres_server))
+    uis = []
+    for n in (1, 2):
+        settings = Settings(
+            data_dir=tmp_path / f"ui-{n}", database_url=url, search="local:none", models="second"
+        )
+        uis.append(ChatUI(SearchAgent(settings, Runtime(ResponderModel(), settings)), settings))
+    first, second = uis
+    try:
+        *_, last = first.respond({"text": "Which model answers?"}, None, False, "")
+        thread = last.thread
+        first.on_settings(thread, False, "second")  # picked in this chat on replica 1
+        _, _, stored, model, *_ = second.on_pick(thread, False, second.settings.model)
+        assert model == "second" and stored["model"] == "second"
+        _, _, stored, model, *_ = second.on_pick("other-chat", False, second.settings.model)
+        assert model == second.settings.model  # a chat with no choice shows the current one
+    finally:
+        for ui in uis:
+            ui.agent.close()
