@@ -91,6 +91,11 @@ class Turn(TypedDict, total=False):
     citations: list[int]
     error: str | None
     at: str  # ISO time
+    # How the answer ended, for the chat to show it again exactly as it was shown live.
+    seconds: float | None  # from the question to the recorded answer
+    pages_read: int  # pages fetched and read (the summary's "read N pages")
+    stopped: bool  # the user stopped it: a partial answer
+    model: str  # the model that wrote it
 
 
 @dataclass
@@ -108,6 +113,7 @@ class AgentState:
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
+    started_at: float = 0.0  # wall-clock (time.time) start of the turn; 0: not known
 
     # --- perceive ---------------------------------------------------------------------------
     user_text: str = ""  # the question as the model reads it

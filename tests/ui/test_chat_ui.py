@@ -91,7 +91,7 @@ def test_model_error_is_a_message_and_the_chat_goes_on(ui: ChatUI) -> None:
     chat, thread, status = ask(ui, [failing], "Tell me something.")
     assert "timed out" in contents(chat) and status.startswith("⚠")
     chat, _, status = ask(ui, ["Something."], "Try again?", thread=thread)
-    assert status.startswith("✓") and chat[-1]["content"] == "<p>Something.</p>"
+    assert status.startswith("✓") and chat[-1]["content"].startswith("<p>Something.</p>")
 
 
 def test_failed_search_is_said_and_no_memory_answer_unless_switched_on(ui: ChatUI) -> None:
