@@ -50,6 +50,7 @@ class Source(TypedDict):
     url: str
     title: str
     snippet: NotRequired[str]  # the start of the passage the model read (cards, previews)
+    site: NotRequired[str]  # the site's name from the page's title, when it gave one
 
 
 class Context(Source):
@@ -65,6 +66,8 @@ SNIPPET_CHARS = 600
 def source_of(context: Context | Source) -> Source:
     """The numbered source of a context, with a snippet of the passage the model read."""
     source: Source = {"n": context["n"], "url": context["url"], "title": context["title"]}
+    if context.get("site"):
+        source["site"] = context["site"]
     text = context.get("text") or context.get("snippet") or ""
     snippet = " ".join(str(text).split())
     if snippet:

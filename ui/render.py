@@ -70,6 +70,13 @@ def site_name(title: str, url: str) -> str:
     return site_of(url)
 
 
+def source_site(source: Mapping[str, Any]) -> str:
+    """The site shown beside a source: the name its page gave (recorded with the source),
+    else `site_name`."""
+    url = str(source.get("url", ""))
+    return str(source.get("site") or site_name(str(source.get("title") or url), url))
+
+
 def link_html(label: str, url: str) -> str:
     """An HTML link with `label` as text; just the text when the URL is not http(s)."""
     target = safe_url(url)
@@ -98,7 +105,7 @@ def citation_html(number: int, source: Mapping[str, Any]) -> str:
     url = str(source["url"])
     title = str(source.get("title") or url)
     snippet = plain_text(str(source.get("snippet") or ""))
-    tooltip = f"{title} — {site_name(title, url)}" + (f": {snippet}" if snippet else "")
+    tooltip = f"{title} — {source_site(source)}" + (f": {snippet}" if snippet else "")
     href = _attr(safe_url(url) or "")
     return f'<a class="cite" href="{href}" title="{_attr(tooltip)}">[{number}]</a>'
 
@@ -120,7 +127,7 @@ def render_cards(sources: Iterable[Mapping[str, Any]], cited: Collection[int] | 
         number = int(source["n"])
         full_title = str(source.get("title") or url)
         title = _attr(full_title)
-        site = _attr(site_name(full_title, url))
+        site = _attr(source_site(source))
         # All of it: CSS clamps it to three lines, the citation preview shows it whole. The
         # passage is the page's Markdown: shown as the words a reader of the page saw.
         snippet = plain_text(str(source.get("snippet") or ""))
