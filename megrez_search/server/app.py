@@ -17,7 +17,8 @@ Extensions, all optional (pass them with the client's `extra_body`):
   unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
-- response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites;
+- response `sources`: `[{n, url, title, snippet, site?}]`, the numbered sources that `[N]`
+  cites (`site`: the site's name, when the page's title gave one);
   a stream sends them twice: as soon as the passages are chosen, before the first word (a
   chunk with an empty delta, `sources` and a `megrez_event` of type `sources`), and in the
   last chunk that has a choice (the one with `finish_reason`);

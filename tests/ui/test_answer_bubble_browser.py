@@ -117,7 +117,7 @@ def send(page: Any, text: str) -> None:
 
 
 def finished(page: Any) -> None:
-    expect(page.locator("#status")).to_contain_text(re.compile("Answered|Stopped"))
+    expect(page.locator("#status")).to_contain_text(re.compile("Answered|Stopped"), timeout=60_000)
 
 
 def last_answer(page: Any) -> Any:
