@@ -141,6 +141,7 @@ class SearchAgent:
             memory_fallback=request.memory_fallback,
             deep=request.deep,
             run_id=run_id,
+            started_at=time.time(),
         )
         if not request.keep:
             yield from self._stateless_turn(request, values, config, thread_id, run_id, cancel)

@@ -24,7 +24,9 @@ FOLLOWUPS = 3
 RECENT_TURNS = 4
 MAX_TURN_CHARS = 600
 MAX_QUESTION_CHARS = 160
-_NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s*")
+_NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|Q\d{1,2}[.:)]?)\s*")
+# Markdown a small model wraps questions in (`**What is x?**`, "`lru_cache`"): a chip is text.
+_MARKUP = re.compile(r"`+|\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
 
 
 def followup_prompt(turns: Sequence[Turn]) -> list[Message]:
@@ -54,7 +56,7 @@ def parse_followups(text: str, asked: Sequence[str] = ()) -> list[str]:
     seen = {" ".join(q.lower().split()) for q in asked}
     questions: list[str] = []
     for line in text.splitlines():
-        question = " ".join(_NUMBERING.sub("", line).split()).strip("\"' ")
+        question = " ".join(_MARKUP.sub("", _NUMBERING.sub("", line)).split()).strip("\"' ")
         key = question.lower()
         if not question.endswith("?") or len(question) > MAX_QUESTION_CHARS or key in seen:
             continue

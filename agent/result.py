@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from megrez_search.agent.state import Source, source_of
+from megrez_search.agent.state import Source, Turn, source_of
 
 
 @dataclass
@@ -33,6 +33,7 @@ class AskResult:
     unsupported: list[str] = field(default_factory=list)  # sentences dropped as unsupported
     passages: list[str] = field(default_factory=list)  # the passage texts the model was shown
     research: dict[str, Any] | None = None  # deep mode: rounds, sub-questions, notes, cut
+    recorded: Turn | None = None  # the answer's turn as the conversation keeps it
 
     @property
     def ok(self) -> bool:
@@ -70,6 +71,7 @@ class AskResult:
             unsupported=list(values.get("unsupported") or []),
             passages=[c["text"] for c in values.get("contexts") or []],
             research=_research(values),
+            recorded=_recorded(values),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -96,6 +98,12 @@ class AskResult:
             "unsupported": self.unsupported,
             "research": self.research,
         }
+
+
+def _recorded(values: dict[str, Any]) -> Turn | None:
+    """This turn's answer as recorded (`finish` appends it last); None if it was not."""
+    turns = values.get("turns") or []
+    return turns[-1] if turns and turns[-1].get("role") == "assistant" else None
 
 
 def _research(values: dict[str, Any]) -> dict[str, Any] | None:

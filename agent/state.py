@@ -50,6 +50,7 @@ class Source(TypedDict):
     url: str
     title: str
     snippet: NotRequired[str]  # the start of the passage the model read (cards, previews)
+    site: NotRequired[str]  # the site's name from the page's title, when it gave one
 
 
 class Context(Source):
@@ -65,6 +66,8 @@ SNIPPET_CHARS = 600
 def source_of(context: Context | Source) -> Source:
     """The numbered source of a context, with a snippet of the passage the model read."""
     source: Source = {"n": context["n"], "url": context["url"], "title": context["title"]}
+    if context.get("site"):
+        source["site"] = context["site"]
     text = context.get("text") or context.get("snippet") or ""
     snippet = " ".join(str(text).split())
     if snippet:
@@ -91,6 +94,11 @@ class Turn(TypedDict, total=False):
     citations: list[int]
     error: str | None
     at: str  # ISO time
+    # How the answer ended, for the chat to show it again exactly as it was shown live.
+    seconds: float | None  # from the question to the recorded answer
+    pages_read: int  # pages fetched and read (the summary's "read N pages")
+    stopped: bool  # the user stopped it: a partial answer
+    model: str  # the model that wrote it
 
 
 @dataclass
@@ -108,6 +116,7 @@ class AgentState:
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
+    started_at: float = 0.0  # wall-clock (time.time) start of the turn; 0: not known
 
     # --- perceive ---------------------------------------------------------------------------
     user_text: str = ""  # the question as the model reads it

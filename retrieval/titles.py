@@ -38,3 +38,13 @@ def clean_title(title: str) -> str:
     for separator, part in zip(separators, parts[1:]):
         cleaned += separator + part
     return cleaned.strip() or title.strip()
+
+
+def site_suffix(title: str) -> str:
+    """The site segment `clean_title` drops ("Python 3.13 documentation"), the first one
+    after the page's own title; "" when there is none."""
+    parts = _SEPARATOR.split(title.strip())
+    dropped: list[str] = []
+    while len(parts) > 1 and _is_site_suffix(parts[-1]):
+        dropped.insert(0, parts.pop().strip())
+    return dropped[0] if dropped else ""

@@ -33,6 +33,7 @@ from megrez_search.ui.chats import (
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import ui_limits, user_of
+from megrez_search.ui.markup import plain_text
 from megrez_search.ui.owned import owned_messages, served_copy
 
 from megrez_search.accounts import LimitExceeded
@@ -70,6 +71,9 @@ class ChatUI:
         self.chat_models = ChatModels(agent.store.threads)
         self.chat_models.import_file(settings.data_dir / "ui.sqlite")
         self.limits = ui_limits(settings)
+        # Questions asked per browser session: follow-ups computed for an earlier answer are
+        # not shown once another question has been asked (they arrive seconds later).
+        self.asked: dict[str, int] = {}
 
     # --- chats ----------------------------------------------------------------------------
 
@@ -208,14 +212,26 @@ class ChatUI:
 
     # --- follow-ups -----------------------------------------------------------------------
 
+    def on_ask(self, request: gr.Request | None = None) -> list[Any]:
+        """A question is being sent: the chips of the answer before it go away (their text
+        stays, a chip's click reads it)."""
+        session = _session_of(request)
+        self.asked[session] = self.asked.get(session, 0) + 1
+        return [gr.update(visible=False) for _ in range(FOLLOWUP_CHIPS)]
+
     def followups(
         self, thread_id: str | None, model: str | None = None, request: gr.Request | None = None
     ) -> list[Any]:
-        """The follow-up chips of the chat's last answer (asked after it, never before)."""
+        """The follow-up chips of the chat's last answer (asked after it, never before), as
+        plain text; nothing changes if another question was asked meanwhile."""
         if not self.settings.followups or not thread_id:
             return hidden_chips()
+        session = _session_of(request)
+        asked = self.asked.get(session, 0)
         questions = followup_questions(self.agents.get(model), thread_id, user_of(request))
-        padded = [*questions, *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
+        if self.asked.get(session, 0) != asked:
+            return [gr.skip() for _ in range(FOLLOWUP_CHIPS)]
+        padded = [*map(plain_text, questions), *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
         return [gr.update(value=q, visible=bool(q)) for q in padded]
 
     # --- turns ----------------------------------------------------------------------------
@@ -319,7 +335,8 @@ class ChatUI:
                 stored,
                 gr.skip() if past is None else past,
                 view.status(),
-                gr.update(visible=not view.finished),
+                # Hidden, not removed, while idle: its place is kept, nothing moves.
+                gr.update(elem_classes=["idle"] if view.finished else []),
                 gr.skip() if export is None else export,
             )
 
@@ -356,6 +373,10 @@ class ChatUI:
         view.finished = True
         view.failed = view.failed or bool(problems)  # an attachment was left out
         yield update(self.past_chats(thread_id, user=user), self.export_file(thread_id, user))
+
+
+def _session_of(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def hidden_chips() -> list[Any]:

@@ -34,8 +34,8 @@ from megrez_search.agent.events import (
     TokenEvent,
 )
 from megrez_search.ui.render import (
+    answer_meta,
     link_html,
-    plain,
     render_answer,
     render_reply,
     site_of,
@@ -168,6 +168,7 @@ class TurnView:
     stopped: bool = False
     total_s: float | None = None
     thread_id: str | None = None
+    recorded: Mapping[str, Any] | None = None  # the answer's turn as the thread keeps it
 
     def apply(self, event: AgentEvent) -> None:
         if isinstance(event, StepEvent):
@@ -250,12 +251,17 @@ class TurnView:
         self.finished = True
         self.progress.done = True
         self.progress.queries = list(result.queries) or self.progress.queries
-        self.progress.total_s = result.timings.get("total")
+        self.total_s = result.timings.get("total")
+        self.recorded = result.recorded
+        if result.recorded is not None:
+            # Shown as a reload will show it: from what the turn recorded.
+            self.total_s = result.recorded.get("seconds", self.total_s)
+            self.progress.pages_read = result.recorded.get("pages_read", self.progress.pages_read)
+        self.progress.total_s = self.total_s
         self.thread_id = result.thread_id
         self.answer = result.answer if result.answer else (self.answer or self.streamed)
         self.sources = [dict(source) for source in result.sources] or self.sources
         self.transcript = result.transcript or self.transcript
-        self.total_s = result.timings.get("total")
         self.failed = bool(result.error)
         self.stopped = result.stopped
         if result.error:
@@ -269,10 +275,10 @@ class TurnView:
             self.add_notice("Stopped.")
 
     def status(self) -> str:
-        """One line under the chat: what is happening now, or how the turn ended."""
+        """The line under the chat: how the turn ended. Empty while it runs: what is happening
+        now is the one live line, the title of the turn's progress block."""
         if not self.finished:
-            steps = self.progress.steps
-            return f"Working — {plain(steps[-1].label)}…" if steps else "Working…"
+            return ""
         if self.stopped:
             return "■ Stopped"
         if self.failed or (self.notices and not (self.answer or "").strip()):
@@ -288,11 +294,11 @@ class TurnView:
         if progress is not None:
             messages.append(progress)
         text = self.answer if self.answer is not None else self.streamed
-        if text.strip():
-            if self.finished:
-                messages.append({"role": "assistant", "content": render_reply(text, self.sources)})
-            else:
-                messages.append({"role": "assistant", "content": render_answer(text, self.sources)})
+        if text.strip() or (self.sources and not self.finished):
+            # The source cards show as soon as the passages are chosen, before the first word.
+            meta = _meta_of(self.recorded) if self.finished else ""
+            content = render_reply(text, self.sources, meta, final=self.finished)
+            messages.append({"role": "assistant", "content": content})
         messages.extend(notice(text) for text in self.notices)
         return messages
 
@@ -322,16 +328,23 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
             messages.append(progress)
         answer = turn.get("content", "")
         if answer.strip():
-            messages.append(
-                {"role": "assistant", "content": render_reply(answer, turn.get("sources") or [])}
-            )
+            content = render_reply(answer, turn.get("sources") or [], _meta_of(turn))
+            messages.append({"role": "assistant", "content": content})
         elif turn.get("error"):  # the recorded answer already explains a failure when present
             messages.append(notice("The answer could not be completed: " + str(turn["error"])))
+        if turn.get("stopped"):
+            messages.append(notice("Stopped."))
     return messages
 
 
+def _meta_of(turn: Mapping[str, Any] | None) -> str:
+    """The time and model line of a recorded answer ("" for none)."""
+    return answer_meta(turn.get("at"), turn.get("model")) if turn else ""
+
+
 def recorded_progress(turn: Mapping[str, Any]) -> ChatMessage | None:
-    """The collapsed progress block of a recorded answer: its queries and sources."""
+    """The collapsed progress block of a recorded answer: its queries and sources, with the
+    summary line it had when it was answered (pages read and seconds, when recorded)."""
     queries = list(turn.get("queries") or [])
     sources = list(turn.get("sources") or [])
     steps = [StepView(f"Searched: {query}") for query in queries]
@@ -340,4 +353,6 @@ def recorded_progress(turn: Mapping[str, Any]) -> ChatMessage | None:
             link_html(str(s.get("title") or s.get("url", "")), str(s.get("url", "")))
             for s in sources
         )
-    return Progress(steps, queries, pages_read=len(sources), done=True).message()
+    pages_read = turn.get("pages_read", len(sources))  # older turns recorded only sources
+    progress = Progress(steps, queries, pages_read, done=True, total_s=turn.get("seconds"))
+    return progress.message()

@@ -130,7 +130,10 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                 scale=1,
                 min_width=160,
             )
-            stop = gr.Button("Stop (Esc)", variant="stop", size="sm", visible=False, elem_id="stop")
+            # Always laid out, hidden (ui.css) while nothing runs: showing it moves nothing.
+            stop = gr.Button(
+                "Stop (Esc)", variant="stop", size="sm", elem_id="stop", elem_classes=["idle"]
+            )
         with gr.Row(elem_id="answer-tools"):
             regenerate = gr.Button("Regenerate", size="sm", elem_id="regenerate")
             copy = gr.Button("Copy answer", size="sm", elem_id="copy-answer")
@@ -154,15 +157,20 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         )
         for control in (search, model):
             control.input(ui.on_settings, [thread, search, model], [stored], queue=False)
-        submitted = box.submit(lambda: hidden_chips_update(), None, chips, queue=False).then(
+        # Each way of asking first hides the last answer's chips (`ui.on_ask`).
+        submitted = box.submit(ui.on_ask, None, chips, queue=False).then(
             ui.respond, [box, *turn_inputs], turn_outputs, **chain
         )
         then_followups(submitted)
         for chip in chips:
-            asked = chip.click(ui.respond, [chip, *turn_inputs], turn_outputs, **chain)
+            asked = chip.click(ui.on_ask, None, chips, queue=False).then(
+                ui.respond, [chip, *turn_inputs], turn_outputs, **chain
+            )
             then_followups(asked)
         for trigger in (regenerate.click, chatbot.retry):
-            again = trigger(ui.regenerate, turn_inputs, turn_outputs, **chain)
+            again = trigger(ui.on_ask, None, chips, queue=False).then(
+                ui.regenerate, turn_inputs, turn_outputs, **chain
+            )
             then_followups(again)
         stop.click(ui.on_stop, inputs=[thread], outputs=None, queue=False)
         copy.click(lambda: "", None, clipboard, queue=False).then(
@@ -193,7 +201,3 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         )
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo
-
-
-def hidden_chips_update() -> list[dict[str, object]]:
-    return [gr.update(value="", visible=False) for _ in range(3)]

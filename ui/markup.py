@@ -31,6 +31,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>$<-])")
 # code spans differently from CommonMark could otherwise read a link, image or tag in it.
 _RISKY_CODE = re.compile(r"`|<|\]\(|\]\[")
 _BACKTICKS = re.compile(r"`+")
+_FENCE_MARKS = re.compile(r"`{3,}|~{3,}")
 # `[1]:` at the start of a line would define `[1]` as a link in the viewer: `[1]\:` does not.
 _CITATION_COLON = re.compile(r"(\[\d{1,3}\]):")
 _BLOCKS_OF_INLINE = {"paragraph", "heading"}
@@ -200,6 +201,24 @@ def _md_inline(node: SyntaxTreeNode, answer: Answer, in_link: bool) -> str:
     if linked:
         return f"[{inner}]({safe_url(str(node.attrs['href']))})"
     return inner
+
+
+def plain_text(text: str) -> str:
+    """What a reader of `text` (Markdown) sees, as plain text on one line: emphasis marks,
+    code fences and backticks, link syntax and headings' `#` gone, their words kept."""
+    words: list[str] = []
+    for token in parser().parse(text):
+        if token.type in {"fence", "code_block"}:
+            words.append(token.content)
+        for child in token.children or ():
+            if child.type in {"text", "code_inline", "html_inline", "citation", "image"}:
+                words.append(child.content)
+            elif child.type in {"softbreak", "hardbreak"}:
+                words.append(" ")
+        if token.type in {"paragraph_close", "heading_close", "fence", "code_block"}:
+            words.append(" ")
+    # A fence cut off by the snippet's end (or flattened onto one line) leaves its marks.
+    return " ".join(_FENCE_MARKS.sub(" ", "".join(words)).split())
 
 
 def escape_markdown(text: str) -> str:

@@ -13,11 +13,20 @@ the source they name exists.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from megrez_search.ui.markup import Answer, escape_markdown, safe_url, to_html, to_markdown
+from megrez_search.ui.markup import (
+    Answer,
+    escape_markdown,
+    plain_text,
+    safe_url,
+    to_html,
+    to_markdown,
+)
 
 __all__ = ["safe_url"]
 
@@ -39,6 +48,33 @@ def site_of(url: str) -> str:
     except ValueError:
         host = ""
     return host.removeprefix("www.")
+
+
+# The separators a title's site name follows ("Flask | Pallets", "functools — Higher-order
+# functions — Python 3.13 documentation"). "|" is one by convention; a dash only when it parts
+# the title in three or more, since "functools — Higher-order" names the page, not the site.
+_SITE_BAR = re.compile(r"\s\|\s")
+_SITE_DASH = re.compile(r"\s[—–-]\s")
+SITE_NAME_CHARS = 40
+
+
+def site_name(title: str, url: str) -> str:
+    """The site a source is from: the name its title ends with when it has one, else the
+    host."""
+    title = " ".join(str(title).split())
+    for separator, parts_needed in ((_SITE_BAR, 2), (_SITE_DASH, 3)):
+        parts = separator.split(title)
+        last = parts[-1].strip()
+        if len(parts) >= parts_needed and 2 <= len(last) <= SITE_NAME_CHARS:
+            return last
+    return site_of(url)
+
+
+def source_site(source: Mapping[str, Any]) -> str:
+    """The site shown beside a source: the name its page gave (recorded with the source),
+    else `site_name`."""
+    url = str(source.get("url", ""))
+    return str(source.get("site") or site_name(str(source.get("title") or url), url))
 
 
 def link_html(label: str, url: str) -> str:
@@ -68,8 +104,8 @@ def citation_html(number: int, source: Mapping[str, Any]) -> str:
     sanitiser, so nothing else is written."""
     url = str(source["url"])
     title = str(source.get("title") or url)
-    snippet = str(source.get("snippet") or "")
-    tooltip = f"{title} — {site_of(url)}" + (f": {snippet}" if snippet else "")
+    snippet = plain_text(str(source.get("snippet") or ""))
+    tooltip = f"{title} — {source_site(source)}" + (f": {snippet}" if snippet else "")
     href = _attr(safe_url(url) or "")
     return f'<a class="cite" href="{href}" title="{_attr(tooltip)}">[{number}]</a>'
 
@@ -80,38 +116,71 @@ def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
     return to_html(Answer.parse(answer, _sources_by_number(sources)), citation_html).strip()
 
 
-def render_cards(sources: Iterable[Mapping[str, Any]]) -> str:
-    """The numbered source cards under an answer (title, site, the passage used), as HTML.
+def render_cards(sources: Iterable[Mapping[str, Any]], cited: Collection[int] | None = None) -> str:
+    """The numbered source cards of an answer (title, site, the passage used as plain text),
+    as HTML; with `cited` (the numbers the answer cites), the others are marked "not cited".
     The Chatbot's sanitiser keeps only classes, roles, titles and links, which is all the
     cards use."""
     cards = []
     for source in sources:
         url = str(source.get("url", ""))
         number = int(source["n"])
-        title = _attr(str(source.get("title") or url))
-        site = _attr(site_of(url))
-        # All of it: CSS clamps it to three lines, the citation preview shows it whole.
-        snippet = str(source.get("snippet") or "")
+        full_title = str(source.get("title") or url)
+        title = _attr(full_title)
+        site = _attr(source_site(source))
+        # All of it: CSS clamps it to three lines, the citation preview shows it whole. The
+        # passage is the page's Markdown: shown as the words a reader of the page saw.
+        snippet = plain_text(str(source.get("snippet") or ""))
         target = safe_url(url)
         heading = (
-            f'<a class="source-title" href="{_attr(target)}">{title}</a>'
+            f'<a class="source-title" href="{_attr(target)}" title="{title}">{title}</a>'
             if target
-            else f'<span class="source-title">{title}</span>'
+            else f'<span class="source-title" title="{title}">{title}</span>'
         )
+        uncited = cited is not None and number not in cited
+        card_class = "source-card uncited" if uncited else "source-card"
         cards.append(
-            f'<div class="source-card" role="listitem">'
+            f'<div class="{card_class}" role="listitem">'
             f'<span class="source-n">{number}</span>{heading}'
             f'<span class="source-site">{site}</span>'
-            f'<span class="source-snippet">{_attr(snippet)}</span></div>'
+            + ('<span class="source-uncited">not cited</span>' if uncited else "")
+            + f'<span class="source-snippet">{_attr(snippet)}</span></div>'
         )
     if not cards:
         return ""
     return '<div class="source-cards" role="list" aria-label="Sources">' + "".join(cards) + "</div>"
 
 
-def render_reply(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
-    """Answer plus its source cards, as one chat message."""
+def cited_in(answer: str, sources: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The source numbers that the answer's `[N]` chips point to."""
+    numbers = set(_sources_by_number(sources))
+    return {int(n) for n in re.findall(r"\[(\d{1,3})\]", answer)} & numbers
+
+
+def answer_meta(at: str | None, model: str | None) -> str:
+    """The answer's time and the model that wrote it, one small line under it (the title of
+    the time holds the full date)."""
+    parts = []
+    try:
+        when = datetime.fromisoformat(str(at)) if at else None
+    except ValueError:
+        when = None
+    if when is not None:
+        parts.append(f'<span class="answer-time" title="{_attr(str(at))}">{when:%H:%M}</span>')
+    if model:
+        parts.append(f'<span class="answer-model">{text_html(model)}</span>')
+    return f'<div class="answer-meta">{" · ".join(parts)}</div>' if parts else ""
+
+
+def render_reply(
+    answer: str,
+    sources: Iterable[Mapping[str, Any]],
+    meta: str = "",
+    final: bool = True,
+) -> str:
+    """One chat message: the source cards first (they are known before the first word),
+    then the answer, then `meta` (`answer_meta`). Once `final`, the cards the answer does not
+    cite are marked so; while it is written, none is."""
     sources = list(sources)
-    body = render_answer(answer, sources)
-    cards = render_cards(sources)
-    return body + cards
+    cards = render_cards(sources, cited_in(answer, sources) if final else None)
+    return cards + render_answer(answer, sources) + meta

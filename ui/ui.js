@@ -95,7 +95,28 @@
     if (e.key !== "Escape") return;
     if (preview && !preview.hidden) { hide(); return; }
     const stop = document.querySelector("#stop");
-    if (stop && stop.offsetParent !== null) { e.preventDefault(); stop.click(); }
+    if (stop && !stop.classList.contains("idle")) { e.preventDefault(); stop.click(); }
+  });
+
+  // Code in answers: a Copy button on each block (added here: the CSP runs no inline script).
+  function codeButtons(root) {
+    root.querySelectorAll("#chat pre:not(:has(> .copy-code))").forEach((pre) => {
+      if (!pre.querySelector("code")) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
+      pre.prepend(button);
+    });
+  }
+  document.addEventListener("click", (e) => {
+    const button = e.target instanceof Element && e.target.closest("#chat .copy-code");
+    if (!button) return;
+    const code = button.parentElement.querySelector("code");
+    navigator.clipboard.writeText(code ? code.textContent : "").then(
+      () => { button.textContent = "Copied"; },
+      () => { button.textContent = "Copy failed"; });
   });
 
 
@@ -152,7 +173,7 @@
     navigator.clipboard.writeText(text).catch(() => {});
   }
   new MutationObserver(() => {
-    quietIcons(document); liveStatus(); closeSidebarOnPhone(); copyAnswer();
+    quietIcons(document); liveStatus(); closeSidebarOnPhone(); copyAnswer(); codeButtons(document);
   }).observe(document.documentElement, {
     childList: true, subtree: true,
   });

@@ -9,6 +9,7 @@ still recorded in the conversation.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -204,5 +205,18 @@ def finish(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         "citations": sorted(cited),
         "error": state.error,
         "at": deps.clock().isoformat(timespec="seconds"),
+        "seconds": round(time.time() - state.started_at, 2) if state.started_at else None,
+        "pages_read": sum(1 for page in state.fetched if page.get("ok")),
+        "stopped": state.stopped,
+        "model": model_name(deps),
     }
     return {"turns": [turn]}
+
+
+def model_name(deps: AgentDeps) -> str:
+    """The name of the model answering (a remote one's may need its server: then the
+    setting that chose it)."""
+    try:
+        return str(deps.runtime.model.name)
+    except Exception:  # noqa: BLE001 - any failure to ask a remote server
+        return deps.settings.model

@@ -25,7 +25,7 @@ from megrez_search.retrieval.policy import RankPolicy
 from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.rank import rank_passages
 from megrez_search.retrieval.scripts import language_of
-from megrez_search.retrieval.titles import clean_title
+from megrez_search.retrieval.titles import clean_title, site_suffix
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
 from .common import step
@@ -88,7 +88,11 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
         text = "\n\n".join(passage.text for passage in group)
         # Clean titles: a site suffix like "Python 3.11.2 documentation" is not a fact.
         title = clean_title(group[0].title) if group[0].title else url
-        contexts.append(Context(n=n, url=url, title=title, text=text))
+        context = Context(n=n, url=url, title=title, text=text)
+        site = site_suffix(group[0].title or "")
+        if site:  # the site's name, shown beside the source (not given to the model)
+            context["site"] = site
+        contexts.append(context)
     return contexts
 
 

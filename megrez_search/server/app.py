@@ -17,8 +17,11 @@ Extensions, all optional (pass them with the client's `extra_body`):
   unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
-- response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites;
-  in a stream they come in the last chunk that has a choice (the one with `finish_reason`);
+- response `sources`: `[{n, url, title, snippet, site?}]`, the numbered sources that `[N]`
+  cites (`site`: the site's name, when the page's title gave one);
+  a stream sends them twice: as soon as the passages are chosen, before the first word (a
+  chunk with an empty delta, `sources` and a `megrez_event` of type `sources`), and in the
+  last chunk that has a choice (the one with `finish_reason`);
 - response `megrez`: searched, queries, citations, transcript, image_text, thread_id,
   timings, failures, error (the agent's `AskResult`).
 
@@ -62,6 +65,7 @@ from megrez_search.agent.events import (
     DoneEvent,
     ErrorEvent,
     PrefillEvent,
+    SourcesEvent,
     TokenEvent,
 )
 from megrez_search.agent.result import AskResult
@@ -242,6 +246,18 @@ async def _stream(
             if isinstance(event, TokenEvent) and event.text:
                 streamed += event.text
                 yield chunk(completion_id, created, model, {"content": event.text})
+            elif isinstance(event, SourcesEvent):
+                # The sources as soon as the passages are chosen, before the first word:
+                # a client shows its source cards while the model reads.
+                sources = [dict(source) for source in event.sources]
+                yield chunk(
+                    completion_id,
+                    created,
+                    model,
+                    {},
+                    sources=sources,
+                    megrez_event=event.to_json(),
+                )
             elif isinstance(event, (*RESEARCH_EVENTS, PrefillEvent)):
                 # Progress a client may show (deep research, the model reading its sources);
                 # the text of the answer is only ever in `content`.

@@ -26,6 +26,20 @@ def test_followups_are_three_distinct_new_questions() -> None:
     ]
 
 
+def test_followups_in_markdown_are_kept_as_plain_questions() -> None:
+    """A small model bolds or code-quotes its questions: they are still its three questions
+    (they were dropped, not ending in "?"), without the marks (chips show text)."""
+    reply = (
+        "1. **What does `typed` change?**\n- *How is the cache cleared?*\n"
+        "Q3: Is `cache_info()` thread-safe?\n"
+    )
+    assert parse_followups(reply) == [
+        "What does typed change?",
+        "How is the cache cleared?",
+        "Is cache_info() thread-safe?",
+    ]
+
+
 def test_followups_come_from_the_conversation_and_a_failure_gives_none(
     offline_settings: Settings, scripted_agent
 ) -> None:

@@ -15,7 +15,7 @@ from megrez_search.retrieval.multiquery import (
 )
 from megrez_search.retrieval.passages import split_passages
 from megrez_search.retrieval.search import make_search_provider
-from megrez_search.retrieval.titles import clean_title
+from megrez_search.retrieval.titles import clean_title, site_suffix
 from megrez_search.retrieval.types import Page, SearchResult
 
 
@@ -73,6 +73,18 @@ def test_rank_fusion_prefers_pages_several_queries_find():
 )
 def test_titles_lose_the_site_suffix(title, clean):
     assert clean_title(title) == clean
+
+
+def test_the_dropped_suffix_names_the_site() -> None:
+    """What `clean_title` drops is the site's name the source cards show."""
+    assert site_suffix("functools — Higher-order — Python 3.13 documentation") == (
+        "Python 3.13 documentation"
+    )
+    assert site_suffix("PEP 498 – Literal String Interpolation | peps.python.org") == (
+        "peps.python.org"
+    )
+    assert site_suffix("re — Regular expression operations") == ""
+    assert site_suffix("Python 3.11.2 documentation") == ""
 
 
 def test_a_signature_stays_with_its_description():

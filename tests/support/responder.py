@@ -1,7 +1,9 @@
 """A scripted model that answers every call from what it was asked, for UI flows of many
 turns: answers cite source 1 (and 2) of the prompt, follow-up prompts get three questions
 built from the last question and the first source title, and a question containing
-`HOLD` streams a few words and then waits until `release` is set (to test Stop). With
+`HOLD` streams a few words and then waits until `release` is set (to test Stop), one
+containing `WAIT` writes its sourced answer only once `release` is set (a model still
+reading its sources). With
 `answer`, every sourced answer is that text (e.g. what a hostile page told the model)."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from megrez_search.runtime import Message, Sampling, Usage
-from tests.support.scripted import ScriptedModel, Stall
+from tests.support.scripted import ScriptedModel, Stall, Wait
 
 _SOURCES_LINE = re.compile(r"^Sources: (.+)$", re.MULTILINE)
 
@@ -31,7 +33,7 @@ class ResponderModel(ScriptedModel):
             self.outputs.append(self.reply(list(messages)))
         return super().stream(messages, sampling, usage)
 
-    def reply(self, messages: list[Message]) -> str | Stall:
+    def reply(self, messages: list[Message]) -> str | Stall | Wait:
         system = messages[0].content if messages else ""
         text = "\n".join(m.content for m in messages)
         if "follow-up questions" in system:
@@ -47,7 +49,7 @@ class ResponderModel(ScriptedModel):
         if "HOLD" in question:
             return Stall("Let me think about this carefully and", self.release)
         if "numbered sources" in system and self.answer is not None:
-            return self.answer
+            return Wait(self.answer, self.release) if "WAIT" in question else self.answer
         if "numbered sources" in system:
             cites = "[1][2]" if "[2]" in text else "[1]"
             return f"{self.label} {self.answers}. The lru_cache maxsize default is 128 {cites}."

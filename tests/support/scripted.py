@@ -39,6 +39,14 @@ class Stall:
 
 
 @dataclass
+class Wait:
+    """Block until `release` is set, then yield `text`: a model still reading its prompt."""
+
+    text: str
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class Busy:
     """Yield `text`, wait until another call comes in, then yield `more` up to `limit` times:
     a long generation that a second caller finds in progress. `yielded` counts the pieces."""
@@ -52,7 +60,7 @@ class Busy:
 
 #: A script is text, a failure, a stall, a busy generation, or a function of the messages the
 #: model got (e.g. to cite the number a given page received in the observation turn).
-Script = str | Fail | Stall | Busy | Callable[[list[Message]], str]
+Script = str | Fail | Stall | Wait | Busy | Callable[[list[Message]], str]
 
 
 @dataclass
@@ -108,8 +116,10 @@ class ScriptedModel(ChatModel):
         if isinstance(script, Busy):
             yield from self._busy(script)
             return
-        if callable(script) and not isinstance(script, (Fail, Stall)):
+        if callable(script) and not isinstance(script, (Fail, Stall, Wait)):
             script = script(list(messages))
+        if isinstance(script, Wait):
+            script.release.wait()
         text = script if isinstance(script, str) else script.text
         stops = [*sampling.stop, *(STOP if self.dialect == "megrez" else ())]
         cut = min((text.find(s) for s in stops if s and s in text), default=-1)

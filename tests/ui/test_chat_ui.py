@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
 from megrez_search.agent.api import SearchAgent
 from megrez_search.ui.app import ChatUI
@@ -91,7 +92,7 @@ def test_model_error_is_a_message_and_the_chat_goes_on(ui: ChatUI) -> None:
     chat, thread, status = ask(ui, [failing], "Tell me something.")
     assert "timed out" in contents(chat) and status.startswith("⚠")
     chat, _, status = ask(ui, ["Something."], "Try again?", thread=thread)
-    assert status.startswith("✓") and chat[-1]["content"] == "<p>Something.</p>"
+    assert status.startswith("✓") and chat[-1]["content"].startswith("<p>Something.</p>")
 
 
 def test_failed_search_is_said_and_no_memory_answer_unless_switched_on(ui: ChatUI) -> None:
@@ -215,3 +216,23 @@ def test_pages_setting_bounds_what_the_turn_reads(docs_index) -> None:
         assert "128" in contents(updates[-1][0])
     finally:
         agent.close()
+
+
+def test_followups_written_while_another_question_is_sent_are_not_shown(ui: ChatUI) -> None:
+    """Follow-ups arrive seconds after their answer: once the next question has been sent
+    (`on_ask` hid the chips), the late ones must not bring the old chips back."""
+    _, thread, _ = ask(ui, ["It keeps 128 calls."], "What is lru_cache?")
+
+    def next_question_sent_meanwhile(messages: list[Any]) -> str:
+        ui.on_ask()
+        return "What does typed do?\nHow is it cleared?\nIs it thread-safe?"
+
+    ui.agent.runtime.model.outputs.append(next_question_sent_meanwhile)  # type: ignore[attr-defined]
+    assert ui.followups(thread) == [gr.skip()] * 3
+    ui.agent.runtime.model.outputs.append("1. **What does `typed` do?**\n- How is it cleared?\n")  # type: ignore[attr-defined]
+    chips = ui.followups(thread)
+    assert [(chip["value"], chip["visible"]) for chip in chips] == [
+        ("What does typed do?", True),
+        ("How is it cleared?", True),
+        ("", False),
+    ]

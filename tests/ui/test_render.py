@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import markdown_it
 import pytest
 from megrez_search.agent.events import (
     AnswerEvent,
+    DoneEvent,
     PageEvent,
     PrefillEvent,
     QueryEvent,
@@ -13,6 +16,7 @@ from megrez_search.agent.events import (
     StepEvent,
     TokenEvent,
 )
+from megrez_search.agent.result import AskResult
 from megrez_search.ui.conversation import TurnView, messages_from_turns
 from megrez_search.ui.render import plain, render_answer, render_cards, render_reply, safe_url
 
@@ -65,7 +69,7 @@ def test_model_output_html_is_shown_as_text_but_markdown_kept() -> None:
 def test_non_web_urls_are_not_linked(url: str) -> None:
     assert safe_url(url) is None
     html = render_reply("See [1].", [{"n": 1, "url": url, "title": "t"}])
-    assert "a" not in tag_names(html) and '<span class="source-title">t</span>' in html
+    assert "a" not in tag_names(html) and '<span class="source-title" title="t">t</span>' in html
 
 
 def test_link_destination_cannot_be_broken_out_of() -> None:
@@ -79,7 +83,10 @@ def test_source_cards_show_number_title_site_and_passage() -> None:
     source = {"n": 1, "url": FUNCTOOLS, "title": "functools — Higher-order", "snippet": "Caches."}
     html = render_reply("Answer [1].", [source])
     assert 'aria-label="Sources"' in html and '<span class="source-n">1</span>' in html
-    assert f'<a class="source-title" href="{FUNCTOOLS}">functools — Higher-order</a>' in html
+    assert (
+        f'<a class="source-title" href="{FUNCTOOLS}" title="functools — Higher-order">'
+        "functools — Higher-order</a>"
+    ) in html
     assert '<span class="source-site">127.0.0.1</span>' in html
     assert '<span class="source-snippet">Caches.</span>' in html
 
@@ -139,3 +146,86 @@ def test_history_rebuilds_the_chat() -> None:
     assert messages[1]["metadata"]["title"] == "Searched 1 query · read 1 page"
     assert "<li>Searched: lru_cache<ul><li><a href" in messages[1]["content"]
     assert FUNCTOOLS in messages[2]["content"]
+
+
+def test_cards_show_snippets_as_plain_text_the_site_name_and_which_are_not_cited() -> None:
+    sources = [
+        {
+            "n": 1,
+            "url": FUNCTOOLS,
+            "title": "functools — Higher-order functions — Python 3.13 documentation",
+            "snippet": "The *maxsize* is **128**: ```python @lru_cache(maxsize=128) ``` `typed`",
+        },
+        {"n": 2, "url": "http://www.example.org/notes", "title": "Notes", "snippet": "# Notes"},
+    ]
+    html = render_reply("It keeps 128 calls [1].", sources)
+    snippets = re.findall(r'<span class="source-snippet">([^<]*)</span>', html)
+    assert snippets == ["The maxsize is 128: python @lru_cache(maxsize=128) typed", "Notes"]
+    sites = re.findall(r'<span class="source-site">([^<]*)</span>', html)
+    assert sites == ["Python 3.13 documentation", "example.org"]
+    assert re.findall(r'<div class="(source-card(?: [^"]*)?)" role', html) == [
+        "source-card",
+        "source-card uncited",
+    ]
+    assert html.count("not cited") == 1
+    # While the answer is written, no card is marked: it may cite them all yet.
+    assert "uncited" not in render_reply("It keeps", sources, final=False)
+
+
+def test_sources_show_before_the_first_word_and_the_live_line_is_the_progress_title() -> None:
+    view = TurnView(question="What is lru_cache?")
+    view.apply(StepEvent(step="rank", label="Picking the relevant passages"))
+    view.apply(SourcesEvent(sources=[{"n": 1, "url": FUNCTOOLS, "title": "functools"}]))
+    view.apply(StepEvent(step="answer", label="Writing the answer"))
+    view.apply(PrefillEvent(done=510, total=1000))
+    messages = view.messages()
+    assert 'class="source-card"' in messages[-1]["content"]  # no word written yet
+    assert messages[-2]["metadata"]["title"] == "Reading the sources · 51%…"
+    assert view.status() == ""  # one live line: nothing else says what is happening
+
+
+def recorded_turns(seconds: float | None, stopped: bool) -> list[dict]:
+    return [
+        {"role": "user", "content": "What is lru_cache?"},
+        {
+            "role": "assistant",
+            "content": "A cache [1].",
+            "queries": ["lru_cache"],
+            "sources": [{"n": 1, "url": FUNCTOOLS, "title": "functools"}],
+            "searched": True,
+            "at": "2026-12-06T01:40:05+00:00",
+            "seconds": seconds,
+            "pages_read": 2,
+            "stopped": stopped,
+            "model": "SmolLM2-135M-Instruct",
+        },
+    ]
+
+
+def test_a_live_turn_and_its_reload_show_the_same_summary_time_model_and_stop() -> None:
+    turns = recorded_turns(8.14, stopped=True)
+    view = TurnView(question="What is lru_cache?")
+    view.apply(StepEvent(step="search", label="Searching: lru_cache"))
+    for n in range(3):  # one more page fetched than read: the recorded count is shown
+        view.apply(PageEvent(url=f"{FUNCTOOLS}?{n}", title="f", ok=True))
+    result = AskResult(
+        answer="A cache [1].",
+        thread_id="t",
+        queries=["lru_cache"],
+        sources=turns[1]["sources"],
+        timings={"total": 8.19},
+        stopped=True,
+        recorded=turns[1],
+    )
+    view.apply(DoneEvent(result=result))
+    live, reloaded = view.messages()[1:], messages_from_turns(turns)[1:]
+    assert live[0]["metadata"]["title"] == "Searched 1 query · read 2 pages · 8.1 s"
+    assert reloaded[0]["metadata"] == live[0]["metadata"]
+    assert reloaded[1]["content"] == live[1]["content"]
+    assert (
+        '<span class="answer-time" title="2026-12-06T01:40:05+00:00">01:40</span>'
+        in (live[1]["content"])
+    )
+    assert "SmolLM2-135M-Instruct" in live[1]["content"]
+    assert live[-1] == reloaded[-1] == {"role": "assistant", "content": "⚠ Stopped."}
+    assert view.status() == "■ Stopped"
