@@ -21,9 +21,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self, cast
@@ -34,6 +33,7 @@ from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
+from megrez_search.agent.request import AgentInputError, AskRequest, validate_request
 from megrez_search.agent.result import AskResult
 from megrez_search.agent.state import Turn, turn_input
 from megrez_search.agent.turn_lock import (
@@ -45,38 +45,12 @@ from megrez_search.agent.turn_lock import (
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Runtime, load_runtime
-from megrez_search.settings import MAX_PAGES, Settings
+from megrez_search.settings import Settings
 from megrez_search.store import LOCAL_USER, Store, ThreadInfo, open_store, thread_key
-from megrez_search.store.text import UnstorableTextError, check_storable
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AgentInputError", "AskRequest", "SearchAgent", "ThreadBusyError", "ThreadInfo"]
-
-
-class AgentInputError(MegrezSearchError):
-    """The request cannot be run as given (empty question, missing attachment file)."""
-
-
-@dataclass
-class AskRequest:
-    question: str
-    thread_id: str | None = None  # None starts a new conversation
-    search: bool = True  # the web-search toggle: False never searches
-    provider: str | None = None  # search provider chain; None = settings.search
-    max_pages: int | None = None  # pages to read for this question; None = settings.pages
-    # When a search fails: answer from the model's memory, labelled as unsourced (True), or
-    # only say what failed (False); None = settings.memory_fallback.
-    memory_fallback: bool | None = None
-    deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
-    image: Path | None = None
-    audio: Path | None = None
-    # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
-    history: Sequence[Message] = ()
-    user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)
-    # False: a stateless turn (the API without thread_id): it runs on an in-memory
-    # checkpointer and is forgotten when it ends, however it ends; nothing reaches the store.
-    keep: bool = True
 
 
 class SearchAgent:
@@ -123,7 +97,8 @@ class SearchAgent:
         (or setting `cancel`, or `SearchAgent.stop(thread_id)`) stops the answer and keeps
         what was written.
         """
-        self._validate(request)  # here, not in the generator: bad requests fail at the call
+        # Here, not in the generator: bad requests fail at the call.
+        validate_request(request, self._deps)
         return self._turn(request, cancel)
 
     def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
@@ -350,33 +325,6 @@ class SearchAgent:
         self.close()
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def _validate(self, request: AskRequest) -> None:
-        for what, text in (
-            ("question", request.question),
-            ("thread id", request.thread_id),
-            ("provider", request.provider),
-            *(("earlier message", message.content) for message in request.history),
-        ):
-            try:
-                check_storable(text or "", what)
-            except UnstorableTextError as exc:
-                raise AgentInputError(str(exc)) from None
-        if not request.question.strip() and request.image is None and request.audio is None:
-            raise AgentInputError(
-                "the question is empty: type a question or attach an image or audio"
-            )
-        for kind, path in (("image", request.image), ("audio", request.audio)):
-            if path is not None and not Path(path).is_file():
-                raise AgentInputError(f"{kind} file not found: {path}")
-        if request.thread_id is not None:
-            thread_key(request.user, request.thread_id)  # a malformed id fails here, clearly
-        if request.max_pages is not None and not 1 <= request.max_pages <= MAX_PAGES:
-            raise AgentInputError(
-                f"pages must be between 1 and {MAX_PAGES}, not {request.max_pages}"
-            )
-        if request.search:
-            self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
 
     def _list(self, user: str, thread_id: str, question: str) -> None:
         """The past-chats row of a conversation, from what its checkpoint now holds."""
