@@ -187,8 +187,15 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             [chats.find, thread],
             [*chats.groups, found],
             queue=False,
+            show_progress="hidden",
         )
-        gr.on([past.change, thread.change], ui.sidebar.on_title, [thread], [chats.title])
+        gr.on(
+            [past.change, thread.change],
+            ui.sidebar.on_title,
+            [thread],
+            [chats.title],
+            show_progress="hidden",
+        )
         for group in chats.groups:
             group.input(ui.on_pick, [group, search, model], opened)
         gr.on(
