@@ -181,6 +181,11 @@ class ChatList:
 
     def on_delete(self, thread_id: str | None, request: gr.Request | None = None) -> list[Any]:
         """(the deleted chat, the undo bar, its timer); an error (no new chat) if it failed."""
+        if not thread_id:
+            log.info("delete: no chat open")
+            raise gr.Error(
+                "No chat is open: open one in the list to delete it.", print_exception=False
+            )
         try:
             deleted = self.delete(thread_id, user_of(request))
         except Exception:

@@ -136,3 +136,8 @@ def test_a_deleted_chat_whose_page_closed_is_purged_by_the_next_listing(ui: Chat
     clock.now = NOW + timedelta(seconds=11)
     ui.sidebar.show("", None)
     assert ui.agent.turns(gone) == []
+
+
+def test_delete_with_no_chat_open_says_so(ui: ChatUI) -> None:
+    with pytest.raises(Exception, match="No chat is open"):
+        ui.sidebar.on_delete(None)
