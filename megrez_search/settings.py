@@ -242,6 +242,12 @@ class Settings(BaseSettings):
         True, description="Suggest three follow-up questions after each answer in the UI."
     )
     followup_max_tokens: int = Field(96, description="Longest follow-up suggestion reply.")
+    undo_delete_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long a chat deleted in the UI can be restored with Undo, in seconds; "
+        "it is then deleted for good.",
+    )
     max_upload_mb: float = Field(
         25.0,
         gt=0,

@@ -26,7 +26,6 @@ from megrez_search.ui.chats import (
     Agents,
     ChatModels,
     TurnAsked,
-    chat_choices,
     export_chat,
     followup_questions,
 )
@@ -35,6 +34,7 @@ from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import ui_limits, user_of
 from megrez_search.ui.markup import plain_text
 from megrez_search.ui.owned import owned_messages, served_copy
+from megrez_search.ui.sidebar import ChatList
 
 from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
@@ -74,16 +74,13 @@ class ChatUI:
         # Questions asked per browser session: follow-ups computed for an earlier answer are
         # not shown once another question has been asked (they arrive seconds later).
         self.asked: dict[str, int] = {}
+        self.sidebar = ChatList(agent, self.chat_models, settings)
 
     # --- chats ----------------------------------------------------------------------------
 
-    def past_chats(
-        self, selected: str | None = None, words: str = "", user: str = LOCAL_USER
-    ) -> dict[str, Any]:
-        threads = self.agent.threads(user)
-        choices = chat_choices(self.agent, threads, words, user)
-        known = {value for _, value in choices}
-        return gr.update(choices=choices, value=selected if selected in known else None)
+    def past_chats(self, selected: str | None = None, user: str = LOCAL_USER) -> dict[str, Any]:
+        """The past-chats list as the page keeps it (ui.sidebar renders it)."""
+        return self.sidebar.listing(selected, user)
 
     def open_thread(self, thread_id: str | None, user: str = LOCAL_USER) -> list[ChatMessage]:
         if not thread_id:
@@ -128,6 +125,8 @@ class ChatUI:
     def on_pick(
         self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
     ) -> tuple[Any, ...]:
+        if not thread_id:  # only a click on a listed chat opens one: nothing else clears it
+            return tuple(gr.skip() for _ in range(5 + FOLLOWUP_CHIPS))
         user = user_of(request)
         model = self.model_of(user, thread_id, model)
         return (
@@ -152,36 +151,6 @@ class ChatUI:
             self.export_file(None),
             *hidden_chips(),
         )
-
-    def on_delete(
-        self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
-    ) -> tuple[Any, ...]:
-        user = user_of(request)
-        if thread_id:
-            try:
-                self.agent.delete_thread(thread_id, user)  # its model choice with it
-            except Exception:
-                log.exception("cannot delete conversation %s", thread_id)
-                return (
-                    gr.skip(),
-                    thread_id,
-                    gr.skip(),
-                    gr.skip(),
-                    "⚠ This chat could not be deleted; try again.",
-                    gr.skip(),
-                    gr.skip(),
-                    *hidden_chips(),
-                )
-        return self.on_new_chat(search, model, request)
-
-    def on_search_chats(
-        self, words: str, thread_id: str | None, request: gr.Request | None = None
-    ) -> tuple[Any, str]:
-        past = self.past_chats(thread_id, words, user_of(request))
-        if not words.strip():
-            return past, ""
-        found = len(past["choices"])
-        return past, f"{found} chat{'' if found == 1 else 's'} found"
 
     def on_settings(
         self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None

@@ -51,13 +51,6 @@ def matching_chats(
     return found
 
 
-def chat_choices(
-    agent: SearchAgent, threads: Sequence[ThreadInfo], words: str = "", user: str = LOCAL_USER
-) -> list[tuple[str, str]]:
-    keep = set(matching_chats(agent, threads, words, user))
-    return [(info.title, info.thread_id) for info in threads if info.thread_id in keep]
-
-
 def export_chat(
     agent: SearchAgent, thread_id: str | None, folder: Path, user: str = LOCAL_USER
 ) -> str | None:

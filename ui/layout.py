@@ -10,6 +10,7 @@ import gradio as gr
 from megrez_search.ui.attachments import ui_secret
 from megrez_search.ui.chats import WEB_SCOPE, scope_choices
 from megrez_search.ui.render import plain
+from megrez_search.ui.sidebar import ChatListView
 
 from megrez_search.settings import MAX_PAGES
 
@@ -47,17 +48,13 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             {"thread_id": None}, storage_key=BROWSER_STORAGE_KEY, secret=ui_secret(settings)
         )
         thread = gr.State(None)
+        past = gr.State(None)  # the past-chats listing (ui.sidebar): a change re-renders it
+        chats = ChatListView()
         with gr.Sidebar(label="Chats", elem_id="sidebar", width=300):
             gr.Markdown(f"## {TITLE}")
             new_chat = gr.Button("New chat", variant="secondary", elem_id="new-chat")
-            find = gr.Textbox(
-                label="Search chats", placeholder="Title or text", elem_id="chat-search"
-            )
-            found = gr.Markdown("", elem_id="chat-search-count")
-            past = gr.Dropdown(
-                label="Past chats", choices=[], value=None, interactive=True, elem_id="past-chats"
-            )
-            delete = gr.Button("Delete this chat", size="sm", elem_id="delete-chat")
+            chats.build()
+            found = chats.found
             with gr.Accordion("Settings", open=False, elem_id="settings"):
                 provider = gr.Textbox(
                     label="Web search provider chain (this chat)",
@@ -144,6 +141,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         # `js=` snippet and no gr.HTML, which Gradio runs through the AsyncFunction
         # constructor (the CSP would need 'unsafe-eval').
         clipboard = gr.Markdown("", visible="hidden", elem_id="clipboard")
+        chats.undo_bar(settings.undo_delete_s)
 
         turn_inputs = [thread, search, provider, pages, scope, model, memory, deep]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
@@ -180,24 +178,46 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             ui.on_new_chat,
             [search, model],
             [chatbot, thread, stored, past, status, found, export, *chips],
-            queue=False,
         )
         # The Chatbot's own "Clear" (trash) icon starts a new chat; the old one stays listed.
         chatbot.clear(
             ui.on_new_chat,
             [search, model],
             [chatbot, thread, stored, past, status, found, export, *chips],
+        )
+        # --- past chats (ui.sidebar) ---
+        opened = [chatbot, thread, stored, model, export, *chips]
+        new_outputs = [chatbot, thread, stored, past, status, found, export, *chips]
+        bar = [chats.deleted, chats.bar, chats.timer]
+        gr.on(
+            [past.change, thread.change, chats.find.change],
+            ui.sidebar.on_search_chats,
+            [chats.find, thread],
+            [*chats.groups, found],
             queue=False,
+            show_progress="hidden",
         )
-        delete.click(
-            ui.on_delete,
-            [thread, search, model],
-            [chatbot, thread, stored, past, status, found, export, *chips],
-            queue=False,
+        gr.on(
+            [past.change, thread.change],
+            ui.sidebar.on_title,
+            [thread],
+            [chats.title],
+            show_progress="hidden",
         )
-        find.change(ui.on_search_chats, [find, thread], [past, found], queue=False)
-        past.input(
-            ui.on_pick, [past, search, model], [chatbot, thread, stored, model, export, *chips]
+        for group in chats.groups:
+            group.input(ui.on_pick, [group, search, model], opened)
+        gr.on(
+            [chats.rename.click, chats.title.submit],
+            ui.sidebar.on_rename,
+            [thread, chats.title],
+            [status, past],
         )
+        chats.delete.click(ui.sidebar.on_delete, [thread], bar).success(
+            ui.on_new_chat, [search, model], new_outputs
+        )
+        chats.undo.click(ui.sidebar.on_undo, [chats.deleted], [thread, *bar]).success(
+            ui.on_pick, [thread, search, model], opened
+        )
+        chats.timer.tick(ui.sidebar.on_expire, None, bar, queue=False)
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo

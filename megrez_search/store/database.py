@@ -88,6 +88,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE megrez_threads ADD COLUMN model TEXT",
         ),
     ),
+    (
+        7,
+        (
+            # A deleted chat is hidden first and purged when its undo window ends (ui.sidebar).
+            "ALTER TABLE megrez_threads ADD COLUMN deleted_at TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6567726570  # pg_advisory_lock key: replicas starting together migrate once

@@ -10,6 +10,10 @@ read back from it: a turn killed before its end (it is then absent from the conv
 nothing and counts nothing, and a count that a crash between the two writes left behind is
 set right by the conversation's next turn. A conversation with no question is not listed.
 The row also keeps the model the chat last used (the UI's per-chat picker).
+
+Deleting is undoable for a while: `hide` takes a conversation off the list (its checkpoint
+and row stay), `restore` brings it back, and `expired` names the hidden ones whose undo window
+has ended, which the caller then deletes for good. A later turn neither lists nor hides it.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ class ThreadIndex:
     def list(self, user: str) -> list[ThreadInfo]:
         rows = self._db.execute(
             "SELECT public_id, title, created_at, updated_at, turns FROM megrez_threads "
-            "WHERE owner = ? AND turns > 0 ORDER BY updated_at DESC",
+            "WHERE owner = ? AND turns > 0 AND deleted_at IS NULL ORDER BY updated_at DESC",
             (user,),
         )
         return [ThreadInfo(*row) for row in rows]
@@ -99,3 +103,39 @@ class ThreadIndex:
         self._db.execute(
             "DELETE FROM megrez_threads WHERE thread_id = ?", (thread_key(user, thread_id),)
         )
+
+    def rename(self, user: str, thread_id: str, title: str) -> bool:
+        """Give `user`'s listed `thread_id` a new title; False when no such chat is listed."""
+        rows = self._db.execute(
+            "UPDATE megrez_threads SET title = ? WHERE thread_id = ? AND deleted_at IS NULL "
+            "RETURNING thread_id",
+            (title[:120], thread_key(user, thread_id)),
+        )
+        return bool(rows)
+
+    def hide(self, user: str, thread_id: str, now: str) -> bool:
+        """Take `user`'s `thread_id` off the list as of `now`, keeping it to be restored."""
+        rows = self._db.execute(
+            "UPDATE megrez_threads SET deleted_at = ? WHERE thread_id = ? AND deleted_at IS NULL "
+            "RETURNING thread_id",
+            (now, thread_key(user, thread_id)),
+        )
+        return bool(rows)
+
+    def restore(self, user: str, thread_id: str) -> bool:
+        """List a hidden conversation again; False when it is not hidden (or purged)."""
+        rows = self._db.execute(
+            "UPDATE megrez_threads SET deleted_at = NULL WHERE thread_id = ? "
+            "AND deleted_at IS NOT NULL RETURNING thread_id",
+            (thread_key(user, thread_id),),
+        )
+        return bool(rows)
+
+    def expired(self, before: str) -> tuple[tuple[str, str], ...]:
+        """(owner, thread id) of every conversation hidden before `before`, to purge."""
+        rows = self._db.execute(
+            "SELECT owner, public_id FROM megrez_threads WHERE deleted_at IS NOT NULL "
+            "AND deleted_at < ?",
+            (before,),
+        )
+        return tuple((str(owner), str(public_id)) for owner, public_id in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import markdown_it
@@ -59,8 +60,8 @@ def test_chat_search_matches_title_and_text_words(ui: ChatUI) -> None:
     assert matching_chats(ui.agent, threads, "ZEBRAS") == [zebra]
     assert set(matching_chats(ui.agent, threads, "reply without sources")) == {zebra, giraffe}
     assert matching_chats(ui.agent, threads, "giraffes answer 2") == [giraffe]
-    past, found = ui.on_search_chats("zebras", None)
-    assert past["choices"] == [("Tell me about zebras", zebra)] and found == "1 chat found"
+    today, *_, found = ui.sidebar.on_search_chats("zebras", None)
+    assert [thread for _, thread in today["choices"]] == [zebra] and found == "1 chat found"
 
 
 def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
@@ -72,7 +73,8 @@ def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
     assert [chip["visible"] for chip in chips] == [True, True, True]
     assert chips[0]["value"].endswith("?")
     assert ui.export_file("../../etc")["value"] is None  # an id never escapes the folder
-    ui.on_delete(thread, True, ui.settings.model)
+    ui.sidebar.delete(thread)
+    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.undo_delete_s + 1))
     assert ui.agent.threads() == [] and ui.export_file(thread)["value"] is None
 
 
@@ -118,7 +120,8 @@ def test_each_chat_keeps_its_model(ui: ChatUI) -> None:
     ui.agents.settings = ui.settings.model_copy(update={"models": "second"})
     _, _, stored, model, *_ = ui.on_pick(first, True, ui.settings.model)
     assert model == "second" and stored["model"] == "second"
-    ui.on_delete(first, True, ui.settings.model)
+    ui.sidebar.delete(first)
+    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.undo_delete_s + 1))
     assert ui.chat_models.get("", first) is None
 
 

@@ -25,6 +25,7 @@ from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
+from tests.support.sidebar import chat_entries, open_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -250,8 +251,7 @@ def test_delete_and_search_past_chats(browser: Any, app: App, viewport: dict[str
     # Words of the title and of the answer's text ("128") together find the chat.
     page.get_by_label("Search chats").fill(f"zebra {tag} 128")
     expect(page.locator("#chat-search-count")).to_have_text("1 chat found")
-    page.locator("#past-chats input").click()
-    options = page.get_by_role("option")
+    options = chat_entries(page)
     expect(options).to_have_count(1)
     expect(options.first).to_contain_text(zebra)
     shot(page, f"ui-search-chats-{tag}.png")
@@ -261,7 +261,7 @@ def test_delete_and_search_past_chats(browser: Any, app: App, viewport: dict[str
     expect(page.locator("#chat-search-count")).to_have_text("0 chats found")
     page.locator("#delete-chat").click()  # deletes the open (zebra) chat
     expect(page.locator("#chat [data-testid='user']")).to_have_count(0)
-    expect(page.locator("#chat-search-count")).to_have_text("")
+    expect(page.locator("#undo-bar")).to_contain_text("Chat deleted")
     titles = [info.title for info in app.ui.agent.threads()]
     assert zebra not in titles and f"Giraffe question {tag}?" in titles
     shot(page, f"ui-deleted-chat-{tag}.png")
@@ -290,8 +290,7 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     ask(page, "Pickers: a chat of its own?")
     expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
     for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):
-        page.locator("#past-chats input").click()
-        page.get_by_role("option", name=title).first.click()
+        open_chat(page, title)
         expect(page.locator("#chat [data-testid='user']").first).to_contain_text(title)
         expect(page.locator("#model input")).to_have_value(model)
 

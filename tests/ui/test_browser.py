@@ -22,6 +22,7 @@ from megrez_search.settings import Settings
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.servers import free_port, serve_directory
+from tests.support.sidebar import open_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -188,8 +189,7 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
     with megrez_process(["ui"], ui_settings, "/", log_path, port=port):
         page.reload()
         expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
-        page.locator("#past-chats input").click()
-        page.get_by_role("option", name=QUESTION).first.click()
+        open_chat(page, QUESTION)
         expect(page.locator("#chat")).to_contain_text(QUESTION)
         expect(functools_card.first).to_be_visible()
         expect_citations_link_their_sources(page)

@@ -53,7 +53,8 @@ class UI:
         output = call_event(client, "on_search_chats", ["", None])
         if isinstance(output, int):
             return output
-        return [title for title, _ in output[0]["choices"]]
+        groups = output[:3]  # Today, Previous 7 days, Older (ui.sidebar)
+        return [label.splitlines()[0] for group in groups for label, _ in group["choices"]]
 
 
 @contextmanager

@@ -1,0 +1,22 @@
+"""The sidebar's past-chats list in a Playwright page (ui.sidebar): its titles, and a click
+that opens one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def chat_entries(page: Any, title: str | None = None) -> Any:
+    """The list's entries (a label: title, then date), or those whose title has `title`."""
+    entries = page.locator("#past-chats label")
+    return entries if title is None else entries.filter(has_text=title)
+
+
+def listed_chats(page: Any) -> list[str]:
+    """The titles in the list, top to bottom (without their dates)."""
+    texts = chat_entries(page).all_inner_texts()
+    return [text.strip().splitlines()[0] for text in texts if text.strip()]
+
+
+def open_chat(page: Any, title: str) -> None:
+    chat_entries(page, title).first.click()
