@@ -22,10 +22,16 @@
     localStorage.setItem(THEME_KEY, theme);
     applyTheme();
   });
+  // The picker shows the kept pick once, when it first appears (later, the user's clicks
+  // change it: a click's own re-render must not be undone before its change event).
+  let themeShown = false;
   function showTheme() {
+    if (themeShown) return;
     const picked = [...document.querySelectorAll("#theme input[type=radio]")].find(
       (input) => input.value.toLowerCase() === theme);
-    if (picked && !picked.checked) picked.click();
+    if (!picked) return;
+    themeShown = true;
+    if (!picked.checked) picked.click();
   }
 
   // --- "Copy answer" says "Copied" for a moment once the clipboard holds the answer.
