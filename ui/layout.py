@@ -158,7 +158,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         clipboard = gr.Markdown("", visible="hidden", elem_id="clipboard")
         # `/?q=…` (ui.search_engine): chrome.js waits for "ready", then writes the question here.
         page_ready = gr.Markdown("", visible="hidden", elem_id="page-ready")
-        url_question = gr.Textbox("", visible="hidden", elem_id="url-question")
+        url_box = gr.Textbox("", visible="hidden", elem_id="url-question")
 
         turn_inputs = [thread, search, provider, pages, scope, model, memory, deep]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
@@ -189,13 +189,13 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         again = regenerate.click(ui.regenerate, turn_inputs, turn_outputs, **chain)
         then_followups(again)
         asked_by_url = (
-            url_question.submit(
+            url_box.submit(
                 ui.on_new_chat,
                 [search, model],
                 [chatbot, thread, stored, past, status, found, export, *chips],
                 queue=False,
             )
-            .then(url_controls, [url_question], [box, search, deep, url_question], queue=False)
+            .then(url_controls, [url_box], [box, search, deep, url_box], queue=False)
             .then(ui.respond, [box, *turn_inputs], turn_outputs, **chain)
         )
         then_followups(asked_by_url)
@@ -215,7 +215,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             [chatbot, thread, stored, past, status, found, export, *chips],
             queue=False,
         ).then(tools, [thread], [regenerate, copy], queue=False)
-        # (A State's change event follows queued events only: these two are not queued.)
+        # A State's change event follows queued events only, and "New chat" is not queued.
         new_chat.click(lambda: [gr.update(interactive=False)] * 2, None, [regenerate, copy])
         find.change(ui.on_search_chats, [find, thread], [past, found], queue=False)
         past.input(
