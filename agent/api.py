@@ -35,7 +35,7 @@ from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.request import AgentInputError, AskRequest, validate_request
 from megrez_search.agent.result import AskResult
-from megrez_search.agent.state import Turn, turn_input
+from megrez_search.agent.state import Turn, question_words, turn_input
 from megrez_search.agent.turn_lock import (
     DatabaseTurnLock,
     ThreadBusyError,
@@ -329,8 +329,8 @@ class SearchAgent:
     def _list(self, user: str, thread_id: str, question: str) -> None:
         """The past-chats row of a conversation, from what its checkpoint now holds."""
         questions = [t for t in self.turns(thread_id, user) if t.get("role") == "user"]
-        first = str(questions[0].get("content", "")) if questions else ""
-        title = question.strip() or first.strip() or "(voice or image question)"
+        first = question_words(questions[0]) if questions else ""
+        title = question.strip() or first or "(voice or image question)"
         now = datetime.now().isoformat(timespec="microseconds")
         self._threads.record(user, thread_id, title, len(questions), now)
 

@@ -101,6 +101,17 @@ class Turn(TypedDict, total=False):
     model: str  # the model that wrote it
 
 
+IMAGE_TITLE_CHARS = 60  # of the text read from an image, when it titles a chat
+
+
+def question_words(turn: Turn) -> str:
+    """A question's words, to title its chat: typed, else heard (a voice question's
+    transcript), else the start of the text read from its image."""
+    typed = str(turn.get("content") or "").strip() or str(turn.get("transcript") or "").strip()
+    seen = " ".join(str(turn.get("image_text") or "").split())
+    return typed or (f"Image: {seen[:IMAGE_TITLE_CHARS]}" if seen else "")
+
+
 @dataclass
 class AgentState:
     # --- the conversation (kept across turns) ---------------------------------------------

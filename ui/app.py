@@ -35,6 +35,7 @@ from megrez_search.ui.login import ui_limits, user_of
 from megrez_search.ui.markup import plain_text
 from megrez_search.ui.owned import owned_messages, served_copy
 from megrez_search.ui.sidebar import ChatList
+from megrez_search.ui.voice import Review, awaits_transcript, review_voice
 
 from megrez_search.accounts import LimitExceeded
 from megrez_search.errors import MegrezSearchError
@@ -222,6 +223,9 @@ class ChatUI:
         chat with its current settings), yielding `TurnUpdate`s."""
         user = user_of(request)
         box = {"text": box} if isinstance(box, str) else box or {}
+        if awaits_transcript(box):
+            yield from self.review_voice(box)
+            return
         attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
         asked = TurnAsked(search, provider, pages, scope, memory, deep)
         ask = asked.request(
@@ -232,6 +236,21 @@ class ChatUI:
             attachments.audio,
         )
         yield from self.run_turn(ask, model, attachments.problems)
+
+    def review_voice(self, box: dict[str, Any]) -> Iterator[TurnUpdate]:
+        """A recording becomes its transcript in the message box, to be checked and sent."""
+        for step in review_voice(box, self.settings):
+            review = step if isinstance(step, Review) else None
+            yield TurnUpdate(
+                gr.skip(),
+                review.box if review else gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                review.status if review else step,
+                gr.update(visible=False),
+                gr.skip(),
+            )
 
     def regenerate(
         self,

@@ -70,12 +70,28 @@ def export_chat(
 
 
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
-    """Where a chat can search: the web (its provider chain), or one local index."""
+    """Where a chat can search: its provider chain (named for what it searches: the web, or
+    the local indexes it lists, as in the demo), or one other local index."""
     try:
         names = list_indexes(index_store(settings))
     except OSError:
         names = []
-    return [("Web", WEB_SCOPE), *((f"Index: {name}", f"local:{name}") for name in names)]
+    chain = [part.strip() for part in settings.search.split(",") if part.strip()]
+    in_chain = {part.removeprefix("local:") for part in chain if part.startswith("local:")}
+    others = (name for name in names if name not in in_chain)
+    return [
+        (chain_label(chain), WEB_SCOPE),
+        *((f"Index: {name}", f"local:{name}") for name in others),
+    ]
+
+
+def chain_label(chain: Sequence[str]) -> str:
+    """What a provider chain searches, in the words of the "Search in" picker."""
+    indexes = [part.removeprefix("local:") for part in chain if part.startswith("local:")]
+    if not indexes:
+        return "Web"
+    named = ", ".join(indexes)
+    return f"Index: {named}" if len(indexes) == len(chain) else f"Web and index: {named}"
 
 
 def provider_for(scope: str | None, chain: str) -> str | None:

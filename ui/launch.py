@@ -13,6 +13,7 @@ from megrez_search.ui.csp import content_security_policy
 from megrez_search.ui.guard import UserGuard
 from megrez_search.ui.layout import build_layout
 from megrez_search.ui.login import login_guard, login_message, trust_forwarded_from
+from megrez_search.ui.search_engine import search_engine
 from starlette.middleware import Middleware
 
 from megrez_search.settings import Settings
@@ -41,10 +42,11 @@ def launch_chat(
     demo = build_layout(ui)
     guard = login_guard(ui.agent.store, settings)
     trust_forwarded_from(settings)
-    # Outermost first: the CSP on every response; the sign-in guard (throttle, sessions ended
-    # by passwd/remove) decides who is logged in; the user guard then binds sessions and
+    # Outermost first: the CSP on every response; `/opensearch.xml` and its `<link>` in
+    # every page (no sign-in needed); the sign-in guard (throttle, sessions ended by
+    # passwd/remove) decides who is logged in; the user guard then binds sessions and
     # files to that user.
-    middleware = [content_security_policy([head_script()])]
+    middleware = [content_security_policy([head_script()]), search_engine()]
     if guard:
         middleware.append(guard.middleware())
     middleware.append(Middleware(UserGuard))

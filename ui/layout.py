@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from megrez_search.ui.attachments import ui_secret
 from megrez_search.ui.chats import WEB_SCOPE, scope_choices
+from megrez_search.ui.controls import THEMES, answer_tools, scope_picker
+from megrez_search.ui.login import user_of
 from megrez_search.ui.render import plain
+from megrez_search.ui.search_engine import url_question
 from megrez_search.ui.sidebar import ChatListView
 
 from megrez_search.settings import MAX_PAGES
@@ -51,7 +54,6 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         past = gr.State(None)  # the past-chats listing (ui.sidebar): a change re-renders it
         chats = ChatListView()
         with gr.Sidebar(label="Chats", elem_id="sidebar", width=300):
-            gr.Markdown(f"## {TITLE}")
             new_chat = gr.Button("New chat", variant="secondary", elem_id="new-chat")
             chats.build()
             found = chats.found
@@ -75,6 +77,18 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                     elem_id="memory-fallback",
                 )
                 gr.Markdown(active_settings(ui))
+        # The page's one level-one heading, and the theme picker (chrome.js applies it).
+        with gr.Row(elem_id="masthead", equal_height=True):
+            gr.Markdown(f"# {TITLE}", elem_id="page-title")
+            gr.Radio(
+                THEMES,
+                value="System",
+                label="Theme",
+                interactive=True,
+                elem_id="theme",
+                scale=0,
+                min_width=300,
+            )
         chatbot = gr.Chatbot(
             label="Conversation",
             elem_id="chat",
@@ -132,8 +146,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                 "Stop (Esc)", variant="stop", size="sm", elem_id="stop", elem_classes=["idle"]
             )
         with gr.Row(elem_id="answer-tools"):
-            regenerate = gr.Button("Regenerate", size="sm", elem_id="regenerate")
-            copy = gr.Button("Copy answer", size="sm", elem_id="copy-answer")
+            # Enabled once the chat holds an answer (`tools` below).
+            regenerate = gr.Button("Regenerate", size="sm", interactive=False, elem_id="regenerate")
+            copy = gr.Button("Copy answer", size="sm", interactive=False, elem_id="copy-answer")
             export = gr.DownloadButton(
                 "Export chat", size="sm", interactive=False, elem_id="export"
             )
@@ -142,17 +157,26 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         # constructor (the CSP would need 'unsafe-eval').
         clipboard = gr.Markdown("", visible="hidden", elem_id="clipboard")
         chats.undo_bar(settings.undo_delete_s)
+        # `/?q=…` (ui.search_engine): chrome.js waits for "ready", then writes the question here.
+        page_ready = gr.Markdown("", visible="hidden", elem_id="page-ready")
+        url_box = gr.Textbox("", visible="hidden", elem_id="url-question")
 
         turn_inputs = [thread, search, provider, pages, scope, model, memory, deep]
         turn_outputs = [chatbot, box, thread, stored, past, status, stop, export]
         chain: dict[str, Any] = {"concurrency_id": "ask", "show_progress": "hidden"}
 
+        def tools(thread_id: str | None, request: gr.Request) -> list[Any]:
+            return answer_tools(ui.agent, thread_id, user_of(request))
+
         def then_followups(event: gr.events.Dependency) -> None:
             event.then(ui.followups, [thread, model], chips, show_progress="hidden")
+            event.then(tools, [thread], [regenerate, copy], queue=False)
 
         demo.load(
             ui.on_load, inputs=[stored], outputs=[chatbot, thread, past, search, model, export]
-        )
+        ).then(lambda: "ready", None, page_ready, queue=False)
+        thread.change(tools, [thread], [regenerate, copy], queue=False)
+        search.change(scope_picker, [search], [scope], queue=False)
         for control in (search, model):
             control.input(ui.on_settings, [thread, search, model], [stored], queue=False)
         # Each way of asking first hides the last answer's chips (`ui.on_ask`).
@@ -165,11 +189,22 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                 ui.respond, [chip, *turn_inputs], turn_outputs, **chain
             )
             then_followups(asked)
-        for trigger in (regenerate.click, chatbot.retry):
-            again = trigger(ui.on_ask, None, chips, queue=False).then(
-                ui.regenerate, turn_inputs, turn_outputs, **chain
+        # One retry control: Regenerate (no per-message retry or clear icons in the chat).
+        again = regenerate.click(ui.on_ask, None, chips, queue=False).then(
+            ui.regenerate, turn_inputs, turn_outputs, **chain
+        )
+        then_followups(again)
+        asked_by_url = (
+            url_box.submit(
+                ui.on_new_chat,
+                [search, model],
+                [chatbot, thread, stored, past, status, found, export, *chips],
+                queue=False,
             )
-            then_followups(again)
+            .then(url_controls, [url_box], [box, search, deep, url_box], queue=False)
+            .then(ui.respond, [box, *turn_inputs], turn_outputs, **chain)
+        )
+        then_followups(asked_by_url)
         stop.click(ui.on_stop, inputs=[thread], outputs=None, queue=False)
         copy.click(lambda: "", None, clipboard, queue=False).then(
             ui.clipboard_html, [thread], [clipboard], queue=False
@@ -179,12 +214,8 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             [search, model],
             [chatbot, thread, stored, past, status, found, export, *chips],
         )
-        # The Chatbot's own "Clear" (trash) icon starts a new chat; the old one stays listed.
-        chatbot.clear(
-            ui.on_new_chat,
-            [search, model],
-            [chatbot, thread, stored, past, status, found, export, *chips],
-        )
+        # Regenerate and Copy go off at once: a State's change event follows queued events only.
+        new_chat.click(lambda: [gr.update(interactive=False)] * 2, None, [regenerate, copy])
         # --- past chats (ui.sidebar) ---
         opened = [chatbot, thread, stored, model, export, *chips]
         new_outputs = [chatbot, thread, stored, past, status, found, export, *chips]
@@ -214,10 +245,19 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         )
         chats.delete.click(ui.sidebar.on_delete, [thread], bar).success(
             ui.on_new_chat, [search, model], new_outputs
-        )
+        ).then(tools, [thread], [regenerate, copy], queue=False)
         chats.undo.click(ui.sidebar.on_undo, [chats.deleted], [thread, *bar]).success(
             ui.on_pick, [thread, search, model], opened
         )
         chats.timer.tick(ui.sidebar.on_expire, None, bar, queue=False)
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo
+
+
+def url_controls(payload: str) -> list[Any]:
+    """The message box, search and deep toggles for a question from `/?q=…` (and the hidden
+    box emptied); nothing changes for a payload that holds no question."""
+    asked = url_question(payload)
+    if asked is None:
+        return [gr.skip(), gr.skip(), gr.skip(), ""]
+    return [{"text": asked.text, "files": []}, asked.search, asked.deep, ""]

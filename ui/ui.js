@@ -170,7 +170,8 @@
     if (!text) { copied = null; return; }
     if (text === copied) return;
     copied = text;
-    navigator.clipboard.writeText(text).catch(() => {});
+    navigator.clipboard.writeText(text).then(
+      () => document.dispatchEvent(new CustomEvent("megrez:copied")), () => {});
   }
   new MutationObserver(() => {
     quietIcons(document); liveStatus(); closeSidebarOnPhone(); copyAnswer(); codeButtons(document);
