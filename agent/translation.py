@@ -26,10 +26,11 @@ import logging
 import re
 from collections.abc import Sequence
 from functools import cache
+from itertools import pairwise
 
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.generation import generate
-from megrez_search.agent.prompts import render, template
+from megrez_search.agent.prompts import examples, render, template
 from megrez_search.agent.query_writer import clean_query, is_follow_up, is_usable
 from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.scripts import language_of, needs_translation
@@ -44,8 +45,22 @@ root ::= [A-Za-z0-9] [A-Za-z0-9 ._+#/()-]{1,79}
 """
 MAX_TOKENS = 24
 _LATIN_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*")
-#: One worked example of the translation prompt: its question lines, then its query.
-_EXAMPLE = re.compile(r"((?:^\w[\w ]*: .*\n)+)Query: (.+)$", re.MULTILINE)
+#: Word pairs of the examples' queries a translation may share before it counts as a copy.
+MAX_EXAMPLE_PAIRS = 1
+
+
+def _prompt(question: str, context: str) -> str:
+    earlier = f"Earlier question: {context}\n" if context else ""
+    return render("common", "translate_query_user", question=question, earlier=earlier)
+
+
+def example_turns() -> list[Message]:
+    """The prompt's worked examples as user and assistant turns of their own."""
+    turns: list[Message] = []
+    for example in examples("common", "translate_query_examples"):
+        turns.append(Message("user", _prompt(example["question"], example.get("earlier", ""))))
+        turns.append(Message("assistant", example["query"]))
+    return turns
 
 
 @cache
@@ -53,12 +68,33 @@ def example_names() -> frozenset[str]:
     """The subjects of the prompt's examples (lower-case): their queries' capitalised words
     and the Latin words their questions and queries share (curl, Rust, Mount, Everest)."""
     names: set[str] = set()
-    for asked, query in _EXAMPLE.findall(template("common", "translate_query_user")):
+    for example in examples("common", "translate_query_examples"):
+        asked = f"{example.get('earlier', '')} {example['question']}"
         written = {word.lower() for word in _LATIN_WORD.findall(asked)}
-        for word in _LATIN_WORD.findall(query):
+        for word in _LATIN_WORD.findall(example["query"]):
             if word[0].isupper() or word.lower() in written:
                 names.add(word.lower())
     return frozenset(names)
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    words = [word.lower() for word in _LATIN_WORD.findall(text)]
+    return set(pairwise(words))
+
+
+@cache
+def example_pairs() -> frozenset[tuple[str, str]]:
+    """Consecutive word pairs of the examples' queries ("latest measured")."""
+    found: set[tuple[str, str]] = set()
+    for example in examples("common", "translate_query_examples"):
+        found |= _pairs(example["query"])
+    return frozenset(found)
+
+
+def is_copy(translated: str, question: str) -> bool:
+    """Whether `translated` repeats the examples' queries rather than translating `question`
+    (a follow-up with nothing to translate came back as the examples run together)."""
+    return len((_pairs(translated) & example_pairs()) - _pairs(question)) > MAX_EXAMPLE_PAIRS
 
 
 def keywords_in_sources_language(
@@ -68,6 +104,8 @@ def keywords_in_sources_language(
     examples that neither `question` nor its `context` (the earlier question) has, with the
     question's own Latin words (code names, versions) it left out; None when nothing usable
     is left."""
+    if translated and is_copy(translated, f"{context} {question}"):
+        return None
     own = {word.lower() for word in _LATIN_WORD.findall(f"{question} {context}")}
     copied = example_names() - own
     words = [w for w in keyword_query(clean_query(translated)).split() if w.lower() not in copied]
@@ -89,11 +127,10 @@ def translate_query(
     if not needs_translation(question):
         return None
     context = earlier_questions[-1] if earlier_questions and is_follow_up(question) else ""
-    earlier = f"Earlier question: {context}\n" if context else ""
-    prompt = render("common", "translate_query_user", question=question, earlier=earlier)
     messages = [
         Message("system", template("common", "translate_query_system")),
-        Message("user", prompt),
+        *example_turns(),
+        Message("user", _prompt(question, context)),
     ]
     sampling = Sampling(max_tokens=MAX_TOKENS, grammar=KEYWORDS_GRAMMAR)
     try:

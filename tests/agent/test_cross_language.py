@@ -146,15 +146,29 @@ def test_a_follow_up_is_translated_with_the_question_it_refers_to(engine, tmp_pa
 
 
 def test_an_example_of_the_prompt_copied_into_a_translation_is_dropped():
-    # With nothing to translate, a small model copied the prompt's example into the query.
+    # With nothing to translate, a small model copied the prompt's example into the query
+    # ("Eiffel Tower default decimal places"), then ran several examples together.
     assert example_names() >= {"mount", "everest", "curl"}
     copied = keywords_in_sources_language(
         FOLLOW_UP, "Mount Everest default decimal places", 8, context=EARLIER
     )
     assert copied == "default decimal places"
+    merged = "default maximum redirects latest measured elevation metersVec Python decimal"
+    assert keywords_in_sources_language(FOLLOW_UP, merged, 8, context=EARLIER) is None
     # A question that names the example's subject keeps it.
     asked = "Mount Everest 有多高？"
     assert keywords_in_sources_language(asked, "Mount Everest height", 8) == "Mount Everest height"
+
+
+def test_the_translation_examples_are_turns_of_their_own(engine, tmp_path, scripted_agent):
+    agent, model = scripted_agent(
+        settings_for(engine, tmp_path), [search_call(MEGREZ_QUERY), TRANSLATION, "3.9 [citation:1]"]
+    )
+    agent.invoke(AskRequest(QUESTION))
+    system, *turns, asked = model.calls[1].messages
+    assert system.role == "system" and len(turns) >= 6
+    assert [m.role for m in turns] == ["user", "assistant"] * (len(turns) // 2)
+    assert asked.content == f"Question: {QUESTION}"
 
 
 def test_deep_mode_searches_its_sub_questions_in_english_too(engine, tmp_path, scripted_agent):
