@@ -13,6 +13,7 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 from string import Template
+from typing import Any
 
 #: The `prompts/` folder, shipped as package data of `megrez_search.prompts` (wheel or editable).
 PROMPTS_DIR = files("megrez_search.prompts")
@@ -27,6 +28,12 @@ def _templates(family: str) -> dict[str, str]:
 def template(family: str, name: str) -> str:
     """The raw text of prompt `name` in `prompts/<family>.toml`."""
     return _templates(family)[name]
+
+
+def examples(family: str, name: str) -> list[dict[str, str]]:
+    """The table array `name` of `prompts/<family>.toml`: worked examples (few-shot turns)."""
+    tables: Any = _templates(family)[name]
+    return [{str(key): str(value) for key, value in table.items()} for table in tables]
 
 
 def render(family: str, name: str, **values: object) -> str:

@@ -8,22 +8,32 @@ only, so even a small model cannot answer the question instead or drift back int
 The user's own words stay a query of their own (retrieval/multiquery.py fuses both), so a
 Chinese page is still found by them.
 
+A follow-up ("它默认使用多少位有效数字？") has no subject of its own to translate: the earlier
+question is shown with it, so the model names that subject instead of inventing one — with
+nothing to translate, a small model copied the prompt's one example ("Eiffel Tower default
+decimal places"). The prompt now has several examples from unrelated topics.
+
 Deterministic safeguards, as for every query (agent/query_writer.py): the translation keeps
-only keywords, the question's Latin words (technical names as written) are added where the
-model dropped them, and a failed or unusable translation leaves the query as it was.
+only keywords, names from the prompt's examples are dropped unless the question has them
+(a copied example is no translation), the question's Latin words (technical names as
+written) are added where the model dropped them, and a failed or unusable translation leaves
+the query as it was.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from functools import cache
+from itertools import pairwise
 
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.generation import generate
-from megrez_search.agent.prompts import render, template
-from megrez_search.agent.query_writer import clean_query, is_usable
+from megrez_search.agent.prompts import examples, render, template
+from megrez_search.agent.query_writer import clean_query, is_follow_up, is_usable
 from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.scripts import needs_translation
+from megrez_search.retrieval.scripts import language_of, needs_translation
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Sampling, Usage
@@ -35,27 +45,92 @@ root ::= [A-Za-z0-9] [A-Za-z0-9 ._+#/()-]{1,79}
 """
 MAX_TOKENS = 24
 _LATIN_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*")
+#: Word pairs of the examples' queries a translation may share before it counts as a copy.
+MAX_EXAMPLE_PAIRS = 1
+
+
+def _prompt(question: str, context: str) -> str:
+    earlier = f"Earlier question: {context}\n" if context else ""
+    return render("common", "translate_query_user", question=question, earlier=earlier)
+
+
+def example_turns() -> list[Message]:
+    """The prompt's worked examples as user and assistant turns of their own."""
+    turns: list[Message] = []
+    for example in examples("common", "translate_query_examples"):
+        turns.append(Message("user", _prompt(example["question"], example.get("earlier", ""))))
+        turns.append(Message("assistant", example["query"]))
+    return turns
+
+
+@cache
+def example_names() -> frozenset[str]:
+    """The subjects of the prompt's examples (lower-case): their queries' capitalised words
+    and the Latin words their questions and queries share (curl, Rust, Mount, Everest)."""
+    names: set[str] = set()
+    for example in examples("common", "translate_query_examples"):
+        asked = f"{example.get('earlier', '')} {example['question']}"
+        written = {word.lower() for word in _LATIN_WORD.findall(asked)}
+        for word in _LATIN_WORD.findall(example["query"]):
+            if word[0].isupper() or word.lower() in written:
+                names.add(word.lower())
+    return frozenset(names)
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    words = [word.lower() for word in _LATIN_WORD.findall(text)]
+    return set(pairwise(words))
+
+
+@cache
+def example_pairs() -> frozenset[tuple[str, str]]:
+    """Consecutive word pairs of the examples' queries ("latest measured")."""
+    found: set[tuple[str, str]] = set()
+    for example in examples("common", "translate_query_examples"):
+        found |= _pairs(example["query"])
+    return frozenset(found)
+
+
+def is_copy(translated: str, question: str) -> bool:
+    """Whether `translated` repeats the examples' queries rather than translating `question`
+    (a follow-up with nothing to translate came back as the examples run together)."""
+    return len((_pairs(translated) & example_pairs()) - _pairs(question)) > MAX_EXAMPLE_PAIRS
 
 
 def keywords_in_sources_language(
-    question: str, translated: str | None, max_words: int
+    question: str, translated: str | None, max_words: int, context: str = ""
 ) -> str | None:
-    """The model's `translated` keywords, cleaned, with the question's own Latin words
-    (code names, versions) it left out; None when nothing usable is left."""
-    words = keyword_query(clean_query(translated)).split()
+    """The model's `translated` keywords, cleaned, without names copied from the prompt's
+    examples that neither `question` nor its `context` (the earlier question) has, with the
+    question's own Latin words (code names, versions) it left out; None when nothing usable
+    is left."""
+    if translated and is_copy(translated, f"{context} {question}"):
+        return None
+    own = {word.lower() for word in _LATIN_WORD.findall(f"{question} {context}")}
+    copied = example_names() - own
+    words = [w for w in keyword_query(clean_query(translated)).split() if w.lower() not in copied]
     known = {word.lower() for word in words}
     named = [w for w in _LATIN_WORD.findall(keyword_query(question)) if w.lower() not in known]
     query = " ".join([*named, *words][:max_words])
     return query if is_usable(query, max_words) and not needs_translation(query) else None
 
 
-def translate_query(question: str, deps: AgentDeps, usage: Usage, run_id: str) -> str | None:
-    """Keywords of `question` in English when it is written in another script, else None."""
+def translate_query(
+    question: str,
+    deps: AgentDeps,
+    usage: Usage,
+    run_id: str,
+    earlier_questions: Sequence[str] = (),
+) -> str | None:
+    """Keywords of `question` in English when it is written in another script, else None.
+    A follow-up is shown with the latest of `earlier_questions`, whose subject it means."""
     if not needs_translation(question):
         return None
+    context = earlier_questions[-1] if earlier_questions and is_follow_up(question) else ""
     messages = [
         Message("system", template("common", "translate_query_system")),
-        Message("user", render("common", "translate_query_user", question=question)),
+        *example_turns(),
+        Message("user", _prompt(question, context)),
     ]
     sampling = Sampling(max_tokens=MAX_TOKENS, grammar=KEYWORDS_GRAMMAR)
     try:
@@ -72,6 +147,14 @@ def translate_query(question: str, deps: AgentDeps, usage: Usage, run_id: str) -
     except MegrezSearchError as exc:
         log.warning("query translation failed, searching the question's words: %s", exc)
         return None
-    query = keywords_in_sources_language(question, text, deps.settings.max_query_words)
+    query = keywords_in_sources_language(question, text, deps.settings.max_query_words, context)
     log.info("question in another script: searching %r (model wrote %r)", query, text)
     return query
+
+
+def rank_query(query: str, question: str) -> str:
+    """The query passages are ranked by: a question in another script than the query's
+    (translated for the sources) adds its own words, which pages in its language share."""
+    if language_of(question) == language_of(query):
+        return query
+    return f"{query} {keyword_query(question)}"

@@ -52,7 +52,9 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
     most = deps.settings.deep_followups
     queries = more_queries(state, deps, usage, deadline(state.started, deps))
     if queries is not None:
-        items = [subquestion(q, state, deps, state.round + 1) for q in queries]
+        # Translating a query is one more model call: only while time is left.
+        counted = usage if remaining(state, deps) > 0 else None
+        items = [subquestion(q, state, deps, state.round + 1, counted) for q in queries]
         return [i | {"followup": True} for i in items if i["query"].lower() not in searched][:most]
     bridges = deps.dialect.order_bridges(
         _bridges(state),

@@ -26,6 +26,9 @@ from megrez_search.agent.events import (
 from megrez_search.agent.query_writer import build_query
 from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.state import Context
+from megrez_search.agent.translation import rank_query, translate_query
+from megrez_search.retrieval.multiquery import query_variants, search_fused
+from megrez_search.retrieval.scripts import language_of
 from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome
 
 from megrez_search.runtime import Usage
@@ -42,10 +45,18 @@ log = logging.getLogger(__name__)
 MIN_FETCH_S = 1.0
 
 
-def subquestion(text: str, state: DeepState, deps: AgentDeps, round: int) -> dict[str, Any]:
+def subquestion(
+    text: str, state: DeepState, deps: AgentDeps, round: int, usage: Usage | None = None
+) -> dict[str, Any]:
+    """A sub-question and its query: its keywords, or with `usage` to count the model's
+    tokens in, its keywords in the sources' language when it is written in another script
+    (agent/translation.py; its own words are searched too, see `search_words`)."""
+    translated = None
+    if usage is not None:
+        translated = translate_query(text, deps, usage, state.run_id, state.earlier_questions)
     query = build_query(
         text,
-        None,
+        translated,
         state.earlier_questions,
         deps.settings.max_query_words,
         state.earlier_answers,
@@ -74,7 +85,7 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
         log.info(
             "deep mode: the model's plan was unusable, using the question's parts: %r", proposals
         )
-    subquestions = [subquestion(text, state, deps, 1) for text in texts]
+    subquestions = [subquestion(text, state, deps, 1, usage) for text in texts]
     # The whole question comes first; the part that asks (the last one) is what bridges
     # must lead to. A question that does not split is both.
     subquestions[0]["whole"] = True
@@ -88,13 +99,28 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
     }
 
 
-def _search_all(state: DeepState, deps: AgentDeps, queries: list[str]) -> list[SearchOutcome]:
+def search_words(item: dict[str, Any], deps: AgentDeps) -> list[str]:
+    """The queries a sub-question is searched with: its query, and when that was translated
+    from another script, the sub-question's own words too (as nodes/retrieve.py does)."""
+    if language_of(item["text"]) == language_of(item["query"]):
+        return [item["query"]]
+    return query_variants(item["query"], item["text"], deps.settings.search_queries)
+
+
+def _search_all(
+    state: DeepState, deps: AgentDeps, todo: list[dict[str, Any]]
+) -> list[SearchOutcome]:
     provider = deps.provider(state.provider)
     wanted = deps.settings.deep_pages_per_query
     with ThreadPoolExecutor(
-        max_workers=min(4, len(queries)), thread_name_prefix="deep-search"
+        max_workers=min(4, len(todo)), thread_name_prefix="deep-search"
     ) as pool:
-        return list(pool.map(lambda query: provider.search(query, max_results=wanted), queries))
+        return list(
+            pool.map(
+                lambda item: search_fused(provider, search_words(item, deps), max_results=wanted),
+                todo,
+            )
+        )
 
 
 def _fetch(
@@ -124,7 +150,7 @@ def research(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[st
         return {}
     for item in todo:
         writer(QueryEvent(query=item["query"]))
-    outcomes = _search_all(state, deps, [item["query"] for item in todo])
+    outcomes = _search_all(state, deps, todo)
     known = {page.url: page for page in state.pages}
     tried = {item["url"] for item in state.fetched}
     titles: dict[str, str] = {}
@@ -176,7 +202,10 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
     notes = list(state.notes)
     for item in (q for q in state.subquestions if q["round"] == state.round):
         passages = relevant_passages(
-            item["query"], state.pages, deps.retrieval.rank, deps.runtime.count_tokens
+            rank_query(item["query"], item["text"]),
+            state.pages,
+            deps.retrieval.rank,
+            deps.runtime.count_tokens,
         )
         numbers = number_sources(contexts, passages)
         finding = take_note(

@@ -10,6 +10,7 @@ answer is the notes found so far. A budget that cut the research short is stated
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from langgraph.types import StreamWriter
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 def _messages(state: DeepState, deps: AgentDeps) -> list[Message]:
     now = deps.clock()
     user = state.user or Message("user", state.question)
+    language = language_of(state.question)
+    if language != "en":  # as in nodes/answer.py: over English notes a small model answers
+        user = replace(user, content=f"{user.content}\n\n{message('answer_language', language)}")
     contexts = note_contexts(state.notes, state.contexts)
     if contexts:
         keywords = "; ".join(dict.fromkeys(state.queries))

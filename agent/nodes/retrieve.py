@@ -19,12 +19,11 @@ from megrez_search.agent.events import SearchResultsEvent, SourcesEvent
 from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
+from megrez_search.agent.translation import rank_query
 from megrez_search.retrieval.multiquery import query_variants, search_fused
 from megrez_search.retrieval.passages import plain_passage_text
 from megrez_search.retrieval.policy import RankPolicy
-from megrez_search.retrieval.query import keyword_query
 from megrez_search.retrieval.rank import rank_passages
-from megrez_search.retrieval.scripts import language_of
 from megrez_search.retrieval.titles import clean_title, site_suffix
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
@@ -39,12 +38,7 @@ def _query(state: AgentState) -> str:
 
 
 def _rank_query(state: AgentState) -> str:
-    """The query passages are ranked by: a question in another script than the query's
-    (translated for the sources) adds its own words, which pages in its language share."""
-    text = search_text(state)
-    if language_of(text) == language_of(_query(state)):
-        return _query(state)
-    return f"{_query(state)} {keyword_query(text)}"
+    return rank_query(_query(state), search_text(state))
 
 
 @step("search", lambda state: f"Searching: {_query(state)}")

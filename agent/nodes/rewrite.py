@@ -35,12 +35,13 @@ def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[st
     text = search_text(state)
     proposed = state.call_query  # None for the generic dialect
     usage = Usage()
+    earlier = earlier_questions(state, deps)
     if proposed is None or needs_translation(proposed):
-        proposed = translate_query(text, deps, usage, state.run_id) or proposed
+        proposed = translate_query(text, deps, usage, state.run_id, earlier) or proposed
     query = build_query(
         text,
         proposed,
-        earlier_questions(state, deps),
+        earlier,
         deps.settings.max_query_words,
         earlier_answers(state, deps),
     )

@@ -13,8 +13,11 @@ import json
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
 from megrez_search.agent.events import QueryEvent
+from megrez_search.agent.prompts import template
+from megrez_search.agent.translation import example_names, keywords_in_sources_language
 from megrez_search.retrieval.scripts import has_cjk, language_of
 
+from megrez_search.runtime import Message
 from megrez_search.settings import Settings
 from tests.support.docs_index import ALLOW_HOSTS, TEST_MODEL
 from tests.support.search_engine import SearchEngine, serve_search_engine
@@ -122,3 +125,66 @@ def test_tiny_model_searches_a_chinese_question_in_english_too(engine, tmp_path)
     assert query in engine.queries and any(has_cjk(q) for q in engine.queries)
     assert [s["title"] for s in result.sources] == ["zoneinfo — IANA time zone support"]
     assert result.answer
+
+
+EARLIER = "Python 的 decimal 模块是做什么用的？"
+FOLLOW_UP = "它默认使用多少位有效数字？"
+
+
+def test_a_follow_up_is_translated_with_the_question_it_refers_to(engine, tmp_path, scripted_agent):
+    history = [Message("user", EARLIER), Message("assistant", "decimal 模块提供十进制浮点运算。")]
+    agent, model = scripted_agent(
+        settings_for(engine, tmp_path),
+        [search_call("有效数字 默认"), "decimal default precision significant digits", "28 位。"],
+    )
+    result = agent.invoke(AskRequest(FOLLOW_UP, history=history))
+    # "它" has no subject to translate: the model is shown the earlier question's.
+    translation = model.calls[1]
+    assert translation.sampling.grammar
+    assert f"Earlier question: {EARLIER}\nQuestion: {FOLLOW_UP}" in translation.messages[-1].content
+    assert result.queries[0].startswith("decimal default precision")
+
+
+def test_an_example_of_the_prompt_copied_into_a_translation_is_dropped():
+    # With nothing to translate, a small model copied the prompt's example into the query
+    # ("Eiffel Tower default decimal places"), then ran several examples together.
+    assert example_names() >= {"mount", "everest", "curl"}
+    copied = keywords_in_sources_language(
+        FOLLOW_UP, "Mount Everest default decimal places", 8, context=EARLIER
+    )
+    assert copied == "default decimal places"
+    merged = "default maximum redirects latest measured elevation metersVec Python decimal"
+    assert keywords_in_sources_language(FOLLOW_UP, merged, 8, context=EARLIER) is None
+    # A question that names the example's subject keeps it.
+    asked = "Mount Everest 有多高？"
+    assert keywords_in_sources_language(asked, "Mount Everest height", 8) == "Mount Everest height"
+
+
+def test_the_translation_examples_are_turns_of_their_own(engine, tmp_path, scripted_agent):
+    agent, model = scripted_agent(
+        settings_for(engine, tmp_path), [search_call(MEGREZ_QUERY), TRANSLATION, "3.9 [citation:1]"]
+    )
+    agent.invoke(AskRequest(QUESTION))
+    system, *turns, asked = model.calls[1].messages
+    assert system.role == "system" and len(turns) >= 6
+    assert [m.role for m in turns] == ["user", "assistant"] * (len(turns) // 2)
+    assert asked.content == f"Question: {QUESTION}"
+
+
+def test_deep_mode_searches_its_sub_questions_in_english_too(engine, tmp_path, scripted_agent):
+    answer = "zoneinfo 模块是在 Python 3.9 中加入的 [citation:1]。"
+    script = iter([search_call(MEGREZ_QUERY), "enough", answer])
+
+    def reply(messages: list[Message]) -> str:
+        translating = messages[0].content == template("common", "translate_query_system")
+        return TRANSLATION if translating else next(script)
+
+    agent, model = scripted_agent(settings_for(engine, tmp_path), [reply] * 12)
+    result = agent.invoke(AskRequest(QUESTION, deep=True))
+    assert result.ok, result.error
+    # Every sub-question in Chinese got its English keywords, searched beside its own words.
+    assert TRANSLATION in result.queries and TRANSLATION in engine.queries
+    assert any(has_cjk(q) and "zoneinfo" in q for q in engine.queries)
+    # The direct answer was asked for in Chinese.
+    assert any("请用中文回答" in m.content for m in model.calls[-1].messages)
+    assert result.answer.startswith("zoneinfo 模块是在 Python 3.9 中加入的")
