@@ -144,6 +144,13 @@ def _tokens(text: str) -> list[str]:
     return [_stem(token) for token in _TOKEN_RE.findall(text)]
 
 
+def _words_and_parts(text: str) -> set[str]:
+    """The words of `text`, and the parts of its dotted names: a table row's
+    "logging.CRITICAL | 50" places 50 by "critical" as well as by the whole name."""
+    words = set(_tokens(text))
+    return words | {_stem(part) for word in words if "." in word for part in word.split(".")}
+
+
 def _stem(word: str) -> str:
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
@@ -195,7 +202,7 @@ def _number_unplaced(sentence: str, passage: str, given: frozenset[str], subject
         if not places:
             return number
         if subject and not any(
-            subject & set(_tokens(text[max(0, at - _NUMBER_REACH) : at + _NUMBER_REACH]))
+            subject & _words_and_parts(text[max(0, at - _NUMBER_REACH) : at + _NUMBER_REACH])
             for at in places
         ):
             return number

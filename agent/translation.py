@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise
 
+from megrez_search.agent.citations import question_words
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.generation import generate
 from megrez_search.agent.prompts import examples, render, template
@@ -158,3 +159,13 @@ def rank_query(query: str, question: str) -> str:
     if language_of(question) == language_of(query):
         return query
     return f"{query} {keyword_query(question)}"
+
+
+def asked_words(question: str, queries: Sequence[str]) -> frozenset[str]:
+    """The words the user asked with: the question's own, and, for a question in another
+    script than its searches, those of the queries written for it in the sources' language.
+    The support check takes them as given: "对应的数值是 50" over the table row "CRITICAL | 50"
+    places its number by the translated "critical", which the Chinese sentence cannot carry."""
+    language = language_of(question)
+    translated = " ".join(q for q in queries if language_of(q) != language)
+    return question_words(question) | (question_words(translated) if translated else frozenset())

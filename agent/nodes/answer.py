@@ -18,7 +18,6 @@ from megrez_search.agent.citations import check_citations as citation_report
 from megrez_search.agent.citations import (
     cited_numbers,
     normalize_citations,
-    question_words,
     strip_citations,
 )
 from megrez_search.agent.deps import AgentDeps
@@ -29,6 +28,7 @@ from megrez_search.agent.grounding import ground
 from megrez_search.agent.prompts import message, template
 from megrez_search.agent.repetition import LoopGuard
 from megrez_search.agent.state import AgentState, Turn, source_of
+from megrez_search.agent.translation import asked_words
 
 from megrez_search.errors import MegrezSearchError
 from megrez_search.runtime import Message, Usage
@@ -142,7 +142,7 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
     texts = [c["text"] for c in state.contexts]
-    given = question_words(state.question)
+    given = asked_words(state.question, state.queries)
     report = citation_report(state.answer, texts, deps.settings.citation_support, given=given)
     if report.repairs:
         log.info("citations repaired: %d of %d checks", report.repairs, len(report.checks))

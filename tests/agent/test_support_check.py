@@ -147,3 +147,50 @@ def test_the_question_own_words_and_negations_are_not_contradictions(question, a
     """Both right answers were turned into "the sources don't say" in the dev-set run."""
     report = check_citations(answer, [passage], given=question_words(question))
     assert [check.verdict for check in report.checks] == ["supported"]
+
+
+LEVELS_INTRO = (
+    "The numeric values of logging levels are given in the following table. These are "
+    "primarily of interest if you want to define your own levels, and need them to have "
+    "specific values relative to the predefined levels. If you define a level with the same "
+    "numeric value, it overwrites the predefined value; the predefined name is lost.\n\n"
+)
+LEVEL_ROWS = [
+    ("NOTSET", 0, "When set on a logger, indicates that ancestor loggers are to be consulted."),
+    ("DEBUG", 10, "Detailed information, typically only of interest to a developer."),
+    ("INFO", 20, "Confirmation that things are working as expected."),
+    ("WARNING", 30, "An indication that something unexpected happened."),
+    ("ERROR", 40, "Due to a more serious problem, the software could not perform some function."),
+    ("CRITICAL", 50, "A serious error: the program itself may be unable to continue running."),
+]
+
+
+def _levels_table(prefix: str) -> str:
+    rows = "\n".join(f"{prefix}{name} | {value} | {meaning}" for name, value, meaning in LEVEL_ROWS)
+    return f"{LEVELS_INTRO}Level | Numeric value | What it means\n{rows}"
+
+
+def test_a_number_is_placed_by_a_part_of_a_dotted_name():
+    # dev-zh-38: the row "logging.CRITICAL | 50" places 50 by the question's "logging".
+    question = "标准 logging 里最严重的日志级别对应的数值是多少？"
+    answer = "标准 logging 模块中最严重的日志级别对应的数值是 50 [1]。"
+    report = check_citations(answer, [_levels_table("logging.")], given=question_words(question))
+    assert [check.verdict for check in report.checks] == ["supported"]
+    wrong = check_citations(
+        answer.replace("50", "60"), [_levels_table("logging.")], given=question_words(question)
+    )
+    assert [check.verdict for check in wrong.checks] != ["supported"]
+
+
+def test_a_translated_question_places_numbers_by_its_searched_words():
+    # A Chinese sentence cannot carry "critical"; the query searched for it in English can.
+    from megrez_search.agent.translation import asked_words
+
+    question = "logging 里最严重的级别对应的数值是多少？"
+    answer = "logging 里最严重的级别对应的数值是 50 [1]。"
+    table = _levels_table("")
+    own = check_citations(answer, [table], given=question_words(question))
+    assert [check.verdict for check in own.checks] != ["supported"]
+    given = asked_words(question, [question, "logging critical level numeric value"])
+    searched = check_citations(answer, [table], given=given)
+    assert [check.verdict for check in searched.checks] == ["supported"]
