@@ -12,6 +12,7 @@ off, so the files are searched alone, as the agent does for a user's files. Per 
 - cited: the answer cites the gold page's source.
 
     .venv/bin/python -m benchmarks.bench_documents [--model embedded] [--limit N]
+    .venv/bin/python -m benchmarks.bench_documents --retrieval-only   # no model: seconds
 """
 
 from __future__ import annotations
@@ -189,6 +190,32 @@ def run(settings: Settings, questions: list[FileQuestion]) -> list[Outcome]:
     return outcomes
 
 
+def retrieval_only(settings: Settings, questions: list[FileQuestion]) -> str:
+    """Recall of the file search alone (no model): the gold page first, and in the top 5."""
+    from megrez_search.store import DocumentStore, open_database
+
+    database = open_database(settings)
+    try:
+        store = DocumentStore(database)
+        limits = document_limits(settings)
+        for name, pages in (("handbook.pdf", HANDBOOK), ("corrosion-study.pdf", REPORT)):
+            store.add(LOCAL_USER, read_file(name, make_pdf(pages), limits), collection="bench")
+        files = FileProvider(store, FileScope(LOCAL_USER, None, ("bench",)))
+        ranks = []
+        for item in questions:
+            titles = [r.title for r in files.search(item.question, max_results=5).results]
+            gold = f"{item.file}, p. {item.page}"
+            ranks.append(titles.index(gold) + 1 if gold in titles else None)
+    finally:
+        database.close()
+    first = sum(rank == 1 for rank in ranks)
+    top5 = sum(rank is not None for rank in ranks)
+    return (
+        f"File search alone ({len(ranks)} questions): gold page first {first}/{len(ranks)}, "
+        f"in the top 5 {top5}/{len(ranks)}; ranks {ranks}"
+    )
+
+
 def report(model: str, outcomes: list[Outcome]) -> str:
     count = len(outcomes) or 1
 
@@ -227,13 +254,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--model", default="embedded", help="model spec (default: embedded)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--data-dir", type=Path, help="data dir (default: a fresh temporary one)")
+    parser.add_argument(
+        "--retrieval-only", action="store_true", help="the file search alone, no model"
+    )
     args = parser.parse_args(argv)
     questions = QUESTIONS[: args.limit] if args.limit else QUESTIONS
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=args.data_dir or Path(tmp), model=args.model, search="local:none"
         )
-        text = report(args.model, run(settings, questions))
+        if args.retrieval_only:
+            text = retrieval_only(settings, questions)
+        else:
+            text = report(args.model, run(settings, questions))
     print(text)
     return text
 
