@@ -35,7 +35,7 @@ from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.request import AgentInputError, AskRequest, validate_request
 from megrez_search.agent.result import AskResult
-from megrez_search.agent.state import Turn, question_words, turn_input
+from megrez_search.agent.state import Turn, question_words, turn_input, turn_of_message
 from megrez_search.agent.turn_lock import (
     DatabaseTurnLock,
     ThreadBusyError,
@@ -70,6 +70,7 @@ class SearchAgent:
         # A `store` given is shared (another agent of this process opened it and closes it).
         self._owns_store = store is None
         self.store = store if store is not None else open_store(settings)
+        self.documents = self._deps.documents = self.store.documents  # files as sources
         self._checkpointer = self.store.checkpointer
         self._threads = self.store.threads
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
@@ -117,6 +118,9 @@ class SearchAgent:
             deep=request.deep,
             run_id=run_id,
             started_at=time.time(),
+            owner=request.user,
+            chat_id=public_id,
+            collections=None if request.collections is None else list(request.collections),
         )
         if not request.keep:
             yield from self._stateless_turn(request, values, config, thread_id, run_id, cancel)
@@ -126,7 +130,7 @@ class SearchAgent:
             self._turn_lock.hold(thread_id, run_id) as keep_alive,
         ):
             if request.history and not self.turns(public_id, request.user):
-                values["turns"] = [_turn_of(message) for message in request.history]
+                values["turns"] = [turn_of_message(message) for message in request.history]
             self._start(thread_id, run_id, cancel)
             events = self._run(self.graph, values, config, thread_id, run_id, public_id)
             try:
@@ -147,7 +151,7 @@ class SearchAgent:
         cancel: threading.Event | None,
     ) -> Iterator[AgentEvent]:
         if request.history:
-            values["turns"] = [_turn_of(message) for message in request.history]
+            values["turns"] = [turn_of_message(message) for message in request.history]
         self._start(thread_id, run_id, cancel)
         public_id = request.thread_id or thread_id
         try:
@@ -313,6 +317,7 @@ class SearchAgent:
     def delete_thread(self, thread_id: str, user: str = LOCAL_USER) -> None:
         self._checkpointer.delete_thread(thread_key(user, thread_id))
         self._threads.delete(user, thread_id)
+        self.documents.remove_chat(user, thread_id)
 
     def close(self) -> None:
         if self._owns_store:
@@ -337,13 +342,3 @@ class SearchAgent:
     def _thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
         """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
         return self._locks.hold(thread_id, self.settings.turn_wait_s)
-
-
-def _turn_of(message: Message) -> Turn:
-    turn: Turn = {
-        "role": "user" if message.role == "user" else "assistant",
-        "content": message.content,
-    }
-    if message.role == "user":
-        turn["model_text"] = message.content
-    return turn

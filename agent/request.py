@@ -30,6 +30,7 @@ class AskRequest:
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
+    collections: Sequence[str] | None = None  # files' collections; None: the last turn's
     image: Path | None = None
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
@@ -63,3 +64,5 @@ def validate_request(request: AskRequest, deps: AgentDeps) -> None:
         raise AgentInputError(f"pages must be between 1 and {MAX_PAGES}, not {request.max_pages}")
     if request.search:
         deps.provider(request.provider)  # a bad provider spec fails here, clearly
+    if deps.documents is not None:
+        deps.documents.check_collections(request.user, request.collections or ())

@@ -110,7 +110,7 @@ def search_words(item: dict[str, Any], deps: AgentDeps) -> list[str]:
 def _search_all(
     state: DeepState, deps: AgentDeps, todo: list[dict[str, Any]]
 ) -> list[SearchOutcome]:
-    provider = deps.provider(state.provider)
+    provider = deps.turn_provider(state.provider, web=state.web, files=state.files)
     wanted = deps.settings.deep_pages_per_query
     with ThreadPoolExecutor(
         max_workers=min(4, len(todo)), thread_name_prefix="deep-search"
@@ -133,7 +133,8 @@ def _fetch(
     if not urls or seconds < MIN_FETCH_S:
         return []
     policy = deps.retrieval.fetch.within(seconds)
-    return read_pages(urls, policy, writer, titles, deps.cancel_event(state.run_id))
+    files = deps.file_pages(state.files.owner) if state.files is not None else None
+    return read_pages(urls, policy, writer, titles, deps.cancel_event(state.run_id), files)
 
 
 @deep_step(

@@ -1,5 +1,7 @@
 """decide: search or answer directly.
 
+Files in the conversation (its own or attached collections'): with search off, or for a
+question about them ("the attached file", "this document"), the files alone are searched.
 Search off: never search. Search on: the dialect decides in its own way (agent/dialect.py,
 agent/decisions.py): Megrez by calling `googleWebSearch` itself or answering at once (that
 answer streams to the user as it is written); a generic model by rules for the kinds of
@@ -12,6 +14,7 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.documents import refers_to_files
 from megrez_search.agent.events import DecisionEvent
 from megrez_search.agent.state import AgentState
 
@@ -27,6 +30,15 @@ def decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     """Search or not; Megrez may answer right here."""
     if state.error:
         return {}
+    if state.files and (not state.search or refers_to_files(state.user_text)):
+        # The files given to the conversation are searched whatever the model would do.
+        reason = (
+            "web search is off: searching the files"
+            if not state.search
+            else "the question is about the files: searching them"
+        )
+        writer(DecisionEvent(search=True, reason=reason))
+        return {"will_search": True, "decision": reason, "search_web": False}
     if not state.search:
         writer(DecisionEvent(search=False, reason="web search is off"))
         return {"will_search": False, "decision": "web search is off"}
