@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
-from megrez_search.ui.attachments import ui_secret
+from megrez_search.ui.attachments import DOCUMENT_SUFFIXES, ui_secret
 from megrez_search.ui.chats import WEB_SCOPE, scope_choices
 from megrez_search.ui.render import plain
 
@@ -97,9 +97,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                 gr.Button("", visible=False, size="sm", elem_classes=["followup"]) for _ in range(3)
             ]
         box = gr.MultimodalTextbox(
-            placeholder="Ask anything — or drop an image, or record a voice question",
+            placeholder="Ask anything — or drop a document or an image, or record a voice question",
             sources=["upload", "microphone"],
-            file_types=["image", "audio"],
+            file_types=["image", "audio", *DOCUMENT_SUFFIXES],
             file_count="multiple",
             label="Your question",
             show_label=False,
