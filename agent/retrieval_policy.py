@@ -10,6 +10,7 @@ from __future__ import annotations
 from megrez_search.retrieval.policy import (
     CachePolicy,
     CrawlPolicy,
+    DocumentLimits,
     FetchLimits,
     FetchPolicy,
     GuardPolicy,
@@ -39,6 +40,15 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         max_page_bytes=settings.max_page_bytes,
         max_redirects=settings.max_redirects,
         concurrency=settings.fetch_concurrency,
+    )
+
+
+def document_limits(settings: Settings) -> DocumentLimits:
+    return DocumentLimits(
+        max_bytes=int(settings.document_max_mb * 1_000_000),
+        max_pages=settings.document_max_pages,
+        ocr_pages=settings.document_ocr_pages,
+        max_unpacked_bytes=int(settings.document_max_unpacked_mb * 1_000_000),
     )
 
 
@@ -74,4 +84,5 @@ def retrieval_policy(settings: Settings) -> RetrievalPolicy:
             indexes=indexes,
         ),
         indexes=indexes,
+        documents=document_limits(settings),
     )

@@ -130,6 +130,21 @@ class Settings(BaseSettings):
     )
     crawl_concurrency: int = Field(4, description="Parallel requests while crawling a site.")
     crawl_max_pages: int = Field(10_000, description="Most pages one `index` run visits.")
+    document_max_mb: float = Field(
+        20.0, gt=0, description="Largest file (PDF, DOCX, text, image) read as a source, in MB."
+    )
+    document_max_pages: int = Field(
+        500, ge=1, description="Most pages of a PDF read as a source; a longer one is refused."
+    )
+    document_ocr_pages: int = Field(
+        20,
+        ge=0,
+        description="Pages of a scanned PDF (no text layer) read by OCR; a longer one is refused "
+        "(0 = never OCR a PDF).",
+    )
+    document_max_unpacked_mb: float = Field(
+        100.0, gt=0, description="Largest unpacked size of a DOCX's contents (zip bombs), in MB."
+    )
 
     # --- agent -----------------------------------------------------------------------
     history_turns: int = Field(

@@ -29,6 +29,26 @@ class LocalIndexError(RetrievalError):
     """A local index is missing or cannot be built from the given source."""
 
 
+class DocumentError(RetrievalError):
+    """A file given as a source cannot be read; nothing of it is indexed."""
+
+
+class DocumentNameError(DocumentError):
+    """A file name that is a path, empty, too long or holds control characters."""
+
+
+class DocumentTooLargeError(DocumentError):
+    """A file over the size or page cap, or a DOCX whose contents unpack too large."""
+
+
+class UnsupportedDocumentError(DocumentError):
+    """A file of a kind that cannot be read (only PDF, DOCX, Markdown, text, HTML, images)."""
+
+
+class UnreadableDocumentError(DocumentError):
+    """A broken or encrypted file, or one without any text to read."""
+
+
 class ProviderFailure(Exception):
     """A search provider could not answer; caught by the chain, never shown raw.
 

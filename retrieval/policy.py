@@ -121,6 +121,17 @@ class SearchPolicy:
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """What a file given as a source may be: its bytes, its pages, the pages read by OCR
+    (a scanned PDF) and the unpacked size of a DOCX (a zip: a few KB can unpack to GBs)."""
+
+    max_bytes: int = 20_000_000
+    max_pages: int = 500
+    ocr_pages: int = 20
+    max_unpacked_bytes: int = 100_000_000
+
+
+@dataclass(frozen=True)
 class RetrievalPolicy:
     """All of the above, built once from the settings (see the module docstring)."""
 
@@ -129,3 +140,4 @@ class RetrievalPolicy:
     rank: RankPolicy
     search: SearchPolicy
     indexes: IndexStore
+    documents: DocumentLimits = DocumentLimits()

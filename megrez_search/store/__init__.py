@@ -6,14 +6,28 @@ PostgreSQL when `MEGREZ_DATABASE_URL=postgresql://…` is set, which lets any nu
 """
 
 from megrez_search.store.database import Database, open_database
+from megrez_search.store.documents import (
+    CollectionInfo,
+    DocumentHit,
+    DocumentInfo,
+    DocumentStore,
+    DocumentStoreError,
+    StoredFile,
+)
 from megrez_search.store.store import Store, open_store
 from megrez_search.store.text import UnstorableTextError, check_storable, is_storable
 from megrez_search.store.threads import LOCAL_USER, ThreadIndex, ThreadInfo, thread_key
 
 __all__ = [
     "LOCAL_USER",
+    "CollectionInfo",
     "Database",
+    "DocumentHit",
+    "DocumentInfo",
+    "DocumentStore",
+    "DocumentStoreError",
     "Store",
+    "StoredFile",
     "ThreadIndex",
     "ThreadInfo",
     "UnstorableTextError",

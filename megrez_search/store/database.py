@@ -20,8 +20,9 @@ from megrez_search.store.text import check_storable
 
 Row = tuple[Any, ...]
 
-#: (version, statements); applied in order, each version once, recorded in megrez_schema.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+#: (version, statements); applied in order, each version once, recorded in megrez_schema. A
+#: statement that differs between the backends is a dict of them by `Database.kind`.
+MIGRATIONS: tuple[tuple[int, tuple[str | dict[str, str], ...]], ...] = (
     (
         1,
         (
@@ -80,6 +81,46 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE megrez_users ADD COLUMN session_stamp TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    (
+        6,
+        (
+            # Files given as sources (megrez_search.store.documents): private to their owner,
+            # in one chat (chat_id) or in one of the owner's named collections.
+            (
+                "CREATE TABLE IF NOT EXISTS megrez_collections (owner TEXT NOT NULL, "
+                "name TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (owner, name))"
+            ),
+            {
+                kind: (
+                    "CREATE TABLE IF NOT EXISTS megrez_documents (doc_id TEXT PRIMARY KEY, "
+                    "owner TEXT NOT NULL, chat_id TEXT, collection TEXT, name TEXT NOT NULL, "
+                    "kind TEXT NOT NULL, pages INTEGER NOT NULL, size INTEGER NOT NULL, "
+                    f"sha256 TEXT NOT NULL, data {blob} NOT NULL, created_at TEXT NOT NULL)"
+                )
+                for kind, blob in (("sqlite", "BLOB"), ("postgres", "BYTEA"))
+            },
+            "CREATE INDEX IF NOT EXISTS megrez_documents_chat ON megrez_documents (owner, chat_id)",
+            (
+                "CREATE INDEX IF NOT EXISTS megrez_documents_collection ON megrez_documents "
+                "(owner, collection)"
+            ),
+            (
+                "CREATE TABLE IF NOT EXISTS megrez_document_passages (doc_id TEXT NOT NULL, "
+                "seq INTEGER NOT NULL, page INTEGER, heading TEXT NOT NULL, text TEXT NOT NULL, "
+                "terms TEXT NOT NULL, PRIMARY KEY (doc_id, seq))"
+            ),
+            {
+                "sqlite": (
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS megrez_passages_fts USING fts5(terms, "
+                    "doc_id UNINDEXED, seq UNINDEXED, tokenize = 'porter unicode61')"
+                ),
+                "postgres": (
+                    "CREATE INDEX IF NOT EXISTS megrez_passages_terms ON megrez_document_passages "
+                    "USING GIN (to_tsvector('english', terms))"
+                ),
+            },
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6567726570  # pg_advisory_lock key: replicas starting together migrate once
@@ -135,7 +176,9 @@ class Database:
                 if version <= current:
                     continue
                 for statement in statements:
-                    cursor.execute(statement)
+                    cursor.execute(
+                        statement if isinstance(statement, str) else statement[self.kind]
+                    )
                 cursor.execute("INSERT INTO megrez_schema (version) VALUES (?)", (version,))
 
 

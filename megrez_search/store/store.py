@@ -7,6 +7,7 @@ from typing import Any
 
 from megrez_search.settings import Settings
 from megrez_search.store.database import Database, open_database
+from megrez_search.store.documents import DocumentStore
 from megrez_search.store.threads import ThreadIndex
 
 
@@ -14,10 +15,12 @@ from megrez_search.store.threads import ThreadIndex
 class Store:
     database: Database
     threads: ThreadIndex = field(init=False)
+    documents: DocumentStore = field(init=False)
     checkpointer: Any = field(init=False)  # a LangGraph BaseCheckpointSaver
 
     def __post_init__(self) -> None:
         self.threads = ThreadIndex(self.database)
+        self.documents = DocumentStore(self.database)
         self.checkpointer = self.database.checkpointer()
 
     def close(self) -> None:
