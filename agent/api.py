@@ -66,6 +66,7 @@ class AskRequest:
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
     image: Path | None = None
     audio: Path | None = None
+    collections: tuple[str, ...] = ()  # the user's document collections to search too
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
     user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)

@@ -69,12 +69,15 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.server.chat_response import chunk, completion_response, extras, usage
+from megrez_search.server.documents import check_collections, index_uploads
 from megrez_search.server.requests import (
     MODELS,
     APIError,
     ChatRequest,
     check_attachments,
+    collection_names,
     to_ask_request,
+    uploaded_files,
 )
 from megrez_search.settings import Settings
 
@@ -160,6 +163,17 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
         try:
             request = to_ask_request(body, folder)
             request.user = user
+            files = uploaded_files(body)
+            request.collections = tuple(collection_names(body))
+            documents = agent.store.documents
+            await asyncio.to_thread(check_collections, documents, user, request.collections)
+            if files:
+                if request.thread_id is None:  # a stateless turn: its files go with it
+                    request.thread_id = uuid.uuid4().hex
+                    stack.callback(documents.remove_chat, user, request.thread_id)
+                await asyncio.to_thread(
+                    index_uploads, documents, settings, user, request.thread_id, files
+                )
             await asyncio.to_thread(check_attachments, request, settings)
             events = agent.astream(request, slots=slots)
             # The agent checks the request (empty question, unknown provider) before it
