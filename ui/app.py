@@ -30,7 +30,9 @@ from megrez_search.ui.chats import (
     export_chat,
     followup_questions,
 )
+from megrez_search.ui.collections import CollectionsPanel
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from megrez_search.ui.documents import ChatDocuments
 from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import ui_limits, user_of
 from megrez_search.ui.owned import owned_messages, served_copy
@@ -69,6 +71,8 @@ class ChatUI:
         self.agents = Agents(agent, settings)
         self.chat_models = ChatModels(settings.data_dir / "ui.sqlite")
         self.limits = ui_limits(settings)
+        self.documents = ChatDocuments(agent.store.documents, settings)
+        self.collections = CollectionsPanel(self.documents, settings)
 
     # --- chats ----------------------------------------------------------------------------
 
@@ -84,7 +88,11 @@ class ChatUI:
         if not thread_id:
             return []
         try:
-            return owned_messages(messages_from_turns(self.agent.turns(thread_id, user)), user)
+            turns = [
+                {**turn, "sources": self.documents.shown_sources(turn.get("sources") or [], user)}
+                for turn in self.agent.turns(thread_id, user)
+            ]
+            return owned_messages(messages_from_turns(turns), user)
         except Exception:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
@@ -156,6 +164,7 @@ class ChatUI:
             try:
                 self.agent.delete_thread(thread_id, user)
                 self.chat_models.forget(user, thread_id)
+                self.agent.store.documents.remove_chat(user, thread_id)
             except Exception:
                 log.exception("cannot delete conversation %s", thread_id)
                 return (
@@ -238,15 +247,17 @@ class ChatUI:
         user = user_of(request)
         box = {"text": box} if isinstance(box, str) else box or {}
         attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
+        new = not thread_id
+        thread_id = thread_id or uuid.uuid4().hex
+        # Read and indexed before the question runs, so that its search finds them.
+        indexed = self.documents.attach(user, attachments.documents, chat_id=thread_id)
         asked = TurnAsked(search, provider, pages, scope, memory, deep)
         ask = asked.request(
-            str(box.get("text") or ""),
-            thread_id or uuid.uuid4().hex,
-            user,
-            attachments.image,
-            attachments.audio,
+            str(box.get("text") or ""), thread_id, user, attachments.image, attachments.audio
         )
-        yield from self.run_turn(ask, model, attachments.problems)
+        ask.collections = tuple(self.collections.of_chat(user, thread_id, new=new))
+        problems = (*attachments.problems, *indexed.problems)
+        yield from self.run_turn(ask, model, problems, indexed.names)
 
     def regenerate(
         self,
@@ -287,10 +298,15 @@ class ChatUI:
             _existing(asked.get("image")),
             _existing(asked.get("audio")),
         )
+        ask.collections = tuple(self.collections.of_chat(user, thread_id))
         yield from self.run_turn(ask, model, ())
 
     def run_turn(
-        self, request: AskRequest, model: str | None, problems: tuple[str, ...]
+        self,
+        request: AskRequest,
+        model: str | None,
+        problems: tuple[str, ...],
+        files: list[str] | None = None,
     ) -> Iterator[TurnUpdate]:
         thread_id = request.thread_id or uuid.uuid4().hex
         user = request.user
@@ -300,6 +316,7 @@ class ChatUI:
             question=request.question,
             image=str(request.image) if request.image else None,
             audio=str(request.audio) if request.audio else None,
+            files=files or [],
         )
         for problem in problems:
             view.add_notice(problem)
@@ -310,6 +327,7 @@ class ChatUI:
             # The box is emptied once, when the question is taken: later updates leave it
             # alone so that the next question can be typed while this answer streams.
             nonlocal cleared
+            view.sources = self.documents.shown_sources(view.sources, user)
             box_update = gr.skip() if cleared else gr.update(value=None)
             cleared = True
             return TurnUpdate(
@@ -324,8 +342,12 @@ class ChatUI:
             )
 
         if not request.question.strip() and request.image is None and request.audio is None:
-            view.add_notice("Type a question, or attach an image or a voice recording.")
-            view.finished = view.failed = True
+            if files and not problems:
+                view.answer = f"{', '.join(files)}: ready. Ask a question about it."
+                view.finished = view.progress.done = True
+            else:
+                view.add_notice("Type a question, or attach a document, an image or a recording.")
+                view.finished = view.failed = True
             yield update()
             return
         try:

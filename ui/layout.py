@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from megrez_search.ui.attachments import DOCUMENT_SUFFIXES, ui_secret
 from megrez_search.ui.chats import WEB_SCOPE, scope_choices
+from megrez_search.ui.collections import collections_panel
 from megrez_search.ui.render import plain
 
 from megrez_search.settings import MAX_PAGES
@@ -78,6 +79,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                     elem_id="memory-fallback",
                 )
                 gr.Markdown(active_settings(ui))
+            collections_panel(ui.collections, thread)
         chatbot = gr.Chatbot(
             label="Conversation",
             elem_id="chat",
