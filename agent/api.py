@@ -35,7 +35,7 @@ from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenE
 from megrez_search.agent.followups import suggest_followups
 from megrez_search.agent.graph import build_graph
 from megrez_search.agent.result import AskResult
-from megrez_search.agent.state import Turn, turn_input
+from megrez_search.agent.state import Turn, turn_input, turn_of_message
 from megrez_search.agent.turn_lock import DatabaseTurnLock, ThreadBusyError, TurnLock
 
 from megrez_search.errors import MegrezSearchError
@@ -64,6 +64,7 @@ class AskRequest:
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
+    collections: Sequence[str] | None = None  # files' collections; None: the last turn's
     image: Path | None = None
     audio: Path | None = None
     collections: tuple[str, ...] = ()  # the user's document collections to search too
@@ -89,6 +90,7 @@ class SearchAgent:
         self.runtime = runtime if runtime is not None else load_runtime(settings)
         self._deps = AgentDeps(self.runtime, settings, clock=clock)
         self.store = open_store(settings)
+        self.documents = self._deps.documents = self.store.documents  # files as sources
         self._checkpointer = self.store.checkpointer
         self._threads = self.store.threads
         self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
@@ -134,6 +136,9 @@ class SearchAgent:
             memory_fallback=request.memory_fallback,
             deep=request.deep,
             run_id=run_id,
+            owner=request.user,
+            chat_id=public_id,
+            collections=None if request.collections is None else list(request.collections),
         )
         if not request.keep:
             yield from self._stateless_turn(request, values, config, thread_id, run_id, cancel)
@@ -143,7 +148,7 @@ class SearchAgent:
             self._turn_lock.hold(thread_id, run_id) as keep_alive,
         ):
             if request.history and not self.turns(public_id, request.user):
-                values["turns"] = [_turn_of(message) for message in request.history]
+                values["turns"] = [turn_of_message(message) for message in request.history]
             self._start(thread_id, run_id, cancel)
             events = self._run(self.graph, values, config, thread_id, run_id, public_id)
             try:
@@ -164,7 +169,7 @@ class SearchAgent:
         cancel: threading.Event | None,
     ) -> Iterator[AgentEvent]:
         if request.history:
-            values["turns"] = [_turn_of(message) for message in request.history]
+            values["turns"] = [turn_of_message(message) for message in request.history]
         self._start(thread_id, run_id, cancel)
         public_id = request.thread_id or thread_id
         try:
@@ -330,6 +335,7 @@ class SearchAgent:
     def delete_thread(self, thread_id: str, user: str = LOCAL_USER) -> None:
         self._checkpointer.delete_thread(thread_key(user, thread_id))
         self._threads.delete(user, thread_id)
+        self.documents.remove_chat(user, thread_id)
 
     def close(self) -> None:
         self.store.close()
@@ -368,6 +374,7 @@ class SearchAgent:
             )
         if request.search:
             self._deps.provider(request.provider)  # a bad provider spec fails here, clearly
+        self.documents.check_collections(request.user, request.collections or ())
 
     def _list(self, user: str, thread_id: str, question: str) -> None:
         """The past-chats row of a conversation, from what its checkpoint now holds."""
@@ -388,13 +395,3 @@ class SearchAgent:
             yield
         finally:
             lock.release()
-
-
-def _turn_of(message: Message) -> Turn:
-    turn: Turn = {
-        "role": "user" if message.role == "user" else "assistant",
-        "content": message.content,
-    }
-    if message.role == "user":
-        turn["model_text"] = message.content
-    return turn

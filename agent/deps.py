@@ -21,7 +21,10 @@ from megrez_search.runtime import Runtime
 from megrez_search.settings import Settings
 
 if TYPE_CHECKING:
+    from megrez_search.agent.documents import FilePages, FileScope
     from megrez_search.retrieval.search import SearchProvider
+
+    from megrez_search.store.documents import DocumentStore
 
 T = TypeVar("T")
 
@@ -31,6 +34,7 @@ class AgentDeps:
     runtime: Runtime
     settings: Settings
     clock: Callable[[], datetime] = datetime.now
+    documents: DocumentStore | None = None  # files given as sources; None: no store
     retrieval: RetrievalPolicy = field(init=False)
     _providers: dict[str, SearchProvider] = field(default_factory=dict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
@@ -64,6 +68,29 @@ class AgentDeps:
                 provider = make_search_provider(spec, self.retrieval.search)
                 self._providers[spec] = provider
             return provider
+
+    def has_files(self, owner: str, chat_id: str | None, collections: list[str]) -> bool:
+        """Whether a turn has files to search: its chat's or its collections'."""
+        return self.documents is not None and self.documents.has_documents(
+            owner, chat_id=chat_id, collections=collections
+        )
+
+    def turn_provider(
+        self, spec: str | None, *, web: bool, files: FileScope | None
+    ) -> SearchProvider:
+        """The web's provider chain (`provider(spec)`), with the turn's files searched
+        together with it (or alone, without `web`)."""
+        if files is None or self.documents is None:
+            return self.provider(spec)
+        from megrez_search.agent.documents import FileProvider, WithFiles
+
+        return WithFiles(FileProvider(self.documents, files), self.provider(spec) if web else None)
+
+    def file_pages(self, owner: str) -> FilePages | None:
+        """Reads the owner's file sources (`doc:` URLs) back from the store."""
+        from megrez_search.agent.documents import FilePages
+
+        return FilePages(self.documents, owner) if self.documents is not None else None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()` once per key for the life of this agent (e.g. calibration scores)."""

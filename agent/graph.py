@@ -4,7 +4,7 @@ perceive -> decide -+-> rewrite -> search -+-> fetch -> rank -> answer -> check_
    |                |                      +-----------------> answer   (nothing found)
    |                +-> answer            (no search)
    |                +-> check_citations   (Megrez answered while deciding)
-   +-> deep_research -> check_citations   (deep mode with search on: the subgraph of
+   +-> deep_research -> check_citations   (deep mode with search on or files: the subgraph of
                                            agent/deep/graph.py, plan -> research -> take_notes
                                            -> reflect -> [research again] -> write)
 any failure -> finish (the turn is still recorded)
@@ -30,7 +30,7 @@ from megrez_search.agent.state import AgentState
 def after_perceive(state: AgentState) -> Literal["decide", "deep_research", "finish"]:
     if state.error:
         return "finish"
-    return "deep_research" if state.deep and state.search else "decide"
+    return "deep_research" if state.deep and (state.search or state.files) else "decide"
 
 
 def after_decide(state: AgentState) -> Literal["rewrite", "answer", "check_citations", "finish"]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from megrez_search.agent.events import PageEvent
+from megrez_search.agent.file_sources import DOC_SCHEME
 from megrez_search.retrieval.fetch import iter_pages
 from megrez_search.retrieval.policy import FetchPolicy
 from megrez_search.retrieval.sync_bridge import run_sync
@@ -23,12 +24,23 @@ def read_pages(
     writer: Callable[[PageEvent], None],
     titles: dict[str, str],
     cancel: threading.Event | None = None,
+    files: Callable[[str], Page | FetchFailure] | None = None,
 ) -> list[Page | FetchFailure]:
     """Pages and failures in order of arrival, a `PageEvent` each (titles from the search
-    results where the page has none); once `cancel` is set, what arrived so far."""
+    results where the page has none); once `cancel` is set, what arrived so far. A file
+    source's URL (`doc:`) is read by `files`, from the store, never fetched."""
+    stored = [url for url in urls if url.startswith(DOC_SCHEME)]
+    urls = [url for url in urls if not url.startswith(DOC_SCHEME)]
 
     async def collect() -> list[Page | FetchFailure]:
         arrived: list[Page | FetchFailure] = []
+        for url in stored:
+            item = files(url) if files is not None else FetchFailure(url, "no files here")
+            arrived.append(item)
+            reason = item.reason if isinstance(item, FetchFailure) else None
+            writer(PageEvent(url=url, title=titles.get(url, ""), ok=reason is None, reason=reason))
+        if not urls:
+            return arrived
         async for item in iter_pages(urls, policy):
             arrived.append(item)
             title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")

@@ -9,9 +9,13 @@ Values are plain dicts/lists/strings so checkpoints stay readable JSON-like msgp
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict
 
 from langgraph.channels import UntrackedValue
+from megrez_search.agent.file_sources import file_fields
+
+if TYPE_CHECKING:
+    from megrez_search.runtime import Message
 
 
 def accumulate(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
@@ -50,6 +54,10 @@ class Source(TypedDict):
     url: str
     title: str
     snippet: NotRequired[str]  # the start of the passage the model read (cards, previews)
+    # A file given as a source (agent/documents.py): its id, name and page (PDFs).
+    doc_id: NotRequired[str]
+    file_name: NotRequired[str]
+    page: NotRequired[int]
 
 
 class Context(Source):
@@ -65,6 +73,7 @@ SNIPPET_CHARS = 600
 def source_of(context: Context | Source) -> Source:
     """The numbered source of a context, with a snippet of the passage the model read."""
     source: Source = {"n": context["n"], "url": context["url"], "title": context["title"]}
+    source.update(file_fields(context["url"], context["title"]))  # type: ignore[typeddict-item]
     text = context.get("text") or context.get("snippet") or ""
     snippet = " ".join(str(text).split())
     if snippet:
@@ -108,6 +117,12 @@ class AgentState:
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
+    owner: str = ""  # whose conversation (and files) this is
+    chat_id: str | None = None  # the conversation's public id: its files are searched
+    # Collections attached to the conversation: kept for its next turns unless a turn names
+    # others (see `turn_input`).
+    collections: list[str] = field(default_factory=list)
+    files: bool = False  # perceive: the turn has files (its chat's or its collections')
 
     # --- perceive ---------------------------------------------------------------------------
     user_text: str = ""  # the question as the model reads it
@@ -116,6 +131,7 @@ class AgentState:
 
     # --- decide / rewrite -------------------------------------------------------------------
     will_search: bool = False  # decide chose to search (search, fetch, rank run next)
+    search_web: bool = True  # False: the search reads the turn's files only
     decision: str = ""  # why (for logs, eval and the UI)
     call_query: str | None = None  # Megrez: the query argument of its function call
     call_text: str = ""  # Megrez: the function call exactly as the model wrote it
@@ -153,22 +169,38 @@ class AgentState:
 
 
 _CONVERSATION_FIELDS = {"turns"}
+#: Kept from the conversation's last turn unless the request gives them.
+_KEPT_FIELDS = {"collections"}
 _UNTRACKED_FIELDS = {"pages"}
 _REDUCED = {"queries", "results", "fetched", "failures", "errors", "timings", "tokens"}
+
+
+def turn_of_message(message: Message) -> Turn:
+    """An earlier message given to start a new thread with, as the conversation keeps it."""
+    turn: Turn = {
+        "role": "user" if message.role == "user" else "assistant",
+        "content": message.content,
+    }
+    if message.role == "user":
+        turn["model_text"] = message.content
+    return turn
 
 
 def turn_input(**request: Any) -> dict[str, Any]:
     """The graph input of a new turn: every per-turn field reset, then `request` applied."""
     values: dict[str, Any] = {}
     for item in fields(AgentState):
-        if item.name in _CONVERSATION_FIELDS | _UNTRACKED_FIELDS:
+        if item.name in _CONVERSATION_FIELDS | _UNTRACKED_FIELDS | _KEPT_FIELDS:
             continue
         if item.default_factory is not MISSING:  # reducer lists/dicts: None resets them
             values[item.name] = None if item.name in _REDUCED else item.default_factory()
         else:
             values[item.name] = item.default
-    unknown = set(request) - set(values)
+    unknown = set(request) - set(values) - _KEPT_FIELDS
     if unknown:
         raise TypeError(f"unknown turn fields: {sorted(unknown)}")
     values.update(request)
+    for name in _KEPT_FIELDS:  # not given: the conversation keeps its own
+        if values.get(name, ()) is None:
+            del values[name]
     return values

@@ -12,6 +12,7 @@ from typing import Any, cast
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.documents import turn_files
 from megrez_search.agent.nodes.common import (
     earlier_answers,
     earlier_questions,
@@ -37,6 +38,8 @@ def deep_research(
         earlier_questions=earlier_questions(state, deps),
         earlier_answers=earlier_answers(state, deps),
         provider=state.provider,
+        web=state.search,
+        files=turn_files(state),
         run_id=state.run_id,
     )
     limit = STEPS_PER_ROUND * (deps.settings.deep_max_rounds + 2)

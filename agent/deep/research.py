@@ -90,7 +90,7 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
 
 
 def _search_all(state: DeepState, deps: AgentDeps, queries: list[str]) -> list[SearchOutcome]:
-    provider = deps.provider(state.provider)
+    provider = deps.turn_provider(state.provider, web=state.web, files=state.files)
     wanted = deps.settings.deep_pages_per_query
     with ThreadPoolExecutor(
         max_workers=min(4, len(queries)), thread_name_prefix="deep-search"
@@ -108,7 +108,8 @@ def _fetch(
     if not urls or seconds < MIN_FETCH_S:
         return []
     policy = deps.retrieval.fetch.within(seconds)
-    return read_pages(urls, policy, writer, titles, deps.cancel_event(state.run_id))
+    files = deps.file_pages(state.files.owner) if state.files is not None else None
+    return read_pages(urls, policy, writer, titles, deps.cancel_event(state.run_id), files)
 
 
 @deep_step(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from megrez_search.agent.documents import FileScope
 from megrez_search.agent.state import Context, accumulate, add_tokens, merge_timings
 
 from megrez_search.runtime import Message
@@ -23,6 +24,9 @@ class DeepState:
     earlier_questions: list[str] = field(default_factory=list)
     earlier_answers: list[str] = field(default_factory=list)  # one per earlier question
     provider: str | None = None
+    web: bool = True  # False: research the files alone (web search is off)
+    # The turn's files (agent/documents.FileScope), researched with the web; None: none.
+    files: FileScope | None = None
     run_id: str = ""
 
     # --- research -----------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """decide: search or answer directly.
 
+- Files in the conversation (its own or attached collections'): with search off, or for a
+  question about them ("the attached file", "this document"), search the files alone.
 - Search off: never search.
 - Megrez dialect: the model sees the `googleWebSearch` schema and either calls it (its own
   query) or answers at once; that direct answer streams to the user as it is written.
@@ -23,6 +25,7 @@ from megrez_search.agent.citations import CitationStreamNormalizer
 from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.dialect import MegrezDialect, sampling_for
 from megrez_search.agent.dialects import generic_decide_messages, generic_decide_options
+from megrez_search.agent.documents import refers_to_files
 from megrez_search.agent.events import DecisionEvent, ErrorEvent, TokenEvent
 from megrez_search.agent.generation import generate
 from megrez_search.agent.intent import decision_prior
@@ -47,6 +50,15 @@ def decide(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     """Search or not; Megrez may answer right here."""
     if state.error:
         return {}
+    if state.files and (not state.search or refers_to_files(state.user_text)):
+        # The files given to the conversation are searched whatever the model would do.
+        reason = (
+            "web search is off: searching the files"
+            if not state.search
+            else "the question is about the files: searching them"
+        )
+        writer(DecisionEvent(search=True, reason=reason))
+        return {"will_search": True, "decision": reason, "search_web": False}
     if not state.search:
         writer(DecisionEvent(search=False, reason="web search is off"))
         return {"will_search": False, "decision": "web search is off"}

@@ -83,6 +83,7 @@ def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[s
         writer(PerceptionEvent(transcript=perception.transcript, image_text=perception.image_text))
     return {
         "turns": [turn],
+        "files": deps.has_files(state.owner, state.chat_id, state.collections),
         "user_text": ingested.content,
         "transcript": perception.transcript,
         "image_text": perception.image_text,

@@ -15,7 +15,9 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 from megrez_search.agent.deps import AgentDeps
+from megrez_search.agent.documents import turn_files
 from megrez_search.agent.events import SearchResultsEvent, SourcesEvent
+from megrez_search.agent.file_sources import is_file_source
 from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
@@ -50,7 +52,9 @@ def _rank_query(state: AgentState) -> str:
 @step("search", lambda state: f"Searching: {_query(state)}")
 def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Ask the provider chain for the query's results (providers never raise for outages)."""
-    provider = deps.provider(state.provider)
+    provider = deps.turn_provider(
+        state.provider, web=state.search and state.search_web, files=turn_files(state)
+    )
     wanted = state.max_pages or deps.settings.pages
     # The model's query plus the user's own keywords and spelt-out identifiers, fused: one
     # wording alone misses pages that use other words.
@@ -69,7 +73,9 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
 def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Fetch the result pages concurrently, announcing each as it arrives."""
     titles = {result["url"]: result["title"] for result in state.results}
-    arrived = read_pages(list(titles), deps.retrieval.fetch, writer, titles)
+    arrived = read_pages(
+        list(titles), deps.retrieval.fetch, writer, titles, files=deps.file_pages(state.owner)
+    )
     # Keep the search engine's order (the best result first), not the order of arrival.
     order = {url: index for index, url in enumerate(titles)}
     arrived.sort(key=lambda item: order.get(item.url, len(order)))
@@ -87,7 +93,9 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
     for n, (url, group) in enumerate(by_url.items(), start=1):
         text = "\n\n".join(passage.text for passage in group)
         # Clean titles: a site suffix like "Python 3.11.2 documentation" is not a fact.
-        title = clean_title(group[0].title) if group[0].title else url
+        title = group[0].title or url
+        if not is_file_source(url):
+            title = clean_title(title)
         contexts.append(Context(n=n, url=url, title=title, text=text))
     return contexts
 

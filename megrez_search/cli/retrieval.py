@@ -14,6 +14,7 @@ import logging
 import sys
 
 from megrez_search.cli import SettingsFromArgs
+from megrez_search.errors import MegrezSearchError
 from megrez_search.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -23,13 +24,21 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
     """Add the `index`, `search` and `fetch` subcommands."""
     index = subparsers.add_parser(
         "index",
-        help="build or update a local search index (local:NAME) from a website or folder",
+        help="build or update a local search index (local:NAME) from a website or folder, "
+        "or fill a user's collection of files",
         description="Crawl a website (same host, links and sitemap.xml) or read a folder of "
         ".html/.md/.txt files into a local index usable as the search provider local:NAME. "
-        "Running it again updates changed pages only.",
+        "Running it again updates changed pages only. With --collection, read a file or a "
+        "folder of PDF, DOCX, Markdown, text, HTML and image files into a private collection "
+        "of one user, which they attach to their chats.",
     )
     index.add_argument("source", metavar="SOURCE", help="root URL of a website, or a folder")
-    index.add_argument("--name", required=True, help="index name, used as local:NAME")
+    target = index.add_mutually_exclusive_group(required=True)
+    target.add_argument("--name", help="index name, used as local:NAME")
+    target.add_argument("--collection", help="fill this collection of --user's with the files")
+    index.add_argument(
+        "--user", help="account whose collection it is (default: the install without accounts)"
+    )
     index.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     index.set_defaults(handler=lambda args: run_index(args, settings_from_args(args)))
 
@@ -66,6 +75,12 @@ def _positive_int(text: str) -> int:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    if args.collection is not None:
+        from megrez_search.cli.collections import fill_collection
+
+        return fill_collection(args.source, args.collection, args.user, settings)
+    if args.user is not None:
+        raise MegrezSearchError("--user goes with --collection (a local:NAME index is shared)")
     from megrez_search.agent.retrieval_policy import retrieval_policy
     from megrez_search.retrieval.index import build_index
 

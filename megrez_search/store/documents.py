@@ -276,6 +276,14 @@ class DocumentStore:
         )
         return [CollectionInfo(str(name), int(count), str(at)) for name, count, at in rows]
 
+    def check_collections(self, owner: str, names: Sequence[str]) -> None:
+        """`DocumentStoreError` naming the first of `names` that is not `owner`'s."""
+        known = {info.name for info in self.collections(owner)}
+        for name in names:
+            if name not in known:
+                yours = ", ".join(sorted(known)) or "none yet"
+                raise DocumentStoreError(f"no collection named {name[:64]!r} (yours: {yours})")
+
     def file_bytes(self, owner: str, doc_id: str) -> StoredFile | None:
         """The file as given, for its owner only (None: no such document of theirs)."""
         rows = self._db.execute(
@@ -283,6 +291,27 @@ class DocumentStore:
             (owner, doc_id),
         )
         return StoredFile(str(rows[0][0]), str(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    def page_text(self, owner: str, doc_id: str, page: int | None) -> tuple[str, str] | None:
+        """(file name, Markdown text) of page `page` of `owner`'s document (None: its whole
+        text, for files without pages); None when they have no such document or page."""
+        rows = self._db.execute(
+            "SELECT d.name, p.heading, p.text FROM megrez_document_passages p "
+            "JOIN megrez_documents d ON d.doc_id = p.doc_id WHERE d.owner = ? AND d.doc_id = ? "
+            + ("AND p.page = ? " if page is not None else "")
+            + "ORDER BY p.seq",
+            [owner, doc_id, *([page] if page is not None else [])],
+        )
+        if not rows:
+            return None
+        parts: list[str] = []
+        heading = ""
+        for _name, passage_heading, text in rows:
+            if passage_heading and passage_heading != heading:
+                parts.append(f"## {str(passage_heading).split(' > ')[-1]}")
+            heading = str(passage_heading)
+            parts.append(str(text))
+        return str(rows[0][0]), "\n\n".join(parts)
 
     def has_documents(
         self, owner: str, *, chat_id: str | None = None, collections: Sequence[str] = ()
