@@ -67,7 +67,6 @@ class AskRequest:
     collections: Sequence[str] | None = None  # files' collections; None: the last turn's
     image: Path | None = None
     audio: Path | None = None
-    collections: tuple[str, ...] = ()  # the user's document collections to search too
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
     user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from megrez_search.agent.documents import is_file_source, read_file
+from megrez_search.agent.documents import read_file
+from megrez_search.agent.file_sources import is_file_source
 from megrez_search.agent.retrieval_policy import document_limits
 from megrez_search.ui.attachments import NamedFile
 from megrez_search.ui.owned import file_url, served_bytes

@@ -69,7 +69,7 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.server.chat_response import chunk, completion_response, extras, usage
-from megrez_search.server.documents import check_collections, index_uploads
+from megrez_search.server.documents import index_uploads, remove_documents
 from megrez_search.server.requests import (
     MODELS,
     APIError,
@@ -160,25 +160,33 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             """A message for the client: the upload folder is the server's business."""
             return message.replace(f"{folder}/", "").replace(str(folder), "upload")
 
+        undo = ExitStack()  # what a refused request must not leave behind
         try:
-            request = to_ask_request(body, folder)
-            request.user = user
-            files = uploaded_files(body)
-            request.collections = tuple(collection_names(body))
-            documents = agent.store.documents
-            await asyncio.to_thread(check_collections, documents, user, request.collections)
-            if files:
-                if request.thread_id is None:  # a stateless turn: its files go with it
-                    request.thread_id = uuid.uuid4().hex
-                    stack.callback(documents.remove_chat, user, request.thread_id)
-                await asyncio.to_thread(
-                    index_uploads, documents, settings, user, request.thread_id, files
-                )
-            await asyncio.to_thread(check_attachments, request, settings)
-            events = agent.astream(request, slots=slots)
-            # The agent checks the request (empty question, unknown provider) before it
-            # runs anything: such errors are a 400, not a broken stream.
-            first = await anext(events)
+            try:
+                request = to_ask_request(body, folder)
+                request.user = user
+                files = uploaded_files(body)
+                if body.collections is not None:  # None: the conversation's last ones
+                    request.collections = collection_names(body)
+                    await asyncio.to_thread(
+                        agent.documents.check_collections, user, request.collections
+                    )
+                if files:
+                    if request.thread_id is None:  # a stateless turn: its files go with it
+                        request.thread_id = uuid.uuid4().hex
+                        stack.callback(agent.documents.remove_chat, user, request.thread_id)
+                    added = await asyncio.to_thread(
+                        index_uploads, agent.documents, settings, user, request.thread_id, files
+                    )
+                    undo.callback(remove_documents, agent.documents, user, added)
+                await asyncio.to_thread(check_attachments, request, settings)
+                events = agent.astream(request, slots=slots)
+                # The agent checks the request (empty question, unknown provider) before it
+                # runs anything: such errors are a 400, not a broken stream.
+                first = await anext(events)
+            except BaseException:
+                await asyncio.to_thread(undo.close)
+                raise
         except ThreadBusyError as exc:
             stack.close()
             raise APIError(str(exc), status=409, code="thread_busy") from exc

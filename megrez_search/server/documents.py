@@ -1,8 +1,8 @@
-"""Files and collections of an API request: the `file` parts read and indexed for the turn's
-chat, the collections checked to be the caller's.
+"""The files of an API request: its `file` parts read and indexed for the turn's chat.
 
 Every file is read before any is stored, so a request with one bad file stores nothing and
-is a 400 naming that file. A stateless request's files are kept for its turn only.
+is a 400 naming that file; a request refused after that has its new files removed again. A
+stateless request's files are kept for its turn only.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def index_uploads(
     chat_id: str,
     files: Sequence[UploadedFile],
 ) -> list[str]:
-    """Read `files` and index them for `user`'s chat `chat_id`; their document ids."""
+    """Read `files` and index them for `user`'s chat `chat_id`; the ids of those that were
+    not there yet (the same file given again is stored once)."""
     limits = document_limits(settings)
     documents = []
     for upload in files:
@@ -32,19 +33,11 @@ def index_uploads(
             documents.append(read_file(upload.filename, upload.data, limits))
         except MegrezSearchError as exc:
             raise APIError(f"cannot use {upload.filename}: {exc}", code="invalid_file") from exc
-    return [store.add(user, document, chat_id=chat_id) for document in documents]
+    known = {info.doc_id for info in store.list(user, chat_id=chat_id)}
+    added = [store.add(user, document, chat_id=chat_id) for document in documents]
+    return [doc_id for doc_id in added if doc_id not in known]
 
 
-def check_collections(store: DocumentStore, user: str, names: Sequence[str]) -> None:
-    """An `APIError` (404) naming the first of `names` that is not a collection of `user`."""
-    if not names:
-        return
-    own = {collection.name for collection in store.collections(user)}
-    for name in names:
-        if name not in own:
-            raise APIError(
-                f"no collection named {name!r} (a user's collections are made in the UI or "
-                "with `megrez-search index --collection`)",
-                status=404,
-                code="collection_not_found",
-            )
+def remove_documents(store: DocumentStore, user: str, doc_ids: Sequence[str]) -> None:
+    for doc_id in doc_ids:
+        store.remove(user, doc_id)

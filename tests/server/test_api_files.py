@@ -22,7 +22,7 @@ REPORT = make_pdf(
     [
         ["Annual report of the Lighthouse Company."],
         ["Staff and offices are described here."],
-        ["The refund period for all orders is 45 days."],
+        ["The refund period for all orders is 45 days.", "Refunds go to the original card."],
     ]
 )
 
@@ -64,7 +64,7 @@ def ask(
     )
 
 
-def test_a_file_part_is_indexed_for_the_conversation(
+def test_a_file_part_is_indexed_for_the_conversation_and_cited_with_its_page(
     api: tuple[openai.OpenAI, SearchAgent],
 ) -> None:
     client, agent = api
@@ -72,8 +72,20 @@ def test_a_file_part_is_indexed_for_the_conversation(
     assert reply.choices[0].message.content
     kept = agent.store.documents.list(LOCAL_USER, chat_id="files-1")
     assert [(info.name, info.pages) for info in kept] == [("report.pdf", 3)]
-    hits = agent.store.documents.search(LOCAL_USER, "refund period", chat_id="files-1")
-    assert hits and hits[0].page == 3
+    sources = (reply.model_extra or {})["sources"]
+    assert {(s["file_name"], s.get("page"), s["doc_id"]) for s in sources} >= {
+        ("report.pdf", 3, kept[0].doc_id)
+    }
+    # Streamed, the last chunk's sources carry them too; the follow-up keeps the file.
+    stream = client.chat.completions.create(
+        model="megrez-search-nosearch",
+        messages=[{"role": "user", "content": "And how do refunds reach the customer?"}],
+        stream=True,
+        extra_body={"thread_id": "files-1"},
+    )
+    last = [chunk for chunk in stream if chunk.choices][-1]
+    pages = {(s["file_name"], s.get("page")) for s in (last.model_extra or {})["sources"]}
+    assert ("report.pdf", 3) in pages
 
 
 def test_a_stateless_request_keeps_nothing_of_its_files(
@@ -98,8 +110,11 @@ def test_bad_files_and_unknown_collections_are_client_errors(
             ask(client, parts, thread_id="files-bad")
     with pytest.raises(openai.BadRequestError, match="is a path"):
         ask(client, [file_part("../../etc/passwd", b"root:x:0:0")], thread_id="files-bad")
-    with pytest.raises(openai.NotFoundError, match="no collection named 'notes'"):
-        ask(client, [], collections=["notes"])
+    with pytest.raises(openai.BadRequestError, match="no collection named 'notes'"):
+        ask(client, [good], collections=["notes"], thread_id="files-bad")
+    # Refused by the agent once the files were in: they go again.
+    with pytest.raises(openai.BadRequestError, match="pages must be between"):
+        ask(client, [good], pages=0, thread_id="files-bad")
     # Nothing of a refused request was kept, not even its good file.
     assert agent.store.documents.list(LOCAL_USER) == before
 
