@@ -118,7 +118,7 @@ def user_messages(
     messages: list[ChatMessage] = []
     if question.strip():
         messages.append({"role": "user", "content": plain_prose(question)})
-    chips = "".join(f'<span class="file-chip">📄 {text_html(name)}</span>' for name in files)
+    chips = "".join(f'<span class="file-chip">{text_html(name)}</span>' for name in files)
     if chips:
         messages.append({"role": "user", "content": f'<div class="file-chips">{chips}</div>'})
     for path in (image, audio):
