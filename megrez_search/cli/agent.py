@@ -55,6 +55,14 @@ def register(
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--image", type=Path, help="attach an image (its text is read)")
     parser.add_argument("--audio", type=Path, help="ask by voice: a WAV/MP3/OGG/FLAC clip")
+    parser.add_argument(
+        "--collection",
+        action="append",
+        dest="collections",
+        metavar="NAME",
+        help="search this collection of files too (`index SOURCE --collection NAME`); "
+        "repeatable; a continued --thread keeps its collections",
+    )
     parser.set_defaults(handler=lambda args: run_ask(args, settings_from_args(args)))
 
 
@@ -104,6 +112,7 @@ def run_ask(
         deep=args.deep,
         image=args.image,
         audio=args.audio,
+        collections=args.collections,
     )
     owned = agent is None
     search_agent: SearchAgent = agent or SearchAgent(settings)  # type: ignore[assignment]

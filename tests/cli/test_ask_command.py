@@ -57,6 +57,7 @@ def _args(**values):
         "json": False,
         "image": None,
         "audio": None,
+        "collections": None,
     }
     base.update(values)
     return argparse.Namespace(**base)

@@ -56,3 +56,15 @@ def test_a_folder_fills_one_users_collection(tmp_path: Path) -> None:
 def test_user_without_collection_is_refused(tmp_path: Path) -> None:
     result = run_cli("index", str(tmp_path), "--name", "x", "--user", "alice", data_dir=tmp_path)
     assert result.returncode == 2 and "--user goes with --collection" in result.stderr
+
+
+def test_ask_names_only_collections_of_its_user(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.md").write_text("# Notes\n\nTomatoes in May.\n")
+    filled = run_cli("index", str(folder), "--collection", "garden", data_dir=tmp_path)
+    missing = run_cli("ask", "--collection", "gardn", "When?", data_dir=tmp_path)
+
+    assert filled.returncode == 0 and "1 files added" in filled.stdout, filled.stderr
+    assert missing.returncode == 2
+    assert "no collection named 'gardn' (yours: garden)" in missing.stderr
