@@ -17,7 +17,10 @@ Extensions, all optional (pass them with the client's `extra_body`):
   unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
-- response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites;
+- request `collections` (list of str): the caller's collections of files to search too
+  (omitted: a continued conversation keeps its last ones); an unknown one is a 400;
+- response `sources`: `[{n, url, title, snippet}]`, the numbered sources that `[N]` cites
+  (a file's also `doc_id`, `file_name` and `page`, its url `doc:<doc_id>#page=<n>`);
   in a stream they come in the last chunk that has a choice (the one with `finish_reason`);
 - response `megrez`: searched, queries, citations, transcript, image_text, thread_id,
   timings, failures, error (the agent's `AskResult`).
@@ -25,7 +28,9 @@ Extensions, all optional (pass them with the client's `extra_body`):
 A streamed answer is the model's text as it is written; the citation check that runs after
 it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last chunk (and the
 `content` of a non-streamed response).
-Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
+Images, audio and files come as OpenAI content parts (`image_url` with a data: URL,
+`input_audio`, `file` with `file_data` and `filename`); files are read and indexed for the
+conversation (a stateless request's for that request only), see `server/documents.py`.
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
 cannot run (malformed JSON or content parts, lone surrogates or NULs, empty question,
 provider not offered, remote image URL, unreadable upload, no speech in the audio), 404 for
