@@ -164,7 +164,6 @@ class ChatUI:
             try:
                 self.agent.delete_thread(thread_id, user)
                 self.chat_models.forget(user, thread_id)
-                self.agent.store.documents.remove_chat(user, thread_id)
             except Exception:
                 log.exception("cannot delete conversation %s", thread_id)
                 return (
