@@ -64,6 +64,7 @@ class AskRequest:
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
+    file_names: Sequence[str] = ()  # files attached with this question, recorded with it
     collections: Sequence[str] | None = None  # files' collections; None: the last turn's
     image: Path | None = None
     audio: Path | None = None
@@ -134,6 +135,7 @@ class SearchAgent:
             max_pages=request.max_pages,
             memory_fallback=request.memory_fallback,
             deep=request.deep,
+            file_names=list(request.file_names),
             run_id=run_id,
             owner=request.user,
             chat_id=public_id,

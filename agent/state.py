@@ -93,6 +93,7 @@ class Turn(TypedDict, total=False):
     audio: str | None
     transcript: str | None
     image_text: str | None
+    file_names: list[str]  # user: the files attached with this question (the UI's chips)
     native_media: bool  # the model reads the attachments itself (no perception inlined)
     searched: bool
     queries: list[str]
@@ -117,6 +118,7 @@ class AgentState:
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
+    file_names: list[str] = field(default_factory=list)  # files attached with the question
     owner: str = ""  # whose conversation (and files) this is
     chat_id: str | None = None  # the conversation's public id: its files are searched
     # Collections attached to the conversation: kept for its next turns unless a turn names

@@ -255,6 +255,7 @@ class ChatUI:
             str(box.get("text") or ""), thread_id, user, attachments.image, attachments.audio
         )
         ask.collections = tuple(self.collections.of_chat(user, thread_id, new=new))
+        ask.file_names = indexed.names
         problems = (*attachments.problems, *indexed.problems)
         yield from self.run_turn(ask, model, problems, indexed.names)
 

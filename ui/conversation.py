@@ -320,7 +320,7 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
                     turn.get("audio"),
                     turn.get("transcript"),
                     turn.get("image_text"),
-                    turn.get("files") or (),
+                    turn.get("file_names") or (),
                 )
             )
             continue

@@ -58,7 +58,7 @@ def contents(chat: list[dict[str, Any]]) -> str:
     return "\n".join(str(m["content"]) for m in chat)
 
 
-def test_a_dropped_pdf_is_indexed_for_its_chat_and_shown_as_a_chip(
+def test_a_dropped_pdf_is_indexed_for_its_chat_and_shown_as_a_chip_after_reloads_too(
     ui: ChatUI, tmp_path: Path
 ) -> None:
     report = write(tmp_path, "report.pdf", REPORT)
@@ -67,6 +67,9 @@ def test_a_dropped_pdf_is_indexed_for_its_chat_and_shown_as_a_chip(
     assert '<span class="file-chip">report.pdf</span>' in contents(last.chat)
     kept = ui.agent.store.documents.list(LOCAL_USER, chat_id=last.thread)
     assert [(info.name, info.pages) for info in kept] == [("report.pdf", 3)]
+    # The chip is recorded with the question: a reload shows it again.
+    reopened = contents(ui.open_thread(last.thread, LOCAL_USER))
+    assert reopened.count('<span class="file-chip">report.pdf</span>') == 1
     # Another chat does not have it.
     other = ask(ui, "And here?", [])
     assert ui.agent.store.documents.list(LOCAL_USER, chat_id=other.thread) == []
