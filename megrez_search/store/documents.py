@@ -278,6 +278,8 @@ class DocumentStore:
 
     def check_collections(self, owner: str, names: Sequence[str]) -> None:
         """`DocumentStoreError` naming the first of `names` that is not `owner`'s."""
+        if not names:
+            return
         known = {info.name for info in self.collections(owner)}
         for name in names:
             if name not in known:

@@ -108,3 +108,20 @@ def test_bad_collection_names_are_refused(store_settings: Settings, name: str) -
 
 def test_search_terms_split_cjk_into_bigrams() -> None:
     assert search_terms("Refund 退款期限 X") == ["refund", "退款", "款期", "期限", "x"]
+
+
+def test_a_page_is_read_back_for_its_owner_only(store_settings: Settings) -> None:
+    store = _store(store_settings)
+    doc_id = store.add("alice", read_document("report.pdf", REPORT, DocumentLimits()), chat_id="c1")
+    notes_id = store.add("alice", read_document("notes.md", NOTES, DocumentLimits()), chat_id="c1")
+
+    assert store.page_text("alice", doc_id, 3) == (
+        "report.pdf",
+        "The refund period for all orders is 45 days.\nRefunds go to the original card.",
+    )
+    assert store.page_text("alice", notes_id, None) == (
+        "notes.md",
+        "## Garden notes\n\nThe tomatoes were planted on the ninth of May.",
+    )
+    assert store.page_text("alice", doc_id, 9) is None
+    assert store.page_text("bob", doc_id, 3) is None
