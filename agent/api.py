@@ -116,6 +116,7 @@ class SearchAgent:
             max_pages=request.max_pages,
             memory_fallback=request.memory_fallback,
             deep=request.deep,
+            file_names=list(request.file_names),
             run_id=run_id,
             started_at=time.time(),
             owner=request.user,

@@ -30,6 +30,7 @@ class AskRequest:
     # only say what failed (False); None = settings.memory_fallback.
     memory_fallback: bool | None = None
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
+    file_names: Sequence[str] = ()  # files attached with this question, recorded with it
     collections: Sequence[str] | None = None  # files' collections; None: the last turn's
     image: Path | None = None
     audio: Path | None = None

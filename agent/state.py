@@ -96,6 +96,7 @@ class Turn(TypedDict, total=False):
     audio: str | None
     transcript: str | None
     image_text: str | None
+    file_names: list[str]  # user: the files attached with this question (the UI's chips)
     native_media: bool  # the model reads the attachments itself (no perception inlined)
     searched: bool
     queries: list[str]
@@ -137,6 +138,7 @@ class AgentState:
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)
     started_at: float = 0.0  # wall-clock (time.time) start of the turn; 0: not known
+    file_names: list[str] = field(default_factory=list)  # files attached with the question
     owner: str = ""  # whose conversation (and files) this is
     chat_id: str | None = None  # the conversation's public id: its files are searched
     # Collections attached to the conversation: kept for its next turns unless a turn names

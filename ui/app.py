@@ -26,10 +26,13 @@ from megrez_search.ui.chats import (
     Agents,
     ChatModels,
     TurnAsked,
+    browser_state,
     export_chat,
     followup_questions,
 )
+from megrez_search.ui.collections import CollectionsPanel
 from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from megrez_search.ui.documents import ChatDocuments
 from megrez_search.ui.export import answer_markdown, last_answer
 from megrez_search.ui.login import ui_limits, user_of
 from megrez_search.ui.markup import plain_text
@@ -76,6 +79,8 @@ class ChatUI:
         # not shown once another question has been asked (they arrive seconds later).
         self.asked: dict[str, int] = {}
         self.sidebar = ChatList(agent, self.chat_models, settings)
+        self.documents = ChatDocuments(agent.store.documents, settings)
+        self.collections = CollectionsPanel(self.documents, settings)
 
     # --- chats ----------------------------------------------------------------------------
 
@@ -87,7 +92,11 @@ class ChatUI:
         if not thread_id:
             return []
         try:
-            return owned_messages(messages_from_turns(self.agent.turns(thread_id, user)), user)
+            turns = [
+                {**turn, "sources": self.documents.shown_sources(turn.get("sources") or [], user)}
+                for turn in self.agent.turns(thread_id, user)
+            ]
+            return owned_messages(messages_from_turns(turns), user)
         except Exception:
             log.exception("cannot read conversation %s", thread_id)
             return [notice("This conversation could not be read; start a new chat.")]
@@ -227,15 +236,18 @@ class ChatUI:
             yield from self.review_voice(box)
             return
         attachments = keep_attachments(list(box.get("files") or []), self.settings, user)
+        new = not thread_id
+        thread_id = thread_id or uuid.uuid4().hex
+        # Read and indexed before the question runs, so that its search finds them.
+        indexed = self.documents.attach(user, attachments.documents, chat_id=thread_id)
         asked = TurnAsked(search, provider, pages, scope, memory, deep)
         ask = asked.request(
-            str(box.get("text") or ""),
-            thread_id or uuid.uuid4().hex,
-            user,
-            attachments.image,
-            attachments.audio,
+            str(box.get("text") or ""), thread_id, user, attachments.image, attachments.audio
         )
-        yield from self.run_turn(ask, model, attachments.problems)
+        ask.collections = tuple(self.collections.of_chat(user, thread_id, new=new))
+        ask.file_names = indexed.names
+        problems = (*attachments.problems, *indexed.problems)
+        yield from self.run_turn(ask, model, problems, indexed.names)
 
     def review_voice(self, box: dict[str, Any]) -> Iterator[TurnUpdate]:
         """A recording becomes its transcript in the message box, to be checked and sent."""
@@ -248,7 +260,7 @@ class ChatUI:
                 gr.skip(),
                 gr.skip(),
                 review.status if review else step,
-                gr.update(visible=False),
+                gr.update(elem_classes=["idle"]),  # nothing runs: Stop keeps its place, hidden
                 gr.skip(),
             )
 
@@ -291,10 +303,15 @@ class ChatUI:
             _existing(asked.get("image")),
             _existing(asked.get("audio")),
         )
+        ask.collections = tuple(self.collections.of_chat(user, thread_id))
         yield from self.run_turn(ask, model, ())
 
     def run_turn(
-        self, request: AskRequest, model: str | None, problems: tuple[str, ...]
+        self,
+        request: AskRequest,
+        model: str | None,
+        problems: tuple[str, ...],
+        files: list[str] | None = None,
     ) -> Iterator[TurnUpdate]:
         thread_id = request.thread_id or uuid.uuid4().hex
         user = request.user
@@ -304,6 +321,7 @@ class ChatUI:
             question=request.question,
             image=str(request.image) if request.image else None,
             audio=str(request.audio) if request.audio else None,
+            files=files or [],
         )
         for problem in problems:
             view.add_notice(problem)
@@ -314,6 +332,7 @@ class ChatUI:
             # The box is emptied once, when the question is taken: later updates leave it
             # alone so that the next question can be typed while this answer streams.
             nonlocal cleared
+            view.sources = self.documents.shown_sources(view.sources, user)
             box_update = gr.skip() if cleared else gr.update(value=None)
             cleared = True
             return TurnUpdate(
@@ -329,8 +348,12 @@ class ChatUI:
             )
 
         if not request.question.strip() and request.image is None and request.audio is None:
-            view.add_notice("Type a question, or attach an image or a voice recording.")
-            view.finished = view.failed = True
+            if files and not problems:
+                view.answer = f"{', '.join(files)}: ready. Ask a question about it."
+                view.finished = view.progress.done = True
+            else:
+                view.add_notice("Type a question, or attach a document, an image or a recording.")
+                view.finished = view.failed = True
             yield update()
             return
         try:
@@ -373,8 +396,3 @@ def hidden_chips() -> list[Any]:
 
 def _existing(path: str | None) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
-
-
-def browser_state(thread_id: str | None, search: bool, model: str | None = None) -> dict[str, Any]:
-    """What the browser keeps across reloads: its conversation, search toggle and model."""
-    return {"thread_id": thread_id, "search": bool(search), "model": model}

@@ -23,11 +23,24 @@ from megrez_search.settings import Settings
 log = logging.getLogger(__name__)
 
 
+#: Documents the message box takes (read into passages and indexed for the chat).
+DOCUMENT_SUFFIXES = (".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class NamedFile:
+    """A document as uploaded: its name as the user gave it, and its bytes."""
+
+    name: str
+    data: bytes
+
+
 @dataclass
 class Attachments:
     image: Path | None = None
     audio: Path | None = None
     problems: tuple[str, ...] = ()
+    documents: tuple[NamedFile, ...] = ()
 
 
 def ui_secret(settings: Settings) -> str:
@@ -55,16 +68,23 @@ def uploads_dir(settings: Settings, user: str | None = None) -> Path:
 
 def keep_attachments(files: list[Any], settings: Settings, user: str = "") -> Attachments:
     """Sort uploaded/recorded files into one image and one audio clip, kept in the data dir
-    (images re-encoded); Gradio's copies of the uploads are deleted."""
+    (images re-encoded), and documents, read into memory for indexing; Gradio's copies of
+    the uploads are deleted."""
     image: Path | None = None
     audio: Path | None = None
     problems: list[str] = []
+    documents: list[NamedFile] = []
     for item in files or []:
         path = Path(item["path"] if isinstance(item, dict) else getattr(item, "path", item))
         try:
             kind = kind_of(path)
             if kind is None:
-                problems.append(f"cannot use {path.name}: attach an image or a voice recording")
+                problems.append(
+                    f"cannot use {path.name}: attach a document (PDF, DOCX, Markdown, text, "
+                    "HTML), an image or a voice recording"
+                )
+            elif kind == "document":
+                documents.append(NamedFile(path.name, read_upload(path, settings)))
             elif (image if kind == "image" else audio) is not None:
                 problems.append(f"only one {kind} per question is used; {path.name} was left out")
             elif kind == "image":
@@ -76,7 +96,7 @@ def keep_attachments(files: list[Any], settings: Settings, user: str = "") -> At
             problems.append(f"cannot use {path.name}: {exc}")
         finally:
             discard_upload(path)
-    return Attachments(image, audio, tuple(problems))
+    return Attachments(image, audio, tuple(problems), tuple(documents))
 
 
 class Refused(Exception):
@@ -84,6 +104,8 @@ class Refused(Exception):
 
 
 def kind_of(path: Path) -> str | None:
+    if path.suffix.lower() in DOCUMENT_SUFFIXES:
+        return "document"
     mime = mimetypes.guess_type(path.name)[0] or ""
     if mime.startswith("image/"):
         return "image"
@@ -121,6 +143,19 @@ def keep_image(path: Path, folder: Path) -> Path:
         log.warning("cannot keep image %s: %s", path, exc)
         raise Refused("it could not be stored; try again") from exc
     return target
+
+
+def read_upload(path: Path, settings: Settings) -> bytes:
+    """The bytes of an uploaded document, at most `settings.max_upload_bytes` of them."""
+    try:
+        with path.open("rb") as upload:
+            data = upload.read(settings.max_upload_bytes + 1)
+    except OSError as exc:
+        log.warning("cannot read upload %s: %s", path, exc)
+        raise Refused(f"it could not be read ({exc.strerror or type(exc).__name__})") from exc
+    if len(data) > settings.max_upload_bytes:
+        raise Refused(f"it is larger than {settings.max_upload_mb:g} MB (MEGREZ_MAX_UPLOAD_MB)")
+    return data
 
 
 def keep_file(path: Path, folder: Path) -> Path:

@@ -13,6 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from megrez_search.agent.api import AskRequest, SearchAgent, ThreadInfo
 from megrez_search.agent.retrieval_policy import index_store
@@ -224,3 +225,8 @@ def followup_questions(agent: SearchAgent, thread_id: str, user: str) -> list[st
     except Exception:
         log.exception("follow-up suggestions failed")
         return []
+
+
+def browser_state(thread_id: str | None, search: bool, model: str | None = None) -> dict[str, Any]:
+    """What the browser keeps across reloads: its conversation, search toggle and model."""
+    return {"thread_id": thread_id, "search": bool(search), "model": model}

@@ -110,12 +110,17 @@ def user_messages(
     audio: str | Path | None = None,
     transcript: str | None = None,
     image_text: str | None = None,
+    files: Iterable[str] = (),
 ) -> list[ChatMessage]:
-    """The user's side of a turn: text, attachments (when the file still exists), and what
-    perception made of them (the transcript, the text read from the image)."""
+    """The user's side of a turn: text, attachments (when the file still exists; documents
+    as chips with their names), and what perception made of them (the transcript, the text
+    read from the image)."""
     messages: list[ChatMessage] = []
     if question.strip():
         messages.append({"role": "user", "content": plain_prose(question)})
+    chips = "".join(f'<span class="file-chip">{text_html(name)}</span>' for name in files)
+    if chips:
+        messages.append({"role": "user", "content": f'<div class="file-chips">{chips}</div>'})
     for path in (image, audio):
         if path and Path(path).is_file():
             messages.append({"role": "user", "content": {"path": str(path)}})
@@ -158,6 +163,7 @@ class TurnView:
     audio: str | None = None
     transcript: str | None = None
     image_text: str | None = None
+    files: list[str] = field(default_factory=list)  # documents attached to this question
     progress: Progress = field(default_factory=Progress)
     streamed: str = ""
     answer: str | None = None
@@ -288,7 +294,7 @@ class TurnView:
 
     def messages(self) -> list[ChatMessage]:
         messages = user_messages(
-            self.question, self.image, self.audio, self.transcript, self.image_text
+            self.question, self.image, self.audio, self.transcript, self.image_text, self.files
         )
         progress = self.progress.message()
         if progress is not None:
@@ -320,6 +326,7 @@ def messages_from_turns(turns: Iterable[Mapping[str, Any]]) -> list[ChatMessage]
                     turn.get("audio"),
                     turn.get("transcript"),
                     turn.get("image_text"),
+                    turn.get("file_names") or (),
                 )
             )
             continue

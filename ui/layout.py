@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
-from megrez_search.ui.attachments import ui_secret
+from megrez_search.ui.attachments import DOCUMENT_SUFFIXES, ui_secret
 from megrez_search.ui.chats import WEB_SCOPE, scope_choices
+from megrez_search.ui.collections import collections_panel
 from megrez_search.ui.controls import THEMES, answer_tools, scope_picker
 from megrez_search.ui.login import user_of
 from megrez_search.ui.render import plain
@@ -77,6 +78,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                     elem_id="memory-fallback",
                 )
                 gr.Markdown(active_settings(ui))
+            collections_panel(ui.collections, thread)
         # The page's one level-one heading, and the theme picker (chrome.js applies it).
         with gr.Row(elem_id="masthead", equal_height=True):
             gr.Markdown(f"# {TITLE}", elem_id="page-title")
@@ -108,9 +110,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                 gr.Button("", visible=False, size="sm", elem_classes=["followup"]) for _ in range(3)
             ]
         box = gr.MultimodalTextbox(
-            placeholder="Ask anything — or drop an image, or record a voice question",
+            placeholder="Ask anything — or drop a document or an image, or record a voice question",
             sources=["upload", "microphone"],
-            file_types=["image", "audio"],
+            file_types=["image", "audio", *DOCUMENT_SUFFIXES],
             file_count="multiple",
             label="Your question",
             show_label=False,

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.tree import SyntaxTreeNode
+from megrez_search.ui.owned import FILE_ROUTE as SERVED_FILE
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # Markdown's special characters, backslash-escaped in text written back as Markdown.
@@ -65,11 +66,14 @@ def parser() -> MarkdownIt:
 
 
 def safe_url(url: str) -> str | None:
-    """`url` ready for a Markdown link if it is http(s); None for anything else."""
+    """`url` ready for a Markdown link if it is http(s) or a file the page serves (a
+    document's copy, `ui.owned`); None for anything else."""
     try:
         parts = urlsplit(str(url).strip())
     except ValueError:
         return None
+    if str(url).startswith(SERVED_FILE) and not (parts.scheme or parts.netloc):
+        return quote(str(url), safe=_URL_SAFE)
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
         return None
     return quote(parts.geturl(), safe=_URL_SAFE)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 OWNED_FOLDER = "megrez-owned"
+FILE_ROUTE = "gradio_api/file="  # Gradio's route for its files, under the page's root path
 
 
 def owned_root() -> Path:
@@ -53,6 +54,32 @@ def served_copy(path: str | Path, user: str) -> str:
         shutil.copyfile(source, staging)
         staging.replace(target)
     return str(target)
+
+
+def served_bytes(
+    key: str, user: str, content: Callable[[], tuple[str, bytes] | None]
+) -> str | None:
+    """The copy that the page may offer `user` of their file `key` (a document), written
+    once from `content()`, its (name, bytes); None when it has none (not theirs, or gone)."""
+    folder = owned_root() / owner_key(user) / hashlib.sha256(key.encode()).hexdigest()[:32]
+    kept = [path for path in folder.glob("*") if not path.name.startswith(".")]
+    if kept:
+        return str(kept[0])
+    found = content()
+    if found is None:
+        return None
+    name, data = found
+    target = folder / (Path(name).name or "file")
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.part")
+    staging.write_bytes(data)
+    staging.replace(target)
+    return str(target)
+
+
+def file_url(path: str) -> str:
+    """The page's link to a served copy, relative so that it holds under a root path."""
+    return f"{FILE_ROUTE}{path}"
 
 
 def owned_messages(messages: Iterable[dict[str, Any]], user: str) -> list[dict[str, Any]]:

@@ -51,6 +51,8 @@ def perceive(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[s
         "audio": state.audio,
         "at": deps.clock().isoformat(timespec="seconds"),
     }
+    if state.file_names:
+        turn["file_names"] = list(state.file_names)
     message = Message(
         "user",
         state.question,

@@ -17,18 +17,23 @@ Extensions, all optional (pass them with the client's `extra_body`):
   unsourced instead of only saying what failed (default `MEGREZ_MEMORY_FALLBACK`);
 - request `thread_id` (str): continue a conversation kept on the server (otherwise each
   request is stateless like OpenAI's: the `messages` are the history, nothing is kept);
+- request `collections` (list of str): the caller's collections of files to search too
+  (omitted: a continued conversation keeps its last ones); an unknown one is a 400;
 - response `sources`: `[{n, url, title, snippet, site?}]`, the numbered sources that `[N]`
-  cites (`site`: the site's name, when the page's title gave one);
-  a stream sends them twice: as soon as the passages are chosen, before the first word (a
-  chunk with an empty delta, `sources` and a `megrez_event` of type `sources`), and in the
-  last chunk that has a choice (the one with `finish_reason`);
+  cites (`site`: the site's name, when the page's title gave one; a file's also `doc_id`,
+  `file_name` and `page`, its url `doc:<doc_id>#page=<n>`); a stream sends them twice: as
+  soon as the passages are chosen, before the first word (a chunk with an empty delta,
+  `sources` and a `megrez_event` of type `sources`), and in the last chunk that has a choice
+  (the one with `finish_reason`);
 - response `megrez`: searched, queries, citations, transcript, image_text, thread_id,
   timings, failures, error (the agent's `AskResult`).
 
 A streamed answer is the model's text as it is written; the citation check that runs after
 it may drop unsupported `[N]`; the checked text is `megrez.answer` of the last chunk (and the
 `content` of a non-streamed response).
-Images and audio come as OpenAI content parts (`image_url` with a data: URL, `input_audio`).
+Images, audio and files come as OpenAI content parts (`image_url` with a data: URL,
+`input_audio`, `file` with `file_data` and `filename`); files are read and indexed for the
+conversation (a stateless request's for that request only), see `server/documents.py`.
 Errors use OpenAI's shape `{"error": {"message", "type", "code"}}`: 400 for a request that
 cannot run (malformed JSON or content parts, lone surrogates or NULs, empty question,
 provider not offered, remote image URL, unreadable upload, no speech in the audio), 404 for
@@ -73,12 +78,15 @@ from megrez_search.errors import MegrezSearchError
 from megrez_search.server.access import AccessDenied, Gate, denied_response
 from megrez_search.server.body_limit import BodySizeLimit
 from megrez_search.server.chat_response import chunk, completion_response, extras, usage
+from megrez_search.server.documents import index_uploads, remove_documents
 from megrez_search.server.requests import (
     MODELS,
     APIError,
     ChatRequest,
     check_attachments,
+    collection_names,
     to_ask_request,
+    uploaded_files,
 )
 from megrez_search.settings import Settings
 
@@ -161,14 +169,33 @@ def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
             """A message for the client: the upload folder is the server's business."""
             return message.replace(f"{folder}/", "").replace(str(folder), "upload")
 
+        undo = ExitStack()  # what a refused request must not leave behind
         try:
-            request = to_ask_request(body, folder)
-            request.user = user
-            await asyncio.to_thread(check_attachments, request, settings)
-            events = agent.astream(request, slots=slots)
-            # The agent checks the request (empty question, unknown provider) before it
-            # runs anything: such errors are a 400, not a broken stream.
-            first = await anext(events)
+            try:
+                request = to_ask_request(body, folder)
+                request.user = user
+                files = uploaded_files(body)
+                if body.collections is not None:  # None: the conversation's last ones
+                    request.collections = collection_names(body)
+                    await asyncio.to_thread(
+                        agent.documents.check_collections, user, request.collections
+                    )
+                if files:
+                    if request.thread_id is None:  # a stateless turn: its files go with it
+                        request.thread_id = uuid.uuid4().hex
+                        stack.callback(agent.documents.remove_chat, user, request.thread_id)
+                    added = await asyncio.to_thread(
+                        index_uploads, agent.documents, settings, user, request.thread_id, files
+                    )
+                    undo.callback(remove_documents, agent.documents, user, added)
+                await asyncio.to_thread(check_attachments, request, settings)
+                events = agent.astream(request, slots=slots)
+                # The agent checks the request (empty question, unknown provider) before it
+                # runs anything: such errors are a 400, not a broken stream.
+                first = await anext(events)
+            except BaseException:
+                await asyncio.to_thread(undo.close)
+                raise
         except ThreadBusyError as exc:
             stack.close()
             raise APIError(str(exc), status=409, code="thread_busy") from exc

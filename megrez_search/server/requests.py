@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from megrez_search.agent.api import AskRequest
 from megrez_search.errors import MegrezSearchError
+from megrez_search.retrieval.documents.names import checked_name
+from megrez_search.retrieval.errors import DocumentNameError
 from megrez_search.runtime import Message
 from megrez_search.runtime.perception import describe_image, probe_audio
 from megrez_search.settings import Settings
@@ -28,6 +31,7 @@ MODEL_NOSEARCH = "megrez-search-nosearch"
 MODEL_DEEP = "megrez-search-deep"
 MODELS = {MODEL_SEARCH: True, MODEL_NOSEARCH: False, MODEL_DEEP: True}  # alias -> search on
 MAX_THREAD_ID = 200  # characters; ids are keys, not documents
+MAX_COLLECTION = 64  # characters, as the store allows
 _IMAGE_SUFFIX = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -78,7 +82,18 @@ class AudioPart(_Part):
     input_audio: InputAudio
 
 
-ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="type")]
+class FileData(_Part):
+    file_data: str | None = None  # a data: URL (what the openai client sends) or bare base64
+    filename: str | None = None
+    file_id: str | None = None  # OpenAI's Files API: nothing is stored to refer to here
+
+
+class FilePart(_Part):
+    type: Literal["file"]
+    file: FileData
+
+
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
 
 
 class ChatMessageIn(BaseModel):
@@ -103,6 +118,15 @@ class ChatRequest(BaseModel):
     pages: int | None = None
     memory_fallback: bool | None = None
     thread_id: str | None = None
+    collections: list[str] | None = None  # the user's collections to search, by name
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A document sent inline in a `file` content part, to read and index for the turn."""
+
+    filename: str
+    data: bytes
 
 
 def clean_text(text: str, what: str) -> str:
@@ -147,6 +171,47 @@ def _attachments(
             audio = folder / f"audio.{audio_format[:8]}"
             audio.write_bytes(_decode(part.input_audio.data, "audio"))
     return image, audio
+
+
+def uploaded_files(body: ChatRequest) -> list[UploadedFile]:
+    """The `file` parts of the last user message, decoded; an `APIError` for a part that is
+    not a named, inline file."""
+    content = body.messages[-1].content if body.messages else None
+    files = []
+    for part in content if isinstance(content, list) else []:
+        if not isinstance(part, FilePart):
+            continue
+        if part.file.file_data is None:
+            raise APIError("files must be sent inline as file_data (base64); file_id is unknown")
+        name = plain_filename(part.file.filename)
+        header, comma, data = part.file.file_data.partition(",")
+        if comma and not (header.startswith("data:") and ";base64" in header):
+            raise APIError(f"the file {name} must be a base64 data: URL")
+        files.append(UploadedFile(name, _decode(data if comma else header, f"file {name}")))
+    return files
+
+
+def plain_filename(name: str | None) -> str:
+    """`name` if it is a plain file name (what a source card shows); an `APIError` for a
+    missing name, a path or control characters."""
+    if name is None:
+        raise APIError("each file needs a filename (file.filename)")
+    try:
+        return checked_name(name)
+    except DocumentNameError as exc:
+        raise APIError(str(exc), code="invalid_file") from exc
+
+
+def collection_names(body: ChatRequest) -> list[str]:
+    """The collections asked for in `collections`, each named once."""
+    names: list[str] = []
+    for name in body.collections or []:
+        clean_text(name, "collection name")
+        if not name.strip() or len(name) > MAX_COLLECTION:
+            raise APIError(f"collection names must be 1 to {MAX_COLLECTION} characters")
+        if name.strip() not in names:
+            names.append(name.strip())
+    return names
 
 
 def to_ask_request(body: ChatRequest, folder: Path) -> AskRequest:

@@ -58,6 +58,11 @@ def user(content: object) -> dict[str, object]:
     return {"model": "megrez-search", "messages": [{"role": "user", "content": content}]}
 
 
+def file_part(filename: str | None, file_data: str) -> dict[str, object]:
+    """A `file` content part as the openai client sends it."""
+    return {"type": "file", "file": {"filename": filename, "file_data": file_data}}
+
+
 PNG_NOT = base64.b64encode(b"hello, not an image").decode()
 MALFORMED: list[tuple[str, bytes | dict[str, object]]] = [
     ("not JSON", b"{"),
@@ -128,6 +133,17 @@ MALFORMED: list[tuple[str, bytes | dict[str, object]]] = [
         "audio not audio",
         user([{"type": "input_audio", "input_audio": {"data": PNG_NOT, "format": "wav"}}]),
     ),
+    ("file part a string", user([{"type": "file", "file": "report.pdf"}])),
+    ("file by id", user([{"type": "file", "file": {"file_id": "file-abc123"}}])),
+    ("file without a name", user([file_part(None, "data:text/plain;base64,aGk=")])),
+    ("file named like a path", user([file_part("../../etc/passwd", "aGk=")])),
+    ("file named with a backslash", user([file_part("..\\boot.ini", "aGk=")])),
+    ("file name with a newline", user([file_part("a\nb.txt", "aGk=")])),
+    ("file not base64", user([file_part("notes.txt", "data:text/plain;base64,!!")])),
+    ("file a remote URL", user([file_part("notes.txt", "http://127.0.0.1:1/notes.txt")])),
+    ("collections a string", {**user("q?"), "collections": "notes"}),
+    ("collection name empty", {**user("q?"), "collections": [" "]}),
+    ("collection name with NUL", {**user("q?"), "collections": ["a\u0000b"]}),
 ]
 
 

@@ -81,10 +81,10 @@ def test_unreadable_upload_is_a_message_and_the_chat_goes_on(ui: ChatUI, tmp_pat
 
 
 def test_file_of_another_kind_is_refused_with_a_message(ui: ChatUI, tmp_path: Path) -> None:
-    notes = tmp_path / "notes.pdf"
-    notes.write_bytes(b"%PDF-1.4")
+    notes = tmp_path / "notes.xlsx"
+    notes.write_bytes(b"PK\x03\x04")
     chat, _, _ = ask(ui, ["Hello."], "Hi", [notes])
-    assert "cannot use notes.pdf" in contents(chat) and "Hello." in contents(chat)
+    assert "cannot use notes.xlsx" in contents(chat) and "Hello." in contents(chat)
 
 
 def test_model_error_is_a_message_and_the_chat_goes_on(ui: ChatUI) -> None:

@@ -112,3 +112,33 @@ def test_a_session_belongs_to_the_first_user_who_uses_it() -> None:
     assert owners.claim("s2", None) and not owners.claim("s2", "alice")
     owners.claim("s3", "carol")  # the oldest, s1, is forgotten
     assert owners.claim("s1", "bob")
+
+
+def test_documents_are_read_whole_and_gradio_copies_go(
+    tmp_path: Path, gradio_uploads: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", max_upload_mb=0.001)  # 1000 bytes
+    notes = gradio_uploads / "Meeting notes.md"
+    notes.write_bytes(b"# Notes\n\nThe code word is teal.")
+    page = gradio_uploads / "page.html"
+    page.write_bytes(b"<html>" + SCRIPT + b"</html>")
+    big = gradio_uploads / "big.pdf"
+    big.write_bytes(b"%PDF-1.4\n" + b"0" * 2000)
+    program = gradio_uploads / "setup.exe"
+    program.write_bytes(b"MZ")
+    kept = keep_attachments(
+        [{"path": str(p)} for p in (notes, page, big, program)], settings, "bob"
+    )
+    assert [(d.name, d.data) for d in kept.documents] == [
+        ("Meeting notes.md", b"# Notes\n\nThe code word is teal."),
+        ("page.html", b"<html>" + SCRIPT + b"</html>"),
+    ]
+    assert kept.problems == (
+        "cannot use big.pdf: it is larger than 0.001 MB (MEGREZ_MAX_UPLOAD_MB)",
+        (
+            "cannot use setup.exe: attach a document (PDF, DOCX, Markdown, text, HTML), "
+            "an image or a voice recording"
+        ),
+    )
+    assert not any(p.exists() for p in (notes, page, big, program))  # Gradio's copies go
+    assert not uploads_dir(settings).exists()  # documents go to the store, not the data dir
