@@ -93,6 +93,14 @@ class CallClock(ChatModel):
         finally:
             self._record(started)
 
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        started = time.perf_counter()
+        self.busy.set()
+        try:
+            self.inner.prefill(messages, until)
+        finally:
+            self._record(started)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
