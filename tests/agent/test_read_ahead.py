@@ -4,15 +4,17 @@ the reading ahead. The real embedded model (SmolLM2-135M on llama.cpp), the docs
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 import pytest
 from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.read_ahead import MARKER
+from megrez_search.agent.read_ahead import MARKER, ReadAheads
 
-from megrez_search.runtime import Choice, Message, Sampling, Usage
+from megrez_search.runtime import Choice, Message, Runtime, Sampling, Usage, load_model
 from megrez_search.runtime.base import ChatModel
-from megrez_search.runtime.llamacpp import LlamaCppModel
+from megrez_search.runtime.llamacpp import PREFILL_REPORT_TOKENS, LlamaCppModel
 from megrez_search.runtime.token_prefix import common_prefix
 from megrez_search.settings import Settings
 
@@ -82,3 +84,24 @@ def test_the_answer_reads_only_the_passages_and_writes_the_same_text(docs_settin
 
     without, _ = answer_with(docs_settings.model_copy(update={"read_ahead": False}), False)
     assert answer == without
+
+
+def test_a_stopped_turn_ends_its_reading_ahead_at_the_next_piece():
+    model = load_model(Settings(model="embedded:tiny"))
+    assert isinstance(model, LlamaCppModel)
+    messages = [
+        Message("system", "You answer from the numbered sources."),
+        Message("user", "Tell me about caches. " * 60),
+        Message("assistant", "Sure."),
+        Message("user", f"Sources:\n\n[1] {MARKER}\n{MARKER}"),
+    ]
+    assert len(model._tokenize_prompt(model.render(messages)[0])) > 2 * PREFILL_REPORT_TOKENS
+    model.llm.reset()
+    model.states.clear()
+    stopped = threading.Event()
+    stopped.set()
+    readings = ReadAheads()
+    readings.start("run", Runtime(model, Settings()), datetime.now(), lambda now: messages, stopped)
+    assert readings.finish("run", timeout_s=600) is not None
+    # One piece was read, then the stop was seen: not the whole prefix.
+    assert model.llm.n_tokens == PREFILL_REPORT_TOKENS
