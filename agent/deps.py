@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from megrez_search.agent.dialect import Dialect, dialect_for
+from megrez_search.agent.read_ahead import ReadAheads
 from megrez_search.agent.retrieval_policy import retrieval_policy
 from megrez_search.retrieval.policy import RetrievalPolicy
 
@@ -36,6 +37,8 @@ class AgentDeps:
     clock: Callable[[], datetime] = datetime.now
     documents: DocumentStore | None = None  # files given as sources; None: no store
     retrieval: RetrievalPolicy = field(init=False)
+    #: The answer prompts being read ahead while their turn searches (agent/read_ahead.py).
+    read_aheads: ReadAheads = field(default_factory=ReadAheads)
     _providers: dict[str, SearchProvider] = field(default_factory=dict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict)
@@ -111,3 +114,4 @@ class AgentDeps:
     def forget_run(self, run_id: str) -> None:
         with self._lock:
             self._cancels.pop(run_id, None)
+        self.read_aheads.forget(run_id)

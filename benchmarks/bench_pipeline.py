@@ -70,6 +70,13 @@ class TimedModel(ChatModel):
         finally:
             self._add(time.perf_counter() - started)
 
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        started = time.perf_counter()
+        try:
+            self.inner.prefill(messages, until)
+        finally:
+            self._add(time.perf_counter() - started)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 

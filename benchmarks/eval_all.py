@@ -80,7 +80,7 @@ def wrong_answers(run: EvalRun) -> tuple[list[str], list[str]]:
     return reading, retrieval
 
 
-def _corpus_overrides(pairs: list[str], names: list[str]) -> dict[str, Path]:
+def corpus_overrides(pairs: list[str], names: list[str]) -> dict[str, Path]:
     overrides = {}
     for pair in pairs:
         name, _, folder = pair.partition("=")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: no such dev set: {', '.join(unknown)} (have: {', '.join(names)})")
         return 2
-    corpora = _corpus_overrides(args.corpus, names)
+    corpora = corpus_overrides(args.corpus, names)
     settings = get_settings()
     updates = {"model": args.model} if args.model else {}
     if args.data_dir:

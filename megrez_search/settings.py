@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         "set's search questions (850/800: 94%, 500: 75%); with the 1.5B model it answers as "
         "well as 1000 (0.82) 1.6 s sooner. None = context_tokens.",
     )
+    read_ahead: bool = Field(
+        True,
+        description="While the search runs, have the model read the answer prompt's part "
+        "before the passages (system prompt, conversation), so the answer reads only the rest "
+        "(llama.cpp; other backends ignore it).",
+    )
     answer_temperature: float = Field(0.0, description="Sampling temperature of answers.")
     answer_repetition_penalty: float = Field(
         1.1, description="Repetition penalty of answers (keeps small models out of loops)."

@@ -208,6 +208,8 @@ def test_one_type_is_named_dialect() -> None:
 BRIDGES_ALLOWED = {
     "megrez_search.agent.generation": {"generate"},  # a model call's worker thread
     "megrez_search.agent.api": {"astream"},  # an async server's turn in a worker thread
+    # the answer prompt read while the search runs (`<module>`: the field's annotation)
+    "megrez_search.agent.read_ahead": {"start", "<module>"},
     "megrez_search.retrieval.sync_bridge": {"run_sync"},  # a fetch step's event loop
     "megrez_search.retrieval.index": {"build_index"},  # the crawl of `index build`
     "megrez_search.retrieval.static_site": {"__init__"},  # the served folder of an index

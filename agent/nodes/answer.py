@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, replace
+from datetime import datetime
 from typing import Any
 
 from langgraph.types import StreamWriter
@@ -27,7 +29,7 @@ from megrez_search.agent.generation import stream_tokens
 from megrez_search.agent.grounding import ground
 from megrez_search.agent.prompts import message, template
 from megrez_search.agent.repetition import LoopGuard
-from megrez_search.agent.state import AgentState, Turn, source_of
+from megrez_search.agent.state import AgentState, Context, Turn, source_of
 from megrez_search.agent.translation import asked_words
 
 from megrez_search.errors import MegrezSearchError
@@ -38,16 +40,19 @@ from .common import history, question_language, step, usage_update, user_message
 log = logging.getLogger(__name__)
 
 
-def _messages(state: AgentState, deps: AgentDeps) -> list[Message]:
-    now, past, user = deps.clock(), history(state, deps), user_message(state)
+def answer_prompt(
+    state: AgentState, deps: AgentDeps, now: datetime, contexts: Sequence[Context]
+) -> list[Message]:
+    """The answer's messages from `contexts` (none: an answer without sources)."""
+    past, user = history(state, deps), user_message(state)
     language = question_language(state)
     if language != "en":
         # Over English sources (or a system prompt in English) a small model answers in
         # English: the question's own language is asked for after it, in that language.
         note = message("answer_language", language)
         user = replace(user, content=f"{user.content}\n\n{note}")
-    if state.contexts:
-        return deps.dialect.answer_messages(now, past, user, state.queries[-1], state.contexts)
+    if contexts:
+        return deps.dialect.answer_messages(now, past, user, state.queries[-1], contexts)
     return deps.dialect.chat_messages(now, past, user)
 
 
@@ -109,10 +114,14 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             log.info("repetition loop cut after %d characters", guard.cut)
         return not guard.looped
 
+    # The part of the prompt before the passages may have been read while the search ran:
+    # wait for that reading (it holds the model) and write the prompt with its time.
+    read_at = deps.read_aheads.finish(state.run_id, settings.model_stall_timeout_s)
+    messages = answer_prompt(state, deps, read_at or deps.clock(), state.contexts)
     try:
         stream_tokens(
             deps.runtime,
-            _messages(state, deps),
+            messages,
             sampling,
             usage,
             writer,

@@ -18,6 +18,7 @@ from megrez_search.agent.deps import AgentDeps
 from megrez_search.agent.documents import turn_files
 from megrez_search.agent.events import SearchResultsEvent, SourcesEvent
 from megrez_search.agent.file_sources import is_file_source
+from megrez_search.agent.read_ahead import PLACEHOLDER
 from megrez_search.agent.reading import fetch_report, read_pages
 from megrez_search.agent.safety import strip_injections
 from megrez_search.agent.state import AgentState, Context, source_of
@@ -29,6 +30,7 @@ from megrez_search.retrieval.rank import rank_passages
 from megrez_search.retrieval.titles import clean_title, site_suffix
 from megrez_search.retrieval.types import FetchFailure, Page, Passage
 
+from .answer import answer_prompt
 from .common import step
 from .rewrite import search_text
 
@@ -45,7 +47,16 @@ def _rank_query(state: AgentState) -> str:
 
 @step("search", lambda state: f"Searching: {_query(state)}")
 def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
-    """Ask the provider chain for the query's results (providers never raise for outages)."""
+    """Ask the provider chain for the query's results (providers never raise for outages);
+    meanwhile the model reads the answer prompt's part before the passages."""
+    if deps.settings.read_ahead and state.queries:
+        deps.read_aheads.start(
+            state.run_id,
+            deps.runtime,
+            deps.clock(),
+            lambda now: answer_prompt(state, deps, now, PLACEHOLDER),
+            deps.cancel_event(state.run_id),
+        )
     provider = deps.turn_provider(
         state.provider, web=state.search and state.search_web, files=turn_files(state)
     )

@@ -126,6 +126,14 @@ class ChatModel(ABC):
     ) -> Choice:
         """Pick the option the model finds most likely as the start of its reply."""
 
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        """Read the prompt of `messages` up to the line holding `until` (all of it when
+        `until` is ""), so a later call whose prompt starts the same way reads only the rest.
+
+        For a backend that keeps its last prompt (llama.cpp); the others read nothing here.
+        Reports its pieces through `prefill_progress` like a call's own prompt evaluation.
+        """
+
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` in this model's tokenizer (an estimate where none is at hand)."""

@@ -2,7 +2,9 @@
 
 Every prompt is evaluated by `_evaluate_prompt`, which reuses the longest prefix it shares
 with the live context or with a recently saved state (`llamacpp_states`): the decide step of
-the next question finds its system prompt saved even though the answer step ran in between.
+the next question finds its system prompt saved even though the answer step ran in between,
+and an answer finds the part of its prompt before the passages already read (`prefill`,
+called while the search runs).
 `Llama.generate` then samples straight from the evaluated prompt. We detokenize ourselves
 with special tokens kept, because Megrez's `<|function_start|>` must survive.
 """
@@ -210,7 +212,24 @@ class LlamaCppModel(ChatModel):
         best = max(scores, key=scores.__getitem__)
         return Choice(option=best, scores=scores)
 
-    def _evaluate_prompt(self, tokens: list[int]) -> None:
+    # --- reading ahead -------------------------------------------------------------------
+
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        """Evaluate the prompt up to the start of the line holding `until` and leave it in the
+        context (not saved: the next call, the one it prepares, finds it there)."""
+        prompt, _ = self.render(messages)
+        if until:
+            marker = prompt.find(until)
+            if marker < 0:
+                return
+            prompt = prompt[: prompt.rfind("\n", 0, marker) + 1]
+        tokens = self._tokenize_prompt(prompt)
+        if len(tokens) < 2 or len(tokens) > self.llm.n_ctx() - MIN_ANSWER_ROOM:
+            return
+        with self._lock:
+            self._evaluate_prompt(tokens, save=False)
+
+    def _evaluate_prompt(self, tokens: list[int], *, save: bool = True) -> None:
         """Leave the context holding exactly `tokens`, with the last one's logits fresh.
 
         Starts from the live context or a saved state, whichever shares more of `tokens`,
@@ -238,7 +257,7 @@ class LlamaCppModel(ChatModel):
         else:
             self.llm.eval(rest)
         self.prompt_tokens_evaluated += len(tokens) - reuse
-        if self.states.wants(tokens):
+        if save and self.states.wants(tokens):
             state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)
             if state is not None:
                 self.states.put(state)

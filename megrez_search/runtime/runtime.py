@@ -121,5 +121,8 @@ class Runtime:
     ) -> Choice:
         return self.model.choose(self.prepare(messages), options, usage)
 
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        self.model.prefill(self.prepare(messages), until)
+
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)

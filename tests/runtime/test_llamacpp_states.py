@@ -169,3 +169,50 @@ def test_an_extended_prefix_replaces_its_entry_and_oversized_states_are_refused(
     assert not cache.put(state([7], 101))
     # What a stored entry starts with, it serves already; something new is worth saving.
     assert not cache.wants([1, 2, 3]) and not cache.wants([1, 2]) and cache.wants([1, 5])
+
+
+# --- reading a prompt ahead (`prefill`) ---------------------------------------------------
+
+MARK = "<<passages>>"
+
+
+def conversation(sources: str) -> list[Message]:
+    """An answer prompt after one earlier exchange; the passages come in the last turn."""
+    return [
+        Message("system", ANSWER),
+        Message("user", "What does functools.lru_cache do?"),
+        Message("assistant", "It caches the results of a function by its arguments."),
+        Message("user", f"Sources:\n\n{sources}\n\nQuestion: What is its default maxsize?"),
+    ]
+
+
+SOURCES = "[1] functools\nlru_cache(maxsize=128) wraps a function with a memoizing callable."
+
+
+def test_a_prompt_read_ahead_leaves_only_the_passages_to_read(model: LlamaCppModel) -> None:
+    greedy = Sampling(max_tokens=16)
+    full = prompt_tokens(model, conversation(SOURCES))
+    cold(model)
+    model.prefill(conversation(f"[1] {MARK}\n{MARK}"), MARK)
+    read = model.llm._input_ids.tolist()
+    shared = common_prefix(read, full)
+    # Everything up to the passages' line was read, the earlier exchange included.
+    assert shared >= len(read) - 1
+    assert "caches the results" in model.llm.detokenize(read).decode()
+    assert MARK not in model.llm.detokenize(read).decode()
+
+    texts: list[str] = []
+    evaluated = evaluated_by(
+        model, lambda: texts.append(model.complete(conversation(SOURCES), greedy))
+    )
+    assert evaluated == len(full) - shared
+    cold(model)
+    assert evaluated_by(
+        model, lambda: texts.append(model.complete(conversation(SOURCES), greedy))
+    ) == len(full)
+    assert texts[0] == texts[1], "the answer must not change because its start was read ahead"
+
+
+def test_nothing_is_read_ahead_without_the_marker(model: LlamaCppModel) -> None:
+    cold(model)
+    assert evaluated_by(model, lambda: model.prefill(conversation(SOURCES), MARK)) == 0

@@ -1,0 +1,107 @@
+"""The answer prompt's part before the passages is read while the search runs: the answer
+then evaluates only the passages and what follows them, and writes the same text as without
+the reading ahead. The real embedded model (SmolLM2-135M on llama.cpp), the docs index."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import pytest
+from megrez_search.agent.api import AskRequest, SearchAgent
+from megrez_search.agent.read_ahead import MARKER, ReadAheads
+
+from megrez_search.runtime import Choice, Message, Runtime, Sampling, Usage, load_model
+from megrez_search.runtime.base import ChatModel
+from megrez_search.runtime.llamacpp import PREFILL_REPORT_TOKENS, LlamaCppModel
+from megrez_search.runtime.token_prefix import common_prefix
+from megrez_search.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+HISTORY = [
+    Message("user", "What is the functools module for?"),
+    Message("assistant", "It holds higher-order functions that act on other functions."),
+]
+QUESTION = "What is the default maxsize of functools.lru_cache?"
+
+
+class Counting(ChatModel):
+    """The real llama.cpp model, recording for each call the prompt tokens it evaluated."""
+
+    def __init__(self, model: LlamaCppModel) -> None:
+        self.model, self.name, self.dialect = model, model.name, model.dialect
+        self.modalities = model.modalities
+        self.read_ahead: list[list[int]] = []  # the context each prefill left
+        self.streams: list[tuple[list[int], int]] = []  # (prompt tokens, evaluated)
+
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        self.model.prefill(messages, until)
+        self.read_ahead.append(self.model.llm._input_ids.tolist())
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        tokens = self.model._tokenize_prompt(self.model.render(messages)[0])
+        before = self.model.prompt_tokens_evaluated
+        yield from self.model.stream(messages, sampling, usage)
+        self.streams.append((tokens, self.model.prompt_tokens_evaluated - before))
+
+    def choose(
+        self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
+    ) -> Choice:
+        return self.model.choose(messages, options, usage)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+
+def answer_with(settings: Settings, counting: bool) -> tuple[str, Counting | None]:
+    with SearchAgent(settings) as agent:
+        model = agent.runtime.model
+        assert isinstance(model, LlamaCppModel)
+        spy = Counting(model) if counting else None
+        agent.runtime.model = spy or model
+        try:
+            result = agent.invoke(AskRequest(QUESTION, history=HISTORY))
+        finally:
+            agent.runtime.model = model
+    assert result.ok and result.searched, result
+    return result.answer, spy
+
+
+def test_the_answer_reads_only_the_passages_and_writes_the_same_text(docs_settings):
+    answer, spy = answer_with(docs_settings, counting=True)
+    assert spy is not None and len(spy.read_ahead) == 1
+    read = spy.read_ahead[0]
+    text = spy.model.llm.detokenize(read).decode()
+    assert "higher-order functions" in text and MARKER not in text  # the conversation, no passages
+    prompt, evaluated = spy.streams[-1]  # the answer
+    shared = common_prefix(read, prompt)
+    assert shared >= len(read) - 1
+    assert evaluated == len(prompt) - shared
+
+    without, _ = answer_with(docs_settings.model_copy(update={"read_ahead": False}), False)
+    assert answer == without
+
+
+def test_a_stopped_turn_ends_its_reading_ahead_at_the_next_piece():
+    model = load_model(Settings(model="embedded:tiny"))
+    assert isinstance(model, LlamaCppModel)
+    messages = [
+        Message("system", "You answer from the numbered sources."),
+        Message("user", "Tell me about caches. " * 60),
+        Message("assistant", "Sure."),
+        Message("user", f"Sources:\n\n[1] {MARKER}\n{MARKER}"),
+    ]
+    assert len(model._tokenize_prompt(model.render(messages)[0])) > 2 * PREFILL_REPORT_TOKENS
+    model.llm.reset()
+    model.states.clear()
+    stopped = threading.Event()
+    stopped.set()
+    readings = ReadAheads()
+    readings.start("run", Runtime(model, Settings()), datetime.now(), lambda now: messages, stopped)
+    assert readings.finish("run", timeout_s=600) is not None
+    # One piece was read, then the stop was seen: not the whole prefix.
+    assert model.llm.n_tokens == PREFILL_REPORT_TOKENS
