@@ -6,7 +6,7 @@
     result = agent.invoke(AskRequest("And its typed flag?", thread_id=result.thread_id))
 
 Conversations live in LangGraph's checkpointer (SQLite in the data dir, or PostgreSQL with
-`MEGREZ_DATABASE_URL`, see `megrez_search.store`), keyed by user and thread id, so a restart
+`MEGREZ_DATABASE_URL`, see `store`), keyed by user and thread id, so a restart
 loses nothing and one user never sees another's conversations. One `SearchAgent` serves many
 threads at once (the UI's users): turns of different threads run in parallel — the model
 backend serialises its own calls, I/O-bound steps overlap — while turns of the same thread
@@ -29,24 +29,24 @@ from typing import Any, Self, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
-from megrez_search.agent.followups import suggest_followups
-from megrez_search.agent.graph import build_graph
-from megrez_search.agent.request import AgentInputError, AskRequest, validate_request
-from megrez_search.agent.result import AskResult
-from megrez_search.agent.state import Turn, question_words, turn_input, turn_of_message
-from megrez_search.agent.turn_lock import (
+
+from agent.deps import AgentDeps
+from agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
+from agent.followups import suggest_followups
+from agent.graph import build_graph
+from agent.request import AgentInputError, AskRequest, validate_request
+from agent.result import AskResult
+from agent.state import Turn, question_words, turn_input, turn_of_message
+from agent.turn_lock import (
     DatabaseTurnLock,
     ThreadBusyError,
     ThreadLocks,
     TurnLock,
 )
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Runtime, load_runtime
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, Store, ThreadInfo, open_store, thread_key
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from runtime import Message, Runtime, load_runtime
+from store import LOCAL_USER, Store, ThreadInfo, open_store, thread_key
 
 log = logging.getLogger(__name__)
 

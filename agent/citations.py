@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from megrez_search.agent.claims import as_digits, carried_words, contradiction, is_foreign
-from megrez_search.agent.word_lists import word_list
+from agent.claims import as_digits, carried_words, contradiction, is_foreign
+from agent.word_lists import word_list
 
 # `[3]`, `[citation:3]`, `[ citation: 3 ]`, `[1, 2]`, `[citation:1, citation:2]`. Not `x[0]`:
 # a bracket glued to a letter/underscore is code indexing, not a citation.

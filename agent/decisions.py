@@ -21,15 +21,15 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.citations import CitationStreamNormalizer
-from megrez_search.agent.events import DecisionEvent, ErrorEvent, TokenEvent
-from megrez_search.agent.generation import generate
-from megrez_search.agent.intent import decision_prior
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Runtime, Sampling, Usage
-from megrez_search.runtime.megrez_format import FUNCTION_START
-from megrez_search.settings import Settings
+from agent.citations import CitationStreamNormalizer
+from agent.events import DecisionEvent, ErrorEvent, TokenEvent
+from agent.generation import generate
+from agent.intent import decision_prior
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from runtime import Message, Runtime, Sampling, Usage
+from runtime.megrez_format import FUNCTION_START
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

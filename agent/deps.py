@@ -13,19 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from megrez_search.agent.dialect import Dialect, dialect_for
-from megrez_search.agent.read_ahead import ReadAheads
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.policy import RetrievalPolicy
-
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.dialect import Dialect, dialect_for
+from agent.read_ahead import ReadAheads
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.policy import RetrievalPolicy
+from runtime import Runtime
 
 if TYPE_CHECKING:
-    from megrez_search.agent.documents import FilePages, FileScope
-    from megrez_search.retrieval.search import SearchProvider
-
-    from megrez_search.store.documents import DocumentStore
+    from agent.documents import FilePages, FileScope
+    from retrieval.search import SearchProvider
+    from store.documents import DocumentStore
 
 T = TypeVar("T")
 
@@ -57,7 +55,7 @@ class AgentDeps:
         A `spec` from a request may only pick among the operator's configured entries
         (`choose_providers`); it never brings a URL of its own.
         """
-        from megrez_search.retrieval.search import choose_providers
+        from retrieval.search import choose_providers
 
         if spec and spec.strip():
             spec = choose_providers(spec, self.retrieval.search)
@@ -66,7 +64,7 @@ class AgentDeps:
         with self._lock:
             provider = self._providers.get(spec)
             if provider is None:
-                from megrez_search.retrieval.search import make_search_provider
+                from retrieval.search import make_search_provider
 
                 provider = make_search_provider(spec, self.retrieval.search)
                 self._providers[spec] = provider
@@ -85,13 +83,13 @@ class AgentDeps:
         together with it (or alone, without `web`)."""
         if files is None or self.documents is None:
             return self.provider(spec)
-        from megrez_search.agent.documents import FileProvider, WithFiles
+        from agent.documents import FileProvider, WithFiles
 
         return WithFiles(FileProvider(self.documents, files), self.provider(spec) if web else None)
 
     def file_pages(self, owner: str) -> FilePages | None:
         """Reads the owner's file sources (`doc:` URLs) back from the store."""
-        from megrez_search.agent.documents import FilePages
+        from agent.documents import FilePages
 
         return FilePages(self.documents, owner) if self.documents is not None else None
 

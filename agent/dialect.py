@@ -25,22 +25,22 @@ from datetime import datetime
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.citations import strip_citations
-from megrez_search.agent.decisions import ModelDeps, by_likelihoods, by_search_call
-from megrez_search.agent.deep.plan import PLAN_GRAMMAR, parse_json_plan, parse_search_calls
-from megrez_search.agent.prompts import render, template, web_search_function
-from megrez_search.agent.state import AgentState, Context, Turn
 
-from megrez_search.runtime import Message, Sampling
-from megrez_search.runtime.megrez_format import (
+from agent.citations import strip_citations
+from agent.decisions import ModelDeps, by_likelihoods, by_search_call
+from agent.deep.plan import PLAN_GRAMMAR, parse_json_plan, parse_search_calls
+from agent.prompts import render, template, web_search_function
+from agent.state import AgentState, Context, Turn
+from core.settings import Settings
+from runtime import Message, Sampling
+from runtime.megrez_format import (
     FUNCTION_END,
     FUNCTION_START,
     STOP,
     parse_function_call,
     render_function_call,
 )
-from megrez_search.runtime.runtime import IMAGE_NOTE
-from megrez_search.settings import Settings
+from runtime.runtime import IMAGE_NOTE
 
 WEB_SEARCH = "googleWebSearch"
 PLAN_MAX_TOKENS = 80

@@ -17,17 +17,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from megrez_search.agent.file_sources import parse_source_url, source_title, source_url
-from megrez_search.agent.state import AgentState
-from megrez_search.agent.word_lists import word_list
-from megrez_search.retrieval.documents import Document, read_document
-from megrez_search.retrieval.errors import ProviderFailure
-from megrez_search.retrieval.policy import DocumentLimits
-from megrez_search.retrieval.providers.base import BaseProvider, SearchProvider
-from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome, SearchResult
-
-from megrez_search.runtime.perception.images import read_image
-from megrez_search.store.documents import DocumentStore
+from agent.file_sources import parse_source_url, source_title, source_url
+from agent.state import AgentState
+from agent.word_lists import word_list
+from retrieval.documents import Document, read_document
+from retrieval.errors import ProviderFailure
+from retrieval.policy import DocumentLimits
+from retrieval.providers.base import BaseProvider, SearchProvider
+from retrieval.types import FetchFailure, Page, SearchOutcome, SearchResult
+from runtime.perception.images import read_image
+from store.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,12 @@ import logging
 import re
 from collections.abc import Sequence
 
-from megrez_search.agent.generation import complete
-from megrez_search.agent.prompts import render, template
-from megrez_search.agent.state import Turn
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Runtime, Sampling, Usage
-from megrez_search.settings import Settings
+from agent.generation import complete
+from agent.prompts import render, template
+from agent.state import Turn
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from runtime import Message, Runtime, Sampling, Usage
 
 log = logging.getLogger(__name__)
 

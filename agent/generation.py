@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from megrez_search.agent.citations import CitationStreamNormalizer
-from megrez_search.agent.events import TokenEvent
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
-from megrez_search.runtime.prefill_progress import PrefillCallback, reporting_prefill
+from agent.citations import CitationStreamNormalizer
+from agent.events import TokenEvent
+from core.errors import MegrezSearchError
+from runtime import Message, ModelCallError, Runtime, Sampling, Usage
+from runtime.prefill_progress import PrefillCallback, reporting_prefill
 
 log = logging.getLogger(__name__)
 

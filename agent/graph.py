@@ -16,15 +16,16 @@ from functools import partial
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
-from megrez_search.agent.deep.graph import build_deep_graph
-from megrez_search.agent.deep.node import deep_research
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.nodes.answer import answer, check_citations, finish
-from megrez_search.agent.nodes.decide import decide
-from megrez_search.agent.nodes.perceive import perceive
-from megrez_search.agent.nodes.retrieve import fetch, rank, search
-from megrez_search.agent.nodes.rewrite import rewrite
-from megrez_search.agent.state import AgentState
+
+from agent.deep.graph import build_deep_graph
+from agent.deep.node import deep_research
+from agent.deps import AgentDeps
+from agent.nodes.answer import answer, check_citations, finish
+from agent.nodes.decide import decide
+from agent.nodes.perceive import perceive
+from agent.nodes.retrieve import fetch, rank, search
+from agent.nodes.rewrite import rewrite
+from agent.state import AgentState
 
 
 def after_perceive(state: AgentState) -> Literal["decide", "deep_research", "finish"]:

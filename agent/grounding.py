@@ -21,14 +21,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
-from megrez_search.agent.citations import (
+from agent.citations import (
     content_words,
     is_claim,
     split_sentences,
     support_score,
     word_list,
 )
-from megrez_search.agent.prompts import render, template
+from agent.prompts import render, template
 
 GroundingMode = Literal["remove", "mark", "off"]
 

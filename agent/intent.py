@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from megrez_search.agent.claims import NUMBER_WORDS, zh_numeral
-from megrez_search.agent.word_lists import word_list
+from agent.claims import NUMBER_WORDS, zh_numeral
+from agent.word_lists import word_list
 
 #: Log-likelihood units added to the search-vs-answer margin for each kind.
 CHIT_CHAT = -4.0

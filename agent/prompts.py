@@ -15,8 +15,8 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-#: The `prompts/` folder, shipped as package data of `megrez_search.prompts` (wheel or editable).
-PROMPTS_DIR = files("megrez_search.prompts")
+#: The `prompts/` folder, shipped as package data of `prompts` (wheel or editable).
+PROMPTS_DIR = files("prompts")
 
 
 @cache

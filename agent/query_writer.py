@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from megrez_search.retrieval.query import STOPWORDS, keyword_query
-from megrez_search.retrieval.scripts import language_of
+from retrieval.query import STOPWORDS, keyword_query
+from retrieval.scripts import language_of
 
 #: Words by which a question refers back to an earlier turn's subject.
 _ANAPHORA = frozenset(

@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from megrez_search.agent.state import Context
-
-from megrez_search.runtime import Message, Runtime
-from megrez_search.runtime.prefill_progress import reporting_prefill
+from agent.state import Context
+from runtime import Message, Runtime
+from runtime.prefill_progress import reporting_prefill
 
 log = logging.getLogger(__name__)
 

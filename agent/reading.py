@@ -10,12 +10,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from megrez_search.agent.events import PageEvent
-from megrez_search.agent.file_sources import DOC_SCHEME
-from megrez_search.retrieval.fetch import iter_pages
-from megrez_search.retrieval.policy import FetchPolicy
-from megrez_search.retrieval.sync_bridge import run_sync
-from megrez_search.retrieval.types import FetchFailure, Page
+from agent.events import PageEvent
+from agent.file_sources import DOC_SCHEME
+from retrieval.fetch import iter_pages
+from retrieval.policy import FetchPolicy
+from retrieval.sync_bridge import run_sync
+from retrieval.types import FetchFailure, Page
 
 
 def read_pages(

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from megrez_search.agent.deps import AgentDeps
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message
-from megrez_search.settings import MAX_PAGES
-from megrez_search.store import LOCAL_USER, thread_key
-from megrez_search.store.text import UnstorableTextError, check_storable
+from agent.deps import AgentDeps
+from core.errors import MegrezSearchError
+from core.settings import MAX_PAGES
+from runtime import Message
+from store import LOCAL_USER, thread_key
+from store.text import UnstorableTextError, check_storable
 
 
 class AgentInputError(MegrezSearchError):
@@ -36,7 +35,7 @@ class AskRequest:
     audio: Path | None = None
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
-    user: str = LOCAL_USER  # whose conversation this is (see megrez_search.store.threads)
+    user: str = LOCAL_USER  # whose conversation this is (see store.threads)
     # False: a stateless turn (the API without thread_id): it runs on an in-memory
     # checkpointer and is forgotten when it ends, however it ends; nothing reaches the store.
     keep: bool = True

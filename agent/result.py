@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from megrez_search.agent.state import Source, Turn, source_of
+from agent.state import Source, Turn, source_of
 
 
 @dataclass

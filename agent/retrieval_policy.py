@@ -1,13 +1,14 @@
 """The retrieval policies, built once from the application settings.
 
-Retrieval takes small typed policies, never `Settings` (see `megrez_search.retrieval.policy`);
+Retrieval takes small typed policies, never `Settings` (see `retrieval.policy`);
 this is the one place that maps settings onto them. The agent builds them in `AgentDeps`;
 the CLI, UI, server, evaluation and benchmarks call `retrieval_policy` too.
 """
 
 from __future__ import annotations
 
-from megrez_search.retrieval.policy import (
+from core.settings import Settings
+from retrieval.policy import (
     CachePolicy,
     CrawlPolicy,
     DocumentLimits,
@@ -19,8 +20,6 @@ from megrez_search.retrieval.policy import (
     RetrievalPolicy,
     SearchPolicy,
 )
-
-from megrez_search.settings import Settings
 
 
 def index_store(settings: Settings) -> IndexStore:

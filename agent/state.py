@@ -12,10 +12,11 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict
 
 from langgraph.channels import UntrackedValue
-from megrez_search.agent.file_sources import file_fields
+
+from agent.file_sources import file_fields
 
 if TYPE_CHECKING:
-    from megrez_search.runtime import Message
+    from runtime import Message
 
 
 def accumulate(left: list[Any] | None, right: list[Any] | None) -> list[Any]:

@@ -28,16 +28,15 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise
 
-from megrez_search.agent.citations import question_words
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.generation import generate
-from megrez_search.agent.prompts import examples, render, template
-from megrez_search.agent.query_writer import clean_query, is_follow_up, is_usable
-from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.scripts import language_of, needs_translation
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Sampling, Usage
+from agent.citations import question_words
+from agent.deps import AgentDeps
+from agent.generation import generate
+from agent.prompts import examples, render, template
+from agent.query_writer import clean_query, is_follow_up, is_usable
+from core.errors import MegrezSearchError
+from retrieval.query import keyword_query
+from retrieval.scripts import language_of, needs_translation
+from runtime import Message, Sampling, Usage
 
 log = logging.getLogger(__name__)
 #: GBNF: one line of Latin keywords (letters, digits and the punctuation of code names).

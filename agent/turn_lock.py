@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.store.database import Database, Row
+from core.errors import MegrezSearchError
+from store.database import Database, Row
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,13 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import httpx
 import openai
 import uvicorn
-from megrez_search.agent.api import SearchAgent
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.index import build_index
 
-from megrez_search.runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
-from megrez_search.server.app import create_api
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.index import build_index
+from runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
+from server.app import create_api
 from tests.support.servers import serve_directory
 
 TOPICS = {

@@ -1,6 +1,6 @@
 """Side by side: the agent versus the InfiniWebSearch pipeline, same questions, same model.
 
-InfiniWebSearch (see megrez_search/evaluation/baseline.py) summarises each of the top 5 pages in a
+InfiniWebSearch (see evaluation/baseline.py) summarises each of the top 5 pages in a
 model call of its own; the agent ranks passages under a token budget instead. Both run in one
 process on one loaded model over the same loopback corpus and index, and are scored by the
 same metrics. Goal: at least 3x fewer model tokens and 2x lower latency at equal or better
@@ -16,22 +16,21 @@ import logging
 import time
 from pathlib import Path
 
-from megrez_search.agent.api import SearchAgent
-
+from agent.api import SearchAgent
 from benchmarks.eval_args import add_question_arguments
-from megrez_search.evaluation.baseline import InfiniWebSearchBaseline
-from megrez_search.evaluation.dataset import load_questions
-from megrez_search.evaluation.metrics import Summary, summarize
-from megrez_search.evaluation.report import summary_table, write_report
-from megrez_search.evaluation.runner import (
+from core.settings import get_settings
+from evaluation.baseline import InfiniWebSearchBaseline
+from evaluation.dataset import load_questions
+from evaluation.metrics import Summary, summarize
+from evaluation.report import summary_table, write_report
+from evaluation.runner import (
     EvalRun,
     agent_pipeline,
     corpus_environment,
     page_text_lookup,
     run_questions,
 )
-from megrez_search.runtime import load_runtime
-from megrez_search.settings import get_settings
+from runtime import load_runtime
 
 
 def _tokens(summary: Summary) -> float:

@@ -26,19 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from megrez_search.agent.nodes.retrieve import numbered_contexts
-from megrez_search.agent.query_writer import build_query
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.fetch import fetch_pages_sync
-from megrez_search.retrieval.multiquery import query_variants, search_fused
-from megrez_search.retrieval.search import make_search_provider
-from megrez_search.retrieval.types import Page
-
+from agent.nodes.retrieve import numbered_contexts
+from agent.query_writer import build_query
+from agent.retrieval_policy import retrieval_policy
 from benchmarks.eval_args import add_question_arguments
-from megrez_search.evaluation.dataset import Question, load_questions
-from megrez_search.evaluation.metrics import context_hit, retrieval_hit
-from megrez_search.evaluation.runner import corpus_environment
-from megrez_search.settings import Settings
+from core.settings import Settings
+from evaluation.dataset import Question, load_questions
+from evaluation.metrics import context_hit, retrieval_hit
+from evaluation.runner import corpus_environment
+from retrieval.fetch import fetch_pages_sync
+from retrieval.multiquery import query_variants, search_fused
+from retrieval.search import make_search_provider
+from retrieval.types import Page
 
 
 def _token_counter(gguf: Path) -> Callable[[str], int]:
@@ -132,7 +131,7 @@ def report(name: str, figures: ContextFigures, rerank: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    from megrez_search.runtime.registry import embedded_gguf_path
+    from runtime.registry import embedded_gguf_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_question_arguments(parser)

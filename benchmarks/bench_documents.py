@@ -24,12 +24,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.documents import FileProvider, FileScope, read_file
-from megrez_search.agent.retrieval_policy import document_limits
-
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER
+from agent.api import AskRequest, SearchAgent
+from agent.documents import FileProvider, FileScope, read_file
+from agent.retrieval_policy import document_limits
+from core.settings import Settings
+from store import LOCAL_USER
 from tests.support.documents import make_pdf
 
 HANDBOOK = [
@@ -192,7 +191,7 @@ def run(settings: Settings, questions: list[FileQuestion]) -> list[Outcome]:
 
 def retrieval_only(settings: Settings, questions: list[FileQuestion]) -> str:
     """Recall of the file search alone (no model): the gold page first, and in the top 5."""
-    from megrez_search.store import DocumentStore, open_database
+    from store import DocumentStore, open_database
 
     database = open_database(settings)
     try:

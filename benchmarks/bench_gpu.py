@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from megrez_search.agent.generation import generate
 
+from agent.generation import generate
 from benchmarks.megrez_shaped import MEGREZ_3B, TINY, build_folder, prompt_messages
-from megrez_search.runtime import Message, Runtime, Sampling, Usage, load_model
-from megrez_search.runtime.batch_scheduler import BatchScheduler
-from megrez_search.runtime.transformers_backend import TransformersModel
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import Message, Runtime, Sampling, Usage, load_model
+from runtime.batch_scheduler import BatchScheduler
+from runtime.transformers_backend import TransformersModel
 
 #: Memory bandwidth in TB/s by a piece of the card's name; the first piece found wins, so a
 #: more specific name comes before a shorter one it contains.

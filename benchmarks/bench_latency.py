@@ -32,15 +32,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import DoneEvent, SourcesEvent, StepEvent, TokenEvent
 from tqdm import tqdm
 
+from agent.api import AskRequest, SearchAgent
+from agent.events import DoneEvent, SourcesEvent, StepEvent, TokenEvent
 from benchmarks.eval_all import DEV_SETS, DevSet, corpus_overrides
-from megrez_search.evaluation.dataset import Question, load_questions
-from megrez_search.evaluation.runner import corpus_environment
-from megrez_search.runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage, load_runtime
-from megrez_search.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from evaluation.dataset import Question, load_questions
+from evaluation.runner import corpus_environment
+from runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage, load_runtime
 
 log = logging.getLogger("benchmarks.latency")
 

@@ -34,21 +34,21 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 import httpx
-from megrez_search.ui.login import LoginGuard
 
-from megrez_search.accounts import Accounts
-from megrez_search.accounts.throttle import LoginThrottle
-from megrez_search.settings import Settings
-from megrez_search.store import Store, open_database
+from accounts import Accounts
+from accounts.throttle import LoginThrottle
+from core.settings import Settings
+from store import Store, open_database
 from tests.support.servers import free_port, wait_until_serving
 from tests.support.standin_model import serve_standin_model
+from ui.login import LoginGuard
 
 ATTEMPTS, CLIENTS, IDLE_SAMPLES = 200, 8, 40
 
 
 def _unthrottled(store: Store, settings: Settings) -> LoginGuard | None:
     """The sign-in as it was: no throttle, and argon2 on the event loop (a sync `auth`)."""
-    from megrez_search.ui.login import _verified, login_guard
+    from ui.login import _verified, login_guard
 
     guard = login_guard(store, settings)
     if guard is None:
@@ -68,9 +68,8 @@ def _unthrottled(store: Store, settings: Settings) -> LoginGuard | None:
 
 def serve_before(argv: list[str]) -> int:
     """`megrez-search ARGV` with the sign-in of before the throttle (the server process)."""
-    import megrez_search.ui.launch as ui_launch
-
-    from megrez_search.cli.main import main as cli
+    import ui.launch as ui_launch
+    from cli.main import main as cli
 
     ui_launch.login_guard = _unthrottled  # type: ignore[assignment]
     return cli(argv)
@@ -87,7 +86,7 @@ def _ui(folder: Path, before: bool) -> Iterator[str]:
     code = (
         "import sys, benchmarks.bench_login_flood as b; sys.exit(b.serve_before(sys.argv[1:]))"
         if before
-        else "import sys; from megrez_search.cli.main import main; sys.exit(main(sys.argv[1:]))"
+        else "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))"
     )
     command = [sys.executable, "-c", code, "--data-dir", str(settings.data_dir), "ui"]
     log_path = folder / "ui.log"

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from benchmarks.eval_args import add_question_arguments
-from megrez_search.evaluation.dataset import load_questions
-from megrez_search.evaluation.runner import evaluate
-from megrez_search.runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
-from megrez_search.settings import get_settings
+from core.settings import get_settings
+from evaluation.dataset import load_questions
+from evaluation.runner import evaluate
+from runtime import ChatModel, Choice, Message, Sampling, Usage, load_runtime
 
 RETRIEVAL_STEPS = ("search", "fetch", "rank")
 

@@ -28,10 +28,10 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 import openai
-from megrez_search.agent.api import SearchAgent
 from pydantic import SecretStr
 
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
 from tests.support.postgres import create_database, running_postgres
 from tests.support.replicas import Replica
 from tests.support.standin_model import serve_standin_model

@@ -29,13 +29,13 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import trafilatura
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.cache import PageCache
-from megrez_search.retrieval.clean import clean_document
-from megrez_search.retrieval.fetch import Fetcher, fetch_pages_sync
-from megrez_search.retrieval.types import Page
 
-from megrez_search.settings import Settings, get_settings
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings, get_settings
+from retrieval.cache import PageCache
+from retrieval.clean import clean_document
+from retrieval.fetch import Fetcher, fetch_pages_sync
+from retrieval.types import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -149,10 +149,10 @@ def bench_extraction(bodies: list[bytes], repeats: int) -> tuple[float, float]:
 
 def rerank_eval(data_dir: Path | None, questions: Path) -> str:
     """BM25 vs BM25 + rerank on the dev questions: where the first passage holding an answer is."""
-    from megrez_search.retrieval.index import build_index
-    from megrez_search.retrieval.index_store import search_index
-    from megrez_search.retrieval.query import keyword_query
-    from megrez_search.retrieval.rank import rank_passages
+    from retrieval.index import build_index
+    from retrieval.index_store import search_index
+    from retrieval.query import keyword_query
+    from retrieval.rank import rank_passages
 
     rows = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
     rows = [row for row in rows if row["needs_search"]]

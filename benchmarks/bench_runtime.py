@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from megrez_search.runtime import ChatModel, Message, Sampling, Usage
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import ChatModel, Message, Sampling, Usage
 
 PROMPT_PARAGRAPH = (
     "The functools module is for higher-order functions: functions that act on or return "
@@ -39,15 +39,15 @@ class Figures:
 
 
 def _load(backend: str) -> tuple[ChatModel, float]:
-    from megrez_search.runtime.registry import embedded_gguf_path
+    from runtime.registry import embedded_gguf_path
 
     started = time.perf_counter()
     if backend == "llama.cpp":
-        from megrez_search.runtime.llamacpp import LlamaCppModel
+        from runtime.llamacpp import LlamaCppModel
 
         model: ChatModel = LlamaCppModel(embedded_gguf_path(), Settings())
     else:
-        from megrez_search.runtime.transformers_backend import TransformersModel
+        from runtime.transformers_backend import TransformersModel
 
         gguf = embedded_gguf_path()
         model = TransformersModel(gguf.parent, Settings(device="cpu"), gguf_file=gguf.name)
@@ -103,8 +103,8 @@ class StateCacheFigures:
 
 def _question_steps(model: ChatModel, question: str, answer_tokens: int) -> None:
     """One question as the agent runs it with the generic dialect: decide, then answer."""
-    from megrez_search.agent.dialect import Dialect, generic_decide_messages, generic_decide_options
-    from megrez_search.agent.state import Context
+    from agent.dialect import Dialect, generic_decide_messages, generic_decide_options
+    from agent.state import Context
 
     model.choose(generic_decide_messages(question), generic_decide_options())
     # Every question reads other pages: only the system prompt is shared between questions.
@@ -127,8 +127,8 @@ def measure_state_cache(
     gguf: Path, questions: int, answer_tokens: int
 ) -> tuple[StateCacheFigures, StateCacheFigures]:
     """(with, without) the saved prompt states, on one loaded model, questions alternating."""
-    from megrez_search.runtime.llamacpp import LlamaCppModel
-    from megrez_search.runtime.llamacpp_states import StateCache
+    from runtime.llamacpp import LlamaCppModel
+    from runtime.llamacpp_states import StateCache
 
     model = LlamaCppModel(gguf, Settings())
     enabled = model.states
@@ -175,7 +175,7 @@ def state_cache_report(gguf: Path, questions: int, answer_tokens: int) -> list[s
 
 
 def main(argv: list[str] | None = None) -> str:
-    from megrez_search.runtime.registry import embedded_gguf_path
+    from runtime.registry import embedded_gguf_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decode-tokens", type=int, default=128)

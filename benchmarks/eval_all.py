@@ -1,6 +1,6 @@
 """`python -m benchmarks eval-all`: the generalisation report, every dev set over its corpus.
 
-Each set runs through the evaluation runner (`megrez_search.evaluation`, the agent with
+Each set runs through the evaluation runner (`evaluation`, the agent with
 search ON over its corpus served on loopback, as `megrez-search eval` does), and one table
 compares them: decision, retrieval recall, context recall, answer accuracy, citation
 precision (the agent's checker and strict) per set. Under it, per set, the wrong answers
@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.evaluation.dataset import load_questions
-from megrez_search.evaluation.runner import DOCS_CORPUS, EvalRun, evaluate
-from megrez_search.settings import Settings, get_settings
+from core.errors import MegrezSearchError
+from core.settings import Settings, get_settings
+from evaluation.dataset import load_questions
+from evaluation.runner import DOCS_CORPUS, EvalRun, evaluate
 
 log = logging.getLogger("benchmarks.eval_all")
 GIT_MANUAL = Path("/usr/share/doc/git-doc")  # Debian's git-doc: asciidoc HTML

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from megrez_search.evaluation.runner import DOCS_CORPUS
-from megrez_search.settings import get_settings
+from core.settings import get_settings
+from evaluation.runner import DOCS_CORPUS
 
 
 def add_question_arguments(parser: argparse.ArgumentParser) -> None:

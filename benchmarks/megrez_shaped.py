@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from megrez_search.runtime import Message, megrez_format
+from runtime import Message, megrez_format
 
 MEGREZ_3B: dict[str, Any] = {
     "hidden_size": 2560,

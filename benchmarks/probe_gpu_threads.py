@@ -88,8 +88,8 @@ def greedy_loop(model: torch.nn.Module, new: int, grad: str = "inference") -> Ra
 
 def scheduler_loop(scheduler: Any, new: int) -> Rate:
     """Greedy decode through the backend's decode thread; CPU ms are the asking thread's."""
-    from megrez_search.runtime import Sampling
-    from megrez_search.runtime.token_loop import Generation
+    from runtime import Sampling
+    from runtime.token_loop import Generation
 
     prompt = torch.randint(0, 122880, (PROMPT,)).tolist()
     sequence = Generation(prompt, Sampling(max_tokens=new + 1), new + 1, frozenset())
@@ -120,7 +120,7 @@ def in_worker(fn: Callable[[], Rate], setup: Callable[[], object] | None = None)
 
 
 def variants(model: torch.nn.Module, new: int) -> dict[str, Callable[[], Rate]]:
-    from megrez_search.runtime.batch_scheduler import BatchScheduler
+    from runtime.batch_scheduler import BatchScheduler
 
     eager = BatchScheduler(model, DEVICE)
     graphs = BatchScheduler(model, DEVICE, static_cache=True, cuda_graphs=GPU)

@@ -12,8 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from megrez_search.retrieval.policy import CachePolicy
-from megrez_search.retrieval.types import Page
+from retrieval.policy import CachePolicy
+from retrieval.types import Page
 
 logger = logging.getLogger(__name__)
 

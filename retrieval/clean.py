@@ -18,8 +18,9 @@ import charset_normalizer
 import lxml.html
 import trafilatura
 from lxml import etree
-from megrez_search.retrieval.errors import UnsupportedContentError
-from megrez_search.retrieval.page_structure import prepare_for_extraction
+
+from retrieval.errors import UnsupportedContentError
+from retrieval.page_structure import prepare_for_extraction
 
 logger = logging.getLogger(__name__)
 

@@ -24,23 +24,24 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 import lxml.html
 from lxml import etree
-from megrez_search.retrieval.clean import CleanDocument, decode_text
-from megrez_search.retrieval.errors import RetrievalError
-from megrez_search.retrieval.fetch import (
+from tqdm import tqdm
+
+from retrieval.clean import CleanDocument, decode_text
+from retrieval.errors import RetrievalError
+from retrieval.fetch import (
     USER_AGENT,
     RawResponse,
     describe_error,
     fetch_raw,
     make_client,
 )
-from megrez_search.retrieval.index_store import (
+from retrieval.index_store import (
     IndexStats,
     clean_for_index,
     remove_unseen,
     upsert,
 )
-from megrez_search.retrieval.policy import CrawlPolicy
-from tqdm import tqdm
+from retrieval.policy import CrawlPolicy
 
 logger = logging.getLogger(__name__)
 

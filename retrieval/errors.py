@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from megrez_search.errors import MegrezSearchError
+from core.errors import MegrezSearchError
 
 
 class RetrievalError(MegrezSearchError):

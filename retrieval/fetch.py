@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import httpcore
 import httpx
-from megrez_search.retrieval.cache import PageCache
-from megrez_search.retrieval.clean import clean_document, media_type
-from megrez_search.retrieval.errors import BlockedURLError, FetchError, RetrievalError
-from megrez_search.retrieval.guard import Resolver, check_url, resolve_host, validate_url
-from megrez_search.retrieval.index_store import find_indexed_page
-from megrez_search.retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
-from megrez_search.retrieval.sync_bridge import run_sync
-from megrez_search.retrieval.types import FetchFailure, Page
+
+from retrieval.cache import PageCache
+from retrieval.clean import clean_document, media_type
+from retrieval.errors import BlockedURLError, FetchError, RetrievalError
+from retrieval.guard import Resolver, check_url, resolve_host, validate_url
+from retrieval.index_store import find_indexed_page
+from retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
+from retrieval.sync_bridge import run_sync
+from retrieval.types import FetchFailure, Page
 
 logger = logging.getLogger(__name__)
 

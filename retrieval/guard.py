@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-from megrez_search.retrieval.errors import BlockedURLError
-from megrez_search.retrieval.policy import GuardPolicy, IPAddress
+
+from retrieval.errors import BlockedURLError
+from retrieval.policy import GuardPolicy, IPAddress
 
 logger = logging.getLogger(__name__)
 

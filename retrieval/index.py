@@ -11,11 +11,11 @@ import logging
 import time
 from pathlib import Path
 
-from megrez_search.retrieval.crawl import Crawler
-from megrez_search.retrieval.errors import LocalIndexError
-from megrez_search.retrieval.index_folder import index_folder
-from megrez_search.retrieval.index_store import IndexStats, check_source, index_path, open_index
-from megrez_search.retrieval.policy import CrawlPolicy, IndexStore
+from retrieval.crawl import Crawler
+from retrieval.errors import LocalIndexError
+from retrieval.index_folder import index_folder
+from retrieval.index_store import IndexStats, check_source, index_path, open_index
+from retrieval.policy import CrawlPolicy, IndexStore
 
 logger = logging.getLogger(__name__)
 

@@ -7,14 +7,15 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from megrez_search.retrieval.errors import RetrievalError
-from megrez_search.retrieval.index_store import (
+from tqdm import tqdm
+
+from retrieval.errors import RetrievalError
+from retrieval.index_store import (
     IndexStats,
     clean_for_index,
     remove_unseen,
     upsert,
 )
-from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from megrez_search.retrieval.clean import CleanDocument, clean_document
-from megrez_search.retrieval.errors import LocalIndexError
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.policy import IndexStore
-from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.scripts import cjk_bigrams, has_cjk
-from megrez_search.retrieval.types import Page, Passage, SearchResult
+from retrieval.clean import CleanDocument, clean_document
+from retrieval.errors import LocalIndexError
+from retrieval.passages import split_passages
+from retrieval.policy import IndexStore
+from retrieval.query import keyword_query
+from retrieval.scripts import cjk_bigrams, has_cjk
+from retrieval.types import Page, Passage, SearchResult
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.search import SearchProvider
-from megrez_search.retrieval.types import SearchOutcome, SearchResult
+from retrieval.query import keyword_query
+from retrieval.search import SearchProvider
+from retrieval.types import SearchOutcome, SearchResult
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: later ranks still count a little
 

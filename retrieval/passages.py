@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from megrez_search.retrieval.scripts import slices, split_sentences, word_count
-from megrez_search.retrieval.types import Page, Passage
+from retrieval.scripts import slices, split_sentences, word_count
+from retrieval.types import Page, Passage
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # About 200 tokens: a few passages fit a small model's context. Measured on the dev set's

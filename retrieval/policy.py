@@ -1,7 +1,7 @@
 """What retrieval is told: small frozen policies, one job each.
 
 Retrieval never reads the application's `Settings`: the agent layer builds these once from
-them (`megrez_search.agent.retrieval_policy`), and every caller (agent, CLI, UI, server,
+them (`agent.retrieval_policy`), and every caller (agent, CLI, UI, server,
 evaluation, benchmarks) passes on the piece a function needs. A caller that needs one value
 changed makes a changed copy of the piece (`dataclasses.replace`), not of the settings.
 """
@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from megrez_search.retrieval.passages import TARGET_WORDS
+from retrieval.passages import TARGET_WORDS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from megrez_search.retrieval.scripts import CJK_RUN, cjk_bigrams
+from retrieval.scripts import CJK_RUN, cjk_bigrams
 
 # Question words, auxiliaries, pronouns and filler: words that carry no topic.
 STOPWORDS = frozenset(

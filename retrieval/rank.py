@@ -17,10 +17,11 @@ from typing import Any
 
 import bm25s
 import numpy as np
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.policy import RankPolicy
-from megrez_search.retrieval.query import tokenize
-from megrez_search.retrieval.types import Page, Passage
+
+from retrieval.passages import split_passages
+from retrieval.policy import RankPolicy
+from retrieval.query import tokenize
+from retrieval.types import Page, Passage
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
-from megrez_search.retrieval.policy import SearchPolicy
-from megrez_search.retrieval.providers.base import BaseProvider, SearchProvider
-from megrez_search.retrieval.types import SearchOutcome
+from retrieval.errors import ProviderFailure, ProviderSpecError
+from retrieval.policy import SearchPolicy
+from retrieval.providers.base import BaseProvider, SearchProvider
+from retrieval.types import SearchOutcome
 
 __all__ = [
     "PROVIDERS",
@@ -36,7 +36,7 @@ MAX_WAIT_S = 5.0  # the longest a search waits for a cooling provider instead of
 
 
 def _ddg(arg: str, policy: SearchPolicy) -> BaseProvider:
-    from megrez_search.retrieval.providers.ddg import DdgProvider
+    from retrieval.providers.ddg import DdgProvider
 
     if arg:
         raise ProviderSpecError(f"'ddg' takes no argument (got 'ddg:{arg}')")
@@ -44,13 +44,13 @@ def _ddg(arg: str, policy: SearchPolicy) -> BaseProvider:
 
 
 def _searxng(arg: str, policy: SearchPolicy) -> BaseProvider:
-    from megrez_search.retrieval.providers.searxng import SearxngProvider
+    from retrieval.providers.searxng import SearxngProvider
 
     return SearxngProvider(arg, policy)
 
 
 def _local(arg: str, policy: SearchPolicy) -> BaseProvider:
-    from megrez_search.retrieval.providers.local import LocalProvider
+    from retrieval.providers.local import LocalProvider
 
     if not arg:
         raise ProviderSpecError("'local' needs an index name, e.g. 'local:docs'")
@@ -195,7 +195,7 @@ def _entries(chain: str) -> list[str]:
 def offered_providers(policy: SearchPolicy) -> list[str]:
     """The chain entries a request may choose: MEGREZ_SEARCH's, MEGREZ_SEARCH_CHOICES' and
     every local index built on this server (`local:NAME` reads the data dir only, no network)."""
-    from megrez_search.retrieval.index_store import list_indexes
+    from retrieval.index_store import list_indexes
 
     local = [f"local:{name}" for name in list_indexes(policy.indexes)]
     configured = _entries(policy.chain) + _entries(policy.choices)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from megrez_search.errors import MegrezSearchError
+from core.errors import MegrezSearchError
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from megrez_search.agent.api import SearchAgent
 from pydantic import SecretStr
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.docs_index import ALLOW_HOSTS, INDEX_NAME, TEST_MODEL, build_docs_index
 from tests.support.media import SPOKEN_QUESTION, draw_sign, speak
 from tests.support.postgres import create_database, running_postgres

@@ -1,4 +1,4 @@
-"""The layers of `megrez_search`, read from the source with `ast` (nothing is imported).
+"""The layers, one top-level folder each, read from the source with `ast` (nothing is imported).
 
 The order itself is `tools.layers.LAYERS` (`make layers` prints it and any arrow that breaks
 it); these tests check the same table with the same code, plus the rules within layers.
@@ -29,7 +29,7 @@ MODULES = dict(source_files())
 
 
 def short(layer: str | None) -> str | None:
-    """`megrez_search.agent` -> `agent` (the layer's last name)."""
+    """`agent` -> `agent` (the layer's last name)."""
     return layer.rsplit(".", 1)[-1] if layer else None
 
 
@@ -50,21 +50,21 @@ def test_layer_imports_point_down() -> None:
 def test_the_layer_check_finds_an_arrow_that_points_up(tmp_path: Path) -> None:
     """A store module importing the agent, and a sibling import (runtime -> retrieval)."""
     up = tmp_path / "up.py"
-    up.write_text("from megrez_search.agent.api import SearchAgent\n", encoding="utf-8")
+    up.write_text("from agent.api import SearchAgent\n", encoding="utf-8")
     side = tmp_path / "side.py"
     side.write_text("from ..retrieval import fetch\n", encoding="utf-8")
-    modules = {"megrez_search.store.up": up, "megrez_search.runtime.side": side}
+    modules = {"store.up": up, "runtime.side": side}
     found = {(a.module, a.target_layer) for a in broken_arrows(modules)}
     assert found == {
-        ("megrez_search.store.up", "megrez_search.agent"),
-        ("megrez_search.runtime.side", "megrez_search.retrieval"),
+        ("store.up", "agent"),
+        ("runtime.side", "retrieval"),
     }
 
 
 def test_make_layers_prints_the_order_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main() == 0
     printed = capsys.readouterr().out
-    assert printed.index("megrez_search.cli") < printed.index("megrez_search.agent")
+    assert printed.index("cli") < printed.index("agent")
     assert "No import breaks the order." in printed
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert "\nlayers:" in makefile and "-m tools.layers" in makefile
@@ -72,20 +72,31 @@ def test_make_layers_prints_the_order_and_passes(capsys: pytest.CaptureFixture[s
 
 def test_the_ground_floor_is_below_every_layer() -> None:
     bottom = {name for level in LAYERS[:2] for name in level}
-    assert bottom == {"megrez_search.errors", "megrez_search.settings"}
+    assert bottom == {"core", "core.errors", "core.settings"}
     assert all(level_of(layer) >= 2 for level in LAYERS[2:] for layer in level)
 
 
-def test_no_bare_imports_of_the_layer_folders() -> None:
-    """`import agent` would load a second copy of `megrez_search.agent`."""
-    bare = {"agent", "retrieval", "ui", "prompts"}
-    offenders = {
-        module
-        for module, path in MODULES.items()
-        for name in imports_of(module, path)
-        if name.split(".")[0] in bare
+def test_every_top_level_folder_of_code_is_a_layer() -> None:
+    """A new top-level folder of code is a new layer: it must be listed (and so placed)."""
+    folders = {
+        path.parent.name
+        for path in REPO.glob("*/__init__.py")
+        if path.parent.name not in {"tests", "benchmarks", "tools", "build"}
     }
-    assert not offenders
+    assert folders <= {name for name in PYPROJECT["tool"]["setuptools"]["packages"]}
+
+
+@pytest.mark.parametrize(
+    "layer", [n for n in PYPROJECT["tool"]["setuptools"]["packages"] if "." not in n]
+)
+def test_each_layer_name_is_this_repo_not_a_dependency(layer: str) -> None:
+    """The layers are top-level names in site-packages: none may be shadowed by, or shadow, an
+    installed distribution's module of the same name."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(layer)
+    assert spec is not None and spec.origin is not None
+    assert Path(spec.origin).resolve().is_relative_to(REPO), spec.origin
 
 
 def test_no_import_cycles_between_modules() -> None:
@@ -149,7 +160,7 @@ def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
     """No `... == "megrez"` outside agent/dialect.py and the runtime's backends."""
     offenders = set()
     for module, path in MODULES.items():
-        if short(layer_of(module)) == "runtime" or module == "megrez_search.agent.dialect":
+        if short(layer_of(module)) == "runtime" or module == "agent.dialect":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Compare):
@@ -160,7 +171,7 @@ def test_only_the_dialect_module_tells_the_dialects_apart() -> None:
     assert not offenders
 
 
-DIALECT_MODULE = "megrez_search.agent.dialect"
+DIALECT_MODULE = "agent.dialect"
 
 
 def _tree(module: str) -> ast.Module:
@@ -206,15 +217,15 @@ def test_one_type_is_named_dialect() -> None:
 #: The threads and event loops the request path still starts, each a named executor (the
 #: async item of issue 23 shrinks this list): module -> the functions that may.
 BRIDGES_ALLOWED = {
-    "megrez_search.agent.generation": {"generate"},  # a model call's worker thread
-    "megrez_search.agent.api": {"astream"},  # an async server's turn in a worker thread
+    "agent.generation": {"generate"},  # a model call's worker thread
+    "agent.api": {"astream"},  # an async server's turn in a worker thread
     # the answer prompt read while the search runs (`<module>`: the field's annotation)
-    "megrez_search.agent.read_ahead": {"start", "<module>"},
-    "megrez_search.retrieval.sync_bridge": {"run_sync"},  # a fetch step's event loop
-    "megrez_search.retrieval.index": {"build_index"},  # the crawl of `index build`
-    "megrez_search.retrieval.static_site": {"__init__"},  # the served folder of an index
+    "agent.read_ahead": {"start", "<module>"},
+    "retrieval.sync_bridge": {"run_sync"},  # a fetch step's event loop
+    "retrieval.index": {"build_index"},  # the crawl of `index build`
+    "retrieval.static_site": {"__init__"},  # the served folder of an index
 }
-BRIDGE_LAYERS = {"megrez_search.agent", "megrez_search.retrieval", "megrez_search.server"}
+BRIDGE_LAYERS = {"agent", "retrieval", "server"}
 
 
 def _bridges(module: str) -> set[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from megrez_search.cli.main import build_parser
+from cli.main import build_parser
 from tools.layers import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -4,17 +4,26 @@ nothing depends on where a development machine keeps its folders."""
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: every layer's top-level folder, as pyproject.toml lists the packages
+LAYERS = [
+    name
+    for name in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]
+    if "." not in name
+]
 TEST_FILES = sorted((REPO / "tests").rglob("*.py"))
 #: the one place that looks for the shared folder beside the repository, and this test
 EXEMPT = {REPO / "tests" / "support" / "dev_set.py", Path(__file__).resolve()}
 CODE_FILES = [
     path
-    for folder in ("megrez_search", "agent", "retrieval", "ui", "benchmarks")
+    for folder in (*LAYERS, "benchmarks", "tools")
     for path in sorted((REPO / folder).rglob("*.py"))
 ]
 

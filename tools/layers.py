@@ -1,4 +1,4 @@
-"""The layers of `megrez_search` and the import arrows that break them, read with `ast`.
+"""The layers (one top-level folder each) and the import arrows that break them, read with `ast`.
 
     python -m tools.layers      # or: make layers; exit status 1 when an arrow points up
 
@@ -21,34 +21,31 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Levels of layers, bottom first; the layers of one level must not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("megrez_search.errors",),
-    ("megrez_search.settings",),
-    ("megrez_search.prompts", "megrez_search.store"),
-    ("megrez_search.runtime", "megrez_search.retrieval", "megrez_search.accounts"),
-    ("megrez_search.agent",),
-    ("megrez_search.evaluation", "megrez_search.server", "megrez_search.ui"),
-    ("megrez_search.cli",),
+    ("core", "core.errors"),  # `core` itself is only its docstring
+    ("core.settings",),
+    ("prompts", "store"),
+    ("runtime", "retrieval", "accounts"),
+    ("agent",),
+    ("evaluation", "server", "ui"),
+    ("cli",),
     ("megrez_search", "megrez_search.__main__"),  # the package itself: the entry point
 )
 
 
-def package_dirs() -> dict[str, str]:
-    """Package name -> folder, as pyproject.toml maps them for setuptools."""
+def top_level_packages() -> list[str]:
+    """The layers' packages, one top-level folder each, as pyproject.toml lists them."""
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return dict(pyproject["tool"]["setuptools"]["package-dir"])
+    listed: list[str] = pyproject["tool"]["setuptools"]["packages"]
+    return [name for name in listed if "." not in name]
 
 
 def source_files() -> Iterator[tuple[str, Path]]:
-    """(dotted module name, path) of every module of the package, wherever its folder is."""
-    dirs = package_dirs()
-    mapped = {name for name in dirs if name.count(".") == 1}
-    for package, folder in dirs.items():
-        root = REPO / folder
+    """(dotted module name, path) of every module of every layer."""
+    for package in top_level_packages():
+        root = REPO / package
         for path in sorted(root.rglob("*.py")):
             relative = path.relative_to(root).with_suffix("")
             parts = [p for p in relative.parts if p != "__init__"]
-            if parts and f"{package}.{parts[0]}" in mapped:
-                continue  # listed under its own mapping
             yield ".".join([package, *parts]), path
 
 

@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import gradio as gr
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.ui.attachments import keep_attachments, ui_secret
-from megrez_search.ui.chats import (
+
+from accounts import LimitExceeded
+from agent.api import AskRequest, SearchAgent
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from store import LOCAL_USER
+from ui.attachments import keep_attachments, ui_secret
+from ui.chats import (
     Agents,
     ChatModels,
     TurnAsked,
@@ -30,20 +35,15 @@ from megrez_search.ui.chats import (
     export_chat,
     followup_questions,
 )
-from megrez_search.ui.collections import CollectionsPanel
-from megrez_search.ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
-from megrez_search.ui.documents import ChatDocuments
-from megrez_search.ui.export import answer_markdown, last_answer
-from megrez_search.ui.login import ui_limits, user_of
-from megrez_search.ui.markup import plain_text
-from megrez_search.ui.owned import owned_messages, served_copy
-from megrez_search.ui.sidebar import ChatList
-from megrez_search.ui.voice import Review, awaits_transcript, review_voice
-
-from megrez_search.accounts import LimitExceeded
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER
+from ui.collections import CollectionsPanel
+from ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
+from ui.documents import ChatDocuments
+from ui.export import answer_markdown, last_answer
+from ui.login import ui_limits, user_of
+from ui.markup import plain_text
+from ui.owned import owned_messages, served_copy
+from ui.sidebar import ChatList
+from ui.voice import Review, awaits_transcript, review_voice
 
 log = logging.getLogger(__name__)
 

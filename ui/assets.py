@@ -13,7 +13,7 @@ STYLES = ("ui.css", "chrome.css")
 
 @cache
 def asset(name: str) -> str:
-    return files("megrez_search.ui").joinpath(name).read_text(encoding="utf-8")
+    return files("ui").joinpath(name).read_text(encoding="utf-8")
 
 
 def head_script() -> str:

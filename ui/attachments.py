@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from megrez_search.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

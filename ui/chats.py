@@ -15,14 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from megrez_search.agent.api import AskRequest, SearchAgent, ThreadInfo
-from megrez_search.agent.retrieval_policy import index_store
-from megrez_search.retrieval.index_store import list_indexes
-from megrez_search.ui.export import conversation_markdown, export_name
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, Store, ThreadIndex
+from agent.api import AskRequest, SearchAgent, ThreadInfo
+from agent.retrieval_policy import index_store
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from retrieval.index_store import list_indexes
+from store import LOCAL_USER, Store, ThreadIndex
+from ui.export import conversation_markdown, export_name
 
 log = logging.getLogger(__name__)
 

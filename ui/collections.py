@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from megrez_search.ui.attachments import DOCUMENT_SUFFIXES, keep_attachments
-from megrez_search.ui.documents import ChatDocuments
-from megrez_search.ui.login import user_of
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
-from megrez_search.store import thread_key
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from store import thread_key
+from ui.attachments import DOCUMENT_SUFFIXES, keep_attachments
+from ui.documents import ChatDocuments
+from ui.login import user_of
 
 log = logging.getLogger(__name__)
 

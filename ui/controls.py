@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 import gradio as gr
-from megrez_search.agent.api import SearchAgent
+
+from agent.api import SearchAgent
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from megrez_search.agent.events import (
+from agent.events import (
     RESEARCH_EVENTS,
     AgentEvent,
     AnswerEvent,
@@ -33,7 +33,7 @@ from megrez_search.agent.events import (
     StepEvent,
     TokenEvent,
 )
-from megrez_search.ui.render import (
+from ui.render import (
     answer_meta,
     link_html,
     render_answer,

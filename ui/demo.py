@@ -13,10 +13,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from megrez_search.retrieval.static_site import StaticSite, StaticSiteError, serve_folder
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from retrieval.static_site import StaticSite, StaticSiteError, serve_folder
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,9 @@ def demo_settings(settings: Settings) -> Settings:
 
 def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
     """Serve the docs, index them if needed, and return the settings the UI should use."""
-    from megrez_search.agent.retrieval_policy import retrieval_policy
-    from megrez_search.retrieval.index import build_index
-    from megrez_search.retrieval.index_store import index_path
+    from agent.retrieval_policy import retrieval_policy
+    from retrieval.index import build_index
+    from retrieval.index_store import index_path
 
     if not (docs_dir / "index.html").is_file():
         raise DemoError(

@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from megrez_search.agent.documents import read_file
-from megrez_search.agent.file_sources import is_file_source
-from megrez_search.agent.retrieval_policy import document_limits
-from megrez_search.ui.attachments import NamedFile
-from megrez_search.ui.owned import file_url, served_bytes
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
-from megrez_search.store import DocumentStore
+from agent.documents import read_file
+from agent.file_sources import is_file_source
+from agent.retrieval_policy import document_limits
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from store import DocumentStore
+from ui.attachments import NamedFile
+from ui.owned import file_url, served_bytes
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from megrez_search.ui.render import plain, plain_answer, safe_url, site_of
+from ui.render import plain, plain_answer, safe_url, site_of
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 

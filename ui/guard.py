@@ -22,10 +22,11 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
 
-from megrez_search.ui.owned import owner_key, owner_key_of
 from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ui.owned import owner_key, owner_key_of
 
 log = logging.getLogger(__name__)
 

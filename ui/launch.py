@@ -6,17 +6,17 @@ copies."""
 from __future__ import annotations
 
 import gradio as gr
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.assets import head_script, launch_assets
-from megrez_search.ui.csp import content_security_policy
-from megrez_search.ui.guard import UserGuard
-from megrez_search.ui.layout import build_layout
-from megrez_search.ui.login import login_guard, login_message, trust_forwarded_from
-from megrez_search.ui.search_engine import search_engine
 from starlette.middleware import Middleware
 
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from ui.app import ChatUI
+from ui.assets import head_script, launch_assets
+from ui.csp import content_security_policy
+from ui.guard import UserGuard
+from ui.layout import build_layout
+from ui.login import login_guard, login_message, trust_forwarded_from
+from ui.search_engine import search_engine
 
 
 def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:

@@ -7,19 +7,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
-from megrez_search.ui.attachments import DOCUMENT_SUFFIXES, ui_secret
-from megrez_search.ui.chats import WEB_SCOPE, scope_choices
-from megrez_search.ui.collections import collections_panel
-from megrez_search.ui.controls import THEMES, answer_tools, scope_picker
-from megrez_search.ui.login import user_of
-from megrez_search.ui.render import plain
-from megrez_search.ui.search_engine import url_question
-from megrez_search.ui.sidebar import ChatListView
 
-from megrez_search.settings import MAX_PAGES
+from core.settings import MAX_PAGES
+from ui.attachments import DOCUMENT_SUFFIXES, ui_secret
+from ui.chats import WEB_SCOPE, scope_choices
+from ui.collections import collections_panel
+from ui.controls import THEMES, answer_tools, scope_picker
+from ui.login import user_of
+from ui.render import plain
+from ui.search_engine import url_question
+from ui.sidebar import ChatListView
 
 if TYPE_CHECKING:
-    from megrez_search.ui.app import ChatUI
+    from ui.app import ChatUI
 
 BROWSER_STORAGE_KEY = "megrez-search-thread"
 TITLE = "Megrez Search"

@@ -2,7 +2,7 @@
 
 With accounts in the database the UI is launched with `auth=` (Gradio's own login page and
 session cookie) and every handler reads the logged-in user from its `gr.Request`: the account's
-immutable id (see megrez_search.accounts.users), never its name, so a name freed by
+immutable id (see accounts.users), never its name, so a name freed by
 `users remove` and taken again reaches none of the old account's data. Without accounts there
 is no login and everyone is the local user (the CLI allows that on loopback only). Accounts
 created while the UI runs take effect at restart; one removed or given a new password while it
@@ -30,11 +30,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 
-from megrez_search.accounts import Accounts, UserLimits
-from megrez_search.accounts.throttle import LoginThrottle, LoginThrottled
-from megrez_search.accounts.users import Login
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, Store
+from accounts import Accounts, UserLimits
+from accounts.throttle import LoginThrottle, LoginThrottled
+from accounts.users import Login
+from core.settings import Settings
+from store import LOCAL_USER, Store
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from urllib.parse import quote, urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.tree import SyntaxTreeNode
-from megrez_search.ui.owned import FILE_ROUTE as SERVED_FILE
+
+from ui.owned import FILE_ROUTE as SERVED_FILE
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # Markdown's special characters, backslash-escaped in text written back as Markdown.

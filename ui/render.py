@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from megrez_search.ui.markup import (
+from ui.markup import (
     Answer,
     escape_markdown,
     plain_text,

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import gradio as gr
-from megrez_search.agent.api import SearchAgent, ThreadInfo
-from megrez_search.ui.chats import ChatModels, matching_chats
-from megrez_search.ui.login import user_of
 
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, ThreadIndex, UnstorableTextError
+from agent.api import SearchAgent, ThreadInfo
+from core.settings import Settings
+from store import LOCAL_USER, ThreadIndex, UnstorableTextError
+from ui.chats import ChatModels, matching_chats
+from ui.login import user_of
 
 log = logging.getLogger(__name__)
 

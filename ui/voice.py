@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from megrez_search.ui.attachments import discard_upload, kind_of
-from megrez_search.ui.conversation import without_paths
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime.perception import transcribe
-from megrez_search.settings import Settings
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from runtime.perception import transcribe
+from ui.attachments import discard_upload, kind_of
+from ui.conversation import without_paths
 
 log = logging.getLogger(__name__)
 

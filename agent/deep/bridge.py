@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from megrez_search.agent.citations import split_sentences
-from megrez_search.retrieval.query import STOPWORDS, keyword_query, tokenize
+from agent.citations import split_sentences
+from retrieval.query import STOPWORDS, keyword_query, tokenize
 
 _CODE_RE = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _NAME_RE = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b|\b[a-z]+_[a-z_]+\b")

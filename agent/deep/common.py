@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import StepEvent
+
+from agent.deps import AgentDeps
+from agent.events import StepEvent
 
 from .state import DeepState
 

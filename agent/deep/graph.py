@@ -12,7 +12,8 @@ from functools import partial
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
-from megrez_search.agent.deps import AgentDeps
+
+from agent.deps import AgentDeps
 
 from .reflect import reflect
 from .research import plan, research, take_notes

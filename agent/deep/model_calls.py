@@ -17,14 +17,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialect import ModelAsk, notes_text
-from megrez_search.agent.generation import generate
-from megrez_search.agent.prompts import render
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.prefill_progress import reporting_prefill
+from agent.deps import AgentDeps
+from agent.dialect import ModelAsk, notes_text
+from agent.generation import generate
+from agent.prompts import render
+from core.errors import MegrezSearchError
+from runtime import Message, Sampling, Usage
+from runtime.prefill_progress import reporting_prefill
 
 from .state import DeepState
 

@@ -11,15 +11,16 @@ from typing import Any, cast
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.documents import turn_files
-from megrez_search.agent.nodes.common import (
+
+from agent.deps import AgentDeps
+from agent.documents import turn_files
+from agent.nodes.common import (
     earlier_answers,
     earlier_questions,
     history,
     user_message,
 )
-from megrez_search.agent.state import AgentState
+from agent.state import AgentState
 
 from .state import DeepState
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from megrez_search.agent.citations import strip_citations
-from megrez_search.agent.safety import strip_injections
-from megrez_search.agent.state import Context
-from megrez_search.retrieval.passages import plain_passage_text
-from megrez_search.retrieval.policy import RankPolicy
-from megrez_search.retrieval.rank import rank_passages
-from megrez_search.retrieval.types import Page, Passage
+from agent.citations import strip_citations
+from agent.safety import strip_injections
+from agent.state import Context
+from retrieval.passages import plain_passage_text
+from retrieval.policy import RankPolicy
+from retrieval.rank import rank_passages
+from retrieval.types import Page, Passage
 
 from .bridge import best_sentences
 

@@ -17,10 +17,9 @@ import json
 import re
 from collections.abc import Sequence
 
-from megrez_search.agent.query_writer import clean_query, is_usable
-from megrez_search.retrieval.query import keyword_query
-
-from megrez_search.runtime.megrez_format import FUNCTION_END, FUNCTION_START, parse_function_call
+from agent.query_writer import clean_query, is_usable
+from retrieval.query import keyword_query
+from runtime.megrez_format import FUNCTION_END, FUNCTION_START, parse_function_call
 
 WEB_SEARCH = "googleWebSearch"
 _SENTENCE_RE = re.compile(r"(?<=[.?!;])\s+|\s+[-—–]{1,2}\s+")

@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import PlanEvent, ReflectEvent
 
-from megrez_search.runtime import Usage
+from agent.deps import AgentDeps
+from agent.events import PlanEvent, ReflectEvent
+from runtime import Usage
 
 from .bridge import followup_query, target_keywords
 from .common import deadline, deep_step, remaining, stopped

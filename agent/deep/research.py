@@ -15,23 +15,23 @@ from dataclasses import asdict
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import (
+
+from agent.deps import AgentDeps
+from agent.events import (
     NoteEvent,
     PlanEvent,
     QueryEvent,
     ResearchEvent,
     SourcesEvent,
 )
-from megrez_search.agent.query_writer import build_query
-from megrez_search.agent.reading import fetch_report, read_pages
-from megrez_search.agent.state import Context
-from megrez_search.agent.translation import rank_query, translate_query
-from megrez_search.retrieval.multiquery import query_variants, search_fused
-from megrez_search.retrieval.scripts import language_of
-from megrez_search.retrieval.types import FetchFailure, Page, SearchOutcome
-
-from megrez_search.runtime import Usage
+from agent.query_writer import build_query
+from agent.reading import fetch_report, read_pages
+from agent.state import Context
+from agent.translation import rank_query, translate_query
+from retrieval.multiquery import query_variants, search_fused
+from retrieval.scripts import language_of
+from retrieval.types import FetchFailure, Page, SearchOutcome
+from runtime import Usage
 
 from .bridge import candidates
 from .common import deadline, deep_step, remaining, stopped

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from megrez_search.agent.documents import FileScope
-from megrez_search.agent.state import Context, accumulate, add_tokens, merge_timings
-
-from megrez_search.runtime import Message
+from agent.documents import FileScope
+from agent.state import Context, accumulate, add_tokens, merge_timings
+from runtime import Message
 
 
 @dataclass

@@ -14,16 +14,16 @@ from dataclasses import replace
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.citations import normalize_citations
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialect import sampling_for
-from megrez_search.agent.events import ErrorEvent, TokenEvent
-from megrez_search.agent.generation import stream_tokens
-from megrez_search.agent.prompts import message, render, template
-from megrez_search.retrieval.scripts import language_of
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Usage
+from agent.citations import normalize_citations
+from agent.deps import AgentDeps
+from agent.dialect import sampling_for
+from agent.events import ErrorEvent, TokenEvent
+from agent.generation import stream_tokens
+from agent.prompts import message, render, template
+from core.errors import MegrezSearchError
+from retrieval.scripts import language_of
+from runtime import Message, Usage
 
 from .common import deep_step
 from .notes import note_contexts

@@ -16,24 +16,24 @@ from datetime import datetime
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.citations import check_citations as citation_report
-from megrez_search.agent.citations import (
+
+from agent.citations import check_citations as citation_report
+from agent.citations import (
     cited_numbers,
     normalize_citations,
     strip_citations,
 )
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialect import sampling_for
-from megrez_search.agent.events import AnswerEvent, ErrorEvent, PrefillEvent, TokenEvent
-from megrez_search.agent.generation import stream_tokens
-from megrez_search.agent.grounding import ground
-from megrez_search.agent.prompts import message, template
-from megrez_search.agent.repetition import LoopGuard
-from megrez_search.agent.state import AgentState, Context, Turn, source_of
-from megrez_search.agent.translation import asked_words
-
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message, Usage
+from agent.deps import AgentDeps
+from agent.dialect import sampling_for
+from agent.events import AnswerEvent, ErrorEvent, PrefillEvent, TokenEvent
+from agent.generation import stream_tokens
+from agent.grounding import ground
+from agent.prompts import message, template
+from agent.repetition import LoopGuard
+from agent.state import AgentState, Context, Turn, source_of
+from agent.translation import asked_words
+from core.errors import MegrezSearchError
+from runtime import Message, Usage
 
 from .common import history, question_language, step, usage_update, user_message
 

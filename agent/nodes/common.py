@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.dialect import history_messages
-from megrez_search.agent.events import StepEvent
-from megrez_search.agent.state import AgentState
-from megrez_search.retrieval.scripts import language_of
 
-from megrez_search.runtime import Message, Usage
+from agent.deps import AgentDeps
+from agent.dialect import history_messages
+from agent.events import StepEvent
+from agent.state import AgentState
+from retrieval.scripts import language_of
+from runtime import Message, Usage
 
 log = logging.getLogger(__name__)
 

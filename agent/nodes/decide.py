@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.documents import refers_to_files
-from megrez_search.agent.events import DecisionEvent
-from megrez_search.agent.state import AgentState
+
+from agent.deps import AgentDeps
+from agent.documents import refers_to_files
+from agent.events import DecisionEvent
+from agent.state import AgentState
 
 from .common import history, step, user_message
 

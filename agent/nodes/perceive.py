@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import ErrorEvent, PerceptionEvent
-from megrez_search.agent.state import AgentState, Turn
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message
+from agent.deps import AgentDeps
+from agent.events import ErrorEvent, PerceptionEvent
+from agent.state import AgentState, Turn
+from core.errors import MegrezSearchError
+from runtime import Message
 
 from .common import step
 

@@ -14,21 +14,22 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.documents import turn_files
-from megrez_search.agent.events import SearchResultsEvent, SourcesEvent
-from megrez_search.agent.file_sources import is_file_source
-from megrez_search.agent.read_ahead import PLACEHOLDER
-from megrez_search.agent.reading import fetch_report, read_pages
-from megrez_search.agent.safety import strip_injections
-from megrez_search.agent.state import AgentState, Context, source_of
-from megrez_search.agent.translation import rank_query
-from megrez_search.retrieval.multiquery import query_variants, search_fused
-from megrez_search.retrieval.passages import plain_passage_text
-from megrez_search.retrieval.policy import RankPolicy
-from megrez_search.retrieval.rank import rank_passages
-from megrez_search.retrieval.titles import clean_title, site_suffix
-from megrez_search.retrieval.types import FetchFailure, Page, Passage
+
+from agent.deps import AgentDeps
+from agent.documents import turn_files
+from agent.events import SearchResultsEvent, SourcesEvent
+from agent.file_sources import is_file_source
+from agent.read_ahead import PLACEHOLDER
+from agent.reading import fetch_report, read_pages
+from agent.safety import strip_injections
+from agent.state import AgentState, Context, source_of
+from agent.translation import rank_query
+from retrieval.multiquery import query_variants, search_fused
+from retrieval.passages import plain_passage_text
+from retrieval.policy import RankPolicy
+from retrieval.rank import rank_passages
+from retrieval.titles import clean_title, site_suffix
+from retrieval.types import FetchFailure, Page, Passage
 
 from .answer import answer_prompt
 from .common import step

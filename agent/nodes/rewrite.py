@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.types import StreamWriter
-from megrez_search.agent.deps import AgentDeps
-from megrez_search.agent.events import QueryEvent
-from megrez_search.agent.query_writer import build_query
-from megrez_search.agent.state import AgentState
-from megrez_search.agent.translation import translate_query
-from megrez_search.retrieval.scripts import needs_translation
 
-from megrez_search.runtime import Usage
+from agent.deps import AgentDeps
+from agent.events import QueryEvent
+from agent.query_writer import build_query
+from agent.state import AgentState
+from agent.translation import translate_query
+from retrieval.scripts import needs_translation
+from runtime import Usage
 
 from .common import earlier_answers, earlier_questions, step, usage_update
 

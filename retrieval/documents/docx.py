@@ -11,8 +11,8 @@ import logging
 import zipfile
 from typing import Any
 
-from megrez_search.retrieval.errors import DocumentTooLargeError, UnreadableDocumentError
-from megrez_search.retrieval.policy import DocumentLimits
+from retrieval.errors import DocumentTooLargeError, UnreadableDocumentError
+from retrieval.policy import DocumentLimits
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from megrez_search.retrieval.errors import DocumentNameError
+from retrieval.errors import DocumentNameError
 
 MAX_NAME_CHARS = 200
 

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from megrez_search.retrieval.errors import DocumentTooLargeError, UnreadableDocumentError
-from megrez_search.retrieval.policy import DocumentLimits
+from retrieval.errors import DocumentTooLargeError, UnreadableDocumentError
+from retrieval.policy import DocumentLimits
 
 if TYPE_CHECKING:
     import pypdf

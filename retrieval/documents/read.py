@@ -12,21 +12,20 @@ import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from megrez_search.retrieval.clean import clean_html, decode_text, sniff_binary
-from megrez_search.retrieval.documents.docx import docx_markdown
-from megrez_search.retrieval.documents.names import checked_name
-from megrez_search.retrieval.documents.pdf import pdf_pages
-from megrez_search.retrieval.documents.types import Document, DocumentPassage
-from megrez_search.retrieval.errors import (
+from core.errors import MegrezSearchError
+from retrieval.clean import clean_html, decode_text, sniff_binary
+from retrieval.documents.docx import docx_markdown
+from retrieval.documents.names import checked_name
+from retrieval.documents.pdf import pdf_pages
+from retrieval.documents.types import Document, DocumentPassage
+from retrieval.errors import (
     DocumentTooLargeError,
     UnreadableDocumentError,
     UnsupportedDocumentError,
 )
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.policy import DocumentLimits
-from megrez_search.retrieval.types import Page
-
-from megrez_search.errors import MegrezSearchError
+from retrieval.passages import split_passages
+from retrieval.policy import DocumentLimits
+from retrieval.types import Page
 
 log = logging.getLogger(__name__)
 

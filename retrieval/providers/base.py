@@ -6,8 +6,8 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
-from megrez_search.retrieval.errors import ProviderFailure
-from megrez_search.retrieval.types import SearchOutcome, SearchResult
+from retrieval.errors import ProviderFailure
+from retrieval.types import SearchOutcome, SearchResult
 
 logger = logging.getLogger(__name__)
 

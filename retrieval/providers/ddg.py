@@ -6,10 +6,10 @@ import logging
 import math
 from urllib.parse import parse_qs, urlsplit
 
-from megrez_search.retrieval.errors import ProviderFailure
-from megrez_search.retrieval.policy import SearchPolicy
-from megrez_search.retrieval.providers.base import BaseProvider
-from megrez_search.retrieval.types import SearchResult
+from retrieval.errors import ProviderFailure
+from retrieval.policy import SearchPolicy
+from retrieval.providers.base import BaseProvider
+from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
 

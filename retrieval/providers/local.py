@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from megrez_search.retrieval.errors import LocalIndexError, ProviderFailure
-from megrez_search.retrieval.index_store import index_path, search_index
-from megrez_search.retrieval.policy import IndexStore
-from megrez_search.retrieval.providers.base import BaseProvider
-from megrez_search.retrieval.types import SearchResult
+from retrieval.errors import LocalIndexError, ProviderFailure
+from retrieval.index_store import index_path, search_index
+from retrieval.policy import IndexStore
+from retrieval.providers.base import BaseProvider
+from retrieval.types import SearchResult
 
 
 class LocalProvider(BaseProvider):

@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 import httpx
-from megrez_search.retrieval.errors import ProviderFailure, ProviderSpecError
-from megrez_search.retrieval.policy import SearchPolicy
-from megrez_search.retrieval.providers.base import BaseProvider
-from megrez_search.retrieval.types import SearchResult
+
+from retrieval.errors import ProviderFailure, ProviderSpecError
+from retrieval.policy import SearchPolicy
+from retrieval.providers.base import BaseProvider
+from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ or invents, which a real model does only by chance.
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.citations import check_citations, question_words
-from megrez_search.agent.dialect import generic_decide_options
-from megrez_search.agent.events import TokenEvent
-from megrez_search.agent.grounding import ground
-from megrez_search.agent.intent import decision_prior, is_time_sensitive
-from megrez_search.agent.repetition import LoopGuard
 
+from agent.api import AskRequest, SearchAgent
+from agent.citations import check_citations, question_words
+from agent.dialect import generic_decide_options
+from agent.events import TokenEvent
+from agent.grounding import ground
+from agent.intent import decision_prior, is_time_sensitive
+from agent.repetition import LoopGuard
 from tests.support.media import draw_text
 from tests.support.servers import free_port
 

@@ -8,9 +8,10 @@ import shutil
 import subprocess
 
 import pytest
-from megrez_search.agent.api import AgentInputError, AskRequest, SearchAgent
-from megrez_search.agent.events import DoneEvent, PerceptionEvent, StepEvent, TokenEvent
 from PIL import Image, ImageDraw, ImageFont
+
+from agent.api import AgentInputError, AskRequest, SearchAgent
+from agent.events import DoneEvent, PerceptionEvent, StepEvent, TokenEvent
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from megrez_search.agent.citations import (
+from agent.citations import (
     CitationStreamNormalizer,
     check_citations,
     cited_numbers,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import QueryEvent
-from megrez_search.agent.prompts import template
-from megrez_search.agent.translation import example_names, keywords_in_sources_language
-from megrez_search.retrieval.scripts import has_cjk, language_of
 
-from megrez_search.runtime import Message
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from agent.events import QueryEvent
+from agent.prompts import template
+from agent.translation import example_names, keywords_in_sources_language
+from core.settings import Settings
+from retrieval.scripts import has_cjk, language_of
+from runtime import Message
 from tests.support.docs_index import ALLOW_HOSTS, TEST_MODEL
 from tests.support.search_engine import SearchEngine, serve_search_engine
 from tests.support.servers import free_port

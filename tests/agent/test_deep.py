@@ -11,8 +11,9 @@ import logging
 import threading
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import (
+
+from agent.api import AskRequest, SearchAgent
+from agent.events import (
     DoneEvent,
     NoteEvent,
     PlanEvent,
@@ -20,7 +21,6 @@ from megrez_search.agent.events import (
     ResearchEvent,
     StepEvent,
 )
-
 from tests.support.scripted import Stall
 
 #: dev-57 of the shared dev set: getopt.html names argparse, argparse.html says when it came.
@@ -113,7 +113,7 @@ def test_a_model_call_gets_only_the_time_left(docs_settings, scripted_agent, cap
     )
     agent, model = scripted_agent(settings, [stall, DIRECT], dialect="megrez")
     try:
-        with caplog.at_level(logging.INFO, logger="megrez_search.agent"):
+        with caplog.at_level(logging.INFO, logger="agent"):
             events, result = _run(agent, TWO_HOP)
     finally:
         stall.release.set()

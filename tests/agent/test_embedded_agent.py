@@ -4,17 +4,17 @@ Python docs served on loopback and indexed by the `local:` provider."""
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.citations import cited_numbers
-from megrez_search.agent.events import (
+
+from agent.api import AskRequest, SearchAgent
+from agent.citations import cited_numbers
+from agent.events import (
     PageEvent,
     PrefillEvent,
     QueryEvent,
     StepEvent,
     TokenEvent,
 )
-
-from megrez_search.runtime import Message
+from runtime import Message
 
 pytestmark = pytest.mark.slow
 

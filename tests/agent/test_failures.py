@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from megrez_search.agent.api import AgentInputError, AskRequest, SearchAgent
-from megrez_search.agent.events import DoneEvent, ErrorEvent, TokenEvent
 
-from megrez_search.runtime import Runtime
+from agent.api import AgentInputError, AskRequest, SearchAgent
+from agent.events import DoneEvent, ErrorEvent, TokenEvent
+from runtime import Runtime
 from tests.support.scripted import Fail, ScriptedModel, Stall
 
 FIRST_Q = "What is the capital of France?"

@@ -4,9 +4,10 @@ source is named and parsed back, and that attached collections outlive a turn's 
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.documents import refers_to_files
-from megrez_search.agent.file_sources import file_fields, parse_source_url, source_url
-from megrez_search.agent.state import source_of, turn_input
+
+from agent.documents import refers_to_files
+from agent.file_sources import file_fields, parse_source_url, source_url
+from agent.state import source_of, turn_input
 
 DOC_ID = "0123456789abcdef0123456789abcdef"
 

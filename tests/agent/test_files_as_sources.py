@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.documents import read_file
-from megrez_search.agent.events import PageEvent
-from megrez_search.retrieval.policy import DocumentLimits
 
-from megrez_search.errors import MegrezSearchError
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from agent.documents import read_file
+from agent.events import PageEvent
+from core.errors import MegrezSearchError
+from core.settings import Settings
+from retrieval.policy import DocumentLimits
 from tests.support.documents import make_pdf
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from megrez_search.agent.api import AskRequest
-from megrez_search.agent.followups import parse_followups
-
-from megrez_search.settings import Settings
+from agent.api import AskRequest
+from agent.followups import parse_followups
+from core.settings import Settings
 from tests.support.scripted import Busy, Fail
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import pytest
-from megrez_search.agent.generation import CallerLeft, generate
 
-from megrez_search.runtime import Message, ModelCallError, Runtime, Sampling, Usage
-from megrez_search.runtime.prefill_progress import report_prefill
+from agent.generation import CallerLeft, generate
+from runtime import Message, ModelCallError, Runtime, Sampling, Usage
+from runtime.prefill_progress import report_prefill
 
 
 class ReadingBackend:

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from megrez_search.agent.api import AgentInputError, AskRequest, ThreadBusyError
-from megrez_search.agent.events import ErrorEvent
-from megrez_search.agent.nodes.perceive import NO_SPEECH
-from megrez_search.retrieval.search import ProviderNotOfferedError
 
-from megrez_search.runtime import audio as audio_module
-from megrez_search.runtime.base import InputError
-from megrez_search.runtime.perception import probe_audio, speech
-from megrez_search.settings import Settings
+from agent.api import AgentInputError, AskRequest, ThreadBusyError
+from agent.events import ErrorEvent
+from agent.nodes.perceive import NO_SPEECH
+from core.settings import Settings
+from retrieval.search import ProviderNotOfferedError
+from runtime import audio as audio_module
+from runtime.base import InputError
+from runtime.perception import probe_audio, speech
 from tests.support.api_server import ANSWER, hold_a_turn
 from tests.support.api_server import scripted_agent as answering_agent
 from tests.support.servers import send, serve_routes

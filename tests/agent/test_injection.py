@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.index import build_index
 
-from megrez_search.runtime import ChatModel, load_model
-from megrez_search.runtime.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.index import build_index
+from runtime import ChatModel, load_model
+from runtime.runtime import Runtime
 from tests.support.docs_index import ALLOW_HOSTS
 from tests.support.servers import serve_directory
 

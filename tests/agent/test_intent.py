@@ -6,7 +6,8 @@ None of these sentences is in a dev set: the rules must cover the kind, not the 
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.intent import decision_prior
+
+from agent.intent import decision_prior
 
 KINDS = {
     "chit-chat": [

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-from megrez_search.agent.api import AskRequest
-from megrez_search.agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
-
-from megrez_search.runtime.megrez_format import render_prompt
+from agent.api import AskRequest
+from agent.events import AnswerEvent, DecisionEvent, QueryEvent, StepEvent, TokenEvent
+from runtime.megrez_format import render_prompt
 from tests.support.scripted import CALL, QUERY, QUESTION
 
 ROLE = (

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.intent import decision_prior
-from megrez_search.agent.query_writer import build_query, clean_query
+
+from agent.intent import decision_prior
+from agent.query_writer import build_query, clean_query
 
 
 def test_model_query_is_kept_when_usable():

@@ -9,14 +9,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.read_ahead import MARKER, ReadAheads
 
-from megrez_search.runtime import Choice, Message, Runtime, Sampling, Usage, load_model
-from megrez_search.runtime.base import ChatModel
-from megrez_search.runtime.llamacpp import PREFILL_REPORT_TOKENS, LlamaCppModel
-from megrez_search.runtime.token_prefix import common_prefix
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from agent.read_ahead import MARKER, ReadAheads
+from core.settings import Settings
+from runtime import Choice, Message, Runtime, Sampling, Usage, load_model
+from runtime.base import ChatModel
+from runtime.llamacpp import PREFILL_REPORT_TOKENS, LlamaCppModel
+from runtime.token_prefix import common_prefix
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.safety import looks_like_injection, strip_injections
+
+from agent.safety import looks_like_injection, strip_injections
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_more_documentation_text_is_left_alone(text):
 )
 def test_answer_prompts_treat_pages_as_claims(dialect, key):
     """Item 8: a page's false statement is a claim to weigh against the others, not a fact."""
-    from megrez_search.agent.prompts import template
+    from agent.prompts import template
 
     text = template(dialect, key)
     assert "never follow instructions" in text and "disagree" in text

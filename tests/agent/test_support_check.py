@@ -4,8 +4,9 @@ languages (agent/claims.py via citations.support_score and grounding.ground)."""
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.citations import check_citations, question_words
-from megrez_search.agent.grounding import ground
+
+from agent.citations import check_citations, question_words
+from agent.grounding import ground
 
 FUNCTOOLS = (
     "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function with a "
@@ -184,7 +185,7 @@ def test_a_number_is_placed_by_a_part_of_a_dotted_name():
 
 def test_a_translated_question_places_numbers_by_its_searched_words():
     # A Chinese sentence cannot carry "critical"; the query searched for it in English can.
-    from megrez_search.agent.translation import asked_words
+    from agent.translation import asked_words
 
     question = "logging 里最严重的级别对应的数值是多少？"
     answer = "logging 里最严重的级别对应的数值是 50 [1]。"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.turn_lock import ThreadBusyError, ThreadLocks
+
+from agent.turn_lock import ThreadBusyError, ThreadLocks
 
 
 def test_a_conversation_lock_is_dropped_when_its_turns_end() -> None:

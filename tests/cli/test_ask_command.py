@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from megrez_search.cli.agent import AskFailed, register, run_ask
-from megrez_search.errors import MegrezSearchError
-from megrez_search.runtime import Message
-from megrez_search.runtime.prefill_progress import report_prefill
+from cli.agent import AskFailed, register, run_ask
+from core.errors import MegrezSearchError
+from runtime import Message
+from runtime.prefill_progress import report_prefill
 from tests.support.scripted import CALL, QUESTION, Fail
 
 

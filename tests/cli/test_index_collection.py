@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from megrez_search.accounts import Accounts
-from megrez_search.settings import Settings
-from megrez_search.store import DocumentStore, open_database
+from accounts import Accounts
+from core.settings import Settings
+from store import DocumentStore, open_database
 from tests.support.docs_index import run_cli
 from tests.support.documents import make_pdf
 

@@ -12,9 +12,9 @@ import pytest
 
 from benchmarks.bench_latency import COLUMNS, CallClock
 from benchmarks.eval_all import DEV_SETS
-from megrez_search.evaluation.dataset import load_questions
-from megrez_search.runtime import Choice, Message, Sampling, Usage
-from megrez_search.runtime.base import ChatModel
+from evaluation.dataset import load_questions
+from runtime import Choice, Message, Sampling, Usage
+from runtime.base import ChatModel
 from tests.support.dev_set import dev_set_path
 from tests.support.docs_index import REPO, cli_env
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from megrez_search.agent.retrieval_policy import index_store
-from megrez_search.retrieval.index_store import search_index
 
-from megrez_search.evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
-from megrez_search.settings import Settings
+from agent.retrieval_policy import index_store
+from core.settings import Settings
+from evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
+from retrieval.index_store import search_index
 
 
 def _site(root: Path) -> None:

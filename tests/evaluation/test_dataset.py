@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from megrez_search.evaluation.dataset import DatasetError, load_questions, parse_questions
+from evaluation.dataset import DatasetError, load_questions, parse_questions
 from tests.support.dev_set import dev_set
 
 

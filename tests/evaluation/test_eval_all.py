@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.eval_all import DEV_SETS, SetOutcome, report, wrong_answers
-from megrez_search.evaluation.dataset import Question, load_questions
-from megrez_search.evaluation.metrics import QuestionScore, summarize
-from megrez_search.evaluation.runner import EvalRun, QuestionRecord
+from evaluation.dataset import Question, load_questions
+from evaluation.metrics import QuestionScore, summarize
+from evaluation.runner import EvalRun, QuestionRecord
 from tests.support.dev_set import dev_set_path
 from tests.support.docs_index import REPO, cli_env
 

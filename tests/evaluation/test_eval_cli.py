@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from megrez_search.cli.main import main
-from megrez_search.evaluation.metrics import JSON_KEYS
-from megrez_search.evaluation.runner import DOCS_CORPUS
+from cli.main import main
+from evaluation.metrics import JSON_KEYS
+from evaluation.runner import DOCS_CORPUS
 from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
 

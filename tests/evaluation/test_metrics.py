@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from megrez_search.evaluation.metrics import (
+from evaluation.metrics import (
     JSON_KEYS,
     QuestionScore,
     answer_correct,

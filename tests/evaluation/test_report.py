@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from megrez_search.agent.result import AskResult
 from PIL import Image
 
-from megrez_search.evaluation.dataset import parse_questions
-from megrez_search.evaluation.metrics import failed_question, summarize
-from megrez_search.evaluation.report import summary_table, write_report
-from megrez_search.evaluation.runner import EvalRun, QuestionRecord, run_questions, score_result
+from agent.result import AskResult
+from evaluation.dataset import parse_questions
+from evaluation.metrics import failed_question, summarize
+from evaluation.report import summary_table, write_report
+from evaluation.runner import EvalRun, QuestionRecord, run_questions, score_result
 
 BASE = "http://127.0.0.1:20001/"
 LINES = [

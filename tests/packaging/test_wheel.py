@@ -97,9 +97,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_the_package_comes_from_the_wheel_with_its_data(installed: Path, outside: Path) -> None:
     probe = (
-        "import json, importlib.resources as r, megrez_search.agent as a;"
+        "import json, importlib.resources as r, agent as a;"
         "print(json.dumps([a.__file__, sorted(p.name for p in "
-        "r.files('megrez_search.prompts').iterdir() if p.name.endswith('.toml'))]))"
+        "r.files('prompts').iterdir() if p.name.endswith('.toml'))]))"
     )
     done = _run([str(installed / "python"), "-c", probe], outside)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,12 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.cache import PageCache
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.query import keyword_query, tokenize
-from megrez_search.retrieval.rank import rank_passages, select_passages
-from megrez_search.retrieval.types import Page, Passage
 
+from retrieval.cache import PageCache
+from retrieval.passages import split_passages
+from retrieval.query import keyword_query, tokenize
+from retrieval.rank import rank_passages, select_passages
+from retrieval.types import Page, Passage
 from tests.support.policies import policy_for
 
 GUIDE = """# Tide guide

@@ -6,12 +6,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from megrez_search.retrieval.index import build_index
-from megrez_search.retrieval.index_store import index_path, search_index
-from megrez_search.retrieval.passages import MAX_WORDS, split_passages
-from megrez_search.retrieval.scripts import language_of, split_sentences, word_count
-from megrez_search.retrieval.types import Page
-
+from retrieval.index import build_index
+from retrieval.index_store import index_path, search_index
+from retrieval.passages import MAX_WORDS, split_passages
+from retrieval.scripts import language_of, split_sentences, word_count
+from retrieval.types import Page
 from tests.support.policies import policy_for
 
 PAGES = {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from megrez_search.retrieval.clean import clean_document, decode_text, media_type, sniff_binary
-from megrez_search.retrieval.errors import UnsupportedContentError
+
+from retrieval.clean import clean_document, decode_text, media_type, sniff_binary
+from retrieval.errors import UnsupportedContentError
 
 BLOG = """<!doctype html><html lang="de-AT"><head><title>Ignored tab title</title>
 <meta property="og:title" content="Die Leuchttürme der Nordsee">

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.clean import clean_document
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.types import Page, Passage
+
+from retrieval.clean import clean_document
+from retrieval.passages import split_passages
+from retrieval.types import Page, Passage
 
 DATA = Path(__file__).parent / "data"
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")

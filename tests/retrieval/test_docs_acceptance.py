@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.query import keyword_query
-from megrez_search.retrieval.search import make_search_provider
 
-from megrez_search.settings import Settings
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.query import keyword_query
+from retrieval.search import make_search_provider
 from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
 

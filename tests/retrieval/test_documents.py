@@ -4,16 +4,16 @@ bad input refused with one clear error (nothing half-read)."""
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.documents import read_file
-from megrez_search.retrieval.documents import read_document
-from megrez_search.retrieval.errors import (
+
+from agent.documents import read_file
+from retrieval.documents import read_document
+from retrieval.errors import (
     DocumentNameError,
     DocumentTooLargeError,
     UnreadableDocumentError,
     UnsupportedDocumentError,
 )
-from megrez_search.retrieval.policy import DocumentLimits
-
+from retrieval.policy import DocumentLimits
 from tests.support.documents import (
     encrypted_pdf,
     make_docx,

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
-from megrez_search.retrieval.policy import GuardPolicy
-from megrez_search.retrieval.types import FetchFailure, Page
 
+from retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
+from retrieval.policy import GuardPolicy
+from retrieval.types import FetchFailure, Page
 from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 

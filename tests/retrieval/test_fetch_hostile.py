@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.fetch import fetch_pages_sync
-from megrez_search.retrieval.types import FetchFailure, Page
 
+from retrieval.fetch import fetch_pages_sync
+from retrieval.types import FetchFailure, Page
 from tests.support.policies import policy_for
 from tests.support.servers import redirect, send, serve_routes
 

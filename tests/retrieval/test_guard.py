@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.errors import BlockedURLError
-from megrez_search.retrieval.fetch import Fetcher
-from megrez_search.retrieval.guard import address_problem, check_url
-from megrez_search.retrieval.policy import GuardPolicy
-from megrez_search.retrieval.types import FetchFailure, Page
 
+from retrieval.errors import BlockedURLError
+from retrieval.fetch import Fetcher
+from retrieval.guard import address_problem, check_url
+from retrieval.policy import GuardPolicy
+from retrieval.types import FetchFailure, Page
 from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 
@@ -194,7 +194,7 @@ async def test_cached_pages_are_refused_once_their_host_is_not_trusted(
     assert isinstance(refused, FetchFailure) and refused.reason.startswith("blocked: loopback")
 
     # A public URL whose cached page came from a redirect to a host no longer trusted.
-    from megrez_search.retrieval.cache import PageCache
+    from retrieval.cache import PageCache
 
     cache = PageCache(untrusted.cache.path, untrusted.cache.ttl_s)
     cache.put(Page("http://public.test/", url, "t", "text", "text/html", None, None))

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from megrez_search.retrieval.errors import LocalIndexError
-from megrez_search.retrieval.fetch import fetch_pages_sync
-from megrez_search.retrieval.index import build_index
-from megrez_search.retrieval.index_store import search_index
-from megrez_search.retrieval.types import Page
 
+from retrieval.errors import LocalIndexError
+from retrieval.fetch import fetch_pages_sync
+from retrieval.index import build_index
+from retrieval.index_store import search_index
+from retrieval.types import Page
 from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from megrez_search.retrieval.passages import plain_passage_text
+
+from retrieval.passages import plain_passage_text
 
 
 @pytest.mark.parametrize(

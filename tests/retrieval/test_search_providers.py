@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from ddgs.engines.duckduckgo import Duckduckgo
 from ddgs.exceptions import RatelimitException
-from megrez_search.retrieval.errors import ProviderSpecError
-from megrez_search.retrieval.index import build_index
-from megrez_search.retrieval.policy import RetrievalPolicy
-from megrez_search.retrieval.providers.searxng import UNAVAILABLE
-from megrez_search.retrieval.search import (
+
+from retrieval.errors import ProviderSpecError
+from retrieval.index import build_index
+from retrieval.policy import RetrievalPolicy
+from retrieval.providers.searxng import UNAVAILABLE
+from retrieval.search import (
     Cooldowns,
     ProviderChain,
     ProviderNotOfferedError,
@@ -23,7 +24,6 @@ from megrez_search.retrieval.search import (
     make_provider,
     make_search_provider,
 )
-
 from tests.support.policies import policy_for
 from tests.support.servers import free_port, send, serve_routes
 
@@ -217,8 +217,8 @@ class Flaky:
         self.name, self.left, self.calls = name, failures, 0
 
     def query(self, query: str, max_results: int):
-        from megrez_search.retrieval.errors import ProviderFailure
-        from megrez_search.retrieval.types import SearchResult
+        from retrieval.errors import ProviderFailure
+        from retrieval.types import SearchResult
 
         self.calls += 1
         if self.left > 0:

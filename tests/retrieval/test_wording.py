@@ -5,18 +5,19 @@ index of the Python docs."""
 from __future__ import annotations
 
 import pytest
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.multiquery import (
+
+from agent.retrieval_policy import retrieval_policy
+from retrieval.multiquery import (
     fuse,
     identifier_variant,
     query_variants,
     search_fused,
     spell_out,
 )
-from megrez_search.retrieval.passages import split_passages
-from megrez_search.retrieval.search import make_search_provider
-from megrez_search.retrieval.titles import clean_title, site_suffix
-from megrez_search.retrieval.types import Page, SearchResult
+from retrieval.passages import split_passages
+from retrieval.search import make_search_provider
+from retrieval.titles import clean_title, site_suffix
+from retrieval.types import Page, SearchResult
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from megrez_search.runtime import load_model
-from megrez_search.runtime.perception import ensure_whisper_model
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import load_model
+from runtime.perception import ensure_whisper_model
 from tests.support.media import draw_text as _draw_text
 
 if TYPE_CHECKING:
-    from megrez_search.runtime.transformers_backend import TransformersModel
+    from runtime.transformers_backend import TransformersModel
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +61,7 @@ def megrez_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def megrez_model(megrez_folder: Path) -> TransformersModel:
-    from megrez_search.runtime.transformers_backend import TransformersModel
+    from runtime.transformers_backend import TransformersModel
 
     model = load_model(Settings(model=str(megrez_folder)))
     assert isinstance(model, TransformersModel)
@@ -70,7 +70,7 @@ def megrez_model(megrez_folder: Path) -> TransformersModel:
 
 @pytest.fixture(scope="session")
 def smollm2_model(smollm2_folder: Path) -> TransformersModel:
-    from megrez_search.runtime.transformers_backend import TransformersModel
+    from runtime.transformers_backend import TransformersModel
 
     model = load_model(Settings(model=str(smollm2_folder)))
     assert isinstance(model, TransformersModel)
@@ -81,7 +81,7 @@ def smollm2_model(smollm2_folder: Path) -> TransformersModel:
 def megrez_static_model(megrez_folder: Path) -> TransformersModel:
     """The same stand-in, decoding from the static KV cache (MEGREZ_CUDA_GRAPHS is ignored on
     a CPU, so this is the graph path's code without the capture)."""
-    from megrez_search.runtime.transformers_backend import TransformersModel
+    from runtime.transformers_backend import TransformersModel
 
     model = load_model(Settings(model=str(megrez_folder), static_cache=True, cuda_graphs=True))
     assert isinstance(model, TransformersModel)

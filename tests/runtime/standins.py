@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from megrez_search.runtime import megrez_format
-from megrez_search.runtime.registry import embedded_gguf_path
+from runtime import megrez_format
+from runtime.registry import embedded_gguf_path
 
 MEGREZ_SPECIAL_TOKENS = list(megrez_format.SPECIAL_TOKENS)
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from megrez_search.runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
-from megrez_search.runtime.registry import parse_model_spec
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
+from runtime.registry import parse_model_spec
 
 CAPITAL = [
     Message("system", "You are a helpful assistant."),
@@ -76,7 +76,7 @@ def test_choose_scores_every_option_on_likelihood(model: ChatModel) -> None:
 
 
 def test_a_long_prompt_reports_its_reading_and_answers_the_same(model: ChatModel) -> None:
-    from megrez_search.runtime.prefill_progress import reporting_prefill
+    from runtime.prefill_progress import reporting_prefill
 
     long_prompt = [
         Message("system", "You are a helpful assistant who reads a lot. " * 40),

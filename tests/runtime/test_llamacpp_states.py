@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from megrez_search.runtime import Message, Sampling, load_model
-from megrez_search.runtime.llamacpp import LlamaCppModel
-from megrez_search.runtime.llamacpp_states import SavedState, StateCache
-from megrez_search.runtime.token_prefix import common_prefix
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import Message, Sampling, load_model
+from runtime.llamacpp import LlamaCppModel
+from runtime.llamacpp_states import SavedState, StateCache
+from runtime.token_prefix import common_prefix
 
 DECIDE = (
     "You decide whether a question needs a web search. Reply SEARCH when it asks about "

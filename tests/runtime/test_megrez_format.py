@@ -5,8 +5,8 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from megrez_search.runtime import Message
-from megrez_search.runtime.megrez_format import (
+from runtime import Message
+from runtime.megrez_format import (
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
     parse_function_call,

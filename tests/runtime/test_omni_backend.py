@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
 
-from megrez_search.runtime import Message, Sampling, Usage, load_model, megrez_format
-from megrez_search.runtime.omni import OmniModel
-from megrez_search.runtime.registry import parse_model_spec
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from core.settings import Settings
+from runtime import Message, Sampling, Usage, load_model, megrez_format
+from runtime.omni import OmniModel
+from runtime.registry import parse_model_spec
 from tests.runtime.standins import save_omni_shaped_model
 
 pytestmark = pytest.mark.slow

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from megrez_search.runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
-from megrez_search.runtime.openai_backend import OpenAIModel
-from megrez_search.runtime.registry import embedded_gguf_path
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import ChatModel, Message, ModelCallError, Sampling, Usage, load_model
+from runtime.openai_backend import OpenAIModel
+from runtime.registry import embedded_gguf_path
 from tests.support.servers import free_port, wait_until_serving
 
 CAPITAL = [

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from megrez_search.runtime.base import InputError
-from megrez_search.runtime.perception import (
+from core.settings import Settings
+from runtime.base import InputError
+from runtime.perception import (
     ImageFacts,
     describe_image,
     ensure_whisper_model,
     read_image,
     transcribe,
 )
-from megrez_search.settings import Settings
 
 # --- Whisper model assembly --------------------------------------------------------
 

@@ -13,10 +13,10 @@ from itertools import zip_longest
 
 import pytest
 
-from megrez_search.runtime import Message, Sampling, Usage
-from megrez_search.runtime.eager_batch import EagerBatch
-from megrez_search.runtime.static_batch import StaticBatch
-from megrez_search.runtime.transformers_backend import TransformersModel
+from runtime import Message, Sampling, Usage
+from runtime.eager_batch import EagerBatch
+from runtime.static_batch import StaticBatch
+from runtime.transformers_backend import TransformersModel
 
 SYSTEM = Message("system", "You are a helpful assistant.")
 QUESTIONS = [

@@ -1,4 +1,4 @@
-from megrez_search.runtime.text_stream import StopScanner, Utf8Assembler
+from runtime.text_stream import StopScanner, Utf8Assembler
 
 
 def feed_all(scanner: StopScanner, pieces: list[str]) -> str:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from megrez_search.runtime import (
+from core.settings import Settings
+from runtime import (
     Message,
     Sampling,
     Usage,
@@ -15,9 +16,8 @@ from megrez_search.runtime import (
     load_model,
     megrez_format,
 )
-from megrez_search.runtime.registry import parse_model_spec
-from megrez_search.runtime.transformers_backend import TransformersModel
-from megrez_search.settings import Settings
+from runtime.registry import parse_model_spec
+from runtime.transformers_backend import TransformersModel
 
 
 def test_spec_selects_transformers_for_a_folder(smollm2_folder: Path) -> None:
@@ -100,7 +100,7 @@ def test_function_call_tokens_survive_and_turn_end_stops(
 def test_generation_failure_is_a_model_call_error(
     megrez_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from megrez_search.runtime import ModelCallError
+    from runtime import ModelCallError
 
     def broken_forward(*args: object, **kwargs: object) -> None:
         raise RuntimeError("CUDA out of memory")
@@ -111,7 +111,7 @@ def test_generation_failure_is_a_model_call_error(
 
 
 def test_folder_without_config_is_rejected(tmp_path: Path) -> None:
-    from megrez_search.runtime import ModelLoadError
+    from runtime import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="config.json"):
         parse_model_spec(str(tmp_path))

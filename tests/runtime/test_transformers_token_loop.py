@@ -12,9 +12,9 @@ from itertools import zip_longest
 import pytest
 import torch
 
-from megrez_search.runtime import Message, ModelCallError, Sampling, Usage
-from megrez_search.runtime.token_loop import Detokenizer
-from megrez_search.runtime.transformers_backend import TransformersModel
+from runtime import Message, ModelCallError, Sampling, Usage
+from runtime.token_loop import Detokenizer
+from runtime.transformers_backend import TransformersModel
 
 SYSTEM = Message("system", "You are a helpful assistant.")
 FRANCE = [SYSTEM, Message("user", "What is the capital of France?")]

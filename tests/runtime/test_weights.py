@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from megrez_search.runtime import ladder
-from megrez_search.runtime.base import ModelLoadError
-from megrez_search.runtime.weights import SplitWeights, assemble, is_assembled
+from runtime import ladder
+from runtime.base import ModelLoadError
+from runtime.weights import SplitWeights, assemble, is_assembled
 
 PART_BYTES = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 33, b"tail" * 500]
 

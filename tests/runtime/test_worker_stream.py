@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from megrez_search.runtime import Message
-from megrez_search.runtime.text_stream import StopScanner
-from megrez_search.runtime.transformers_backend import TransformersModel
-from megrez_search.runtime.worker_stream import WorkerStream
+from runtime import Message
+from runtime.text_stream import StopScanner
+from runtime.transformers_backend import TransformersModel
+from runtime.worker_stream import WorkerStream
 
 
 def generation(model: TransformersModel, max_new: int, interval_s: float) -> WorkerStream:

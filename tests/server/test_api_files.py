@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from megrez_search.agent.api import SearchAgent
 
-from megrez_search.settings import Settings
-from megrez_search.store.threads import LOCAL_USER
+from agent.api import SearchAgent
+from core.settings import Settings
+from store.threads import LOCAL_USER
 from tests.support.api_server import scripted_agent, serve_app
 from tests.support.documents import encrypted_pdf, make_pdf
 
@@ -29,7 +29,7 @@ REPORT = make_pdf(
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[openai.OpenAI, SearchAgent]]:
-    from megrez_search.server.app import create_api
+    from server.app import create_api
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("api-files"), search="local:none")
     agent, _ = scripted_agent(settings)

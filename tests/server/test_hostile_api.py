@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from megrez_search.agent.api import SearchAgent
 from pydantic import SecretStr
 
-from megrez_search.accounts import Accounts
-from megrez_search.runtime import Runtime
-from megrez_search.server.app import create_api
-from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from accounts import Accounts
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from server.app import create_api
+from store import open_database
 from tests.support.api_server import ANSWER, scripted_agent, serve_app
 from tests.support.postgres import create_database
 from tests.support.processes import megrez_process

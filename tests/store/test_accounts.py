@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from megrez_search.accounts import AccountError, Accounts, LimitExceeded, UserLimits
-from megrez_search.accounts.exposure import ExposureError, check_exposure, is_loopback
-from megrez_search.accounts.throttle import LoginThrottle, LoginThrottled
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, ThreadIndex, UnstorableTextError, open_database
-from megrez_search.store import database as database_module
+from accounts import AccountError, Accounts, LimitExceeded, UserLimits
+from accounts.exposure import ExposureError, check_exposure, is_loopback
+from accounts.throttle import LoginThrottle, LoginThrottled
+from core.settings import Settings
+from store import LOCAL_USER, ThreadIndex, UnstorableTextError, open_database
+from store import database as database_module
 
 
 def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from megrez_search.settings import Settings
-from megrez_search.store import ThreadIndex, open_database
+from core.settings import Settings
+from store import ThreadIndex, open_database
 
 EARLY = "2026-01-02T09:30:00.000000"
 LATER = "2026-01-02T09:30:10.000000"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from megrez_search.agent.api import AskRequest, SearchAgent
-from megrez_search.agent.events import TokenEvent
-
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER, ThreadIndex, open_database
-from megrez_search.store.database import SCHEMA_VERSION
+from agent.api import AskRequest, SearchAgent
+from agent.events import TokenEvent
+from core.settings import Settings
+from runtime import Runtime
+from store import LOCAL_USER, ThreadIndex, open_database
+from store.database import SCHEMA_VERSION
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.turn_to_kill import kill_mid_turn
 

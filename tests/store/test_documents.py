@@ -4,12 +4,12 @@ documents, chats and collections are theirs alone, survive reopening and are sea
 from __future__ import annotations
 
 import pytest
-from megrez_search.retrieval.documents import read_document
-from megrez_search.retrieval.policy import DocumentLimits
 
-from megrez_search.settings import Settings
-from megrez_search.store import DocumentStore, DocumentStoreError, open_database
-from megrez_search.store.documents import search_terms
+from core.settings import Settings
+from retrieval.documents import read_document
+from retrieval.policy import DocumentLimits
+from store import DocumentStore, DocumentStoreError, open_database
+from store.documents import search_terms
 from tests.support.documents import make_pdf
 
 REPORT = make_pdf(

@@ -17,10 +17,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from megrez_search.agent.api import AskRequest, SearchAgent
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port
 
@@ -75,7 +75,7 @@ def hold_a_turn(data_dir: str, thread_id: str, started: Any, release: Any) -> No
 
 
 def main() -> None:
-    from megrez_search.server.app import serve_api
+    from server.app import serve_api
 
     data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
     settings = Settings(data_dir=data_dir, search="local:none", turn_wait_s=60.0)

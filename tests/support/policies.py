@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.policy import RetrievalPolicy
-
-from megrez_search.settings import Settings
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.policy import RetrievalPolicy
 
 
 def policy_for(**fields: Any) -> RetrievalPolicy:

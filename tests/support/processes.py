@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from megrez_search.settings import Settings
+from core.settings import Settings
 from tests.support.servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 
-from megrez_search.runtime import Message, Sampling, Usage
+from runtime import Message, Sampling, Usage
 from tests.support.scripted import ScriptedModel, Stall, Wait
 
 _SOURCES_LINE = re.compile(r"^Sources: (.+)$", re.MULTILINE)

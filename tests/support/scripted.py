@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from megrez_search.runtime import ChatModel, Choice, Message, ModelCallError, Sampling, Usage
-from megrez_search.runtime.megrez_format import STOP
+from runtime import ChatModel, Choice, Message, ModelCallError, Sampling, Usage
+from runtime.megrez_format import STOP
 
 # Token-ish pieces: special tokens whole, words with their leading space, punctuation alone.
 _PIECES = re.compile(r"<\|[a-z_]+\|>|\s*[A-Za-z0-9_]+|\s*[^\sA-Za-z0-9_]")

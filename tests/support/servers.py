@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from megrez_search.retrieval.static_site import serve_folder
+
+from retrieval.static_site import serve_folder
 
 
 class _Server(ThreadingHTTPServer):

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from megrez_search.settings import Settings
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 MID_TURN = "mid-turn"
@@ -52,10 +52,9 @@ def kill_mid_turn(settings: Settings, thread_id: str, completed: int) -> None:
 
 
 def _main() -> None:
-    from megrez_search.agent.api import AskRequest, SearchAgent
-    from megrez_search.agent.events import TokenEvent
-
-    from megrez_search.runtime import Runtime
+    from agent.api import AskRequest, SearchAgent
+    from agent.events import TokenEvent
+    from runtime import Runtime
     from tests.support.scripted import ScriptedModel, Stall
 
     data_dir, thread_id, completed = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])

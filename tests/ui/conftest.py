@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from megrez_search.settings import Settings
+from core.settings import Settings
 from tests.support.browser import chromium
 
 

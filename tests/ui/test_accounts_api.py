@@ -21,9 +21,9 @@ import httpx
 import openai
 import pytest
 
-from megrez_search.accounts import Accounts
-from megrez_search.settings import Settings
-from megrez_search.store import ThreadIndex, open_database
+from accounts import Accounts
+from core.settings import Settings
+from store import ThreadIndex, open_database
 from tests.support.processes import REPO, megrez_process
 from tests.support.standin_model import serve_standin_model
 

@@ -15,19 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.launch import launch_chat
 
-from megrez_search.runtime import Runtime
-from megrez_search.server.app import create_api
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from server.app import create_api
 from tests.support.api_server import serve_app
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
+from ui.app import ChatUI
+from ui.launch import launch_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import markdown_it
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.chats import WEB_SCOPE, matching_chats, provider_for
-from megrez_search.ui.export import answer_markdown, conversation_markdown, export_name
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.responder import ResponderModel
+from ui.app import ChatUI
+from ui.chats import WEB_SCOPE, matching_chats, provider_for
+from ui.export import answer_markdown, conversation_markdown, export_name
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 URL = "http://127.0.0.1:8765/library/functools.html"

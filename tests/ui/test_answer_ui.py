@@ -12,20 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.chats import Agents
-from megrez_search.ui.launch import launch_chat
-from megrez_search.ui.render import plain
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, REPO
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from tests.support.sidebar import chat_entries, open_chat
+from ui.app import ChatUI
+from ui.chats import Agents
+from ui.launch import launch_chat
+from ui.render import plain
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -16,8 +16,8 @@ import openai
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from megrez_search.runtime import Message, Sampling, load_model
-from megrez_search.settings import Settings
+from core.settings import Settings
+from runtime import Message, Sampling, load_model
 from tests.support.processes import megrez_process
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from megrez_search.settings import Settings
+from core.settings import Settings
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.servers import free_port, serve_directory

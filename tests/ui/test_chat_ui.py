@@ -11,13 +11,13 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
 
-from megrez_search.runtime import ModelCallError, Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import ModelCallError, Runtime
 from tests.support.scripted import Fail, ScriptedModel, Stall
 from tests.support.servers import free_port
+from ui.app import ChatUI
 
 
 @pytest.fixture
@@ -145,7 +145,8 @@ def test_independent_threads_for_independent_browsers(ui: ChatUI) -> None:
 def test_two_browser_sessions_run_at_once(settings: Settings) -> None:
     """Session A's answer is stuck in the model; session B still gets its answer meanwhile."""
     from gradio_client import Client
-    from megrez_search.ui.launch import build_app
+
+    from ui.launch import build_app
 
     release = threading.Event()
     _, agent = make_ui(settings, [Stall("Answer A.", release), "Answer B."])

@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from megrez_search.ui.assets import head_script, launch_assets
-from megrez_search.ui.csp import content_security_policy, script_hash
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+
+from ui.assets import head_script, launch_assets
+from ui.csp import content_security_policy, script_hash
 
 PAGE = (
     "<html><head><script>window.config = {};</script>"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from megrez_search.agent.retrieval_policy import retrieval_policy
-from megrez_search.retrieval.search import make_search_provider
-from megrez_search.ui.demo import INDEX_NAME, DemoError, prepare_demo
 
-from megrez_search.settings import Settings
+from agent.retrieval_policy import retrieval_policy
+from core.settings import Settings
+from retrieval.search import make_search_provider
 from tests.support.servers import free_port
+from ui.demo import INDEX_NAME, DemoError, prepare_demo
 
 
 @pytest.fixture

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.launch import launch_chat
 
-from megrez_search.accounts import Accounts
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from accounts import Accounts
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from store import open_database
 from tests.support.documents import make_pdf
 from tests.support.processes import ARTIFACTS
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port
+from ui.app import ChatUI
+from ui.launch import launch_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -12,17 +12,17 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.attachments import NamedFile
-from megrez_search.ui.owned import owner_key, owner_key_of
-from megrez_search.ui.render import render_reply
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
-from megrez_search.store import LOCAL_USER
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from store import LOCAL_USER
 from tests.support.documents import encrypted_pdf, make_pdf, zip_bomb_docx
 from tests.support.scripted import ScriptedModel
+from ui.app import ChatUI
+from ui.attachments import NamedFile
+from ui.owned import owner_key, owner_key_of
+from ui.render import render_reply
 
 REPORT = make_pdf(
     [

@@ -23,9 +23,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from megrez_search.accounts import Accounts
-from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from accounts import Accounts
+from core.settings import Settings
+from store import open_database
 from tests.support.listener import Listener, serve_listener
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from megrez_search.accounts import Accounts
-from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from accounts import Accounts
+from core.settings import Settings
+from store import open_database
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.sidebar import chat_entries, listed_chats
 from tests.support.standin_model import serve_standin_model

@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI, TurnUpdate
-from megrez_search.ui.login import login_message
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.scripted import ScriptedModel
+from ui.app import ChatUI, TurnUpdate
+from ui.login import login_message
 
 
 def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> TurnUpdate:

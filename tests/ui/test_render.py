@@ -6,7 +6,8 @@ import re
 
 import markdown_it
 import pytest
-from megrez_search.agent.events import (
+
+from agent.events import (
     AnswerEvent,
     DoneEvent,
     PageEvent,
@@ -16,11 +17,10 @@ from megrez_search.agent.events import (
     StepEvent,
     TokenEvent,
 )
-from megrez_search.agent.result import AskResult
-from megrez_search.ui.conversation import TurnView, messages_from_turns
-from megrez_search.ui.render import plain, render_answer, render_cards, render_reply, safe_url
-
+from agent.result import AskResult
 from tests.support.html_tags import hrefs, tag_names
+from ui.conversation import TurnView, messages_from_turns
+from ui.render import plain, render_answer, render_cards, render_reply, safe_url
 
 HOSTILE_TITLE = (
     '<script>alert("x")</script><img src=x onerror=alert(1)> [evil](javascript:alert(1))'

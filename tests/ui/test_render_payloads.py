@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import markdown_it
 import pytest
-from megrez_search.ui.export import answer_markdown, conversation_markdown
-from megrez_search.ui.render import render_answer, render_reply
 
 from tests.support.html_tags import start_tags
 from tests.support.payloads import hostile_markdown
+from ui.export import answer_markdown, conversation_markdown
+from ui.render import render_answer, render_reply
 
 SOURCE = "http://127.0.0.1:8765/library/functools.html"
 SOURCES = [{"n": 1, "url": SOURCE, "title": "functools", "snippet": "Caches calls."}]

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import openai
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
 from pydantic import SecretStr
 
-from megrez_search.accounts import Accounts
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
-from megrez_search.store import open_database
+from accounts import Accounts
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from store import open_database
 from tests.support.postgres import create_database
 from tests.support.replicas import Replica
 from tests.support.responder import ResponderModel
 from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model
+from ui.app import ChatUI
 
 
 @pytest.fixture

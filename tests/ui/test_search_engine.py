@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from megrez_search.agent.state import question_words
-from megrez_search.ui.chats import chain_label
-from megrez_search.ui.search_engine import (
+from agent.state import question_words
+from ui.chats import chain_label
+from ui.search_engine import (
     MAX_URL_QUESTION,
     UrlQuestion,
     link_tag,

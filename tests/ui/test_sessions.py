@@ -18,17 +18,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from megrez_search.agent.api import SearchAgent
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.launch import launch_chat
 
-from megrez_search.accounts import Accounts
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
-from megrez_search.store import ThreadIndex
+from accounts import Accounts
+from agent.api import SearchAgent
+from core.settings import Settings
+from runtime import Runtime
+from store import ThreadIndex
 from tests.support.gradio_events import call_event
 from tests.support.scripted import ScriptedModel
 from tests.support.servers import free_port
+from ui.app import ChatUI
+from ui.launch import launch_chat
 
 NOW = "2026-01-02T09:30:00"
 FLOOD, CLIENTS = 200, 8

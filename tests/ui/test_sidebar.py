@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from megrez_search.agent.api import SearchAgent, ThreadInfo
-from megrez_search.ui.app import ChatUI
-from megrez_search.ui.sidebar import date_label, group_of, grouped
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import SearchAgent, ThreadInfo
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.responder import ResponderModel
+from ui.app import ChatUI
+from ui.sidebar import date_label, group_of, grouped
 
 NOW = datetime(2026, 1, 7, 9, 30)  # a Wednesday
 

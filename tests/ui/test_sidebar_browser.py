@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from megrez_search.agent.api import AskRequest, SearchAgent
 
-from megrez_search.runtime import Runtime
-from megrez_search.settings import Settings
+from agent.api import AskRequest, SearchAgent
+from core.settings import Settings
+from runtime import Runtime
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.scripted import ScriptedModel
 from tests.support.sidebar import chat_entries, listed_chats, open_chat

@@ -8,13 +8,13 @@ import io
 from pathlib import Path
 
 import pytest
-from megrez_search.ui.attachments import keep_attachments, uploads_dir
-from megrez_search.ui.conversation import messages_from_turns, notice
-from megrez_search.ui.guard import SessionOwners
-from megrez_search.ui.owned import owned_messages, owner_key, owner_key_of, served_copy
 from PIL import Image
 
-from megrez_search.settings import Settings
+from core.settings import Settings
+from ui.attachments import keep_attachments, uploads_dir
+from ui.conversation import messages_from_turns, notice
+from ui.guard import SessionOwners
+from ui.owned import owned_messages, owner_key, owner_key_of, served_copy
 
 SCRIPT = b"<script>parent.pwned = 1</script>"
 

@@ -1,0 +1,285 @@
+"""GGUF models through llama.cpp (`llama-cpp-python`): the embedded default and Megrez on CPU.
+
+Every prompt is evaluated by `_evaluate_prompt`, which reuses the longest prefix it shares
+with the live context or with a recently saved state (`llamacpp_states`): the decide step of
+the next question finds its system prompt saved even though the answer step ran in between,
+and an answer finds the part of its prompt before the passages already read (`prefill`,
+called while the search runs).
+`Llama.generate` then samples straight from the evaluated prompt. We detokenize ourselves
+with special tokens kept, because Megrez's `<|function_start|>` must survive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
+
+from core.settings import Settings
+
+from . import llamacpp_states, megrez_format
+from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .prefill_progress import prefill_wanted, report_prefill
+from .text_stream import StopScanner, Utf8Assembler
+from .token_prefix import common_prefix
+
+if TYPE_CHECKING:
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
+
+log = logging.getLogger(__name__)
+
+#: Tokens kept free at the end of the context so an answer always has room to start.
+MIN_ANSWER_ROOM = 16
+#: Prompt evaluation is reported (`prefill_progress`) after each piece of this many tokens.
+PREFILL_REPORT_TOKENS = 128
+
+
+class LlamaCppModel(ChatModel):
+    modalities = frozenset({"text"})
+
+    def __init__(self, path: Path, settings: Settings) -> None:
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self.path = path
+        self.name = path.stem
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads or os.cpu_count() or 1,
+                n_batch=512,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"could not load GGUF model {path}: {exc}") from exc
+        # One context, one sequence: calls from several threads take turns.
+        self._lock = threading.RLock()
+        self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self._grammars: dict[str, LlamaGrammar] = {}
+        self.states = llamacpp_states.StateCache(
+            max_entries=settings.llamacpp_state_cache_entries,
+            max_bytes=settings.llamacpp_state_cache_mib * 1024 * 1024,
+        )
+        #: Prompt tokens actually run through the model (the rest came from a cache).
+        self.prompt_tokens_evaluated = 0
+        template = self.llm.metadata.get("tokenizer.chat_template", "")
+        self.dialect = "megrez" if megrez_format.ROLE_START in template else "generic"
+        self._formatter = None
+        if self.dialect == "generic":
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            eos = self._piece(self.llm.token_eos())
+            bos = self._piece(self.llm.token_bos()) if self.llm.token_bos() >= 0 else ""
+            self._formatter = Jinja2ChatFormatter(
+                template=template or _CHATML_TEMPLATE, eos_token=eos, bos_token=bos
+            )
+        log.info("loaded %s (llama.cpp, %s dialect, n_ctx=%d)", path, self.dialect, settings.n_ctx)
+
+    # --- prompt -----------------------------------------------------------------------
+
+    def render(self, messages: Sequence[Message]) -> tuple[str, tuple[str, ...]]:
+        """The prompt text for `messages` and the stop strings its chat format implies."""
+        if self.dialect == "megrez":
+            return megrez_format.render_prompt(messages), megrez_format.STOP
+        assert self._formatter is not None
+        # Generic chat templates know system/user/assistant only: search results go as user.
+        plain = [
+            {"role": "user" if m.role == "observation" else m.role, "content": m.content}
+            for m in messages
+        ]
+        response = self._formatter(messages=cast("list[ChatCompletionRequestMessage]", plain))
+        stops = response.stop if isinstance(response.stop, list) else [response.stop or ""]
+        return response.prompt, tuple(s for s in stops if s)
+
+    def _tokenize_prompt(self, prompt: str) -> list[int]:
+        # `special=True` so role/turn markers become their single special tokens; BOS is
+        # added only when the model's metadata asks for it (Megrez: never).
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        # Under the lock too: llama.cpp objects are not documented as thread-safe.
+        with self._lock:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _piece(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _grammar(self, source: str) -> LlamaGrammar:
+        grammar = self._grammars.get(source)
+        if grammar is None:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                grammar = LlamaGrammar.from_string(source, verbose=False)
+            except ValueError as exc:
+                raise ModelCallError(f"invalid GBNF grammar: {exc}") from exc
+            self._grammars[source] = grammar
+        return grammar
+
+    # --- generation ---------------------------------------------------------------------
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        prompt, format_stops = self.render(messages)
+        tokens = self._tokenize_prompt(prompt)
+        room = self.llm.n_ctx() - len(tokens)
+        if room < MIN_ANSWER_ROOM:
+            raise ModelCallError(
+                f"the conversation is too long for this model's context ({len(tokens)} of "
+                f"{self.llm.n_ctx()} tokens): start a new chat or raise MEGREZ_N_CTX"
+            )
+        max_tokens = min(sampling.max_tokens, room)
+        scanner = StopScanner(stops=(*sampling.stop, *format_stops))
+        text = Utf8Assembler()
+        grammar = self._grammar(sampling.grammar) if sampling.grammar else None
+        generated = 0
+        with self._lock:
+            if sampling.seed is not None:
+                self.llm.set_seed(sampling.seed)
+            try:
+                self._evaluate_prompt(tokens)
+                # The whole prompt is now in the context with fresh logits: generate() samples
+                # its first token right away.
+                for token in self.llm.generate(
+                    tokens,
+                    temp=sampling.temperature,
+                    top_p=sampling.top_p,
+                    top_k=0 if sampling.temperature > 0 else 1,
+                    min_p=0.0,
+                    repeat_penalty=sampling.repetition_penalty,
+                    grammar=grammar,
+                ):
+                    if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                        break
+                    generated += 1
+                    chunk = scanner.feed(text.feed(self.llm.detokenize([token], special=True)))
+                    if chunk:
+                        yield chunk
+                    if scanner.stopped or generated >= max_tokens:
+                        break
+            except ModelCallError:
+                raise
+            except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
+                raise ModelCallError(f"llama.cpp generation failed: {exc}") from exc
+            finally:
+                if usage is not None:
+                    usage.add(Usage(prompt_tokens=len(tokens), completion_tokens=generated))
+        tail = scanner.feed(text.flush()) + scanner.flush()
+        if tail:
+            yield tail
+
+    # --- constrained choice ---------------------------------------------------------------
+
+    def choose(
+        self, messages: Sequence[Message], options: Sequence[str], usage: Usage | None = None
+    ) -> Choice:
+        """Score each option's tokens as the start of the assistant's reply (sum of log-probs)."""
+        if not options:
+            raise ValueError("choose() needs at least one option")
+        prompt, _ = self.render(messages)
+        prompt_tokens = self._tokenize_prompt(prompt)
+        scores: dict[str, float] = {}
+        with self._lock:
+            try:
+                self._evaluate_prompt(prompt_tokens)
+            except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
+                raise ModelCallError(f"llama.cpp evaluation failed: {exc}") from exc
+            first_logits = self._last_logits().copy()
+            for option in options:
+                option_tokens = self.llm.tokenize(
+                    option.encode("utf-8"), add_bos=False, special=True
+                )
+                logits = first_logits
+                total = 0.0
+                for index, token in enumerate(option_tokens):
+                    total += float(_log_softmax(logits)[token])
+                    if index + 1 < len(option_tokens):
+                        self.llm.eval([token])
+                        logits = self._last_logits()
+                scores[option] = total
+                # Drop the option's tokens from the cache; the prompt stays for the next one.
+                self.llm.n_tokens = len(prompt_tokens)
+        if usage is not None:
+            usage.add(Usage(prompt_tokens=len(prompt_tokens), completion_tokens=0))
+        best = max(scores, key=scores.__getitem__)
+        return Choice(option=best, scores=scores)
+
+    # --- reading ahead -------------------------------------------------------------------
+
+    def prefill(self, messages: Sequence[Message], until: str = "") -> None:
+        """Evaluate the prompt up to the start of the line holding `until` and leave it in the
+        context (not saved: the next call, the one it prepares, finds it there)."""
+        prompt, _ = self.render(messages)
+        if until:
+            marker = prompt.find(until)
+            if marker < 0:
+                return
+            prompt = prompt[: prompt.rfind("\n", 0, marker) + 1]
+        tokens = self._tokenize_prompt(prompt)
+        if len(tokens) < 2 or len(tokens) > self.llm.n_ctx() - MIN_ANSWER_ROOM:
+            return
+        with self._lock:
+            self._evaluate_prompt(tokens, save=False)
+
+    def _evaluate_prompt(self, tokens: list[int], *, save: bool = True) -> None:
+        """Leave the context holding exactly `tokens`, with the last one's logits fresh.
+
+        Starts from the live context or a saved state, whichever shares more of `tokens`,
+        and always evaluates at least the last token so its logits belong to this prompt.
+        """
+        last = len(tokens) - 1
+        reuse = min(common_prefix(self.llm._input_ids, tokens), last)
+        saved, shared = self.states.longest(tokens)
+        if saved is not None and min(shared, last) > reuse:
+            if llamacpp_states.load(self._llama_cpp, self.llm.ctx, saved):
+                self.llm.input_ids[: len(saved.tokens)] = saved.tokens
+                reuse = min(shared, last)
+            else:
+                log.warning("could not load a saved llama.cpp state; evaluating the prompt")
+                reuse = 0
+        # eval() drops every cached position from n_tokens on before decoding the rest.
+        self.llm.n_tokens = reuse
+        rest = tokens[reuse:]
+        if prefill_wanted() and len(rest) > PREFILL_REPORT_TOKENS:
+            # Pieces of 128 tokens run as fast as one 512-token batch on a CPU (measured),
+            # and let the user see the sources being read.
+            for start in range(0, len(rest), PREFILL_REPORT_TOKENS):
+                self.llm.eval(rest[start : start + PREFILL_REPORT_TOKENS])
+                report_prefill(min(start + PREFILL_REPORT_TOKENS, len(rest)), len(rest))
+        else:
+            self.llm.eval(rest)
+        self.prompt_tokens_evaluated += len(tokens) - reuse
+        if save and self.states.wants(tokens):
+            state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)
+            if state is not None:
+                self.states.put(state)
+
+    def _last_logits(self) -> np.ndarray:
+        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
+
+    def close(self) -> None:
+        with self._lock:
+            self.llm.close()
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    log_probs: np.ndarray = shifted - np.log(np.exp(shifted).sum())
+    return log_probs
+
+
+# Used only for GGUF files that carry no chat template at all.
+_CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
