@@ -136,6 +136,17 @@ MIGRATIONS: tuple[tuple[int, tuple[str | dict[str, str], ...]], ...] = (
             },
         ),
     ),
+    (
+        9,
+        (
+            # The collections a chat searches, beside its row like its model, so replicas on
+            # one database agree (they lived in each UI process's own ui.sqlite before).
+            (
+                "CREATE TABLE IF NOT EXISTS megrez_chat_collections (thread_id TEXT NOT NULL, "
+                "owner TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (thread_id, name))"
+            ),
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6567726570  # pg_advisory_lock key: replicas starting together migrate once

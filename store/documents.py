@@ -228,9 +228,8 @@ class DocumentStore:
                 (owner, name),
             )
             self._delete(cursor, [str(row[0]) for row in rows])
-            cursor.execute(
-                "DELETE FROM megrez_collections WHERE owner = ? AND name = ?", (owner, name)
-            )
+            for table in ("megrez_collections", "megrez_chat_collections"):
+                cursor.execute(f"DELETE FROM {table} WHERE owner = ? AND name = ?", (owner, name))
         return len(rows)
 
     def remove_chat(self, owner: str, chat_id: str) -> int:

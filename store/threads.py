@@ -9,7 +9,8 @@ A row is written after a turn is recorded in the checkpointer, with the count of
 read back from it: a turn killed before its end (it is then absent from the conversation) lists
 nothing and counts nothing, and a count that a crash between the two writes left behind is
 set right by the conversation's next turn. A conversation with no question is not listed.
-The row also keeps the model the chat last used (the UI's per-chat picker).
+The row also keeps the model the chat last used (the UI's per-chat picker), and a small table
+beside it the collections the chat searches: only its owner's, and only those that still exist.
 
 Deleting is undoable for a while: `hide` takes a conversation off the list (its checkpoint
 and row stay), `restore` brings it back, and `expired` names the hidden ones whose undo window
@@ -19,6 +20,7 @@ has ended, which the caller then deletes for good. A later turn neither lists no
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.errors import MegrezSearchError
@@ -91,6 +93,29 @@ class ThreadIndex:
             (thread_key(user, thread_id), now, now, user, thread_id, model),
         )
 
+    def collections(self, user: str, thread_id: str) -> list[str]:
+        """The collections `user`'s `thread_id` searches: theirs that still exist, by name."""
+        rows = self._db.execute(
+            "SELECT used.name FROM megrez_chat_collections used JOIN megrez_collections c "
+            "ON c.owner = used.owner AND c.name = used.name WHERE used.thread_id = ? "
+            "ORDER BY used.name",
+            (thread_key(user, thread_id),),
+        )
+        return [str(name) for (name,) in rows]
+
+    def set_collections(self, user: str, thread_id: str, names: Iterable[str]) -> None:
+        """Make `names` the collections the chat searches; a name that is not one of `user`'s
+        collections is left out, so a chat never names another user's."""
+        key = thread_key(user, thread_id)
+        with self._db.transaction() as cursor:
+            cursor.execute("DELETE FROM megrez_chat_collections WHERE thread_id = ?", (key,))
+            for name in dict.fromkeys(names):
+                cursor.execute(
+                    "INSERT INTO megrez_chat_collections (thread_id, owner, name) "
+                    "SELECT ?, owner, name FROM megrez_collections WHERE owner = ? AND name = ?",
+                    (key, user, name),
+                )
+
     def list(self, user: str) -> list[ThreadInfo]:
         rows = self._db.execute(
             "SELECT public_id, title, created_at, updated_at, turns FROM megrez_threads "
@@ -100,9 +125,10 @@ class ThreadIndex:
         return [ThreadInfo(*row) for row in rows]
 
     def delete(self, user: str, thread_id: str) -> None:
-        self._db.execute(
-            "DELETE FROM megrez_threads WHERE thread_id = ?", (thread_key(user, thread_id),)
-        )
+        key = thread_key(user, thread_id)
+        with self._db.transaction() as cursor:
+            cursor.execute("DELETE FROM megrez_threads WHERE thread_id = ?", (key,))
+            cursor.execute("DELETE FROM megrez_chat_collections WHERE thread_id = ?", (key,))
 
     def rename(self, user: str, thread_id: str, title: str) -> bool:
         """Give `user`'s listed `thread_id` a new title; False when no such chat is listed."""

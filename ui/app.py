@@ -72,15 +72,16 @@ class ChatUI:
         self.agent = agent
         self.settings = settings
         self.agents = Agents(agent, settings)
+        self.documents = ChatDocuments(agent.store.documents, settings)
+        self.collections = CollectionsPanel(self.documents, agent.store.threads, settings)
         self.chat_models = ChatModels(agent.store.threads)
-        self.chat_models.import_file(settings.data_dir / "ui.sqlite")
+        self.collections.chats.import_file(settings.data_dir / "ui.sqlite")
+        self.chat_models.import_file(settings.data_dir / "ui.sqlite")  # then renames it
         self.limits = ui_limits(settings)
         # Questions asked per browser session: follow-ups computed for an earlier answer are
         # not shown once another question has been asked (they arrive seconds later).
         self.asked: dict[str, int] = {}
         self.sidebar = ChatList(agent, self.chat_models, settings)
-        self.documents = ChatDocuments(agent.store.documents, settings)
-        self.collections = CollectionsPanel(self.documents, settings)
 
     # --- chats ----------------------------------------------------------------------------
 

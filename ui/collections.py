@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import gradio as gr
 
 from core.errors import MegrezSearchError
 from core.settings import Settings
-from store import thread_key
+from store import ThreadIndex
 from ui.attachments import DOCUMENT_SUFFIXES, keep_attachments
 from ui.documents import ChatDocuments
 from ui.login import user_of
@@ -31,45 +31,53 @@ NEW_CHAT = "_new_chat"
 
 
 class ChatCollections:
-    """The collections each chat uses, kept beside the data (like the per-chat model)."""
+    """The collections each chat uses: a table of the conversation store keyed by user and
+    thread (like the per-chat model), so every replica on one database shows the same."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock, self._conn:
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS chat_collections "
-                "(thread_id TEXT, name TEXT, PRIMARY KEY (thread_id, name))"
-            )
+    def __init__(self, threads: ThreadIndex) -> None:
+        self._threads = threads
 
     def get(self, user: str, thread_id: str | None) -> list[str]:
-        if not thread_id:
-            return []
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT name FROM chat_collections WHERE thread_id = ? ORDER BY name",
-                (thread_key(user, thread_id),),
-            ).fetchall()
-        return [str(name) for (name,) in rows]
+        return self._threads.collections(user, thread_id) if thread_id else []
 
     def set(self, user: str, thread_id: str, names: list[str]) -> None:
-        key = thread_key(user, thread_id)
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM chat_collections WHERE thread_id = ?", (key,))
-            self._conn.executemany(
-                "INSERT INTO chat_collections VALUES (?, ?)", [(key, name) for name in names]
-            )
+        self._threads.set_collections(user, thread_id, names)
+
+    def import_file(self, path: Path) -> int:
+        """Copy the choices of an older version's `ui.sqlite` (`chat_collections` table) into
+        the store, for chats with none of their own; the number of chats copied. (The file is
+        renamed `*.imported` by `ChatModels.import_file`, which runs after this.)"""
+        if not path.is_file():
+            return 0
+        with closing(sqlite3.connect(path)) as conn:
+            try:
+                rows = conn.execute("SELECT thread_id, name FROM chat_collections").fetchall()
+            except sqlite3.Error:
+                rows = []
+        chosen: dict[str, list[str]] = {}
+        for key, name in rows:
+            chosen.setdefault(str(key), []).append(str(name))
+        copied = 0
+        for key, names in chosen.items():
+            user, _, thread_id = key.rpartition(":")  # thread ids have no ':'
+            try:
+                if not self.get(user, thread_id):
+                    self.set(user, thread_id, names)
+                    copied += 1
+            except MegrezSearchError:
+                log.warning("skipped the collections of %r from %s", key, path)
+        log.info("imported the collections of %d chats from %s", copied, path)
+        return copied
 
 
 class CollectionsPanel:
     """The panel's handlers, bound to the document store."""
 
-    def __init__(self, documents: ChatDocuments, settings: Settings) -> None:
+    def __init__(self, documents: ChatDocuments, threads: ThreadIndex, settings: Settings) -> None:
         self.documents = documents
         self.store = documents.store
         self.settings = settings
-        self.chats = ChatCollections(settings.data_dir / "ui.sqlite")
+        self.chats = ChatCollections(threads)
 
     def names(self, user: str) -> list[str]:
         try:
@@ -165,8 +173,7 @@ class CollectionsPanel:
         if new:
             self.chats.set(user, thread_id, self.chats.get(user, NEW_CHAT))
             self.chats.set(user, NEW_CHAT, [])
-        used = self.chats.get(user, thread_id)
-        return [n for n in used if n in self.names(user)] if used else []
+        return self.chats.get(user, thread_id)  # the store keeps only the user's existing ones
 
 
 def collections_panel(panel: CollectionsPanel, thread: gr.State) -> None:

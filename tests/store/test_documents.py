@@ -8,7 +8,7 @@ import pytest
 from core.settings import Settings
 from retrieval.documents import read_document
 from retrieval.policy import DocumentLimits
-from store import DocumentStore, DocumentStoreError, open_database
+from store import DocumentStore, DocumentStoreError, ThreadIndex, open_database
 from store.documents import search_terms
 from tests.support.documents import make_pdf
 
@@ -125,3 +125,31 @@ def test_a_page_is_read_back_for_its_owner_only(store_settings: Settings) -> Non
     )
     assert store.page_text("alice", doc_id, 9) is None
     assert store.page_text("bob", doc_id, 3) is None
+
+
+def test_a_chats_collections_are_its_owners_and_survive_reopening(
+    store_settings: Settings,
+) -> None:
+    database = open_database(store_settings)
+    DocumentStore(database).add(
+        "alice", read_document("notes.md", NOTES, DocumentLimits()), collection="garden"
+    )
+    DocumentStore(database).create_collection("bob", "work")
+    threads = ThreadIndex(database)
+    # Bob's collection, a missing one and a repeat are not kept for Alice's chat.
+    threads.set_collections("alice", "c1", ["garden", "work", "nope", "garden"])
+    database.close()
+
+    reopened = open_database(store_settings)
+    threads = ThreadIndex(reopened)
+    assert threads.collections("alice", "c1") == ["garden"]
+    assert threads.collections("bob", "c1") == []  # Bob's own chat c1 is another chat
+    threads.set_collections("alice", "c1", [])
+    assert threads.collections("alice", "c1") == []
+    threads.set_collections("alice", "c1", ["garden"])
+    DocumentStore(reopened).remove_collection("alice", "garden")
+    DocumentStore(reopened).create_collection("alice", "garden")  # a new one of that name
+    assert threads.collections("alice", "c1") == []
+    threads.set_collections("alice", "c1", ["garden"])
+    threads.delete("alice", "c1")
+    assert threads.collections("alice", "c1") == []

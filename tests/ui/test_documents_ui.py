@@ -155,3 +155,26 @@ def test_collections_are_made_filled_attached_and_private(ui: ChatUI, tmp_path: 
     assert [i.name for i in ui.agent.store.documents.list("bob")] == ["report.pdf"]
     _, files, _, status = panel.on_remove("handbook", doc_id, None, bob)
     assert status == "File removed." and files["choices"] == []
+
+
+def test_collections_of_an_older_ui_sqlite_are_imported_once(ui: ChatUI) -> None:
+    """Earlier versions kept a chat's collections in data_dir/ui.sqlite; the first start of
+    this one copies them into the conversation store (only the owner's, as ever) and retires
+    the file, so the next start keeps them."""
+    import sqlite3
+
+    ui.agent.store.documents.create_collection("bob", "handbook")
+    ui.agent.store.documents.create_collection("alice", "diary")
+    old = sqlite3.connect(ui.settings.data_dir / "ui.sqlite")
+    old.execute("CREATE TABLE IF NOT EXISTS chat_collections (thread_id TEXT, name TEXT)")
+    rows = [("bob:t1", "handbook"), ("bob:t1", "diary"), ("alice:t2", "diary")]
+    old.executemany("INSERT INTO chat_collections VALUES (?, ?)", rows)
+    old.commit()
+    old.close()
+
+    restarted = ChatUI(ui.agent, ui.settings)
+    assert restarted.collections.of_chat("bob", "t1") == ["handbook"]
+    assert restarted.collections.of_chat("alice", "t2") == ["diary"]
+    assert not (ui.settings.data_dir / "ui.sqlite").exists()
+    again = ChatUI(ui.agent, ui.settings)
+    assert again.collections.of_chat("bob", "t1") == ["handbook"]

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import openai
 import pytest
 from pydantic import SecretStr
@@ -131,6 +132,35 @@ def test_two_replicas_show_the_same_model_for_a_chat(postgres_server: str, tmp_p
         assert model == "second" and stored["model"] == "second"
         _, _, stored, model, *_ = second.on_pick("other-chat", False, second.settings.model)
         assert model == second.settings.model  # a chat with no choice shows the current one
+    finally:
+        for ui in uis:
+            ui.agent.close()
+
+
+def test_two_replicas_show_the_same_collections_for_a_chat(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """The collections a chat searches are read from the shared database, not a file of each
+    process: attached on one UI replica, the other shows and searches them for that chat,
+    and only for its owner."""
+    url = SecretStr(create_database(postgres_server))
+    uis = []
+    for n in (1, 2):
+        settings = Settings(data_dir=tmp_path / f"ui-{n}", database_url=url, search="local:none")
+        uis.append(ChatUI(SearchAgent(settings, Runtime(ResponderModel(), settings)), settings))
+    first, second = uis
+    bob, alice = gr.Request(username="bob"), gr.Request(username="alice")
+    try:
+        first.collections.on_add("handbook", [], None, bob)
+        first.collections.on_add("garden", [], None, bob)
+        # Picked before the chat's first question on replica 1, kept with that chat.
+        first.collections.on_use(["handbook"], None, bob)
+        *_, last = first.respond({"text": "Refund period?"}, None, False, "", request=bob)
+        assert second.collections.of_chat("bob", last.thread) == ["handbook"]
+        first.collections.on_use(["garden", "handbook"], last.thread, bob)
+        shown = second.collections.on_show(None, last.thread, bob)[2]
+        assert shown["value"] == ["garden", "handbook"]
+        assert second.collections.on_show(None, last.thread, alice)[2]["value"] == []
     finally:
         for ui in uis:
             ui.agent.close()
