@@ -65,21 +65,28 @@ def png_data_uri(body: bytes) -> str | None:
 
 class IconCache:
     """Icons by site (host and port; None: the site has none we accept), the most recent
-    `capacity`, kept for the life of the process so a site's icon is fetched once."""
+    `capacity`, kept for the life of the process so a site's icon is fetched once; and the
+    pages that declared one, so a page served from the page cache shows the icon it showed."""
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
         self._icons: OrderedDict[str, str | None] = OrderedDict()
+        self._pages: OrderedDict[str, str] = OrderedDict()  # page URL -> site
         self._pending: dict[str, asyncio.Future[str | None]] = {}
 
     def known(self, page_url: str) -> str | None:
-        """The icon already fetched for `page_url`'s site, without fetching."""
-        return self._icons.get(_site(page_url))
+        """The icon `page_url` declared when it was fetched, if still in memory."""
+        site = self._pages.get(page_url)
+        return self._icons.get(site) if site else None
 
     async def icon(self, icon_url: str, page_url: str, download: Download) -> str | None:
         """The icon of `page_url`'s site: from memory, else `download(icon_url)` once (pages
         of one site arriving together share the one download)."""
         site = _site(page_url)
+        self._pages[page_url] = site
+        self._pages.move_to_end(page_url)
+        if len(self._pages) > self._capacity * 16:
+            self._pages.popitem(last=False)
         if site in self._icons:
             self._icons.move_to_end(site)
             return self._icons[site]

@@ -19,6 +19,7 @@ from retrieval.fetch import fetch_pages_sync
 from retrieval.icons import ICON_MAX_BYTES
 from retrieval.passages import split_passages
 from retrieval.types import Page
+from tests.support.media import icon_bytes
 from tests.support.policies import policy_for
 from tests.support.servers import Route, redirect, send, serve_routes
 
@@ -28,12 +29,6 @@ PAGE = """<!doctype html><html lang="en"><head><title>Lighthouse logs - Harbour 
 and the names of passing vessels every four hours through the long winter nights.</p>
 <p>Those logbooks are now the best record of nineteenth century coastal traffic.</p>
 </article></body></html>"""
-
-
-def _image(fmt: str, size: int = 48) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGBA", (size, size), (200, 30, 30, 255)).save(out, format=fmt)
-    return out.getvalue()
 
 
 def _noise_png() -> bytes:
@@ -77,11 +72,17 @@ def test_a_declared_icon_reaches_the_source_once_per_site_and_never_the_model(fe
     routes = {
         "/a": _page(rel="shortcut icon", href="/favicon-here.ico"),
         "/b": _page(rel="icon", href="/favicon-here.ico"),
-        "/favicon-here.ico": _serve(_image("ICO"), "image/x-icon", hits),
+        "/none": _page(rel="apple-touch-icon", href="/favicon-here.ico"),
+        "/favicon-here.ico": _serve(icon_bytes("ICO"), "image/x-icon", hits),
     }
     with serve_routes(routes) as base:
         pages = fetch([f"{base}/a"])
         pages += fetch([f"{base}/b"])
+        # Served again from the page cache: the page that declared the icon keeps it, a page of
+        # the same site that declared none still has none.
+        again, none, none_again = fetch([f"{base}/a", f"{base}/none"]) + fetch([f"{base}/none"])
+    assert again.from_cache and again.icon == pages[0].icon
+    assert none_again.from_cache and none.icon is None and none_again.icon is None
     assert hits == ["/favicon-here.ico"]  # the second page of the site reused it
     for page in pages:
         assert page.icon is not None and page.icon.startswith("data:image/png;base64,")
@@ -121,7 +122,7 @@ def test_no_icon_is_guessed_when_the_page_declares_none(fetch: Fetch) -> None:
     hits: list[str] = []
     routes = {
         "/page": _page(rel="apple-touch-icon", href="/favicon.ico"),
-        "/favicon.ico": _serve(_image("ICO"), "image/x-icon", hits),
+        "/favicon.ico": _serve(icon_bytes("ICO"), "image/x-icon", hits),
     }
     with serve_routes(routes) as base:
         (page,) = fetch([f"{base}/page"])

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import base64
-import io
 
 import pytest
-from PIL import Image
 
 from retrieval.icons import png_data_uri
 from tests.support.html_tags import tag_names
+from tests.support.media import icon_bytes
 from ui.render import render_cards
 
 
 def _icon() -> str:
-    out = io.BytesIO()
-    Image.new("RGB", (16, 16), (0, 90, 200)).save(out, format="GIF")
-    icon = png_data_uri(out.getvalue())
+    icon = png_data_uri(icon_bytes("GIF", 16))
     assert icon is not None
     return icon
 
