@@ -1,8 +1,8 @@
 """The answer bubble in Debian's chromium (issue 25 items 3-6, issue 24 item 3): sources
 before the first word and one live status line, Stop that moves nothing, whole card titles,
-uncited cards marked, plain snippets and the site's name and icon, history as it was shown (summary,
-time, model, "Stopped."), code with a Copy button, chips gone while the next answer is
-written; and the API's stream sending the sources before the first word. The app runs in
+uncited cards marked, plain snippets and the site's name and icon, history as it was shown
+(summary, time, model, "Stopped."), code with a Copy button, chips gone while the next answer
+is written; and the API's stream sending the sources before the first word. The app runs in
 this process over a `ResponderModel` and a real `local:` index of a small site on loopback.
 """
 
