@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 import httpcore
 import httpx
 
+from retrieval import icons
 from retrieval.cache import PageCache
 from retrieval.clean import clean_document, media_type
 from retrieval.errors import BlockedURLError, FetchError, RetrievalError
 from retrieval.guard import Resolver, check_url, resolve_host, validate_url
-from retrieval.icons import ICON_MAX_BYTES, IconCache
+from retrieval.icons import IconCache
 from retrieval.index_store import find_indexed_page
 from retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
 from retrieval.sync_bridge import run_sync
@@ -307,13 +308,19 @@ class Fetcher:
         """The page's declared icon through the same guarded client, capped small."""
         if not icon_url:
             return None
-        limits = replace(self.policy.limits, max_page_bytes=ICON_MAX_BYTES)
+        limits = replace(self.policy.limits, max_page_bytes=icons.ICON_MAX_BYTES)
 
         async def download(url: str) -> bytes:
             async with self._semaphore:
                 return (await fetch_raw(self.client, url, limits)).body
 
-        return await self._icons.icon(icon_url, page_url, download)
+        try:
+            return await asyncio.wait_for(
+                self._icons.icon(icon_url, page_url, download), icons.ICON_TIMEOUT_S
+            )
+        except TimeoutError:
+            logger.info("no icon from %s: timed out", icon_url)
+            return None
 
     async def iter_pages(self, urls: Sequence[str]) -> AsyncIterator[Page | FetchFailure]:
         """Pages as they arrive (first finished, first yielded), all within the deadline."""

@@ -22,6 +22,8 @@ from PIL import Image
 logger = logging.getLogger(__name__)
 
 ICON_MAX_BYTES = 32_000
+#: A slow icon server must not cost the page its place within the fetch deadline.
+ICON_TIMEOUT_S = 2.0
 ICON_SIZE = 32
 #: Pixels an icon may declare before it is decoded: a tiny file can claim a huge canvas.
 _MAX_SOURCE_SIDE = 512

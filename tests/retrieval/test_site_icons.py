@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image
 
 from agent.nodes.retrieve import group_contexts
 from agent.state import source_of
+from retrieval import icons
 from retrieval.fetch import fetch_pages_sync
 from retrieval.icons import ICON_MAX_BYTES
 from retrieval.passages import split_passages
@@ -127,3 +129,30 @@ def test_no_icon_is_guessed_when_the_page_declares_none(fetch: Fetch) -> None:
     with serve_routes(routes) as base:
         (page,) = fetch([f"{base}/page"])
     assert page.icon is None and hits == []
+
+
+def test_an_icon_that_never_finishes_costs_the_page_nothing_but_its_icon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stalled icon would hold the page past the fetch deadline without its own timeout.
+    monkeypatch.setattr(icons, "ICON_TIMEOUT_S", 0.3)
+    policy = policy_for(
+        data_dir=tmp_path, allow_hosts="127.0.0.1", fetch_deadline_s=3.0, read_timeout_s=10.0
+    ).fetch
+    release = threading.Event()
+
+    def stalled(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        release.wait(30)
+
+    with serve_routes({"/page": _page(), "/icon": stalled}) as base:
+        try:
+            (page,) = fetch_pages_sync([f"{base}/page"], policy)
+        finally:
+            release.set()
+    assert isinstance(page, Page), page
+    assert page.icon is None
+    assert "best record of nineteenth century" in page.text
