@@ -11,8 +11,10 @@ import asyncio
 import base64
 import io
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -33,6 +35,7 @@ DATA_URI_PREFIX = "data:image/png;base64,"
 
 #: Downloads a URL's body through the guarded client with the icon's size cap.
 Download = Callable[[str], Awaitable[bytes]]
+V = TypeVar("V")
 
 
 def declared_icon(tree: lxml.html.HtmlElement, base_url: str) -> str | None:
@@ -68,46 +71,58 @@ def png_data_uri(body: bytes) -> str | None:
 class IconCache:
     """Icons by site (host and port; None: the site has none we accept), the most recent
     `capacity`, kept for the life of the process so a site's icon is fetched once; and the
-    pages that declared one, so a page served from the page cache shows the icon it showed."""
+    pages that declared one, so a page served from the page cache shows the icon it showed.
+    Shared by fetchers on several threads' event loops: the maps sit behind a lock, and a
+    download in flight is shared only within its own loop."""
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
+        self._lock = threading.Lock()
         self._icons: OrderedDict[str, str | None] = OrderedDict()
         self._pages: OrderedDict[str, str] = OrderedDict()  # page URL -> site
-        self._pending: dict[str, asyncio.Future[str | None]] = {}
+        self._pending: dict[tuple[int, str], asyncio.Future[str | None]] = {}
 
     def known(self, page_url: str) -> str | None:
         """The icon `page_url` declared when it was fetched, if still in memory."""
-        site = self._pages.get(page_url)
-        return self._icons.get(site) if site else None
+        with self._lock:
+            site = self._pages.get(page_url)
+            return self._icons.get(site) if site else None
 
     async def icon(self, icon_url: str, page_url: str, download: Download) -> str | None:
         """The icon of `page_url`'s site: from memory, else `download(icon_url)` once (pages
         of one site arriving together share the one download)."""
         site = _site(page_url)
-        self._pages[page_url] = site
-        self._pages.move_to_end(page_url)
-        if len(self._pages) > self._capacity * 16:
-            self._pages.popitem(last=False)
-        if site in self._icons:
-            self._icons.move_to_end(site)
-            return self._icons[site]
-        pending = self._pending.get(site)
+        loop = asyncio.get_running_loop()
+        key = (id(loop), site)
+        with self._lock:
+            _remember(self._pages, page_url, site, self._capacity * 16)
+            if site in self._icons:
+                self._icons.move_to_end(site)
+                return self._icons[site]
+            pending = self._pending.get(key)
+            if pending is None:
+                future: asyncio.Future[str | None] = loop.create_future()
+                self._pending[key] = future
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._pending[site] = future
         try:
             icon = await _fetch_icon(icon_url, download)
-            self._icons[site] = icon
-            if len(self._icons) > self._capacity:
-                self._icons.popitem(last=False)
+            with self._lock:
+                _remember(self._icons, site, icon, self._capacity)
             future.set_result(icon)
             return icon
         finally:
             if not future.done():
                 future.set_result(None)
-            del self._pending[site]
+            with self._lock:
+                del self._pending[key]
+
+
+def _remember(entries: OrderedDict[str, V], key: str, value: V, capacity: int) -> None:
+    entries[key] = value
+    entries.move_to_end(key)
+    while len(entries) > capacity:
+        entries.popitem(last=False)
 
 
 def _site(url: str) -> str:

@@ -8,6 +8,7 @@ import io
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -156,3 +157,28 @@ def test_an_icon_that_never_finishes_costs_the_page_nothing_but_its_icon(
     assert isinstance(page, Page), page
     assert page.icon is None
     assert "best record of nineteenth century" in page.text
+
+
+def test_fetchers_on_two_threads_fetch_one_sites_icon_at_once(fetch: Fetch) -> None:
+    """Two questions at once (each fetcher on its own thread's event loop) asking for pages
+    of one site while its icon is still downloading: neither page is lost."""
+    first_icon_asked, second_icon_asked = threading.Event(), threading.Event()
+    asked: list[str] = []
+
+    def icon(handler: BaseHTTPRequestHandler) -> None:
+        asked.append(handler.path)
+        if len(asked) == 1:
+            first_icon_asked.set()
+            second_icon_asked.wait(10)  # the first download is in flight while B asks
+        else:
+            second_icon_asked.set()
+        send(handler, icon_bytes("PNG"), content_type="image/png")
+
+    def page_after_the_first_icon(handler: BaseHTTPRequestHandler) -> None:
+        first_icon_asked.wait(10)
+        _page()(handler)
+
+    routes = {"/a": _page(), "/b": page_after_the_first_icon, "/icon": icon}
+    with serve_routes(routes) as base, ThreadPoolExecutor(2) as pool:
+        pages = list(pool.map(fetch, [[f"{base}/a"], [f"{base}/b"]]))
+    assert [page.icon is not None for (page,) in pages] == [True, True]
