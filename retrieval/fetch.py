@@ -321,6 +321,9 @@ class Fetcher:
         except TimeoutError:
             logger.info("no icon from %s: timed out", icon_url)
             return None
+        except Exception:  # an icon is never worth the page
+            logger.exception("no icon from %s", icon_url)
+            return None
 
     async def iter_pages(self, urls: Sequence[str]) -> AsyncIterator[Page | FetchFailure]:
         """Pages as they arrive (first finished, first yielded), all within the deadline."""
