@@ -56,6 +56,7 @@ class Source(TypedDict):
     title: str
     snippet: NotRequired[str]  # the start of the passage the model read (cards, previews)
     site: NotRequired[str]  # the site's name from the page's title, when it gave one
+    icon: NotRequired[str]  # the site's icon, a PNG data URI (cards only, never the model)
     # A file given as a source (agent/documents.py): its id, name and page (PDFs).
     doc_id: NotRequired[str]
     file_name: NotRequired[str]
@@ -77,6 +78,8 @@ def source_of(context: Context | Source) -> Source:
     source: Source = {"n": context["n"], "url": context["url"], "title": context["title"]}
     if context.get("site"):
         source["site"] = context["site"]
+    if context.get("icon"):
+        source["icon"] = context["icon"]
     source.update(file_fields(context["url"], context["title"]))  # type: ignore[typeddict-item]
     text = context.get("text") or context.get("snippet") or ""
     snippet = " ".join(str(text).split())

@@ -20,6 +20,7 @@ import trafilatura
 from lxml import etree
 
 from retrieval.errors import UnsupportedContentError
+from retrieval.icons import declared_icon
 from retrieval.page_structure import prepare_for_extraction
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class CleanDocument:
     content_type: str
     language: str | None = None
     date: str | None = None
+    icon_url: str | None = None  # the icon the page declares (never the model's text)
 
 
 def media_type(header: str | None) -> tuple[str, str | None]:
@@ -193,6 +195,7 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
         content_type="text/html",
         language=(language or "").split("-")[0].lower() or None,
         date=date[:10] if date else None,
+        icon_url=declared_icon(tree, url),
     )
 
 

@@ -13,15 +13,17 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpcore
 import httpx
 
+from retrieval import icons
 from retrieval.cache import PageCache
 from retrieval.clean import clean_document, media_type
 from retrieval.errors import BlockedURLError, FetchError, RetrievalError
 from retrieval.guard import Resolver, check_url, resolve_host, validate_url
+from retrieval.icons import IconCache
 from retrieval.index_store import find_indexed_page
 from retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
 from retrieval.sync_bridge import run_sync
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "MegrezSearch/0.1 (+https://github.com/megrez-search; self-hosted answer engine)"
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
+#: Sites' icons for every fetcher of the process: each site's icon is fetched once.
+SITE_ICONS = IconCache()
 
 
 @dataclass(frozen=True)
@@ -227,8 +231,10 @@ class Fetcher:
         client: httpx.AsyncClient | None = None,
         cache: PageCache | None = None,
         resolver: Resolver = resolve_host,
+        icons: IconCache = SITE_ICONS,
     ) -> None:
         self.policy = policy
+        self._icons = icons
         self._resolver = resolver
         self._client = client
         self._owns_client = client is None
@@ -268,7 +274,8 @@ class Fetcher:
                 # (or the host it redirected to) was trusted is refused once it is not.
                 for hop in dict.fromkeys((url, cached.final_url)):
                     await check_url(hop, self.policy.guard, self._resolver)
-                return cached
+                icon = self._icons.known(cached.final_url)
+                return replace(cached, icon=icon) if icon else cached
             async with self._semaphore:
                 raw = await fetch_raw(self.client, url, self.policy.limits)
             # Extraction is CPU work: a thread keeps the event loop serving other downloads.
@@ -283,6 +290,7 @@ class Fetcher:
                 content_type=doc.content_type,
                 language=doc.language,
                 date=doc.date,
+                icon=await self._icon(doc.icon_url, raw.final_url),
             )
             if self._cache:
                 self._cache.put(page)
@@ -295,6 +303,27 @@ class Fetcher:
                 logger.exception("unexpected failure fetching %s", url)
             logger.info("fetch failed: %s: %s", url, reason)
             return FetchFailure(url=url, reason=reason)
+
+    async def _icon(self, icon_url: str | None, page_url: str) -> str | None:
+        """The page's declared icon through the same guarded client, capped small."""
+        if not icon_url:
+            return None
+        limits = replace(self.policy.limits, max_page_bytes=icons.ICON_MAX_BYTES)
+
+        async def download(url: str) -> bytes:
+            async with self._semaphore:
+                return (await fetch_raw(self.client, url, limits)).body
+
+        try:
+            return await asyncio.wait_for(
+                self._icons.icon(icon_url, page_url, download), icons.ICON_TIMEOUT_S
+            )
+        except TimeoutError:
+            logger.info("no icon from %s: timed out", icon_url)
+            return None
+        except Exception:  # an icon is never worth the page
+            logger.exception("no icon from %s", icon_url)
+            return None
 
     async def iter_pages(self, urls: Sequence[str]) -> AsyncIterator[Page | FetchFailure]:
         """Pages as they arrive (first finished, first yielded), all within the deadline."""

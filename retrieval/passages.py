@@ -15,7 +15,11 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 TARGET_WORDS = 150
 MAX_WORDS = 180
 
-_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+# The emphasised text never holds a `*`: `*a*² ≤ *n*` is two emphases, not one from the first
+# `*` to the last. A closing `*` may touch a word character (`*a*²`, as in CommonMark); an
+# opening one may not, so `2*3*4` stays. Nested emphasis goes one level per pass.
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*]+?)(?<=\S)\1(?!\*)")
+_EMPHASIS_DEPTH = 3
 _EMPTY_BULLET = re.compile(r"^[ \t]*-[ \t]*\n", re.MULTILINE)
 
 
@@ -23,7 +27,11 @@ def plain_passage_text(text: str) -> str:
     """Passage Markdown without emphasis marks and empty bullets, closer to the page's plain
     text that Megrez was trained on (InfiniWebSearch read `innerText`). Small models copy
     `maxsize=128` from a context far more readily than `*maxsize=128*`."""
-    return _EMPTY_BULLET.sub("", _EMPHASIS.sub(r"\2", text))
+    for _ in range(_EMPHASIS_DEPTH):
+        text, count = _EMPHASIS.subn(r"\2", text)
+        if not count:
+            break
+    return _EMPTY_BULLET.sub("", text)
 
 
 def split_passages(page: Page, target_words: int = TARGET_WORDS) -> list[Passage]:

@@ -36,6 +36,7 @@ class Page:
     language: str | None = None
     date: str | None = None
     from_cache: bool = False
+    icon: str | None = None  # the site's icon as a PNG data URI (retrieval/icons.py)
 
 
 @dataclass(frozen=True)

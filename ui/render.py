@@ -53,6 +53,8 @@ def site_of(url: str) -> str:
 # The separators a title's site name follows ("Flask | Pallets", "functools — Higher-order
 # functions — Python 3.13 documentation"). "|" is one by convention; a dash only when it parts
 # the title in three or more, since "functools — Higher-order" names the page, not the site.
+# Only a PNG that retrieval re-encoded (retrieval/icons.py) is shown: no other scheme or type.
+_ICON_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]{1,20000}={0,2}")
 _SITE_BAR = re.compile(r"\s\|\s")
 _SITE_DASH = re.compile(r"\s[—–-]\s")
 SITE_NAME_CHARS = 40
@@ -117,10 +119,10 @@ def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
 
 
 def render_cards(sources: Iterable[Mapping[str, Any]], cited: Collection[int] | None = None) -> str:
-    """The numbered source cards of an answer (title, site, the passage used as plain text),
-    as HTML; with `cited` (the numbers the answer cites), the others are marked "not cited".
-    The Chatbot's sanitiser keeps only classes, roles, titles and links, which is all the
-    cards use."""
+    """The numbered source cards of an answer (title, site with its icon, the passage used
+    as plain text), as HTML; with `cited` (the numbers the answer cites), the others are
+    marked "not cited". Beyond classes, roles, titles and links the cards use only an `<img>`
+    whose src is a PNG data URI (the page CSP's `img-src 'self' data:`)."""
     cards = []
     for source in sources:
         url = str(source.get("url", ""))
@@ -142,13 +144,22 @@ def render_cards(sources: Iterable[Mapping[str, Any]], cited: Collection[int] | 
         cards.append(
             f'<div class="{card_class}" role="listitem">'
             f'<span class="source-n">{number}</span>{heading}'
-            f'<span class="source-site">{site}</span>'
+            f'<span class="source-site">{_icon_html(source)}{site}</span>'
             + ('<span class="source-uncited">not cited</span>' if uncited else "")
             + f'<span class="source-snippet">{_attr(snippet)}</span></div>'
         )
     if not cards:
         return ""
     return '<div class="source-cards" role="list" aria-label="Sources">' + "".join(cards) + "</div>"
+
+
+def _icon_html(source: Mapping[str, Any]) -> str:
+    """The site's icon before its name, decorative (`alt=""`), at a fixed size; nothing
+    unless it is a PNG data URI."""
+    icon = str(source.get("icon") or "")
+    if not _ICON_URI.fullmatch(icon):
+        return ""
+    return f'<img class="source-icon" src="{icon}" alt="" width="16" height="16">'
 
 
 def cited_in(answer: str, sources: Iterable[Mapping[str, Any]]) -> set[int]:

@@ -9,7 +9,7 @@ always means source N.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -90,8 +90,11 @@ def fetch(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str,
     return {"pages": pages, "fetched": fetch_report(arrived, titles), "failures": failures}
 
 
-def group_contexts(passages: list[Passage]) -> list[Context]:
-    """One numbered context per source page, pages in order of their best passage."""
+def group_contexts(
+    passages: list[Passage], icons: Mapping[str, str] | None = None
+) -> list[Context]:
+    """One numbered context per source page, pages in order of their best passage; `icons`
+    (page URL -> PNG data URI) go with their sources for the cards."""
     by_url: dict[str, list[Passage]] = {}
     for passage in passages:  # best first
         by_url.setdefault(passage.url, []).append(passage)
@@ -106,6 +109,8 @@ def group_contexts(passages: list[Passage]) -> list[Context]:
         site = "" if is_file_source(url) else site_suffix(group[0].title or "")
         if site:  # the site's name, shown beside the source (not given to the model)
             context["site"] = site
+        if (icons or {}).get(url):
+            context["icon"] = (icons or {})[url]
         contexts.append(context)
     return contexts
 
@@ -123,7 +128,7 @@ def numbered_contexts(
         text = plain_passage_text(strip_injections(passage.text))
         if text.strip():
             cleaned.append(replace(passage, text=text))
-    return group_contexts(cleaned)
+    return group_contexts(cleaned, {page.url: page.icon for page in pages if page.icon})
 
 
 @step("rank", "Picking the relevant passages")

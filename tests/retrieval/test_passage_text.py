@@ -17,6 +17,9 @@ from retrieval.passages import plain_passage_text
         ),
         ("- **PEP 557** – Data Classes", "- PEP 557 – Data Classes"),
         ("***very*** important", "very important"),
+        # Emphasis never spans another `*`, and may close against a word character.
+        ("*a*² ≤ *n*", "a² ≤ n"),
+        ("**a *b* c** and *d*", "a b c and d"),
         # Asterisks that are not emphasis stay: arithmetic, globs, keyword-only markers.
         ("2*3*4 = 24 and a * b", "2*3*4 = 24 and a * b"),
         ("glob('*.py') and f(a, *, b)", "glob('*.py') and f(a, *, b)"),

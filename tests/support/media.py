@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,3 +40,12 @@ def draw_sign(path: Path) -> Path:
     """A 640x240 PNG with SIGN_LINES drawn on it."""
     draw_text(SIGN_LINES).convert("RGB").save(path)
     return path
+
+
+def icon_bytes(fmt: str = "GIF", size: int = 48) -> bytes:
+    """A one-colour square image in `fmt` (ICO, GIF, PNG...): a site's icon as served."""
+    out = io.BytesIO()
+    Image.new("RGBA", (size, size), (200, 30, 30, 255)).convert(
+        "RGB" if fmt in {"GIF", "JPEG"} else "RGBA"
+    ).save(out, format=fmt)
+    return out.getvalue()

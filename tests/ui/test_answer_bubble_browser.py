@@ -1,8 +1,8 @@
 """The answer bubble in Debian's chromium (issue 25 items 3-6, issue 24 item 3): sources
 before the first word and one live status line, Stop that moves nothing, whole card titles,
-uncited cards marked, plain snippets and the site's name, history as it was shown (summary,
-time, model, "Stopped."), code with a Copy button, chips gone while the next answer is
-written; and the API's stream sending the sources before the first word. The app runs in
+uncited cards marked, plain snippets and the site's name and icon, history as it was shown
+(summary, time, model, "Stopped."), code with a Copy button, chips gone while the next answer
+is written; and the API's stream sending the sources before the first word. The app runs in
 this process over a `ResponderModel` and a real `local:` index of a small site on loopback.
 """
 
@@ -23,6 +23,7 @@ from server.app import create_api
 from tests.support.api_server import serve_app
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
+from tests.support.media import icon_bytes
 from tests.support.processes import ARTIFACTS
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
@@ -44,7 +45,8 @@ CODE = "@lru_cache(maxsize=None)\ndef fib(n): ..."
 ANSWER = f"The default maxsize of lru_cache is 128 [1].\n\n```python\n{CODE}\n```"
 PAGES = {
     "site/index.html": '<a href="cache.html">one</a> <a href="notes.html">two</a>',
-    "site/cache.html": f"<html><head><title>{LONG_TITLE} — {SITE}</title></head><body>"
+    "site/cache.html": f"<html><head><title>{LONG_TITLE} — {SITE}</title>"
+    '<link rel="icon" href="icon.gif"></head><body>'
     "<main><h1>lru_cache maxsize</h1><p>The <em>lru_cache</em> decorator keeps recent calls. "
     "Its <strong>maxsize</strong> defaults to 128 entries.</p>"
     "<pre><code>@lru_cache(maxsize=128)\ndef f(x): return x</code></pre></main></body></html>",
@@ -65,6 +67,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     for name, text in PAGES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
+    (root / "site" / "icon.gif").write_bytes(icon_bytes("GIF"))
     data = tmp_path_factory.mktemp("bubble-data")
     with serve_directory(root) as base:
         built = run_cli("index", f"{base}/site/", "--name", "site", "--no-progress", data_dir=data)
@@ -178,6 +181,16 @@ def test_cards_show_whole_titles_site_names_plain_snippets_and_which_are_not_cit
         assert shown, title.text_content()
     sites = cards.locator(".source-site").all_text_contents()
     assert sorted(sites) == sorted([SITE, "Team wiki"])
+    # The page's declared icon, through the Chatbot's sanitiser and the CSP, drawn at 16 px.
+    icon = cited.locator(".source-site img.source-icon")
+    expect(icon).to_be_visible()
+    assert icon.evaluate("i => [i.src.slice(0, 22), i.naturalWidth, i.width, i.alt]") == [
+        "data:image/png;base64,",
+        32,
+        16,
+        "",
+    ]
+    expect(uncited.locator("img")).to_have_count(0)
     snippets = " ".join(cards.locator(".source-snippet").all_text_contents())
     assert "maxsize" in snippets and not re.search(r"\*|`", snippets), snippets
     shot(page, f"ui-source-cards-{tag(viewport)}.png")
