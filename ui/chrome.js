@@ -22,16 +22,20 @@
     localStorage.setItem(THEME_KEY, theme);
     applyTheme();
   });
-  // The picker shows the kept pick once, when it first appears (later, the user's clicks
-  // change it: a click's own re-render must not be undone before its change event).
-  let themeShown = false;
+  // The picker shows the kept pick until the user picks with a real click or key: Gradio may
+  // render the radio again with its server value (System) after the first mount, so the pick
+  // is put back each time, but never over the user's own choice.
+  let userPicked = false;
+  const picking = (e) => {
+    if (e.isTrusted && e.target instanceof Element && e.target.closest("#theme")) userPicked = true;
+  };
+  document.addEventListener("pointerdown", picking, true);
+  document.addEventListener("keydown", picking, true);
   function showTheme() {
-    if (themeShown) return;
+    if (userPicked) return;
     const picked = [...document.querySelectorAll("#theme input[type=radio]")].find(
       (input) => input.value.toLowerCase() === theme);
-    if (!picked) return;
-    themeShown = true;
-    if (!picked.checked) picked.click();
+    if (picked && !picked.checked) picked.click();
   }
 
   // --- "Copy answer" says "Copied" for a moment once the clipboard holds the answer.

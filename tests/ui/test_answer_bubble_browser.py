@@ -128,7 +128,10 @@ def last_answer(page: Any) -> Any:
 
 
 def box_of(page: Any, selector: str) -> dict[str, float]:
-    return page.locator(selector).bounding_box()
+    """Where `selector` sits on the page (not in the viewport: a scroll is not a jump)."""
+    box = page.locator(selector).bounding_box()
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    return box | {"x": box["x"] + scroll[0], "y": box["y"] + scroll[1]}
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
