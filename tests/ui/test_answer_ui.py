@@ -291,7 +291,10 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
     for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):
         open_chat(page, title)
-        expect(page.locator("#chat [data-testid='user']").first).to_contain_text(title)
+        # Opening a chat is a queued event now (the sidebar list): it waits its turn.
+        expect(page.locator("#chat [data-testid='user']").first).to_contain_text(
+            title, timeout=30_000
+        )
         expect(page.locator("#model input")).to_have_value(model)
 
 
