@@ -10,6 +10,8 @@ re-rendering it never touches the open conversation."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 #: The list's groups: (heading, elem_id), newest first.
 GROUPS = (("Today", "chats-today"), ("Previous 7 days", "chats-week"), ("Older", "chats-older"))
 WEEK_DAYS = 7
+SESSIONS_REMEMBERED = 1000  # pages whose last listing is kept (to skip identical re-renders)
 LABEL_CHARS = 60  # of a title in the list (two lines of the sidebar); the rename box has all
 
 
@@ -91,6 +94,10 @@ class ChatList:
         self.chat_models = chat_models
         self.settings = settings
         self.clock = clock
+        # The listing each page was last sent (by Gradio session): an identical one is skipped,
+        # since re-rendering the radios drops a click that lands while the update is in flight.
+        self._sent: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._sent_lock = threading.Lock()
 
     @property
     def index(self) -> ThreadIndex:
@@ -163,7 +170,22 @@ class ChatList:
     def on_search_chats(
         self, words: str, thread_id: str | None, request: gr.Request | None = None
     ) -> list[Any]:
-        return self.show(words or "", thread_id, user_of(request))
+        updates = self.show(words or "", thread_id, user_of(request))
+        session = str(getattr(request, "session_hash", None) or "")
+        if session and not self._changed(session, updates):
+            return [gr.skip() for _ in updates]
+        return updates
+
+    def _changed(self, session: str, updates: list[Any]) -> bool:
+        """Whether `updates` differ from what this page was last sent (and remember them)."""
+        sent = tuple(repr(update) for update in updates)
+        with self._sent_lock:
+            changed = self._sent.get(session) != sent
+            self._sent[session] = sent
+            self._sent.move_to_end(session)
+            while len(self._sent) > SESSIONS_REMEMBERED:
+                self._sent.popitem(last=False)
+        return changed
 
     def on_title(self, thread_id: str | None, request: gr.Request | None = None) -> Any:
         return self.title(thread_id, user_of(request))

@@ -289,6 +289,8 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     page.get_by_label("Web search").uncheck()
     ask(page, "Pickers: a chat of its own?")
     expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
+    # The list has caught up with the store before a click (a re-render drops a click).
+    expect(chat_entries(page)).to_have_count(len(app.ui.agent.threads()))
     for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):
         open_chat(page, title)
         # Opening a chat is a queued event now (the sidebar list): it waits its turn.

@@ -22,7 +22,7 @@ from core.settings import Settings
 from tests.support.docs_index import run_cli
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.servers import free_port, serve_directory
-from tests.support.sidebar import open_chat
+from tests.support.sidebar import chat_entries, open_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -47,15 +47,19 @@ WATCH_ANSWER = """() => {
 }"""
 
 
+def open_tab(context, dialogs: list[str]):  # type: ignore[no-untyped-def]
+    """A new tab of `context` (its storage: the browser's thread id); alerts go to `dialogs`."""
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    return page
+
+
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.dialogs = dialogs  # type: ignore[attr-defined]
-    yield page
+    yield open_tab(context, [])
     context.close()
 
 
@@ -132,6 +136,10 @@ def search_steps(page):  # type: ignore[no-untyped-def]
     return page.locator("#chat .thought-group .title", has_text=re.compile(r"Searched \d+ quer"))
 
 
+def functools_cards(page):  # type: ignore[no-untyped-def]
+    return page.locator("#chat .source-card a.source-title[href$='/library/functools.html']")
+
+
 def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
     ui_settings: Settings, tmp_path: Path, page, sign_png: Path, spoken_wav: Path
 ) -> None:
@@ -148,10 +156,7 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         shot(page, "ui-1-search-answer.png")
         expect(search_steps(page)).to_have_count(1)
         expect(search_steps(page)).to_contain_text(re.compile(r"read [1-9]\d* pages?"))
-        functools_card = page.locator(
-            "#chat .source-card a.source-title[href$='/library/functools.html']"
-        )
-        expect(functools_card.first).to_be_visible()  # the functools page is among the sources
+        expect(functools_cards(page).first).to_be_visible()  # the functools page is a source
         expect_citations_link_their_sources(page)
         lengths = page.evaluate("window.__answerLengths")
         assert len(set(lengths)) >= 3, lengths  # the answer grew in several updates
@@ -190,14 +195,20 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         shot(page, "ui-5-reloaded.png")
         expect(page.get_by_label("Web search")).not_to_be_checked()  # the toggle is kept too
 
-    # 6. Restart the app on the same address: the browser's thread id still opens the chat,
-    # and the first chat reopens from the past-chats list with its citation links.
-    with megrez_process(["ui"], ui_settings, "/", log_path, port=port):
-        page.reload()
+    # 6. Restart the app on the same address and open it in a new tab (the old one reloads
+    # itself once Gradio reconnects, which would race a reload from here): the browser's
+    # thread id still opens the chat, and the first chat reopens from the past-chats list
+    # with its citation links.
+    context, dialogs = page.context, page.dialogs  # type: ignore[attr-defined]
+    page.close()
+    with megrez_process(["ui"], ui_settings, "/", log_path, port=port) as base:
+        page = open_tab(context, dialogs)
+        page.goto(base)
         expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
+        expect(chat_entries(page)).to_have_count(2)  # listed before a click (a render drops it)
         open_chat(page, QUESTION)
         expect(page.locator("#chat")).to_contain_text(QUESTION)
-        expect(functools_card.first).to_be_visible()
+        expect(functools_cards(page).first).to_be_visible()
         expect_citations_link_their_sources(page)
         expect(search_steps(page)).to_have_count(1)
         shot(page, "ui-6-restarted-past-chat.png")

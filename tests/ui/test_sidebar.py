@@ -141,3 +141,24 @@ def test_a_deleted_chat_whose_page_closed_is_purged_by_the_next_listing(ui: Chat
 def test_delete_with_no_chat_open_says_so(ui: ChatUI) -> None:
     with pytest.raises(Exception, match="No chat is open"):
         ui.sidebar.on_delete(None)
+
+
+class Page:
+    """What Gradio passes as the request: the page's session (and no login)."""
+
+    def __init__(self, session_hash: str) -> None:
+        self.session_hash, self.username = session_hash, None
+
+
+def test_a_page_is_sent_the_list_again_only_when_it_changed(ui: ChatUI) -> None:
+    # Re-rendering the radios drops a click that lands while the update is in flight.
+    zebra = ask(ui, "Tell me about zebras")
+    first, other = Page("one"), Page("two")
+    assert ui.sidebar.on_search_chats("", zebra, first)[0]["value"] == zebra  # type: ignore[arg-type]
+    skipped = ui.sidebar.on_search_chats("", zebra, first)  # type: ignore[arg-type]
+    assert all(update == {"__type__": "update"} for update in skipped)
+    assert ui.sidebar.on_search_chats("", zebra, other)[0]["value"] == zebra  # type: ignore[arg-type]
+    assert ui.sidebar.on_search_chats("", None, first)[0]["value"] is None  # type: ignore[arg-type]
+    ask(ui, "Tell me about giraffes")
+    today = ui.sidebar.on_search_chats("", None, first)[0]  # type: ignore[arg-type]
+    assert titles(today) == ["Tell me about giraffes", "Tell me about zebras"]
