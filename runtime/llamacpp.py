@@ -24,7 +24,12 @@ from core.settings import Settings
 
 from . import llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
-from .prefill_progress import prefill_wanted, report_prefill
+from .prefill_progress import (
+    ReadingStopped,
+    prefill_piece_tokens,
+    prefill_wanted,
+    report_prefill,
+)
 from .text_stream import StopScanner, Utf8Assembler
 from .token_prefix import common_prefix
 
@@ -165,7 +170,7 @@ class LlamaCppModel(ChatModel):
                         yield chunk
                     if scanner.stopped or generated >= max_tokens:
                         break
-            except ModelCallError:
+            except (ModelCallError, ReadingStopped):
                 raise
             except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
                 raise ModelCallError(f"llama.cpp generation failed: {exc}") from exc
@@ -190,6 +195,8 @@ class LlamaCppModel(ChatModel):
         with self._lock:
             try:
                 self._evaluate_prompt(prompt_tokens)
+            except ReadingStopped:
+                raise
             except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
                 raise ModelCallError(f"llama.cpp evaluation failed: {exc}") from exc
             first_logits = self._last_logits().copy()
@@ -248,12 +255,13 @@ class LlamaCppModel(ChatModel):
         # eval() drops every cached position from n_tokens on before decoding the rest.
         self.llm.n_tokens = reuse
         rest = tokens[reuse:]
-        if prefill_wanted() and len(rest) > PREFILL_REPORT_TOKENS:
+        piece = prefill_piece_tokens(PREFILL_REPORT_TOKENS)
+        if prefill_wanted() and len(rest) > piece:
             # Pieces of 128 tokens run as fast as one 512-token batch on a CPU (measured),
             # and let the user see the sources being read.
-            for start in range(0, len(rest), PREFILL_REPORT_TOKENS):
-                self.llm.eval(rest[start : start + PREFILL_REPORT_TOKENS])
-                report_prefill(min(start + PREFILL_REPORT_TOKENS, len(rest)), len(rest))
+            for start in range(0, len(rest), piece):
+                self.llm.eval(rest[start : start + piece])
+                report_prefill(min(start + piece, len(rest)), len(rest))
         else:
             self.llm.eval(rest)
         self.prompt_tokens_evaluated += len(tokens) - reuse

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 
 import pytest
 
 from agent.api import AskRequest, SearchAgent
+from agent.generation import BACKGROUND_PIECE_TOKENS, generate
 from agent.read_ahead import MARKER, ReadAheads
 from core.settings import Settings
 from runtime import Choice, Message, Runtime, Sampling, Usage, load_model
@@ -105,3 +107,45 @@ def test_a_stopped_turn_ends_its_reading_ahead_at_the_next_piece():
     assert readings.finish("run", timeout_s=600) is not None
     # One piece was read, then the stop was seen: not the whole prefix.
     assert model.llm.n_tokens == PREFILL_REPORT_TOKENS
+
+
+def test_a_background_call_gives_way_after_one_small_piece_of_its_prompt():
+    """Follow-ups read their prompt in small pieces: a question that comes in while one is
+    read waits for that piece only, not for a turn's 128-token piece."""
+    model = load_model(Settings(model="embedded:tiny"))
+    assert isinstance(model, LlamaCppModel)
+    runtime = Runtime(model, Settings())
+    messages = [
+        Message("system", "You suggest follow-up questions."),
+        Message("user", "Tell me about caches. " * 60),
+    ]
+    assert len(model._tokenize_prompt(model.render(messages)[0])) > 2 * PREFILL_REPORT_TOKENS
+    model.llm.reset()
+    model.states.clear()
+    pieces: list[int] = []
+    read = model.llm.eval
+    with ExitStack() as question:
+
+        def question_comes_in(tokens: list[int]) -> None:
+            read(tokens)
+            pieces.append(len(tokens))
+            if len(pieces) == 1:  # while the first piece is read, a turn starts
+                question.enter_context(runtime.priority.foreground())
+
+        model.llm.eval = question_comes_in
+        try:
+            text = "".join(
+                generate(
+                    runtime,
+                    messages,
+                    Sampling(max_tokens=8),
+                    Usage(),
+                    stall_timeout_s=600,
+                    background=True,
+                )
+            )
+        finally:
+            model.llm.eval = read
+    assert text == ""
+    assert pieces == [BACKGROUND_PIECE_TOKENS]  # one piece, then it gave way
+    assert model.llm.n_tokens == BACKGROUND_PIECE_TOKENS

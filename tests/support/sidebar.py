@@ -20,3 +20,13 @@ def listed_chats(page: Any) -> list[str]:
 
 def open_chat(page: Any, title: str) -> None:
     chat_entries(page, title).first.click()
+
+
+def listed_as_open(page: Any, title: str) -> None:
+    """Wait until the list shows the open chat, `title`, selected: it has caught up with the
+    last turn (its update follows the answer's last one, and re-rendering the list drops a
+    click that lands meanwhile)."""
+    from playwright.sync_api import expect
+
+    checked = page.locator("#past-chats label").filter(has=page.locator("input:checked"))
+    expect(checked).to_contain_text(title)

@@ -23,8 +23,19 @@ from server.app import create_api
 from tests.support.api_server import serve_app
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
+from tests.support.lru_site import QUESTION
 from tests.support.media import icon_bytes
-from tests.support.processes import ARTIFACTS
+from tests.support.page import (
+    DESKTOP,
+    VIEWPORTS,
+    finished,
+    last_answer,
+    layout_settled,
+    open_page,
+    send,
+    shot,
+    tag,
+)
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from ui.app import ChatUI
@@ -35,10 +46,6 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow  # builds a small index, drives chromium
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
-QUESTION = "What is the default maxsize of lru_cache?"
 LONG_TITLE = "functools — Higher-order functions and operations on callable objects"
 SITE = "Python 3.13 documentation"
 CODE = "@lru_cache(maxsize=None)\ndef fib(n): ..."
@@ -91,42 +98,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             agent.close()
 
 
-def open_page(browser: Any, app: App, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(viewport=viewport, has_touch=viewport is PHONE)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
-    expect(page.locator("#question textarea")).to_be_visible(timeout=30_000)
-    return page
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def tag(viewport: dict[str, int]) -> str:
-    return "desktop" if viewport is DESKTOP else "phone"
-
-
-def send(page: Any, text: str) -> None:
-    users = page.locator("#chat [data-testid='user']")
-    before = users.count()
-    box = page.locator("#question textarea")
-    box.fill(text)
-    box.press("Enter")
-    expect(users).not_to_have_count(before)
-
-
-def finished(page: Any) -> None:
-    expect(page.locator("#status")).to_contain_text(re.compile("Answered|Stopped"), timeout=60_000)
-
-
-def last_answer(page: Any) -> Any:
-    return page.locator("#chat [data-testid='bot']").last
-
-
 def box_of(page: Any, selector: str) -> dict[str, float]:
     """Where `selector` sits on the page (not in the viewport: a scroll is not a jump)."""
     box = page.locator(selector).bounding_box()
@@ -138,9 +109,10 @@ def box_of(page: Any, selector: str) -> dict[str, float]:
 def test_sources_show_before_the_first_word_under_one_status_line_and_stop_moves_nothing(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport, clipboard=True)
     stop = page.locator("#stop")
     expect(stop).to_be_hidden()
+    layout_settled(page)  # the sidebar has slid open
     idle = {name: box_of(page, name) for name in ("#controls", "#stop", "#question")}
     app.model.release.clear()  # the model reads its sources until released
     try:
@@ -165,7 +137,7 @@ def test_sources_show_before_the_first_word_under_one_status_line_and_stop_moves
 def test_cards_show_whole_titles_site_names_plain_snippets_and_which_are_not_cited(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport, clipboard=True)
     send(page, QUESTION)
     finished(page)
     cards = last_answer(page).locator(".source-card")
@@ -202,7 +174,7 @@ def test_cards_show_whole_titles_site_names_plain_snippets_and_which_are_not_cit
 def test_a_reload_shows_each_answer_as_it_was_shown_including_stopped(
     browser: Any, app: App
 ) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(browser, app.url, DESKTOP, clipboard=True)
     send(page, QUESTION)
     finished(page)
     summary = page.locator("#chat .thought-group .title").last.inner_text()
@@ -227,7 +199,7 @@ def test_a_reload_shows_each_answer_as_it_was_shown_including_stopped(
 
 
 def test_code_in_an_answer_has_a_copy_button(browser: Any, app: App) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(browser, app.url, DESKTOP, clipboard=True)
     send(page, QUESTION)
     finished(page)
     button = last_answer(page).locator("pre .copy-code")
@@ -238,7 +210,7 @@ def test_code_in_an_answer_has_a_copy_button(browser: Any, app: App) -> None:
 
 
 def test_chips_of_the_last_answer_go_away_while_the_next_is_written(browser: Any, app: App) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(browser, app.url, DESKTOP, clipboard=True)
     chips = page.locator("#followups button")
     send(page, f"WAIT {QUESTION}")  # released: answered at once
     finished(page)

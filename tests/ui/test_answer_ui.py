@@ -18,10 +18,22 @@ from core.settings import Settings
 from runtime import Runtime
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
-from tests.support.processes import ARTIFACTS, REPO
+from tests.support.lru_site import PAGES as LRU_SITE
+from tests.support.lru_site import QUESTION
+from tests.support.page import (
+    AXE,
+    DESKTOP,
+    PHONE,
+    VIEWPORTS,
+    ask,
+    finished,
+    last_answer,
+    open_page,
+    shot,
+)
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
-from tests.support.sidebar import chat_entries, open_chat
+from tests.support.sidebar import chat_entries, listed_as_open, open_chat
 from ui.app import ChatUI
 from ui.chats import Agents
 from ui.launch import launch_chat
@@ -32,22 +44,11 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow  # builds three small indexes, drives chromium
 
-AXE = REPO / "tests/ui/js/node_modules/axe-core/axe.min.js"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
-QUESTION = "What is the default maxsize of lru_cache?"
 
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 PAGES = {
+    **LRU_SITE,
     "site/index.html": '<a href="cache.html">cache</a> <a href="hostile.html">more</a>',
-    "site/cache.html": "<html><head><title>functools lru_cache maxsize</title></head><body>"
-    "<main><h1>lru_cache maxsize</h1><p>The lru_cache decorator keeps recent calls. Its "
-    "maxsize defaults to 128 entries; maxsize=None makes the cache unbounded.</p></main>"
-    "</body></html>",
-    "notes/index.html": "<html><head><title>Team notes on lru_cache</title></head><body><main>"
-    "<p>Our team notes say the lru_cache maxsize default of 128 is fine for us.</p></main>"
-    "</body></html>",
     "hostile/index.html": "<html><head><title>"
     + HOSTILE.replace("&", "&amp;").replace("<", "&lt;")
     + " lru_cache maxsize</title></head><body><main><p>The lru_cache maxsize is 128 by "
@@ -74,6 +75,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
 class App:
     def __init__(self, url: str, ui: ChatUI, models: dict[str, ResponderModel]) -> None:
         self.url, self.ui, self.models = url, ui, models
+
+
+def open_app(browser: Any, app: App, viewport: dict[str, int], **options: Any) -> Any:
+    return open_page(browser, app.url, viewport, clipboard=True, accept_downloads=True, **options)
 
 
 @pytest.fixture(scope="module")
@@ -105,47 +110,6 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
             each.close()
 
 
-def open_page(browser: Any, app: App, viewport: dict[str, int], bypass_csp: bool = False) -> Any:
-    context = browser.new_context(
-        viewport=viewport,
-        accept_downloads=True,
-        has_touch=viewport is PHONE,
-        bypass_csp=bypass_csp,
-    )
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(app.url)
-    expect(page.locator("#question textarea")).to_be_visible()
-    return page
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def ask(page: Any, text: str) -> None:
-    users = page.locator("#chat [data-testid='user']")
-    before = users.count()
-    box = page.locator("#question textarea")
-    box.fill(text)
-    box.press("Enter")
-    expect(users).not_to_have_count(before)
-    finished(page)
-
-
-def finished(page: Any) -> None:
-    expect(page.locator("#status")).not_to_contain_text("Working")
-    expect(page.locator("#status")).to_contain_text(re.compile("Answered|Stopped"))
-
-
-def last_answer(page: Any) -> Any:
-    return page.locator("#chat [data-testid='bot']").last
-
-
 def open_sidebar(page: Any, viewport: dict[str, int]) -> None:
     if viewport is PHONE:
         expect(page.locator("#past-chats")).not_to_be_in_viewport()  # behind its button
@@ -157,7 +121,7 @@ def open_sidebar(page: Any, viewport: dict[str, int]) -> None:
 def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_app(browser, app, viewport)
     tag = "desktop" if viewport is DESKTOP else "phone"
     expect(page.locator("#stop")).to_be_hidden()  # nothing runs
     ask(page, QUESTION)
@@ -238,7 +202,7 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_delete_and_search_past_chats(browser: Any, app: App, viewport: dict[str, int]) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_app(browser, app, viewport)
     tag = "desktop" if viewport is DESKTOP else "phone"
     zebra = f"Zebra {tag}: what is the lru_cache maxsize default?"
     ask(page, zebra)
@@ -268,7 +232,7 @@ def test_delete_and_search_past_chats(browser: Any, app: App, viewport: dict[str
 
 
 def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_app(browser, app, DESKTOP)
     ask(page, QUESTION)
     expect(last_answer(page).locator("p").first).to_contain_text(re.compile(r"^Answer \d+"))
     page.locator("#model input").click()
@@ -289,8 +253,7 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
     page.get_by_label("Web search").uncheck()
     ask(page, "Pickers: a chat of its own?")
     expect(page.locator("#chat")).to_contain_text(re.compile(r"Answer \d+\. A reply"))
-    # The list has caught up with the store before a click (a re-render drops a click).
-    expect(chat_entries(page)).to_have_count(len(app.ui.agent.threads()))
+    listed_as_open(page, "Pickers: a chat of its own?")
     for title, model in ((QUESTION, "second"), ("Pickers: a chat of its own?", "embedded")):
         open_chat(page, title)
         # Opening a chat is a queued event now (the sidebar list): it waits its turn.
@@ -304,7 +267,7 @@ def test_model_and_scope_pickers_per_chat(browser: Any, app: App) -> None:
 def test_stop_only_while_running_and_esc_stops(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_app(browser, app, viewport)
     stop = page.locator("#stop")
     expect(stop).to_be_hidden()
     page.get_by_label("Web search").uncheck()
@@ -320,7 +283,7 @@ def test_stop_only_while_running_and_esc_stops(
 
 
 def test_keyboard_only_flow(browser: Any, app: App) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_app(browser, app, DESKTOP)
     # Tab from the top of the page reaches the message box.
     for _ in range(30):
         page.keyboard.press("Tab")
@@ -349,7 +312,7 @@ def test_keyboard_only_flow(browser: Any, app: App) -> None:
 def test_axe_finds_no_serious_violations(browser: Any, app: App, viewport: dict[str, int]) -> None:
     if not AXE.exists():
         pytest.skip(f"axe-core is not installed ({AXE}): run `make test-deps`")
-    page = open_page(browser, app, viewport, bypass_csp=True)  # axe is injected inline
+    page = open_app(browser, app, viewport, bypass_csp=True)  # axe is injected inline
     ask(page, QUESTION)
     expect(page.locator("#followups button:visible")).to_have_count(3)
     page.add_script_tag(path=str(AXE))
@@ -365,7 +328,7 @@ def test_axe_finds_no_serious_violations(browser: Any, app: App, viewport: dict[
 def test_hostile_page_text_stays_text_in_cards_previews_followups_exports(
     browser: Any, app: App, tmp_path: Path
 ) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_app(browser, app, DESKTOP)
     page.locator("#scope input").click()
     page.get_by_role("option", name="Index: hostile").click()
     ask(page, QUESTION)

@@ -20,9 +20,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.settings import Settings
 from tests.support.docs_index import run_cli
-from tests.support.processes import ARTIFACTS, megrez_process
+from tests.support.page import shot
+from tests.support.processes import megrez_process
 from tests.support.servers import free_port, serve_directory
-from tests.support.sidebar import chat_entries, open_chat
+from tests.support.sidebar import listed_as_open, open_chat
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -82,11 +83,6 @@ def spoken_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("upload") / "question.wav"
     subprocess.run([espeak, "-w", str(path), SPOKEN], check=True, capture_output=True)
     return path
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def ask(page, text: str, files: list[Path] = ()) -> None:  # type: ignore[no-untyped-def]
@@ -205,7 +201,7 @@ def test_chat_flow_steps_citations_search_off_image_voice_reload_restart(
         page = open_tab(context, dialogs)
         page.goto(base)
         expect(page.locator("#chat")).to_contain_text(re.compile(r"capital \w+ France"))
-        expect(chat_entries(page)).to_have_count(2)  # listed before a click (a render drops it)
+        listed_as_open(page, "What text is written in this image?")
         open_chat(page, QUESTION)
         expect(page.locator("#chat")).to_contain_text(QUESTION)
         expect(functools_cards(page).first).to_be_visible()

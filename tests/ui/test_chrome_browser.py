@@ -23,8 +23,9 @@ from runtime import Runtime
 from store import open_database
 from tests.support.browser import clipboard_text
 from tests.support.docs_index import run_cli
+from tests.support.lru_site import PAGES, QUESTION
 from tests.support.media import SPOKEN_QUESTION, speak
-from tests.support.processes import ARTIFACTS, REPO
+from tests.support.page import AXE, DESKTOP, PHONE, VIEWPORTS, ask, finished, open_page, shot, tag
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from ui.app import ChatUI
@@ -35,23 +36,7 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow  # builds a small index, drives chromium
 
-AXE = REPO / "tests/ui/js/node_modules/axe-core/axe.min.js"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
-QUESTION = "What is the default maxsize of lru_cache?"
 PASSWORD = "carol-password"
-
-PAGES = {
-    "site/index.html": '<a href="cache.html">cache</a>',
-    "site/cache.html": "<html><head><title>functools lru_cache maxsize</title></head><body>"
-    "<main><h1>lru_cache maxsize</h1><p>The lru_cache decorator keeps recent calls. Its "
-    "maxsize defaults to 128 entries; maxsize=None makes the cache unbounded.</p></main>"
-    "</body></html>",
-    "notes/index.html": "<html><head><title>Team notes on lru_cache</title></head><body><main>"
-    "<p>Our team notes say the lru_cache maxsize default of 128 is fine for us.</p></main>"
-    "</body></html>",
-}
 
 
 class App:
@@ -107,45 +92,6 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return speak(SPOKEN_QUESTION, tmp_path_factory.mktemp("voice") / "question.wav")
 
 
-def new_page(browser: Any, viewport: dict[str, int], **options: Any) -> Any:
-    context = browser.new_context(viewport=viewport, has_touch=viewport is PHONE, **options)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    return page
-
-
-def open_page(
-    browser: Any, app: App, viewport: dict[str, int], path: str = "/", **options: Any
-) -> Any:
-    page = new_page(browser, viewport, **options)
-    page.goto(app.url + path)
-    expect(page.locator("#question textarea")).to_be_visible(timeout=30_000)
-    return page
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
-def tag(viewport: dict[str, int]) -> str:
-    return "desktop" if viewport is DESKTOP else "phone"
-
-
-def finished(page: Any) -> None:
-    expect(page.locator("#status")).to_contain_text(re.compile("Answered|Stopped"), timeout=30_000)
-
-
-def ask(page: Any, text: str) -> None:
-    users = page.locator("#chat [data-testid='user']")
-    before = users.count()
-    box = page.locator("#question textarea")
-    box.fill(text)
-    box.press("Enter")
-    expect(users).not_to_have_count(before)
-    finished(page)
-
-
 def title_of(app: App, thread_id: str) -> str:
     return next(i.title for i in app.ui.agent.threads() if i.thread_id == thread_id)
 
@@ -157,7 +103,7 @@ def title_of(app: App, thread_id: str) -> str:
 def test_voice_question_is_transcribed_into_the_box_then_sent_as_edited(
     browser: Any, app: App, viewport: dict[str, int], spoken: Path
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport)
     users = page.locator("#chat [data-testid='user']")
     page.locator("#question input[type=file]").set_input_files([str(spoken)])
     page.locator("#question textarea").press("Enter")
@@ -184,7 +130,7 @@ def test_voice_question_is_transcribed_into_the_box_then_sent_as_edited(
 def test_search_in_names_what_is_searched_and_is_off_without_search(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport)
     scope = page.locator("#scope input")
     # This app searches only its local index `site`: the picker says so, never "Web".
     expect(scope).to_have_value("Index: site")
@@ -218,7 +164,7 @@ def in_first_screen(page: Any, selector: str) -> bool:
 def test_controls_regenerate_copy_one_retry_no_one_click_clear(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport)
     origin = app.url
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     regenerate, copy = page.locator("#regenerate"), page.locator("#copy-answer")
@@ -270,7 +216,7 @@ def background_of(page: Any, selector: str) -> str:
 def test_theme_toggle_is_remembered_and_the_preview_follows_it(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport, color_scheme="light")
+    page = open_page(browser, app.url, viewport, color_scheme="light")
     expect(page.locator("h1")).to_have_text("Megrez Search")  # the page's one h1
     expect(page.locator("h1")).to_have_count(1)
     assert not is_dark(page)
@@ -305,7 +251,7 @@ def test_theme_toggle_is_remembered_and_the_preview_follows_it(
 def test_q_in_the_address_opens_a_new_chat_and_asks_once(
     browser: Any, app: App, viewport: dict[str, int]
 ) -> None:
-    page = open_page(browser, app, viewport)
+    page = open_page(browser, app.url, viewport)
     ask(page, f"An earlier chat {tag(viewport)}?")
     earlier = {info.thread_id for info in app.ui.agent.threads()}
     question = f"Where is lru_cache {tag(viewport)} & why?"
@@ -331,7 +277,7 @@ def test_q_in_the_address_opens_a_new_chat_and_asks_once(
 
 
 def test_opensearch_description_is_linked_and_describes_q(browser: Any, app: App) -> None:
-    page = open_page(browser, app, DESKTOP)
+    page = open_page(browser, app.url, DESKTOP)
     link = page.locator("head link[rel=search]")
     expect(link).to_have_attribute("type", "application/opensearchdescription+xml")
     expect(link).to_have_attribute("title", "Megrez Search")
@@ -355,7 +301,8 @@ def test_opensearch_description_is_linked_and_describes_q(browser: Any, app: App
 def test_q_behind_the_login_is_asked_after_it(
     browser: Any, login_app: App, viewport: dict[str, int]
 ) -> None:
-    page = new_page(browser, viewport)
+    page = browser.new_context(viewport=viewport, has_touch=viewport is PHONE).new_page()
+    page.set_default_timeout(30_000)
     # The description needs no login; the page asks for one.
     assert page.request.get(login_app.url + "/opensearch.xml").ok
     question = f"Asked before the login {tag(viewport)}?"
@@ -388,7 +335,7 @@ def test_axe_finds_no_violation_of_any_level(
 ) -> None:
     if not AXE.exists():
         pytest.skip(f"axe-core is not installed ({AXE}): run `make test-deps`")
-    page = open_page(browser, app, viewport, bypass_csp=True)  # axe is injected inline
+    page = open_page(browser, app.url, viewport, bypass_csp=True)  # axe is injected inline
     page.locator("#theme").get_by_label(theme).check()
     ask(page, QUESTION)
     expect(page.locator("#followups button:visible")).to_have_count(3)

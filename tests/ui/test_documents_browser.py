@@ -23,6 +23,7 @@ from core.settings import Settings
 from runtime import Runtime
 from store import open_database
 from tests.support.documents import make_pdf
+from tests.support.page import log_in
 from tests.support.processes import ARTIFACTS
 from tests.support.responder import ResponderModel
 from tests.support.servers import free_port
@@ -63,25 +64,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         agent.close()
 
 
-def log_in(browser: Any, url: str, name: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.locator("input[type=text]").first.fill(name)
-    page.locator("input[type=password]").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Login").click()
-    expect(page.locator("#question textarea")).to_be_visible()
-    page.locator("#search-toggle input").uncheck()  # the files alone
-    return page
-
-
 def test_a_pdf_answers_with_its_page_for_its_owner_only(
     browser: Any, app_url: str, tmp_path: Path
 ) -> None:
     report = tmp_path / "report.pdf"
     report.write_bytes(REPORT)
-    alice = log_in(browser, app_url, "alice")
+    alice = log_in(
+        browser, app_url, "alice", PASSWORDS["alice"], search=False, accept_downloads=True
+    )
     alice.locator("#question input[type=file]").set_input_files([str(report)])
     box = alice.locator("#question textarea")
     box.fill("What is the refund period for orders?")
@@ -118,7 +108,7 @@ def test_a_pdf_answers_with_its_page_for_its_owner_only(
     expect(alice.locator("#collection-use")).to_contain_text("handbook")
 
     # Bob: not her file, not her chat, not her collection.
-    bob = log_in(browser, app_url, "bob")
+    bob = log_in(browser, app_url, "bob", PASSWORDS["bob"], search=False, accept_downloads=True)
     assert bob.request.get(link).status == 404
     expect(bob.locator("#chat")).not_to_contain_text("refund")
     bob.locator("#collections").get_by_text("Collections").click()

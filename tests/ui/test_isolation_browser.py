@@ -28,6 +28,7 @@ from accounts import Accounts
 from core.settings import Settings
 from store import open_database
 from tests.support.listener import Listener, serve_listener
+from tests.support.page import log_in
 from tests.support.processes import ARTIFACTS, megrez_process
 from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model
 
@@ -58,19 +59,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         env = {"MEGREZ_MODEL": model.spec, "GRADIO_TEMP_DIR": str(folder / "gradio")}
         with megrez_process(["ui"], settings, "/", folder / "ui.log", env) as base:
             yield Server(base, folder, model, listener)
-
-
-def log_in(browser: Any, url: str, name: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.locator("input[type=text]").first.fill(name)
-    page.locator("input[type=password]").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Login").click()
-    expect(page.locator("#question textarea")).to_be_visible()
-    page.locator("#search-toggle input").uncheck()  # the stand-in model does not search
-    return page
 
 
 def hostile_files(folder: Path, listener: Listener) -> list[Path]:
@@ -110,8 +98,8 @@ def opens_inert(page: Any, url: str) -> int:
 def test_an_upload_is_kept_inert_and_served_to_its_owner_only(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
-    alice = log_in(browser, server.url, "alice")
-    bob = log_in(browser, server.url, "bob")
+    alice = log_in(browser, server.url, "alice", PASSWORDS["alice"], search=False)
+    bob = log_in(browser, server.url, "bob", PASSWORDS["bob"], search=False)
     users = bob.locator("#chat [data-testid='user']")
     uploads = hostile_files(tmp_path, server.listener)
     with bob.expect_response(lambda r: "/gradio_api/upload" in r.url) as uploaded:
@@ -165,8 +153,8 @@ def session_hash_of(page: Any, action: Any) -> str:
 
 
 def test_a_live_answer_is_bound_to_its_user(browser: Any, server: Server) -> None:
-    alice = log_in(browser, server.url, "alice")
-    bob = log_in(browser, server.url, "bob")
+    alice = log_in(browser, server.url, "alice", PASSWORDS["alice"], search=False)
+    bob = log_in(browser, server.url, "bob", PASSWORDS["bob"], search=False)
     box = alice.locator("#question textarea")
     box.fill(f"{SLOW_MARK} Alice's secret plan?")
     session = session_hash_of(alice, lambda: box.press("Enter"))

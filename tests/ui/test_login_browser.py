@@ -9,7 +9,6 @@ storage), and a wrong password is refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ import pytest
 from accounts import Accounts
 from core.settings import Settings
 from store import open_database
-from tests.support.processes import ARTIFACTS, megrez_process
+from tests.support.page import ask, log_in, shot
+from tests.support.processes import megrez_process
 from tests.support.sidebar import chat_entries, listed_chats
 from tests.support.standin_model import serve_standin_model
 
@@ -41,26 +41,6 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield base
 
 
-def log_in(browser: Any, url: str, name: str, password: str) -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.locator("input[type=text]").first.fill(name)
-    page.locator("input[type=password]").fill(password)
-    page.get_by_role("button", name="Login").click()
-    return page
-
-
-def ask(page: Any, text: str) -> None:
-    users = page.locator("#chat [data-testid='user']")
-    before = users.count()
-    box = page.locator("#question textarea")
-    box.fill(text)
-    box.press("Enter")
-    expect(users).not_to_have_count(before)
-    expect(page.locator("#status")).to_contain_text("Answered", timeout=120_000)
-
-
 def past_chats(page: Any) -> list[str]:
     expect(chat_entries(page)).to_have_count(1)  # each user here has one chat
     return listed_chats(page)
@@ -72,8 +52,8 @@ def test_two_users_side_by_side_see_only_their_own_chats(browser: Any, ui_url: s
     for page in (alice, bob):
         expect(page.locator("#question textarea")).to_be_visible()
         page.locator("#search-toggle input").uncheck()  # the stand-in model does not search
-    ask(alice, "Alice's private question?")
-    ask(bob, "Bob's own question?")
+    ask(alice, "Alice's private question?", timeout_ms=120_000)
+    ask(bob, "Bob's own question?", timeout_ms=120_000)
     expect(alice.locator("#chat")).to_contain_text("Answer 1 to: Alice's private question?")
     assert past_chats(alice) == ["Alice's private question?"]
     assert past_chats(bob) == ["Bob's own question?"]
@@ -86,13 +66,12 @@ def test_two_users_side_by_side_see_only_their_own_chats(browser: Any, ui_url: s
     expect(bob.locator("#question textarea")).to_be_visible()
     expect(bob.locator("#chat")).not_to_contain_text("Alice")
     assert past_chats(bob) == ["Bob's own question?"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    alice.screenshot(path=str(ARTIFACTS / "login-alice.png"), full_page=True)
-    bob.screenshot(path=str(ARTIFACTS / "login-bob.png"), full_page=True)
+    shot(alice, "login-alice.png")
+    shot(bob, "login-bob.png")
 
 
 def test_wrong_password_is_refused(browser: Any, ui_url: str) -> None:
     page = log_in(browser, ui_url, "alice", "not-her-password")
     expect(page.get_by_text("Incorrect", exact=False)).to_be_visible()
     expect(page.locator("#question")).to_have_count(0)
-    page.screenshot(path=str(Path(ARTIFACTS) / "login-refused.png"), full_page=True)
+    shot(page, "login-refused.png")

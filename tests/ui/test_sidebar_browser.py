@@ -22,7 +22,8 @@ import pytest
 from agent.api import AskRequest, SearchAgent
 from core.settings import Settings
 from runtime import Runtime
-from tests.support.processes import ARTIFACTS, megrez_process
+from tests.support.page import DESKTOP, PHONE, VIEWPORTS, shot
+from tests.support.processes import megrez_process
 from tests.support.scripted import ScriptedModel
 from tests.support.sidebar import chat_entries, listed_chats, open_chat
 from tests.support.standin_model import serve_standin_model
@@ -32,9 +33,6 @@ expect = playwright_api.expect
 
 pytestmark = pytest.mark.slow  # drives chromium
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
 UNDO_S = 4
 LOAD_MS = 60_000  # a page or an answer on a busy two-core machine
 #: (question, answer, days since last used)
@@ -108,11 +106,6 @@ def ask(page: Any, question: str) -> None:
 
 def first_question(page: Any) -> Any:
     return page.locator("#chat [data-testid='user']").first
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
