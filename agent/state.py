@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDic
 
 from langgraph.channels import UntrackedValue
 
-from agent.file_sources import file_fields
+from agent.file_sources import file_fields, is_file_source
+from retrieval.titles import clean_title, site_suffix
 
 if TYPE_CHECKING:
     from runtime import Message
@@ -71,6 +72,21 @@ class Context(Source):
 
 #: Characters of a passage kept with its source: enough to show what a citation stands for.
 SNIPPET_CHARS = 600
+
+
+def page_context(n: int, url: str, page_title: str, text: str, icon: str | None = None) -> Context:
+    """Source `n`, the page at `url` with the passage `text`: its title without a site suffix
+    ("… — Python 3.11.2 documentation" is not a fact), and beside it, for the cards and not for
+    the model, the site's name and its icon (a PNG data URI)."""
+    file = is_file_source(url)
+    title = page_title or url
+    context = Context(n=n, url=url, title=title if file else clean_title(title), text=text)
+    site = "" if file else site_suffix(page_title or "")
+    if site:
+        context["site"] = site
+    if icon:
+        context["icon"] = icon
+    return context
 
 
 def source_of(context: Context | Source) -> Source:

@@ -8,13 +8,13 @@ stays valid as later rounds add sources.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.citations import strip_citations
 from agent.safety import strip_injections
-from agent.state import Context
+from agent.state import Context, page_context
 from retrieval.passages import plain_passage_text
 from retrieval.policy import RankPolicy
 from retrieval.rank import rank_passages
@@ -69,15 +69,19 @@ def _quotable(sentence: str) -> bool:
     return MIN_NOTE_WORDS <= len(words) <= MAX_NOTE_WORDS and "```" not in sentence
 
 
-def number_sources(contexts: list[Context], passages: Sequence[Passage]) -> dict[str, int]:
-    """Give each new URL of `passages` the next number; add passage text to its context."""
+def number_sources(
+    contexts: list[Context], passages: Sequence[Passage], icons: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Give each new URL of `passages` the next number (with its site's icon from `icons`,
+    page URL -> data URI); add passage text to its context."""
     numbers = {c["url"]: c["n"] for c in contexts}
     for passage in passages:
         n = numbers.get(passage.url)
         if n is None:
             n = len(contexts) + 1
             numbers[passage.url] = n
-            contexts.append(Context(n=n, url=passage.url, title=passage.title, text=""))
+            icon = (icons or {}).get(passage.url)
+            contexts.append(page_context(n, passage.url, passage.title, "", icon))
         context = contexts[n - 1]
         if passage.text not in context["text"]:
             context["text"] = f"{context['text']}\n\n{passage.text}".strip()
@@ -114,7 +118,5 @@ def note_contexts(notes: Sequence[dict[str, Any]], contexts: Sequence[Context]) 
             if sentence not in quoted.setdefault(n, []):
                 quoted[n].append(sentence)
     return [
-        Context(n=c["n"], url=c["url"], title=c["title"], text=" ".join(quoted[c["n"]]))
-        for c in contexts
-        if c["n"] in quoted
+        Context(**{**c, "text": " ".join(quoted[c["n"]])}) for c in contexts if c["n"] in quoted
     ]

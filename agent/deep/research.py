@@ -26,7 +26,7 @@ from agent.events import (
 )
 from agent.query_writer import build_query
 from agent.reading import fetch_report, read_pages
-from agent.state import Context
+from agent.state import Context, source_of
 from agent.translation import rank_query, translate_query
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.scripts import language_of
@@ -201,6 +201,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
     """A short cited note per sub-question of this round, from all pages read so far."""
     contexts: list[Context] = [Context(**c) for c in state.contexts]
     notes = list(state.notes)
+    icons = {page.url: page.icon for page in state.pages if page.icon}
     for item in (q for q in state.subquestions if q["round"] == state.round):
         passages = relevant_passages(
             rank_query(item["query"], item["text"]),
@@ -208,7 +209,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
             deps.retrieval.rank,
             deps.runtime.count_tokens,
         )
-        numbers = number_sources(contexts, passages)
+        numbers = number_sources(contexts, passages, icons)
         finding = take_note(
             item["text"], item["query"], passages, numbers, deps.settings.deep_note_sentences
         )
@@ -227,9 +228,5 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
             }
         )
         writer(NoteEvent(subquestion=item["text"], note=finding.note, sources=finding.cited))
-    writer(
-        SourcesEvent(
-            sources=[{"n": c["n"], "url": c["url"], "title": c["title"]} for c in contexts]
-        )
-    )
+    writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"notes": notes, "contexts": contexts}

@@ -18,17 +18,15 @@ from langgraph.types import StreamWriter
 from agent.deps import AgentDeps
 from agent.documents import turn_files
 from agent.events import SearchResultsEvent, SourcesEvent
-from agent.file_sources import is_file_source
 from agent.read_ahead import PLACEHOLDER
 from agent.reading import fetch_report, read_pages
 from agent.safety import strip_injections
-from agent.state import AgentState, Context, source_of
+from agent.state import AgentState, Context, page_context, source_of
 from agent.translation import rank_query
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.passages import plain_passage_text
 from retrieval.policy import RankPolicy
 from retrieval.rank import rank_passages
-from retrieval.titles import clean_title, site_suffix
 from retrieval.types import FetchFailure, Page, Passage
 
 from .answer import answer_prompt
@@ -98,21 +96,16 @@ def group_contexts(
     by_url: dict[str, list[Passage]] = {}
     for passage in passages:  # best first
         by_url.setdefault(passage.url, []).append(passage)
-    contexts: list[Context] = []
-    for n, (url, group) in enumerate(by_url.items(), start=1):
-        text = "\n\n".join(passage.text for passage in group)
-        # Clean titles: a site suffix like "Python 3.11.2 documentation" is not a fact.
-        title = group[0].title or url
-        if not is_file_source(url):
-            title = clean_title(title)
-        context = Context(n=n, url=url, title=title, text=text)
-        site = "" if is_file_source(url) else site_suffix(group[0].title or "")
-        if site:  # the site's name, shown beside the source (not given to the model)
-            context["site"] = site
-        if (icons or {}).get(url):
-            context["icon"] = (icons or {})[url]
-        contexts.append(context)
-    return contexts
+    return [
+        page_context(
+            n,
+            url,
+            group[0].title,
+            "\n\n".join(passage.text for passage in group),
+            (icons or {}).get(url),
+        )
+        for n, (url, group) in enumerate(by_url.items(), start=1)
+    ]
 
 
 def numbered_contexts(

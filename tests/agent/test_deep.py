@@ -13,14 +13,18 @@ import threading
 import pytest
 
 from agent.api import AskRequest, SearchAgent
+from agent.deep.notes import number_sources
 from agent.events import (
     DoneEvent,
     NoteEvent,
     PlanEvent,
     ReflectEvent,
     ResearchEvent,
+    SourcesEvent,
     StepEvent,
 )
+from agent.state import Context, source_of
+from retrieval.types import Passage
 from tests.support.scripted import Stall
 
 #: dev-57 of the shared dev set: getopt.html names argparse, argparse.html says when it came.
@@ -32,6 +36,7 @@ GOLD = ("library/getopt.html", "library/argparse.html")
 #: A question that does not split into parts: the generic model is asked for a plan.
 UNSPLIT = "Which function does the built-in introduced by PEP 553 call under the hood by default"
 DIRECT = "The argparse module was added in Python 3.2."
+ICON = "data:image/png;base64,iVBORw0KGgo="
 
 
 def _read(result, page: str) -> bool:
@@ -66,6 +71,30 @@ def test_two_hop_question_follows_the_bridge_and_reads_both_gold_pages(
     assert set(result.citations) <= {s["n"] for s in result.sources}
     assert result.research["rounds"] == 2 and result.research["cut"] is None
     assert [e for e in events if isinstance(e, ResearchEvent) and e.round == 2]
+    # Its source cards are a quick answer's: the site's name beside a title without it.
+    shown = [e for e in events if isinstance(e, SourcesEvent)][-1].sources
+    for source in (*result.sources, *shown):
+        assert source["site"] == "Python 3.11.2 documentation", source
+        assert "documentation" not in source["title"] and source["snippet"], source
+
+
+def test_deep_sources_carry_their_site_and_its_icon() -> None:
+    url = "http://docs.test/library/getopt.html"
+    title = "getopt — C-style parser for command line options — Python 3.11.2 documentation"
+    contexts: list[Context] = []
+    numbers = number_sources(contexts, [Passage("Use argparse instead.", url, title)], {url: ICON})
+    assert numbers == {url: 1}
+    assert contexts == [
+        {
+            "n": 1,
+            "url": url,
+            "title": "getopt — C-style parser for command line options",
+            "text": "Use argparse instead.",
+            "site": "Python 3.11.2 documentation",
+            "icon": ICON,
+        }
+    ]
+    assert source_of(contexts[0])["icon"] == ICON
 
 
 def test_round_limit_holds_and_the_answer_says_so(docs_settings, scripted_agent):
