@@ -28,16 +28,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from agent.api import AskRequest, SearchAgent
 from agent.events import DoneEvent, SourcesEvent, StepEvent, TokenEvent
-from benchmarks.eval_all import DEV_SETS, DevSet, corpus_overrides
-from core.settings import Settings, get_settings
+from benchmarks.eval_all import DevSet, add_dev_set_arguments, chosen_sets, dev_set_settings
+from core.settings import Settings
 from evaluation.dataset import Question, load_questions
 from evaluation.runner import corpus_environment
 from runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage, load_runtime
@@ -262,34 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks latency", description=__doc__.splitlines()[0]
     )
-    names = [dev_set.name for dev_set in DEV_SETS]
-    configured = get_settings().eval_questions
-    parser.add_argument("--sets", default=",".join(names), help=f"of {', '.join(names)}")
-    parser.add_argument(
-        "--eval-dir",
-        type=Path,
-        default=configured.parent if configured else None,
-        required=configured is None,
-        help="folder of the question files (default: that of MEGREZ_EVAL_QUESTIONS)",
-    )
-    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
-    parser.add_argument("--model", help="the model to run (default: MEGREZ_MODEL)")
-    parser.add_argument("--data-dir", type=Path, help="data dir (corpus indexes are kept here)")
-    parser.add_argument(
-        "--corpus", action="append", default=[], metavar="SET=DIR", help="another corpus folder"
-    )
+    add_dev_set_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(names))
-    if unknown:
-        print(f"error: no such dev set: {', '.join(unknown)} (have: {', '.join(names)})")
-        return 2
-    corpora = corpus_overrides(args.corpus, names)
-    updates: dict[str, Any] = {"model": args.model} if args.model else {}
-    if args.data_dir:
-        updates["data_dir"] = args.data_dir
-    settings = get_settings().model_copy(update=updates)
+    chosen = chosen_sets(args)
+    settings = dev_set_settings(args)
     command = " ".join(["python -m benchmarks latency", *(argv or [])])
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     runtime = load_runtime(settings)
@@ -297,9 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     # Warm-up outside the figures: the model's load and first-call allocations.
     runtime.complete([Message("user", "Hi")], Sampling(max_tokens=4))
     outcomes = [
-        run_set(dev_set, args.eval_dir, settings, runtime, args.limit)
-        for dev_set in (replace(d, corpus=corpora.get(d.name, d.corpus)) for d in DEV_SETS)
-        if dev_set.name in wanted
+        run_set(dev_set, args.eval_dir, settings, runtime, args.limit) for dev_set in chosen
     ]
     text = report(outcomes, settings.model, command, load)
     print(text)

@@ -90,6 +90,50 @@ def corpus_overrides(pairs: list[str], names: list[str]) -> dict[str, Path]:
     return overrides
 
 
+def add_dev_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sets, --eval-dir, --limit, --model, --data-dir and --corpus: which dev sets to run,
+    on which model (the benchmarks over all three sets share them)."""
+    names = [dev_set.name for dev_set in DEV_SETS]
+    parser.add_argument("--sets", default=",".join(names), help=f"of {', '.join(names)}")
+    # The question files' folder: by default that of MEGREZ_EVAL_QUESTIONS (`make eval-all`
+    # sets it to ../shared/eval/dev.jsonl, as `make bench` does).
+    configured = get_settings().eval_questions
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=configured.parent if configured else None,
+        required=configured is None,
+        help="folder of the question files (default: that of MEGREZ_EVAL_QUESTIONS)",
+    )
+    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
+    parser.add_argument("--model", help="the model to run (default: MEGREZ_MODEL)")
+    parser.add_argument("--data-dir", type=Path, help="data dir (corpus indexes are kept here)")
+    parser.add_argument(
+        "--corpus", action="append", default=[], metavar="SET=DIR", help="another corpus folder"
+    )
+
+
+def chosen_sets(args: argparse.Namespace) -> list[DevSet]:
+    """The dev sets `--sets` names, in their order here, on their `--corpus` folders; exits
+    with an error for an unknown name."""
+    names = [dev_set.name for dev_set in DEV_SETS]
+    wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        print(f"error: no such dev set: {', '.join(unknown)} (have: {', '.join(names)})")
+        raise SystemExit(2)
+    corpora = corpus_overrides(args.corpus, names)
+    return [replace(d, corpus=corpora.get(d.name, d.corpus)) for d in DEV_SETS if d.name in wanted]
+
+
+def dev_set_settings(args: argparse.Namespace) -> Settings:
+    """The configured settings with `--model` and `--data-dir` applied."""
+    updates: dict[str, object] = {"model": args.model} if args.model else {}
+    if args.data_dir:
+        updates["data_dir"] = args.data_dir
+    return get_settings().model_copy(update=updates)
+
+
 def run_set(dev_set: DevSet, eval_dir: Path, settings: Settings, limit: int | None) -> SetOutcome:
     """One dev set through the evaluation runner; a missing file or corpus skips it."""
     path = eval_dir / dev_set.questions
@@ -141,41 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks eval-all", description=__doc__.splitlines()[0]
     )
-    names = [dev_set.name for dev_set in DEV_SETS]
-    parser.add_argument("--sets", default=",".join(names), help=f"of {', '.join(names)}")
-    # The question files' folder: by default that of MEGREZ_EVAL_QUESTIONS (`make eval-all`
-    # sets it to ../shared/eval/dev.jsonl, as `make bench` does).
-    configured = get_settings().eval_questions
-    parser.add_argument(
-        "--eval-dir",
-        type=Path,
-        default=configured.parent if configured else None,
-        required=configured is None,
-        help="folder of the question files (default: that of MEGREZ_EVAL_QUESTIONS)",
-    )
-    parser.add_argument("--limit", type=int, help="only the first N questions of each set")
-    parser.add_argument("--model", help="the model to run (default: MEGREZ_MODEL)")
-    parser.add_argument("--data-dir", type=Path, help="data dir (corpus indexes are kept here)")
+    add_dev_set_arguments(parser)
     parser.add_argument("--output", type=Path, help="also write the report to this file")
-    parser.add_argument(
-        "--corpus", action="append", default=[], metavar="SET=DIR", help="another corpus folder"
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(names))
-    if unknown:
-        print(f"error: no such dev set: {', '.join(unknown)} (have: {', '.join(names)})")
-        return 2
-    corpora = corpus_overrides(args.corpus, names)
-    settings = get_settings()
-    updates = {"model": args.model} if args.model else {}
-    if args.data_dir:
-        updates["data_dir"] = args.data_dir
-    settings = settings.model_copy(update=updates)
+    chosen = chosen_sets(args)
+    settings = dev_set_settings(args)
     outcomes = []
-    chosen = [replace(d, corpus=corpora.get(d.name, d.corpus)) for d in DEV_SETS]
-    for dev_set in (d for d in chosen if d.name in wanted):
+    for dev_set in chosen:
         started = time.perf_counter()
         try:
             outcomes.append(run_set(dev_set, args.eval_dir, settings, args.limit))

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.eval_all import DEV_SETS, SetOutcome, report, wrong_answers
+from benchmarks.eval_all import (
+    DEV_SETS,
+    SetOutcome,
+    add_dev_set_arguments,
+    chosen_sets,
+    dev_set_settings,
+    report,
+    wrong_answers,
+)
 from evaluation.dataset import Question, load_questions
 from evaluation.metrics import QuestionScore, summarize
 from evaluation.runner import EvalRun, QuestionRecord
@@ -93,3 +101,21 @@ def test_eval_all_runs_a_slice_of_every_dev_set(tmp_path: Path) -> None:
         figures = [float(cell) for cell in cells[3:] if cell != "–"]
         assert figures and all(0.0 <= value <= 1.0 for value in figures), row
         assert f"- {dev_set.name}: reading errors" in text
+
+
+def test_both_dev_set_benchmarks_read_the_same_arguments(tmp_path: Path) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_dev_set_arguments(parser)
+    args = parser.parse_args(
+        ["--eval-dir", str(tmp_path), "--sets", "dev-zh, dev", "--corpus", f"dev={tmp_path}"]
+    )
+    chosen = chosen_sets(args)
+    assert [d.name for d in chosen] == ["dev", "dev-zh"]  # in their order, not the asked one
+    assert chosen[0].corpus == tmp_path and chosen[1].corpus != tmp_path
+    args = parser.parse_args(["--eval-dir", str(tmp_path), "--model", "embedded:tiny"])
+    assert dev_set_settings(args).model == "embedded:tiny"
+    with pytest.raises(SystemExit) as exited:
+        chosen_sets(parser.parse_args(["--eval-dir", str(tmp_path), "--sets", "dev,nope"]))
+    assert exited.value.code == 2
