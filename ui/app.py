@@ -39,7 +39,7 @@ from ui.collections import CollectionsPanel
 from ui.conversation import ChatMessage, TurnView, messages_from_turns, notice
 from ui.documents import ChatDocuments
 from ui.export import answer_markdown, last_answer
-from ui.login import ui_limits, user_of
+from ui.login import session_of, ui_limits, user_of
 from ui.markup import plain_text
 from ui.owned import owned_messages, served_copy
 from ui.sidebar import ChatList
@@ -195,7 +195,7 @@ class ChatUI:
     def on_ask(self, request: gr.Request | None = None) -> list[Any]:
         """A question is being sent: the chips of the answer before it go away (their text
         stays, a chip's click reads it)."""
-        session = _session_of(request)
+        session = session_of(request)
         self.asked[session] = self.asked.get(session, 0) + 1
         return [gr.update(visible=False) for _ in range(FOLLOWUP_CHIPS)]
 
@@ -206,7 +206,7 @@ class ChatUI:
         plain text; nothing changes if another question was asked meanwhile."""
         if not self.settings.followups or not thread_id:
             return hidden_chips()
-        session = _session_of(request)
+        session = session_of(request)
         asked = self.asked.get(session, 0)
         questions = followup_questions(self.agents.get(model), thread_id, user_of(request))
         if self.asked.get(session, 0) != asked:
@@ -385,10 +385,6 @@ class ChatUI:
         view.finished = True
         view.failed = view.failed or bool(problems)  # an attachment was left out
         yield update(self.past_chats(thread_id, user=user), self.export_file(thread_id, user))
-
-
-def _session_of(request: gr.Request | None) -> str:
-    return str(getattr(request, "session_hash", None) or "")
 
 
 def hidden_chips() -> list[Any]:

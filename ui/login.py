@@ -179,5 +179,10 @@ def user_of(request: gr.Request | None) -> str:
     return str(name) if name else LOCAL_USER
 
 
+def session_of(request: gr.Request | None) -> str:
+    """The page's Gradio session ("" outside a page event)."""
+    return str(getattr(request, "session_hash", None) or "")
+
+
 def ui_limits(settings: Settings) -> UserLimits:
     return UserLimits(settings.user_requests_per_minute, settings.user_concurrent_turns)

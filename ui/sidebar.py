@@ -22,7 +22,7 @@ from agent.api import SearchAgent, ThreadInfo
 from core.settings import Settings
 from store import LOCAL_USER, ThreadIndex, UnstorableTextError
 from ui.chats import ChatModels, matching_chats
-from ui.login import user_of
+from ui.login import session_of, user_of
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class ChatList:
         self, words: str, thread_id: str | None, request: gr.Request | None = None
     ) -> list[Any]:
         updates = self.show(words or "", thread_id, user_of(request))
-        session = str(getattr(request, "session_hash", None) or "")
+        session = session_of(request)
         if session and not self._changed(session, updates):
             return [gr.skip() for _ in updates]
         return updates
