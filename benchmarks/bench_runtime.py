@@ -4,10 +4,11 @@ Measures, in one run and one process per backend turn: load time, prefill tokens
 prompt, one generated token) and decode tokens/s (greedy, fixed token count), then prints a
 Markdown table with the ratios. Then the llama.cpp prompt-state cache: the agent's decide
 step (likelihood choice) and answer step (generation from sources) for a few questions, with
-the saved states on and off, in one process. Usage:
+the saved states on and off, in one process. Then the warm decide step alone, its options
+read in one batch vs one token at a time. Usage:
 
     .venv/bin/python -m benchmarks.bench_runtime [--decode-tokens 128] [--repeats 3]
-        [--case all|backends|state-cache] [--gguf PATH] [--questions 4]
+        [--case all|backends|state-cache|decide] [--gguf PATH] [--questions 4]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from runtime import ChatModel, Message, Sampling, Usage
+from runtime.llamacpp import LlamaCppModel
 
 PROMPT_PARAGRAPH = (
     "The functools module is for higher-order functions: functions that act on or return "
@@ -127,7 +129,6 @@ def measure_state_cache(
     gguf: Path, questions: int, answer_tokens: int
 ) -> tuple[StateCacheFigures, StateCacheFigures]:
     """(with, without) the saved prompt states, on one loaded model, questions alternating."""
-    from runtime.llamacpp import LlamaCppModel
     from runtime.llamacpp_states import StateCache
 
     model = LlamaCppModel(gguf, Settings())
@@ -174,13 +175,80 @@ def state_cache_report(gguf: Path, questions: int, answer_tokens: int) -> list[s
     ]
 
 
+def _choose_one_token_at_a_time(model: LlamaCppModel, messages: list[Message]) -> str:
+    """The decision as it was scored before the options were read in one batch: after the
+    prompt, each option token alone (the reference the batch is measured against)."""
+    import numpy as np
+
+    from agent.dialect import generic_decide_options
+    from runtime.llamacpp import _log_softmax
+
+    tokens = model._tokenize_prompt(model.render(messages)[0])
+    scores: dict[str, float] = {}
+    with model._lock:
+        model._evaluate_prompt(tokens)
+        first = np.array(model._last_logits())
+        for option in generic_decide_options():
+            option_tokens = model.llm.tokenize(option.encode(), add_bos=False, special=True)
+            logits, total = first, 0.0
+            for index, token in enumerate(option_tokens):
+                total += float(_log_softmax(logits)[token])
+                if index + 1 < len(option_tokens):
+                    model.llm.eval([token])
+                    logits = np.array(model._last_logits())
+            scores[option] = total
+            model.llm.n_tokens = len(tokens)
+    return max(scores, key=scores.__getitem__)
+
+
+def decide_report(gguf: Path, questions: int) -> list[str]:
+    """Warm decisions (system prompt from the saved state), options scored in one batch vs
+    one token at a time, alternating on one loaded model; both must pick the same option."""
+    from agent.dialect import generic_decide_messages, generic_decide_options
+
+    model = LlamaCppModel(gguf, Settings())
+    model.choose(generic_decide_messages("Hello?"), generic_decide_options())  # warm
+    seconds: dict[str, list[float]] = {"batch": [], "one token at a time": []}
+    agree = 0
+    asked = [QUESTIONS[i % len(QUESTIONS)] for i in range(questions)]
+    for index, question in enumerate(asked):
+        order = ("batch", "one token at a time")
+        for way in order if index % 2 == 0 else order[::-1]:
+            # Each way its own wording, so neither finds the other's question already read.
+            messages = generic_decide_messages(f"{question} ({way})")
+            started = time.perf_counter()
+            if way == "batch":
+                model.choose(messages, generic_decide_options())
+            else:
+                _choose_one_token_at_a_time(model, messages)
+            seconds[way].append(time.perf_counter() - started)
+        same = generic_decide_messages(question)  # untimed: both ways pick the same option
+        agree += model.choose(same, generic_decide_options()).option == (
+            _choose_one_token_at_a_time(model, same)
+        )
+    model.close()
+    batch, single = (statistics.median(seconds[w]) for w in seconds)
+    return [
+        f"Warm search decision, `{gguf.name}`, {questions} questions, median s:",
+        "",
+        "| option tokens read | s / decision |",
+        "|---|---:|",
+        f"| in one batch (default) | {batch:.3f} |",
+        f"| one token at a time | {single:.3f} |",
+        "",
+        f"One batch takes {batch / single:.2f}x the time; same option picked {agree}/{questions}.",
+    ]
+
+
 def main(argv: list[str] | None = None) -> str:
     from runtime.registry import embedded_gguf_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decode-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--case", choices=("all", "backends", "state-cache"), default="all")
+    parser.add_argument(
+        "--case", choices=("all", "backends", "state-cache", "decide"), default="all"
+    )
     parser.add_argument("--gguf", type=Path, help="model of the state-cache case (default: tiny)")
     parser.add_argument("--questions", type=int, default=4, help="questions of that case")
     parser.add_argument("--answer-tokens", type=int, default=32)
@@ -193,6 +261,8 @@ def main(argv: list[str] | None = None) -> str:
             lines.append("")
         gguf = args.gguf or embedded_gguf_path()
         lines += state_cache_report(gguf, args.questions, args.answer_tokens)
+    if args.case in ("all", "decide"):
+        lines += ["", *decide_report(args.gguf or embedded_gguf_path(), args.questions)]
     report = "\n".join(lines)
     print(report)
     return report
