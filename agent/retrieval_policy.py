@@ -73,6 +73,7 @@ def retrieval_policy(settings: Settings) -> RetrievalPolicy:
             context_tokens=settings.context_tokens,
             passages_per_source=settings.passages_per_source,
             rerank=settings.rerank,
+            spans=settings.passage_spans,
         ),
         search=SearchPolicy(
             chain=settings.search,

@@ -40,6 +40,17 @@ from retrieval.search import make_search_provider
 from retrieval.types import Page
 
 
+def _default_gguf() -> Path:
+    """The embedded default's GGUF, whose tokenizer the agent counts the budget with; the
+    tiny model's where the default is not installed (5% more tokens on English docs)."""
+    from runtime import ladder
+
+    default = ladder.rung(ladder.PREFIX)
+    if default.is_installed():
+        return ladder.gguf_path(default, Settings().models_dir, progress=False)
+    return ladder.smollm2_path()
+
+
 def _token_counter(gguf: Path) -> Callable[[str], int]:
     import llama_cpp
 
@@ -71,6 +82,7 @@ def measure(
     budgets: list[int],
     count: Callable[[str], int],
     base_url: str = "",
+    spans: bool = False,
 ) -> ContextFigures:
     """Retrieval recall, and per budget: answers shown, passage tokens, missed ids."""
     policy = retrieval_policy(settings)
@@ -94,7 +106,7 @@ def measure(
             if not found:
                 figures.not_retrieved.append(question.id)
         for budget in budgets:
-            rank = replace(policy.rank, context_tokens=budget)
+            rank = replace(policy.rank, context_tokens=budget, spans=spans)
             texts = [c["text"] for c in numbered_contexts(query, pages, rank, count)]
             row = figures.budgets[budget]
             shown = bool(context_hit(texts, question.answers))
@@ -131,8 +143,6 @@ def report(name: str, figures: ContextFigures, rerank: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    from runtime.registry import embedded_gguf_path
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_question_arguments(parser)
     parser.add_argument("--budgets", default="500,700,800,900,1000")
@@ -141,16 +151,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--rerank", choices=("on", "off"), help="semantic rerank (default: MEGREZ_RERANK)"
     )
+    parser.add_argument("--spans", choices=("on", "off"), help="sentences, not whole passages")
     args = parser.parse_args(argv)
     budgets = sorted({int(b) for b in args.budgets.split(",")})
-    count = _token_counter(args.gguf or embedded_gguf_path())
+    count = _token_counter(args.gguf or _default_gguf())
     questions = load_questions(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=args.data_dir or Path(tmp), page_cache_ttl_s=0)
         if args.rerank:
             base = base.model_copy(update={"rerank": args.rerank == "on"})
         with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
-            figures = measure(questions, settings, budgets, count, corpus.base_url)
+            figures = measure(
+                questions, settings, budgets, count, corpus.base_url, args.spans == "on"
+            )
     text = report(args.questions.name, figures, settings.rerank)
     print(text)
     return text

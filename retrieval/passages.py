@@ -113,7 +113,7 @@ def _keep_signatures_with_descriptions(units: list[str], joiner: str) -> list[st
 _TABLE_RULE = re.compile(r"^\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*$")
 
 
-def _table_header(paragraph: str) -> str | None:
+def table_header(paragraph: str) -> str | None:
     """The header row and rule of a Markdown table, or None if `paragraph` is not one."""
     lines = paragraph.splitlines()[:2]
     if len(lines) == 2 and lines[0].lstrip().startswith("|") and _TABLE_RULE.match(lines[1]):
@@ -124,7 +124,7 @@ def _table_header(paragraph: str) -> str | None:
 def _split_long(paragraph: str, target_words: int) -> Iterator[str]:
     """`paragraph` in pieces of about `target_words`; every piece of a table keeps its header
     row, so a row read alone still says what its cells are (a limit, a default, a code)."""
-    header = _table_header(paragraph)
+    header = table_header(paragraph)
     for piece in _split_units(paragraph, target_words):
         yield f"{header}\n{piece}" if header and not piece.startswith(header) else piece
 

@@ -106,6 +106,8 @@ class RankPolicy:
     rerank: bool
     #: words per passage; smaller for smaller budgets
     passage_words: int = TARGET_WORDS
+    #: give the model the matching sentences and rows of the best passages, not whole ones
+    spans: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,41 +15,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import bm25s
 import numpy as np
 
+from retrieval.bm25 import bm25_scores
 from retrieval.passages import split_passages
 from retrieval.policy import RankPolicy
-from retrieval.query import tokenize
+from retrieval.spans import focus_passages
 from retrieval.types import Page, Passage
 
 logger = logging.getLogger(__name__)
 
 RERANK_CANDIDATES = 30  # the rerank only reorders BM25's best: cheap and keeps lexical precision
 MIN_USEFUL_TOKENS = 24  # stop filling the budget when less than this is left
-DUPLICATE_OVERLAP = 0.8  # share of terms in common above which a passage is a near-duplicate
+DUPLICATE_OVERLAP = 0.8
+UNLIMITED = 10**9  # share of terms in common above which a passage is a near-duplicate
 
 
 def estimate_tokens(text: str) -> int:
     """A model-free token estimate (about 4 characters per token for English)."""
     return max(1, math.ceil(len(text) / 4))
-
-
-def bm25_scores(query: str, passages: Sequence[Passage]) -> np.ndarray:
-    """BM25 score of each passage; title and heading path count as part of the passage."""
-    query_tokens = tokenize(query)
-    if not passages or not query_tokens:
-        return np.zeros(len(passages), dtype=np.float32)
-    corpus = [
-        tokenize(" ".join((p.title, " ".join(p.heading_path), p.text))) or ["\x00empty"]
-        for p in passages
-    ]
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
-    known = [token for token in query_tokens if token in retriever.vocab_dict]
-    if not known:
-        return np.zeros(len(passages), dtype=np.float32)
-    return np.asarray(retriever.get_scores(known), dtype=np.float32)
 
 
 class _Embedder:
@@ -152,19 +136,20 @@ def rank_passages(
     """The passages of `pages` to give the model for `query`, best first.
 
     BM25 (+ rerank when `policy.rerank`), deduplicated, at most `policy.passages_per_source`
-    per URL, within `policy.context_tokens` as counted by `count_tokens`.
+    per URL, within `policy.context_tokens` as counted by `count_tokens`; with `policy.spans`
+    cut down to their sentences and rows that match (`retrieval.spans`).
     """
     passages = [passage for page in pages for passage in split_passages(page, policy.passage_words)]
     ranked = score_passages(query, passages, policy.rerank)
+    count = count_tokens or estimate_tokens
     if not ranked:
-        # Nothing shares a word with the query: the start of each page beats nothing at all.
+        # Nothing shares a word with the query: the start of each page beats nothing at all
+        # (whole: no sentence of it matches either).
         firsts: dict[str, Passage] = {}
         for passage in passages:
             firsts.setdefault(passage.url, passage)
         ranked = list(firsts.values())
-    return select_passages(
-        ranked,
-        policy.context_tokens,
-        policy.passages_per_source,
-        count_tokens or estimate_tokens,
-    )
+    elif policy.spans:
+        candidates = select_passages(ranked, UNLIMITED, policy.passages_per_source, count)
+        return focus_passages(query, candidates, policy.context_tokens, count)
+    return select_passages(ranked, policy.context_tokens, policy.passages_per_source, count)

@@ -83,9 +83,22 @@ def word_count(text: str) -> int:
     return len(_UNIT.findall(text))
 
 
+#: A period that ends an abbreviation, not a sentence: one to three single letters with their
+#: periods ("e.g.", "i.e.", an initial) or "cf.", "vs.", "approx.", "incl.".
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:[A-Za-z]\.){1,3}$|\b(?:cf|vs|approx|incl)\.$", re.IGNORECASE
+)
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of `text`, each with the whitespace before it (none are lost)."""
-    return [part for part in SENTENCE_BOUNDARY.split(text) if part]
+    sentences: list[str] = []
+    for part in SENTENCE_BOUNDARY.split(text):
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] += part
+        elif part:
+            sentences.append(part)
+    return sentences
 
 
 def slices(text: str, size: int) -> list[str]:

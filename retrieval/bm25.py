@@ -1,0 +1,28 @@
+"""BM25 scores of passages for a query (`bm25s`), the lexical ranking under every pick."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+from retrieval.query import tokenize
+from retrieval.types import Passage
+
+
+def bm25_scores(query: str, passages: Sequence[Passage]) -> np.ndarray:
+    """BM25 score of each passage; title and heading path count as part of the passage."""
+    query_tokens = tokenize(query)
+    if not passages or not query_tokens:
+        return np.zeros(len(passages), dtype=np.float32)
+    corpus = [
+        tokenize(" ".join((p.title, " ".join(p.heading_path), p.text))) or ["\x00empty"]
+        for p in passages
+    ]
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    known = [token for token in query_tokens if token in retriever.vocab_dict]
+    if not known:
+        return np.zeros(len(passages), dtype=np.float32)
+    return np.asarray(retriever.get_scores(known), dtype=np.float32)

@@ -1,0 +1,193 @@
+"""Query-focused spans: from the best passages, only the sentences and rows that answer.
+
+A passage of ~150 words holds one or two sentences that matter to a question; the rest costs
+the model reading time (on a CPU, about 1.1 s per 100 prompt tokens). Here the best-ranked
+passages are cut into units (a sentence of prose, a line of a list, table or code block) and
+each unit is scored by BM25 against the query, plus a share of its passage's own score, so a
+unit from the right section beats a lucky match elsewhere. The best units are taken under
+the token budget, then the units around them as long as the budget lasts: a description's
+signature line, the sentence that names what "it" is. A table row never goes without the
+table's header row. What is kept of each passage reads in the page's order, and a gap is
+marked with "…".
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from retrieval.bm25 import bm25_scores
+from retrieval.passages import table_header
+from retrieval.scripts import split_sentences
+from retrieval.types import Passage
+
+#: Passages, best first, whose units compete for the budget.
+CANDIDATES = 10
+#: Passages the budget is shared among first; what they leave goes to the best again.
+SHOWN_PASSAGES = 4
+MIN_SHARE = 60
+#: Units on each side of a chosen unit added while the budget lasts.
+NEIGHBOURS = 1
+GAP = "…"
+
+
+@dataclass(frozen=True)
+class _Unit:
+    passage: int  # index among the candidates
+    position: int  # order inside the passage
+    text: str
+    joiner: str  # what goes before it after the unit before it: " ", "\n" or "\n\n"
+    needs: int | None = None  # the unit it cannot go without (a table's header, an item's lead)
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _paragraph_units(paragraph: str) -> list[tuple[str, str, int | None]]:
+    """(text, joiner, index of the unit it needs) of each unit of one paragraph, in order:
+    a table row needs the header row, a later sentence of a list item the item's first
+    sentence (a definition's term or an entry's subject: "The loose-objects job cleans up
+    loose objects…" names what "The batch size is limited to 50 thousand" is about)."""
+    lines = paragraph.splitlines()
+    header = table_header(paragraph)
+    if header is not None:  # the header row and its rule are one unit, each row another
+        return [(header, "\n", None)] + [(line, "\n", 0) for line in lines[2:] if line.strip()]
+    if _FENCE.match(lines[0]):  # code lines are units; fence lines are markup, not content
+        return [(line, "\n", None) for line in lines if line.strip() and not _FENCE.match(line)]
+    if any(_LIST_ITEM.match(line) for line in lines):
+        items: list[str] = []
+        for line in lines:  # an item with its wrapped continuation lines
+            if _LIST_ITEM.match(line) or not items:
+                items.append(line.strip())
+            else:
+                items[-1] += " " + line.strip()
+        units: list[tuple[str, str, int | None]] = []
+        for item in items:
+            lead = len(units)
+            sentences = [s.strip() for s in split_sentences(item) if s.strip()]
+            units += [
+                (s, "\n", None) if i == 0 else (s, " ", lead) for i, s in enumerate(sentences)
+            ]
+        return units
+    prose = " ".join(line.strip() for line in lines)  # wrapped lines of one paragraph
+    return [(s.strip(), " ", None) for s in split_sentences(prose) if s.strip()]
+
+
+def _units(passage_index: int, text: str) -> list[_Unit]:
+    """A passage's units in order: sentences of prose and of list items, lines of tables
+    and code."""
+    units: list[_Unit] = []
+    for paragraph in text.split("\n\n"):
+        if not paragraph.strip():
+            continue
+        first = len(units)
+        for i, (piece, joiner, needs) in enumerate(_paragraph_units(paragraph)):
+            units.append(
+                _Unit(
+                    passage_index,
+                    len(units),
+                    piece,
+                    "\n\n" if i == 0 else joiner,
+                    None if needs is None else first + needs,
+                )
+            )
+    return units
+
+
+def _joined(units: list[_Unit]) -> str:
+    """Units of one passage back into text, a gap marked by "…"."""
+    parts: list[str] = []
+    previous: _Unit | None = None
+    for unit in units:
+        if previous is not None:
+            gap = unit.position != previous.position + 1
+            parts.append(f"\n{GAP}\n" if gap else unit.joiner)
+        parts.append(unit.text)
+        previous = unit
+    return "".join(parts)
+
+
+def _window(group: list[_Unit], position: int) -> list[int]:
+    """A unit and its neighbours. The unit before is taken only from the same paragraph: a
+    paragraph's start is often a new entry (an API signature, a definition's term), and the
+    line before it ("New in version 3.2.") belongs to the entry before."""
+    window = [position]
+    for step in range(1, NEIGHBOURS + 1):
+        if position - step >= 0 and group[position - step + 1].joiner != "\n\n":
+            window.append(position - step)
+        if position + step < len(group):
+            window.append(position + step)
+    return window
+
+
+def focus_passages(
+    query: str,
+    ranked: Sequence[Passage],
+    budget_tokens: int,
+    count_tokens: Callable[[str], int],
+) -> list[Passage]:
+    """The parts of the best `ranked` passages that match `query`, within `budget_tokens`:
+    each passage, in rank order, cut down to its best units and their neighbours."""
+    candidates = list(ranked[:CANDIDATES])
+    per_passage = [_units(i, p.text) for i, p in enumerate(candidates)]
+    units = [unit for group in per_passage for unit in group]
+    if not units:
+        return []
+    own = bm25_scores(query, [Passage(text=u.text, url="", title="") for u in units])
+    score = {(u.passage, u.position): float(own[k]) for k, u in enumerate(units)}
+    cost = {(u.passage, u.position): count_tokens(u.text) for u in units}
+    chosen: dict[int, set[int]] = {}
+    seen_texts: set[str] = set()
+    left = budget_tokens
+
+    def take(p: int, position: int) -> int:
+        """Add a unit (and the header it needs); its cost, or 0 when it did not fit."""
+        nonlocal left
+        unit = per_passage[p][position]
+        wanted = [position] if unit.needs is None else [unit.needs, position]
+        new = [q for q in wanted if q not in chosen.get(p, set())]
+        spent = sum(cost[(p, q)] for q in new)
+        if not new or spent > left or unit.text.lower() in seen_texts:
+            return 0
+        chosen.setdefault(p, set()).update(new)
+        seen_texts.add(unit.text.lower())
+        left -= spent
+        return spent
+
+    def fill(p: int, allowance: int) -> None:
+        """The passage's best matching units, each with its neighbours, up to `allowance`."""
+        group = per_passage[p]
+        order = sorted(
+            (u.position for u in group if score[(p, u.position)] > 0),
+            key=lambda q: -score[(p, q)],
+        )
+        for position in order:
+            if allowance <= 0:
+                return
+            for q in _window(group, position):
+                if allowance > 0:
+                    allowance -= take(p, q)
+
+    def close_gaps(p: int) -> None:
+        """A single unit missing between two kept ones is taken when it fits: the text then
+        reads on instead of breaking at "…"."""
+        kept = sorted(chosen.get(p, set()))
+        for before, after in itertools.pairwise(kept):
+            if after - before == 2:
+                take(p, before + 1)
+
+    share = max(budget_tokens // SHOWN_PASSAGES, MIN_SHARE)
+    for p in range(len(candidates)):  # in rank order: a fair share each
+        fill(p, share)
+    for p in range(len(candidates)):  # what is left, again in rank order
+        fill(p, left)
+    for p in range(len(candidates)):
+        close_gaps(p)
+    return [
+        replace(candidates[p], text=_joined([per_passage[p][q] for q in sorted(chosen[p])]))
+        for p in range(len(candidates))
+        if chosen.get(p)
+    ]
