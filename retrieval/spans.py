@@ -2,13 +2,13 @@
 
 A passage of ~150 words holds one or two sentences that matter to a question; the rest costs
 the model reading time (on a CPU, about 1.1 s per 100 prompt tokens). Here the best-ranked
-passages are cut into units (a sentence of prose, a line of a list, table or code block) and
-each unit is scored by BM25 against the query, plus a share of its passage's own score, so a
-unit from the right section beats a lucky match elsewhere. The best units are taken under
-the token budget, then the units around them as long as the budget lasts: a description's
-signature line, the sentence that names what "it" is. A table row never goes without the
-table's header row. What is kept of each passage reads in the page's order, and a gap is
-marked with "…".
+passages are cut into units (a sentence of prose or of a list item, a line of a table or of
+code) and each unit is scored by BM25 against the query. Each passage, in rank order, gets a
+share of the token budget for its best units, each with the unit on either side (a
+description's signature line, the sentence that names what "it" is); what the passages leave
+goes to them again in rank order. A table row never goes without the table's header row, nor
+a later sentence of a list item without the item's first. What is kept of each passage reads
+in the page's order, and a gap is marked with "…".
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from retrieval.types import Passage
 CANDIDATES = 10
 #: Passages the budget is shared among first; what they leave goes to the best again.
 SHOWN_PASSAGES = 4
+#: The smallest share, in tokens: a sentence or two, even of a small budget.
 MIN_SHARE = 60
 #: Units on each side of a chosen unit added while the budget lasts.
 NEIGHBOURS = 1
