@@ -13,7 +13,7 @@ set runs over its own corpus, e.g. the git manual:
 
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev.jsonl \\
         [--corpus /usr/share/doc/python3.11/html] [--budgets 500,700,800,900,1000]
-        [--rerank on|off] [--data-dir DIR] [--gguf PATH]
+        [--rerank on|off] [--spans on|off] [--data-dir DIR] [--gguf PATH]
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev-git.jsonl \\
         --corpus /usr/share/doc/git-doc --budgets 900
 """
@@ -82,7 +82,6 @@ def measure(
     budgets: list[int],
     count: Callable[[str], int],
     base_url: str = "",
-    spans: bool = False,
 ) -> ContextFigures:
     """Retrieval recall, and per budget: answers shown, passage tokens, missed ids."""
     policy = retrieval_policy(settings)
@@ -106,7 +105,7 @@ def measure(
             if not found:
                 figures.not_retrieved.append(question.id)
         for budget in budgets:
-            rank = replace(policy.rank, context_tokens=budget, spans=spans)
+            rank = replace(policy.rank, context_tokens=budget)
             texts = [c["text"] for c in numbered_contexts(query, pages, rank, count)]
             row = figures.budgets[budget]
             shown = bool(context_hit(texts, question.answers))
@@ -118,12 +117,13 @@ def measure(
     return figures
 
 
-def report(name: str, figures: ContextFigures, rerank: bool) -> str:
+def report(name: str, figures: ContextFigures, settings: Settings) -> str:
     """The figures as Markdown: a table by budget, then the missed question ids."""
     n = figures.with_gold
     heading = (
         f"Context recall by passage budget, {name}, search questions "
-        f"(rerank {'on' if rerank else 'off'}); retrieval recall "
+        f"(rerank {'on' if settings.rerank else 'off'}, spans "
+        f"{'on' if settings.passage_spans else 'off'}); retrieval recall "
         f"{figures.retrieved}/{n} = {figures.retrieved / max(n, 1):.2f}:"
     )
     lines = [
@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--rerank", choices=("on", "off"), help="semantic rerank (default: MEGREZ_RERANK)"
     )
-    parser.add_argument("--spans", choices=("on", "off"), help="sentences, not whole passages")
+    parser.add_argument(
+        "--spans",
+        choices=("on", "off"),
+        help="sentences and rows, not whole passages (default: MEGREZ_PASSAGE_SPANS)",
+    )
     args = parser.parse_args(argv)
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     count = _token_counter(args.gguf or _default_gguf())
@@ -160,11 +164,11 @@ def main(argv: list[str] | None = None) -> str:
         base = Settings(data_dir=args.data_dir or Path(tmp), page_cache_ttl_s=0)
         if args.rerank:
             base = base.model_copy(update={"rerank": args.rerank == "on"})
+        if args.spans:
+            base = base.model_copy(update={"passage_spans": args.spans == "on"})
         with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
-            figures = measure(
-                questions, settings, budgets, count, corpus.base_url, args.spans == "on"
-            )
-    text = report(args.questions.name, figures, settings.rerank)
+            figures = measure(questions, settings, budgets, count, corpus.base_url)
+    text = report(args.questions.name, figures, settings)
     print(text)
     return text
 

@@ -20,15 +20,14 @@ import numpy as np
 from retrieval.bm25 import bm25_scores
 from retrieval.passages import split_passages
 from retrieval.policy import RankPolicy
-from retrieval.spans import focus_passages
+from retrieval.spans import CANDIDATES, focus_passages
 from retrieval.types import Page, Passage
 
 logger = logging.getLogger(__name__)
 
 RERANK_CANDIDATES = 30  # the rerank only reorders BM25's best: cheap and keeps lexical precision
 MIN_USEFUL_TOKENS = 24  # stop filling the budget when less than this is left
-DUPLICATE_OVERLAP = 0.8
-UNLIMITED = 10**9  # share of terms in common above which a passage is a near-duplicate
+DUPLICATE_OVERLAP = 0.8  # share of terms in common above which a passage is a near-duplicate
 
 
 def estimate_tokens(text: str) -> int:
@@ -97,17 +96,19 @@ def _terms(text: str) -> set[str]:
 
 def select_passages(
     ranked: Sequence[Passage],
-    budget_tokens: int,
+    budget_tokens: int | None,
     per_source: int,
     count_tokens: Callable[[str], int] = estimate_tokens,
+    limit: int | None = None,
 ) -> list[Passage]:
-    """Best passages first, at most `per_source` per URL, no near-duplicates, within budget."""
+    """Best passages first, at most `per_source` per URL, no near-duplicates, within budget
+    (None: no budget, nothing counted) and at most `limit` of them."""
     chosen: list[Passage] = []
     chosen_terms: list[set[str]] = []
     per_url: dict[str, int] = {}
     left = budget_tokens
     for passage in ranked:
-        if left < MIN_USEFUL_TOKENS:
+        if len(chosen) == limit or (left is not None and left < MIN_USEFUL_TOKENS):
             break
         if per_url.get(passage.url, 0) >= per_source:
             continue
@@ -117,13 +118,14 @@ def select_passages(
             for other in chosen_terms
         ):
             continue
-        cost = count_tokens(passage.text)
-        if cost > left:
-            continue  # a smaller passage further down may still fit
+        if left is not None:
+            cost = count_tokens(passage.text)
+            if cost > left:
+                continue  # a smaller passage further down may still fit
+            left -= cost
         chosen.append(passage)
         chosen_terms.append(terms)
         per_url[passage.url] = per_url.get(passage.url, 0) + 1
-        left -= cost
     return chosen
 
 
@@ -149,7 +151,7 @@ def rank_passages(
         for passage in passages:
             firsts.setdefault(passage.url, passage)
         ranked = list(firsts.values())
-    elif policy.spans:
-        candidates = select_passages(ranked, UNLIMITED, policy.passages_per_source, count)
+    elif policy.spans:  # the best distinct passages, cut down within the budget
+        candidates = select_passages(ranked, None, policy.passages_per_source, limit=CANDIDATES)
         return focus_passages(query, candidates, policy.context_tokens, count)
     return select_passages(ranked, policy.context_tokens, policy.passages_per_source, count)

@@ -23,7 +23,7 @@ from retrieval.passages import table_header
 from retrieval.scripts import split_sentences
 from retrieval.types import Passage
 
-#: Passages, best first, whose units compete for the budget.
+#: Passages, best first, whose units compete for the budget (`rank_passages` picks them).
 CANDIDATES = 10
 #: Passages the budget is shared among first; what they leave goes to the best again.
 SHOWN_PASSAGES = 4
@@ -130,9 +130,9 @@ def focus_passages(
     budget_tokens: int,
     count_tokens: Callable[[str], int],
 ) -> list[Passage]:
-    """The parts of the best `ranked` passages that match `query`, within `budget_tokens`:
-    each passage, in rank order, cut down to its best units and their neighbours."""
-    candidates = list(ranked[:CANDIDATES])
+    """The parts of the `ranked` passages that match `query`, within `budget_tokens`: each
+    passage, in rank order, cut down to its best units and their neighbours."""
+    candidates = list(ranked)
     per_passage = [_units(i, p.text) for i, p in enumerate(candidates)]
     units = [unit for group in per_passage for unit in group]
     if not units:

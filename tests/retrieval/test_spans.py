@@ -46,6 +46,12 @@ def shown(passages: list[Passage]) -> str:
     return "\n\n".join(p.text for p in passages)
 
 
+def focused(query: str, text: str, budget: int) -> str:
+    """What the model reads of one passage holding `text`."""
+    passage = Passage(text=text, url="http://docs.test/a.html", title="a", score=1.0)
+    return shown(focus_passages(query, [passage], budget, estimate_tokens))
+
+
 def test_a_docbook_table_row_comes_with_its_header_row() -> None:
     text = shown(spans("maximum identifier length", [page(DATA / "docbook_limits.html")], 80))
     assert "| identifier length | 63 bytes |" in text
@@ -87,16 +93,12 @@ def test_the_budget_holds_and_gaps_are_marked() -> None:
 
 
 def test_wrapped_prose_is_read_as_sentences_and_code_fences_are_left_out() -> None:
-    passage = Passage(
-        text=(
-            "The timeout is how long to wait,\nin seconds, before giving up. It defaults\n"
-            "to five. Nothing else matters here.\n\n```\nconnect(timeout=5)\n```"
-        ),
-        url="http://docs.test/a.html",
-        title="a",
-        score=1.0,
+    text = focused(
+        "timeout seconds",
+        "The timeout is how long to wait,\nin seconds, before giving up. It defaults\n"
+        "to five. Nothing else matters here.\n\n```\nconnect(timeout=5)\n```",
+        100,
     )
-    text = shown(focus_passages("timeout seconds", [passage], 100, estimate_tokens))
     assert "The timeout is how long to wait, in seconds, before giving up." in text
     assert "```" not in text
     assert "connect(timeout=5)" in text
@@ -114,18 +116,14 @@ def test_a_line_repeated_on_two_pages_is_shown_once() -> None:
 def test_the_line_before_a_new_entry_stays_with_the_entry_before() -> None:
     """ "New in version 3.2." ends the entry above; shown before the next entry's signature
     the model read it as that entry's version (dev-22 answered 3.2 for indent(), new in 3.9)."""
-    passage = Passage(
-        text=(
-            "- fromstringlist(sequence)\n- Parses an XML document from fragments.\n"
-            "New in version 3.2.\n\n"
-            "- indent(tree, space)\n- Appends whitespace to indent the tree for pretty-printed "
-            "XML output.\n\nNew in version 3.9."
-        ),
-        url="http://docs.test/etree.html",
-        title="etree",
-        score=1.0,
+    text = focused(
+        "indent tree pretty printed",
+        "- fromstringlist(sequence)\n- Parses an XML document from fragments.\n"
+        "New in version 3.2.\n\n"
+        "- indent(tree, space)\n- Appends whitespace to indent the tree for pretty-printed "
+        "XML output.\n\nNew in version 3.9.",
+        30,
     )
-    text = shown(focus_passages("indent tree pretty printed", [passage], 30, estimate_tokens))
     assert "New in version 3.9." in text
     assert "3.2" not in text
 
@@ -136,8 +134,7 @@ def test_one_unit_between_two_kept_ones_is_kept_too() -> None:
     sentences = [f"Sentence {n} says nothing much." for n in range(9)]
     sentences[1] = "The timeout is in seconds."
     sentences[5] = "A timeout of zero never waits."
-    passage = Passage(text=" ".join(sentences), url="http://docs.test/t.html", title="t", score=1)
-    text = shown(focus_passages("timeout", [passage], 60, estimate_tokens))
+    text = focused("timeout", " ".join(sentences), 60)
     assert text.startswith("Sentence 0 says nothing much. The timeout is in seconds. Sentence 2")
     assert "Sentence 3 says nothing much. Sentence 4" in text
     assert GAP not in text.split("zero never waits.")[0]
