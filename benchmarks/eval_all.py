@@ -3,7 +3,8 @@
 Each set runs through the evaluation runner (`evaluation`, the agent with
 search ON over its corpus served on loopback, as `megrez-search eval` does), and one table
 compares them: decision, retrieval recall, context recall, answer accuracy, citation
-precision (the agent's checker and strict) per set. Under it, per set, the wrong answers
+precision (the agent's checker and strict) and the share of answers written in their
+question's language per set. Under it, per set, the wrong answers
 split by where they went wrong: reading errors (the passages shown held a gold answer) and
 retrieval errors (they did not).
 
@@ -55,6 +56,7 @@ COLUMNS = (
     ("answer", "answer_accuracy"),
     ("citations the checker upholds", "citation_precision"),
     ("strict citation precision", "strict_citation_precision"),
+    ("answers in the question's language", "answer_language_match"),
 )
 
 

@@ -26,7 +26,9 @@ from tests.support.dev_set import dev_set_path
 from tests.support.docs_index import REPO, cli_env
 
 
-def _record(id: str, answer_correct: bool | None, context_hit: bool | None) -> QuestionRecord:
+def _record(
+    id: str, answer_correct: bool | None, context_hit: bool | None, in_language: bool | None = None
+) -> QuestionRecord:
     question = Question(
         id=id, question="q", answers=("a",), gold_pages=("p.html",), needs_search=True
     )
@@ -35,14 +37,15 @@ def _record(id: str, answer_correct: bool | None, context_hit: bool | None) -> Q
         decision_correct=True,
         answer_correct=answer_correct,
         context_hit=context_hit,
+        language_match=in_language,
     )
     return QuestionRecord(question, score)
 
 
 def test_wrong_answers_are_split_by_whether_the_passages_held_the_answer() -> None:
     records = [
-        _record("right", True, True),
-        _record("misread", False, True),
+        _record("right", True, True, in_language=True),
+        _record("misread", False, True, in_language=False),
         _record("not-found", False, False),
         _record("no-search", False, None),
         _record("open-ended", None, None),
@@ -58,6 +61,10 @@ def test_wrong_answers_are_split_by_whether_the_passages_held_the_answer() -> No
         "cmd",
     )
     assert "| dev-git | /usr/share/doc/git-doc | 5 | 1.00 |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| set |"))
+    assert header.endswith("| answers in the question's language |")
+    dev_git = next(line for line in text.splitlines() if line.startswith("| dev-git |"))
+    assert dev_git.endswith("| 0.50 |")  # one of the two answers with words is in its language
     assert "| dev-zh | /usr/share/doc/python3.11/html | skipped: corpus not installed" in text
     assert "- dev-git: reading errors (the passages held the answer): misread; " in text
 
