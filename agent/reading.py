@@ -12,9 +12,9 @@ from typing import Any
 
 from agent.events import PageEvent
 from agent.file_sources import DOC_SCHEME
-from retrieval.fetch import iter_pages
+from retrieval.io_loop import run_io
 from retrieval.policy import FetchPolicy
-from retrieval.sync_bridge import run_sync
+from retrieval.pooled_fetch import pooled_fetcher
 from retrieval.types import FetchFailure, Page
 
 
@@ -41,16 +41,20 @@ def read_pages(
             writer(PageEvent(url=url, title=titles.get(url, ""), ok=reason is None, reason=reason))
         if not urls:
             return arrived
-        async for item in iter_pages(urls, policy):
-            arrived.append(item)
-            title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
-            reason = item.reason if isinstance(item, FetchFailure) else None
-            writer(PageEvent(url=item.url, title=title, ok=isinstance(item, Page), reason=reason))
-            if cancel is not None and cancel.is_set():
-                break  # Stop: keep what arrived
+        async with pooled_fetcher(policy) as fetcher:
+            async for item in fetcher.iter_pages(urls):
+                arrived.append(item)
+                title = (item.title if isinstance(item, Page) else "") or titles.get(item.url, "")
+                reason = item.reason if isinstance(item, FetchFailure) else None
+                ok = isinstance(item, Page)
+                writer(PageEvent(url=item.url, title=title, ok=ok, reason=reason))
+                if cancel is not None and cancel.is_set():
+                    break  # Stop: keep what arrived
         return arrived
 
-    return run_sync(collect())
+    # On the process's I/O loop: its events are written from there (the graph's stream
+    # writer is a thread-safe queue).
+    return run_io(collect())
 
 
 def fetch_report(

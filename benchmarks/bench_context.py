@@ -34,8 +34,8 @@ from core.settings import Settings
 from evaluation.dataset import Question, load_questions
 from evaluation.metrics import context_hit, retrieval_hit
 from evaluation.runner import corpus_environment
-from retrieval.fetch import fetch_pages_sync
 from retrieval.multiquery import query_variants, search_fused
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.search import make_search_provider
 from retrieval.types import Page
 

@@ -136,8 +136,8 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from agent.retrieval_policy import retrieval_policy
-    from retrieval.fetch import fetch_pages_sync
     from retrieval.guard import validate_url
+    from retrieval.pooled_fetch import fetch_pages_sync
     from retrieval.types import FetchFailure
 
     if not args.url.startswith("file:"):

@@ -29,7 +29,7 @@ from agent.retrieval_policy import retrieval_policy
 from agent.safety import strip_injections
 from agent.state import Context
 from core.settings import Settings
-from retrieval.fetch import fetch_pages_sync
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.search import make_search_provider
 from retrieval.types import Page
 from runtime import Message, Runtime, Sampling, Usage

@@ -1,7 +1,8 @@
 """Fetch pages concurrently and safely, then clean them.
 
-One `httpx.AsyncClient` (one connection pool) serves all pages of a question; a semaphore
-bounds concurrency; each request has connect/read timeouts and all of them share one total
+One `httpx.AsyncClient` (one connection pool) serves all pages of a question (and, pooled on
+the process's I/O loop, the questions after it: `retrieval.pooled_fetch`); a semaphore bounds
+each call's concurrency; each request has connect/read timeouts and all of them share one total
 deadline; bodies are streamed and reading stops at the size cap; redirects are followed by
 hand so the SSRF guard sees every hop. The guard also runs inside the connection itself
 (`GuardedNetworkBackend`): the address that was checked is the address that is connected to.
@@ -26,7 +27,6 @@ from retrieval.guard import Resolver, check_url, resolve_host, validate_url
 from retrieval.icons import IconCache
 from retrieval.index_store import find_indexed_page
 from retrieval.policy import FetchLimits, FetchPolicy, GuardPolicy
-from retrieval.sync_bridge import run_sync
 from retrieval.types import FetchFailure, Page
 
 logger = logging.getLogger(__name__)
@@ -384,8 +384,3 @@ async def iter_pages(
     async with Fetcher(policy) as fetcher:
         async for item in fetcher.iter_pages(urls):
             yield item
-
-
-def fetch_pages_sync(urls: Sequence[str], policy: FetchPolicy) -> list[Page | FetchFailure]:
-    """`fetch_pages` for synchronous callers (runs its own event loop)."""
-    return run_sync(fetch_pages(urls, policy))

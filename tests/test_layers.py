@@ -221,7 +221,8 @@ BRIDGES_ALLOWED = {
     "agent.api": {"astream"},  # an async server's turn in a worker thread
     # the answer prompt read while the search runs (`<module>`: the field's annotation)
     "agent.read_ahead": {"start", "<module>"},
-    "retrieval.sync_bridge": {"run_sync"},  # a fetch step's event loop
+    # the process's one I/O loop, started once (`__init__`: the thread's annotation)
+    "retrieval.io_loop": {"__init__", "_running_loop"},
     "retrieval.index": {"build_index"},  # the crawl of `index build`
     "retrieval.static_site": {"__init__"},  # the served folder of an index
 }

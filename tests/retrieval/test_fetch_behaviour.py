@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.fetch import fetch_pages, fetch_pages_sync, iter_pages
+from retrieval.fetch import fetch_pages, iter_pages
 from retrieval.policy import GuardPolicy
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.types import FetchFailure, Page
 from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes

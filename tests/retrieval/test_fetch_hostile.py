@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.fetch import fetch_pages_sync
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.types import FetchFailure, Page
 from tests.support.policies import policy_for
 from tests.support.servers import redirect, send, serve_routes

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import LocalIndexError
-from retrieval.fetch import fetch_pages_sync
 from retrieval.index import build_index
 from retrieval.index_store import search_index
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.types import Page
 from tests.support.policies import policy_for
 from tests.support.servers import send, serve_routes

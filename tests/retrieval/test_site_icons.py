@@ -18,9 +18,9 @@ from PIL import Image
 from agent.nodes.retrieve import group_contexts
 from agent.state import source_of
 from retrieval import icons
-from retrieval.fetch import fetch_pages_sync
 from retrieval.icons import ICON_MAX_BYTES
 from retrieval.passages import split_passages
+from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.types import Page
 from tests.support.media import icon_bytes
 from tests.support.policies import policy_for
@@ -160,25 +160,25 @@ def test_an_icon_that_never_finishes_costs_the_page_nothing_but_its_icon(
 
 
 def test_fetchers_on_two_threads_fetch_one_sites_icon_at_once(fetch: Fetch) -> None:
-    """Two questions at once (each fetcher on its own thread's event loop) asking for pages
-    of one site while its icon is still downloading: neither page is lost."""
-    first_icon_asked, second_icon_asked = threading.Event(), threading.Event()
+    """Two questions at once (on two threads, their fetches on the process's I/O loop) asking
+    for pages of one site while its icon is still downloading: neither page is lost and the
+    icon is downloaded once."""
+    first_icon_asked, second_page_served = threading.Event(), threading.Event()
     asked: list[str] = []
 
     def icon(handler: BaseHTTPRequestHandler) -> None:
         asked.append(handler.path)
-        if len(asked) == 1:
-            first_icon_asked.set()
-            second_icon_asked.wait(10)  # the first download is in flight while B asks
-        else:
-            second_icon_asked.set()
+        first_icon_asked.set()
+        second_page_served.wait(10)  # the download is in flight while B's page arrives
         send(handler, icon_bytes("PNG"), content_type="image/png")
 
     def page_after_the_first_icon(handler: BaseHTTPRequestHandler) -> None:
         first_icon_asked.wait(10)
         _page()(handler)
+        second_page_served.set()
 
     routes = {"/a": _page(), "/b": page_after_the_first_icon, "/icon": icon}
     with serve_routes(routes) as base, ThreadPoolExecutor(2) as pool:
         pages = list(pool.map(fetch, [[f"{base}/a"], [f"{base}/b"]]))
     assert [page.icon is not None for (page,) in pages] == [True, True]
+    assert asked == ["/icon"]
