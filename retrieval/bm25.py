@@ -10,14 +10,22 @@ import numpy as np
 from retrieval.query import tokenize
 from retrieval.types import Passage
 
+#: Times a passage's page title counts in its text (BM25F's field weight, simplified): a
+#: query word in the title says the whole page is about it ("decimal" in the decimal
+#: module's page, not in a float page's "decimal point"). 3 measured best of 1, 2, 3 and 5
+#: on both dev sets' context recall (benchmarks/RESULTS.md); headings weighed more lost two
+#: Python questions.
+TITLE_WEIGHT = 3
+
 
 def bm25_scores(query: str, passages: Sequence[Passage]) -> np.ndarray:
-    """BM25 score of each passage; title and heading path count as part of the passage."""
+    """BM25 score of each passage; its page title (`TITLE_WEIGHT` times) and heading path
+    count as part of the passage."""
     query_tokens = tokenize(query)
     if not passages or not query_tokens:
         return np.zeros(len(passages), dtype=np.float32)
     corpus = [
-        tokenize(" ".join((p.title, " ".join(p.heading_path), p.text))) or ["\x00empty"]
+        tokenize(" ".join((*[p.title] * TITLE_WEIGHT, *p.heading_path, p.text))) or ["\x00empty"]
         for p in passages
     ]
     retriever = bm25s.BM25()

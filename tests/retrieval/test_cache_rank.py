@@ -151,3 +151,24 @@ def test_semantic_rerank_with_the_real_minilm_model(tmp_path: Path) -> None:
     ranked = rank_passages("timeout when my web download hangs", [hockey, network], policy)
     assert [p.url for p in ranked] == ["https://x/net", "https://x/hockey"]
     assert ranked[0].score > ranked[1].score
+
+
+def test_a_page_titled_with_the_subject_outranks_a_passing_mention() -> None:
+    """The kettle's own page says "It" (its subject is in the title); the oven's page names
+    the kettle in passing and repeats the other words. Counted once, the title lost."""
+    from retrieval.bm25 import bm25_scores
+
+    def passage(title: str, text: str) -> Passage:
+        return Passage(text=text, url=f"https://x/{title}", title=title)
+
+    passages = [
+        passage("Kettle", "It switches itself off once the water boils: the default limit is "
+                "three minutes."),
+        passage("Oven", "Unlike a kettle it has no limit by default and switches off only when "
+                "its timer switches it off."),
+        passage("Toaster", "The toaster browns two slices of bread at a time."),
+        passage("Fridge", "The fridge keeps food cold; its door alarm sounds when left open."),
+    ]  # fmt: skip
+    kettle, oven, *others = bm25_scores("when does the kettle switch off by default", passages)
+    assert kettle > oven > 0
+    assert all(score == 0 for score in others)
