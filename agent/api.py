@@ -43,6 +43,7 @@ from agent.turn_lock import (
     ThreadLocks,
     TurnLock,
 )
+from agent.workers import Workers
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from runtime import Message, Runtime, load_runtime
@@ -82,6 +83,8 @@ class SearchAgent:
             self.store.database, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
         )
         self._locks = ThreadLocks()
+        # The threads async servers' turns run on (`astream`), reused rather than one a turn.
+        self._turn_workers = Workers("agent-turn", max(1, settings.ui_concurrency))
         self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
         self._guard = threading.Lock()
 
@@ -224,9 +227,10 @@ class SearchAgent:
     async def astream(
         self, request: AskRequest, slots: threading.Semaphore | None = None
     ) -> AsyncGenerator[AgentEvent, None]:
-        """`stream` for async servers: runs in a worker thread; cancelling stops the answer.
-
-        With `slots`, the worker holds one for the turn: a server bounds concurrent turns.
+        """`stream` for async servers: runs on the agent's turn workers (threads reused from
+        turn to turn, at most `ui_concurrency`; more turns wait in line); cancelling stops
+        the answer. With `slots`, the worker holds one for the turn: a server bounds
+        concurrent turns.
         """
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[object] = asyncio.Queue()
@@ -243,8 +247,7 @@ class SearchAgent:
             finally:
                 loop.call_soon_threadsafe(events.put_nowait, end)
 
-        worker = threading.Thread(target=work, name="agent-turn", daemon=True)
-        worker.start()
+        self._turn_workers.submit(work)
         try:
             while (item := await events.get()) is not end:
                 if isinstance(item, BaseException):

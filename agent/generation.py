@@ -1,13 +1,15 @@
 """Model calls as the agent makes them: streamed, stoppable, and failing clearly.
 
-The backend's token iterator runs in a worker thread and hands chunks over a queue, so the
-agent can (1) notice a backend that stalls (no chunk for `model_stall_timeout_s`) instead
-of hanging with it, (2) stop generation when the user presses stop, and (3) turn whatever
-a backend raises into one `ModelCallError` whose message fits in a chat bubble.
+The backend's token iterator runs on the backend's executor (one per runtime, its worker
+threads reused from call to call, `agent.workers`) and hands chunks over a queue, so the
+agent can (1) notice a backend that stalls (no chunk for `model_stall_timeout_s`) instead of
+hanging with it, (2) stop generation when the user presses stop, and (3) turn whatever a
+backend raises into one `ModelCallError` whose message fits in a chat bubble.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from agent.citations import CitationStreamNormalizer
 from agent.events import TokenEvent
+from agent.workers import executor_of
 from core.errors import MegrezSearchError
 from runtime import Message, ModelCallError, Runtime, Sampling, Usage
 from runtime.prefill_progress import PrefillCallback, ReadingStopped, reporting_prefill
@@ -107,8 +110,7 @@ def generate(
                 if close is not None:
                     close()  # a llama.cpp generator stops decoding when closed
 
-    worker = threading.Thread(target=work, name="model-call", daemon=True)
-    worker.start()
+    worker = executor_of(runtime).submit(work)
     # Poll in short slices so a stop request is seen promptly even while the model is busy.
     poll_s = min(0.25, stall_timeout_s)
     last_progress = time.monotonic()
@@ -150,7 +152,7 @@ def generate(
     finally:
         stop.set()
         if not stalled:
-            worker.join(timeout=WIND_DOWN_S)
+            concurrent.futures.wait([worker], timeout=WIND_DOWN_S)
 
 
 def stream_tokens(

@@ -13,6 +13,7 @@ work); Stop ends it at its next piece. A failure only costs the answer that read
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.state import Context
+from agent.workers import executor_of
 from runtime import Message, Runtime
 from runtime.prefill_progress import reporting_prefill
 
@@ -38,11 +40,12 @@ class _Stopped(Exception):
 
 @dataclass
 class Reading:
-    """One turn's reading ahead: its thread and the time its prompt was written with (the
-    answer uses that same time, so its prompt starts like the one read)."""
+    """One turn's reading ahead: its call on the backend's executor and the time its prompt
+    was written with (the answer uses that same time, so its prompt starts like the one
+    read)."""
 
     now: datetime
-    thread: threading.Thread
+    call: concurrent.futures.Future[None]
 
 
 @dataclass
@@ -75,10 +78,8 @@ class ReadAheads:
                 except Exception:  # the answer reads its whole prompt itself
                     log.warning("reading the answer prompt ahead failed", exc_info=True)
 
-        thread = threading.Thread(target=work, name="read-ahead", daemon=True)
-        with self._lock:
-            self._runs[run_id] = Reading(now, thread)
-        thread.start()
+        with self._lock:  # registered before it runs: the answer always finds it
+            self._runs[run_id] = Reading(now, executor_of(runtime).submit(work))
 
     def finish(self, run_id: str, timeout_s: float) -> datetime | None:
         """Wait (at most `timeout_s`) for run `run_id`'s reading; the time its prompt was
@@ -87,7 +88,7 @@ class ReadAheads:
             reading = self._runs.pop(run_id, None)
         if reading is None:
             return None
-        reading.thread.join(timeout=timeout_s)
+        concurrent.futures.wait([reading.call], timeout=timeout_s)
         return reading.now
 
     def forget(self, run_id: str) -> None:

@@ -217,10 +217,8 @@ def test_one_type_is_named_dialect() -> None:
 #: The threads and event loops the request path still starts, each a named executor (the
 #: async item of issue 23 shrinks this list): module -> the functions that may.
 BRIDGES_ALLOWED = {
-    "agent.generation": {"generate"},  # a model call's worker thread
-    "agent.api": {"astream"},  # an async server's turn in a worker thread
-    # the answer prompt read while the search runs (`<module>`: the field's annotation)
-    "agent.read_ahead": {"start", "<module>"},
+    # the model calls' executor, a backend's threads reused (`__init__`: their annotation)
+    "agent.workers": {"__init__", "submit"},
     # the process's one I/O loop, started once (`__init__`: the thread's annotation)
     "retrieval.io_loop": {"__init__", "_running_loop"},
     "retrieval.index": {"build_index"},  # the crawl of `index build`

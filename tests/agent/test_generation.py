@@ -142,3 +142,29 @@ class FailsBeforeStreaming:
 def test_a_backend_failing_before_its_first_chunk_is_an_error_not_a_stall() -> None:
     with pytest.raises(ModelCallError, match="cannot read the attached image"):
         list(_generate(FailsBeforeStreaming()))
+
+
+class NamingBackend:
+    """Answers with the name of the thread it runs on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def stream(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage | None = None
+    ) -> Iterator[str]:
+        self.threads.append(threading.current_thread())
+        yield "ok"
+
+
+def test_a_backends_calls_reuse_its_worker_thread() -> None:
+    """No thread per call: the worker of the first call is still there, idle, and runs the
+    second; it is a daemon (a stalled call never keeps the process from exiting)."""
+    backend, other = NamingBackend(), NamingBackend()
+    assert list(_generate(backend)) == ["ok"]
+    assert list(_generate(backend)) == ["ok"]
+    first, second = backend.threads
+    assert first is second and first.is_alive() and first.daemon
+    assert first.name.startswith("model-call-")
+    assert list(_generate(other)) == ["ok"]
+    assert other.threads[0] is not first  # each backend has its own executor
