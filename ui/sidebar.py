@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 #: The list's groups: (heading, elem_id), newest first.
 GROUPS = (("Today", "chats-today"), ("Previous 7 days", "chats-week"), ("Older", "chats-older"))
 WEEK_DAYS = 7
-SESSIONS_REMEMBERED = 1000  # pages whose last listing is kept (to skip identical re-renders)
+SESSIONS_REMEMBERED = 2000  # pages' last listing and title kept (to skip identical re-renders)
 LABEL_CHARS = 60  # of a title in the list (two lines of the sidebar); the rename box has all
 
 
@@ -188,7 +188,13 @@ class ChatList:
         return changed
 
     def on_title(self, thread_id: str | None, request: gr.Request | None = None) -> Any:
-        return self.title(thread_id, user_of(request))
+        """The rename box, sent only when it would change: the list changes twice after an
+        answer, and the second refresh overwrote a title the user had started typing."""
+        update = self.title(thread_id, user_of(request))
+        session = session_of(request)
+        if session and not self._changed(f"title {session}", [update]):
+            return gr.skip()
+        return update
 
     def on_rename(
         self, thread_id: str | None, title: str, request: gr.Request | None = None

@@ -150,6 +150,19 @@ class Page:
         self.session_hash, self.username = session_hash, None
 
 
+def test_a_page_is_sent_the_chats_title_only_when_it_changed(ui: ChatUI) -> None:
+    """A refresh of the rename box with the title it already shows is skipped: after an
+    answer the list changes twice, and the second refresh overwrote what the user had
+    started typing there."""
+    zebra = ask(ui, "Tell me about zebras")
+    page, other = Page("one"), Page("two")
+    assert ui.sidebar.on_title(zebra, page)["value"] == "Tell me about zebras"  # type: ignore[arg-type]
+    assert ui.sidebar.on_title(zebra, page) == {"__type__": "update"}  # type: ignore[arg-type]
+    assert ui.sidebar.on_title(zebra, other)["value"] == "Tell me about zebras"  # type: ignore[arg-type]
+    ui.sidebar.on_rename(zebra, "Zebras, renamed", page)  # type: ignore[arg-type]
+    assert ui.sidebar.on_title(zebra, page)["value"] == "Zebras, renamed"  # type: ignore[arg-type]
+
+
 def test_a_page_is_sent_the_list_again_only_when_it_changed(ui: ChatUI) -> None:
     # Re-rendering the radios drops a click that lands while the update is in flight.
     zebra = ask(ui, "Tell me about zebras")

@@ -25,7 +25,7 @@ from runtime import Runtime
 from tests.support.page import DESKTOP, PHONE, VIEWPORTS, shot
 from tests.support.processes import megrez_process
 from tests.support.scripted import ScriptedModel
-from tests.support.sidebar import chat_entries, listed_chats, open_chat
+from tests.support.sidebar import chat_entries, listed_as_open, listed_chats, open_chat
 from tests.support.standin_model import serve_standin_model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -169,6 +169,7 @@ def test_rename_delete_undo_and_gone_after_the_window(
     question, renamed = f"Tuples {tag}: are they immutable?", f"Tuples, renamed ({tag})"
     ask(page, question)
     show_sidebar(page, viewport)
+    listed_as_open(page, question)  # the list (and so the title box) has caught up
     title = page.locator("#chat-title textarea, #chat-title input").first
     expect(title).to_have_value(question)
     title.fill(renamed)
