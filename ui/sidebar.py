@@ -189,7 +189,8 @@ class ChatList:
 
     def on_title(self, thread_id: str | None, request: gr.Request | None = None) -> Any:
         """The rename box, sent only when it would change: the list changes twice after an
-        answer, and the second refresh overwrote a title the user had started typing."""
+        answer, and a second, identical refresh must not overwrite a title the user has
+        started typing."""
         update = self.title(thread_id, user_of(request))
         session = session_of(request)
         if session and not self._changed(f"title {session}", [update]):
