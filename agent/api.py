@@ -4,13 +4,15 @@
     for event in agent.stream(AskRequest("What is the default maxsize of lru_cache?")):
         ...                                        # StepEvent, TokenEvent, ..., DoneEvent
     result = agent.invoke(AskRequest("And its typed flag?", thread_id=result.thread_id))
+    agent.invoke(AskRequest("And in 3.8?", thread_id=result.thread_id, model="embedded:small"))
 
 Conversations live in LangGraph's checkpointer (SQLite in the data dir, or PostgreSQL with
 `MEGREZ_DATABASE_URL`, see `store`), keyed by user and thread id, so a restart
 loses nothing and one user never sees another's conversations. One `SearchAgent` serves many
 threads at once (the UI's users): turns of different threads run in parallel — the model
 backend serialises its own calls, I/O-bound steps overlap — while turns of the same thread
-take turns.
+take turns. The model is a field of the request, among the configured ones (`MEGREZ_MODEL`,
+`MEGREZ_MODELS`): one agent serves them all (`agent.engines`), so a thread may change model.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.deps import AgentDeps
+from agent.engines import Engine, Engines, RuntimeLoader
 from agent.events import AgentEvent, DoneEvent, ErrorEvent, TokenEvent
 from agent.followups import suggest_followups
-from agent.graph import build_graph
 from agent.request import AgentInputError, AskRequest, validate_request
 from agent.result import AskResult
 from agent.state import Turn, question_words, turn_input, turn_of_message
@@ -55,7 +57,8 @@ __all__ = ["AgentInputError", "AskRequest", "SearchAgent", "ThreadBusyError", "T
 
 
 class SearchAgent:
-    """The search agent: one compiled graph, one runtime, one conversation store."""
+    """The search agent of a process: one conversation store, one engine (runtime and compiled
+    graphs) per configured model, chosen per request (`AskRequest.model`)."""
 
     def __init__(
         self,
@@ -64,28 +67,32 @@ class SearchAgent:
         *,
         clock: Callable[[], datetime] = datetime.now,
         store: Store | None = None,
+        load: RuntimeLoader = load_runtime,
     ) -> None:
         self.settings = settings
-        self.runtime = runtime if runtime is not None else load_runtime(settings)
-        self._deps = AgentDeps(self.runtime, settings, clock=clock)
         # A `store` given is shared (another agent of this process opened it and closes it).
         self._owns_store = store is None
         self.store = store if store is not None else open_store(settings)
-        self.documents = self._deps.documents = self.store.documents  # files as sources
+        self.documents = self.store.documents  # files as sources
         self._checkpointer = self.store.checkpointer
         self._threads = self.store.threads
-        self.graph = build_graph(self._deps).compile(checkpointer=self._checkpointer)
         self._scratch = InMemorySaver()
-        self._stateless_graph = build_graph(self._deps).compile(checkpointer=self._scratch)
+        default = runtime if runtime is not None else load(settings)
+        self.engines = Engines(settings, default, self.store, self._scratch, clock=clock, load=load)
+        self.runtime = default  # the default model's
+        self.graph = self.engines.default.graph  # any engine's graph reads the same checkpoints
         # Serialises a conversation's turns across processes (the UI and the API, or replicas,
         # on one database); the in-process locks below only order this process's turns.
         self._turn_lock: TurnLock = DatabaseTurnLock(
-            self.store.database, lease_s=settings.turn_lease_s, wait_s=settings.turn_wait_s
+            self.store.database,
+            lease_s=settings.store.turn_lease_s,
+            wait_s=settings.store.turn_wait_s,
         )
         self._locks = ThreadLocks()
         # The threads async servers' turns run on (`astream`), reused rather than one a turn.
-        self._turn_workers = Workers("agent-turn", max(1, settings.ui_concurrency))
-        self._running: dict[str, str] = {}  # thread id -> run id of its turn in progress
+        self._turn_workers = Workers("agent-turn", max(1, settings.server.ui_concurrency))
+        # thread id -> run id of its turn in progress, and the dependencies that can cancel it
+        self._running: dict[str, tuple[str, AgentDeps]] = {}
         self._guard = threading.Lock()
 
     # --- asking -------------------------------------------------------------------------------
@@ -102,10 +109,13 @@ class SearchAgent:
         what was written.
         """
         # Here, not in the generator: bad requests fail at the call.
-        validate_request(request, self._deps)
-        return self._turn(request, cancel)
+        engine = self.engines.get(request.model)
+        validate_request(request, engine.deps)
+        return self._turn(request, engine, cancel)
 
-    def _turn(self, request: AskRequest, cancel: threading.Event | None) -> Iterator[AgentEvent]:
+    def _turn(
+        self, request: AskRequest, engine: Engine, cancel: threading.Event | None
+    ) -> Iterator[AgentEvent]:
         public_id = request.thread_id or uuid.uuid4().hex
         thread_id = thread_key(request.user, public_id)
         run_id = uuid.uuid4().hex
@@ -127,7 +137,7 @@ class SearchAgent:
             collections=None if request.collections is None else list(request.collections),
         )
         if not request.keep:
-            yield from self._stateless_turn(request, values, config, thread_id, run_id, cancel)
+            yield from self._stateless_turn(request, engine, values, config, run_id, cancel)
             return
         with (
             self._thread_lock(thread_id),
@@ -135,8 +145,8 @@ class SearchAgent:
         ):
             if request.history and not self.turns(public_id, request.user):
                 values["turns"] = [turn_of_message(message) for message in request.history]
-            self._start(thread_id, run_id, cancel)
-            events = self._run(self.graph, values, config, thread_id, run_id, public_id)
+            self._start(engine, thread_id, run_id, cancel)
+            events = self._run(engine, engine.graph, values, config, run_id, public_id)
             try:
                 for event in events:
                     keep_alive()
@@ -148,38 +158,40 @@ class SearchAgent:
     def _stateless_turn(
         self,
         request: AskRequest,
+        engine: Engine,
         values: dict[str, Any],
         config: RunnableConfig,
-        thread_id: str,
         run_id: str,
         cancel: threading.Event | None,
     ) -> Iterator[AgentEvent]:
+        thread_id = config["configurable"]["thread_id"]
         if request.history:
             values["turns"] = [turn_of_message(message) for message in request.history]
-        self._start(thread_id, run_id, cancel)
+        self._start(engine, thread_id, run_id, cancel)
         public_id = request.thread_id or thread_id
         try:
-            yield from self._run(
-                self._stateless_graph, values, config, thread_id, run_id, public_id
-            )
+            yield from self._run(engine, engine.stateless_graph, values, config, run_id, public_id)
         finally:
             self._scratch.delete_thread(thread_id)
 
-    def _start(self, thread_id: str, run_id: str, cancel: threading.Event | None) -> None:
+    def _start(
+        self, engine: Engine, thread_id: str, run_id: str, cancel: threading.Event | None
+    ) -> None:
         if cancel is not None:
-            self._deps.cancel_event(run_id, cancel)
+            engine.deps.cancel_event(run_id, cancel)
         with self._guard:
-            self._running[thread_id] = run_id
+            self._running[thread_id] = (run_id, engine.deps)
 
     def _run(
         self,
+        engine: Engine,
         graph: Any,
         values: dict[str, Any],
         config: RunnableConfig,
-        thread_id: str,
         run_id: str,
         public_id: str,
     ) -> Generator[AgentEvent, None, None]:
+        thread_id = config["configurable"]["thread_id"]
         started = time.perf_counter()
         ttft: float | None = None
         failure: str | None = None
@@ -187,7 +199,7 @@ class SearchAgent:
         # turn absent, never half-written (a question without its answer).
         inner = graph.stream(values, config, stream_mode="custom", durability="exit")
         # The turn runs in the foreground: optional model work (follow-ups) gives way to it.
-        with self.runtime.priority.foreground():
+        with engine.runtime.priority.foreground():
             try:
                 for event in inner:
                     if isinstance(event, TokenEvent) and ttft is None:
@@ -195,7 +207,7 @@ class SearchAgent:
                     yield cast(AgentEvent, event)  # the nodes write nothing else to "custom"
             except GeneratorExit:
                 # The caller stopped listening: stop the model, let the graph record the turn.
-                self._deps.cancel_event(run_id).set()
+                engine.deps.cancel_event(run_id).set()
                 for _ in inner:
                     pass
                 raise
@@ -206,9 +218,9 @@ class SearchAgent:
                 failure = f"internal error: {type(exc).__name__}: {exc}"
                 log.exception("turn failed with an unexpected error")
             finally:
-                self._deps.forget_run(run_id)
+                engine.deps.forget_run(run_id)
                 with self._guard:
-                    if self._running.get(thread_id) == run_id:
+                    if self._running.get(thread_id, ("",))[0] == run_id:
                         del self._running[thread_id]
         state = graph.get_state(config).values
         result = AskResult.from_state(state, public_id, time.perf_counter() - started, ttft)
@@ -259,10 +271,11 @@ class SearchAgent:
     def stop(self, thread_id: str, user: str = LOCAL_USER) -> bool:
         """Stop the answer being written in `thread_id`; False if nothing was running."""
         with self._guard:
-            run_id = self._running.get(thread_key(user, thread_id))
-        if run_id is None:
+            running = self._running.get(thread_key(user, thread_id))
+        if running is None:
             return False
-        self._deps.cancel_event(run_id).set()
+        run_id, deps = running
+        deps.cancel_event(run_id).set()
         return True
 
     # --- conversations ---------------------------------------------------------------------
@@ -310,9 +323,13 @@ class SearchAgent:
         with self._guard:
             return thread_key(user, thread_id) in self._running
 
-    def followups(self, thread_id: str, user: str = LOCAL_USER) -> list[str]:
-        """Three questions the user could ask next in `thread_id` (after its last answer)."""
-        return suggest_followups(self.runtime, self.turns(thread_id, user), self.settings)
+    def followups(
+        self, thread_id: str, user: str = LOCAL_USER, model: str | None = None
+    ) -> list[str]:
+        """Three questions the user could ask next in `thread_id` (after its last answer),
+        written by `model` (None: the default)."""
+        engine = self.engines.get(model)
+        return suggest_followups(engine.runtime, self.turns(thread_id, user), engine.settings)
 
     def threads(self, user: str = LOCAL_USER) -> list[ThreadInfo]:
         """`user`'s past conversations, the most recently used first."""
@@ -345,4 +362,4 @@ class SearchAgent:
 
     def _thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
         """This process's turn of `thread_id`, waited for at most `turn_wait_s`."""
-        return self._locks.hold(thread_id, self.settings.turn_wait_s)
+        return self._locks.hold(thread_id, self.settings.store.turn_wait_s)

@@ -9,7 +9,7 @@ object in agent/dialect.py picks its own; nodes/decide.py only asks it).
   Anything else is a constrained choice: the runtime scores two reply openings ("search"
   vs "answer directly") on the model's likelihoods; the margin is calibrated against the
   same choice for a content-free message (contextual calibration: a small model's bias
-  towards one opening cancels out), then `settings.decide_bias` is added. Positive = search.
+  towards one opening cancels out), then `settings.agent.decide_bias` is added. Positive = search.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def by_search_call(
             messages,
             sampling,
             usage,
-            stall_timeout_s=deps.settings.model_stall_timeout_s,
+            stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
             cancel=deps.cancel_event(run_id),
         ):
             text = citations.feed(calls.feed(chunk))
@@ -189,13 +189,13 @@ def by_likelihoods(
         margin = margin_of(user_text)
         # Less the content-free message's margin, computed once per process.
         margin -= deps.memo(("decide-null", options), lambda: margin_of(null_text))
-        score = margin + deps.settings.decide_bias
+        score = margin + deps.settings.agent.decide_bias
         reason = f"model margin {margin:+.2f}"
     except MegrezSearchError as exc:
         # The documented fallback: without the model's opinion, search (the user turned
         # search on, and no rule says the message needs none).
         log.warning("decision scoring failed, searching: %s", exc)
-        score = deps.settings.decide_bias or 1.0
+        score = deps.settings.agent.decide_bias or 1.0
         reason = f"model scoring failed ({exc}), searching"
     search = score > 0
     log.info("decide: search=%s (%s)", search, reason)

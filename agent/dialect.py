@@ -51,8 +51,8 @@ def sampling_for(settings: Settings, max_tokens: int, stop: tuple[str, ...] = ()
     """The one way a step's sampling is made from the settings."""
     return Sampling(
         max_tokens=max_tokens,
-        temperature=settings.answer_temperature,
-        repetition_penalty=settings.answer_repetition_penalty,
+        temperature=settings.agent.answer_temperature,
+        repetition_penalty=settings.agent.answer_repetition_penalty,
         stop=stop,
     )
 
@@ -161,10 +161,10 @@ class Dialect:
 
     def context_tokens(self, settings: Settings) -> int:
         """Tokens of sources an answer may read."""
-        budget = settings.generic_context_tokens
-        if budget is not None and budget < settings.context_tokens:
+        budget = settings.agent.generic_context_tokens
+        if budget is not None and budget < settings.retrieval.context_tokens:
             return budget
-        return settings.context_tokens
+        return settings.retrieval.context_tokens
 
     def search_query(self, text: str) -> str | None:
         """The query of a valid search call in `text`; generic models write none."""
@@ -283,7 +283,7 @@ class MegrezDialect(Dialect):
         ]
 
     def context_tokens(self, settings: Settings) -> int:
-        return settings.context_tokens
+        return settings.retrieval.context_tokens
 
     def decide_messages(
         self, now: datetime, history: Sequence[Message], user: Message
@@ -310,7 +310,7 @@ class MegrezDialect(Dialect):
         """The model answers at once (streamed) or calls `googleWebSearch` itself."""
         messages = self.decide_messages(deps.clock(), history, user)
         settings = deps.settings
-        sampling = sampling_for(settings, settings.chat_max_tokens, (FUNCTION_END,))
+        sampling = sampling_for(settings, settings.agent.chat_max_tokens, (FUNCTION_END,))
         return by_search_call(messages, sampling, self.search_query, writer, deps, state.run_id)
 
     def asks_model_to_plan(self, parts: Sequence[str]) -> bool:

@@ -70,14 +70,14 @@ def suggest_followups(runtime: Runtime, turns: Sequence[Turn], settings: Setting
     """Three follow-up questions for the conversation `turns`; [] when the model fails."""
     if not turns:
         return []
-    sampling = Sampling(max_tokens=settings.followup_max_tokens, temperature=0.0)
+    sampling = Sampling(max_tokens=settings.agent.followup_max_tokens, temperature=0.0)
     try:
         reply = complete(
             runtime,
             followup_prompt(turns),
             sampling,
             Usage(),
-            stall_timeout_s=settings.model_stall_timeout_s,
+            stall_timeout_s=settings.runtime.model_stall_timeout_s,
             background=True,
         )
     except MegrezSearchError as exc:

@@ -23,10 +23,10 @@ class AskRequest:
     question: str
     thread_id: str | None = None  # None starts a new conversation
     search: bool = True  # the web-search toggle: False never searches
-    provider: str | None = None  # search provider chain; None = settings.search
-    max_pages: int | None = None  # pages to read for this question; None = settings.pages
+    provider: str | None = None  # search provider chain; None = settings.retrieval.search
+    max_pages: int | None = None  # pages to read for this question; None = settings.retrieval.pages
     # When a search fails: answer from the model's memory, labelled as unsourced (True), or
-    # only say what failed (False); None = settings.memory_fallback.
+    # only say what failed (False); None = settings.agent.memory_fallback.
     memory_fallback: bool | None = None
     deep: bool = False  # deep mode: research in rounds of sub-questions (with search on)
     file_names: Sequence[str] = ()  # files attached with this question, recorded with it
@@ -36,6 +36,7 @@ class AskRequest:
     # Earlier turns to start a *new* thread with (e.g. evaluation questions with history).
     history: Sequence[Message] = ()
     user: str = LOCAL_USER  # whose conversation this is (see store.threads)
+    model: str | None = None  # one of the configured model specs; None = MEGREZ_MODEL
     # False: a stateless turn (the API without thread_id): it runs on an in-memory
     # checkpointer and is forgotten when it ends, however it ends; nothing reaches the store.
     keep: bool = True

@@ -23,31 +23,31 @@ from retrieval.policy import (
 
 
 def index_store(settings: Settings) -> IndexStore:
-    return IndexStore(directory=settings.index_dir)
+    return IndexStore(directory=settings.store.index_dir)
 
 
 def guard_policy(settings: Settings) -> GuardPolicy:
-    names, networks = settings.allowed_hosts
+    names, networks = settings.retrieval.allowed_hosts
     return GuardPolicy(names=frozenset(names), networks=tuple(networks))
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
     return FetchLimits(
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        deadline_s=settings.fetch_deadline_s,
-        max_page_bytes=settings.max_page_bytes,
-        max_redirects=settings.max_redirects,
-        concurrency=settings.fetch_concurrency,
+        connect_timeout_s=settings.retrieval.connect_timeout_s,
+        read_timeout_s=settings.retrieval.read_timeout_s,
+        deadline_s=settings.retrieval.fetch_deadline_s,
+        max_page_bytes=settings.retrieval.max_page_bytes,
+        max_redirects=settings.retrieval.max_redirects,
+        concurrency=settings.retrieval.fetch_concurrency,
     )
 
 
 def document_limits(settings: Settings) -> DocumentLimits:
     return DocumentLimits(
-        max_bytes=int(settings.document_max_mb * 1_000_000),
-        max_pages=settings.document_max_pages,
-        ocr_pages=settings.document_ocr_pages,
-        max_unpacked_bytes=int(settings.document_max_unpacked_mb * 1_000_000),
+        max_bytes=int(settings.retrieval.document_max_mb * 1_000_000),
+        max_pages=settings.retrieval.document_max_pages,
+        ocr_pages=settings.retrieval.document_ocr_pages,
+        max_unpacked_bytes=int(settings.retrieval.document_max_unpacked_mb * 1_000_000),
     )
 
 
@@ -60,27 +60,29 @@ def retrieval_policy(settings: Settings) -> RetrievalPolicy:
         fetch=FetchPolicy(
             limits=limits,
             guard=guard,
-            cache=CachePolicy(path=settings.page_cache_path, ttl_s=settings.page_cache_ttl_s),
+            cache=CachePolicy(
+                path=settings.store.page_cache_path, ttl_s=settings.retrieval.page_cache_ttl_s
+            ),
             indexes=indexes,
         ),
         crawl=CrawlPolicy(
             limits=limits,
             guard=guard,
-            concurrency=settings.crawl_concurrency,
-            max_pages=settings.crawl_max_pages,
+            concurrency=settings.retrieval.crawl_concurrency,
+            max_pages=settings.retrieval.crawl_max_pages,
         ),
         rank=RankPolicy(
-            context_tokens=settings.context_tokens,
-            passages_per_source=settings.passages_per_source,
-            rerank=settings.rerank,
-            spans=settings.passage_spans,
+            context_tokens=settings.retrieval.context_tokens,
+            passages_per_source=settings.retrieval.passages_per_source,
+            rerank=settings.retrieval.rerank,
+            spans=settings.retrieval.passage_spans,
         ),
         search=SearchPolicy(
-            chain=settings.search,
-            choices=settings.search_choices,
-            timeout_s=settings.search_timeout_s,
-            backoff_s=settings.search_backoff_s,
-            ddg_backend=settings.ddg_backend,
+            chain=settings.retrieval.search,
+            choices=settings.retrieval.search_choices,
+            timeout_s=settings.retrieval.search_timeout_s,
+            backoff_s=settings.retrieval.search_backoff_s,
+            ddg_backend=settings.retrieval.ddg_backend,
             indexes=indexes,
         ),
         indexes=indexes,

@@ -152,8 +152,8 @@ class AgentState:
     image: str | None = None
     audio: str | None = None
     search: bool = True  # the user's toggle: False never searches
-    provider: str | None = None  # search provider chain; None = settings.search
-    max_pages: int | None = None  # pages to read; None = settings.pages
+    provider: str | None = None  # search provider chain; None = settings.retrieval.search
+    max_pages: int | None = None  # pages to read; None = settings.retrieval.pages
     memory_fallback: bool | None = None  # failed search: labelled memory answer; None = setting
     run_id: str = ""  # identifies this turn's run (cancellation)
     deep: bool = False  # deep mode: plan sub-questions, research in rounds (agent/deep)

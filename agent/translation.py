@@ -140,14 +140,16 @@ def translate_query(
                 messages,
                 sampling,
                 usage,
-                stall_timeout_s=deps.settings.model_stall_timeout_s,
+                stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
                 cancel=deps.cancel_event(run_id),
             )
         )
     except MegrezSearchError as exc:
         log.warning("query translation failed, searching the question's words: %s", exc)
         return None
-    query = keywords_in_sources_language(question, text, deps.settings.max_query_words, context)
+    query = keywords_in_sources_language(
+        question, text, deps.settings.agent.max_query_words, context
+    )
     log.info("question in another script: searching %r (model wrote %r)", query, text)
     return query
 

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> str:
                 runs.append(
                     EvalRun(
                         name,
-                        settings.model,
+                        settings.runtime.model,
                         records,
                         summarize([r.score for r in records]),
                         corpus,
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> str:
         (
             f"Agent vs InfiniWebSearch baseline, {len(questions)} questions of "
             f"`{args.questions.name}`, "
-            f"model `{settings.model}`, one run:"
+            f"model `{settings.runtime.model}`, one run:"
         ),
         "",
         summary_table([(r.name, r.summary) for r in runs]),

@@ -85,18 +85,24 @@ def measure(
 ) -> ContextFigures:
     """Retrieval recall, and per budget: answers shown, passage tokens, missed ids."""
     policy = retrieval_policy(settings)
-    provider = make_search_provider(settings.search, policy.search)
+    provider = make_search_provider(settings.retrieval.search, policy.search)
     figures = ContextFigures(budgets={budget: BudgetFigures() for budget in budgets})
     for question in questions:
         if not question.needs_search or not any(a.strip() for a in question.answers):
             continue
         earlier = [turn.content for turn in question.history if turn.role == "user"]
         answers = [turn.content for turn in question.history if turn.role == "assistant"]
-        query = build_query(question.question, None, earlier, settings.max_query_words, answers)
-        variants = query_variants(query, question.question, settings.search_queries)
-        urls = [hit.url for hit in search_fused(provider, variants, settings.pages).results]
+        query = build_query(
+            question.question, None, earlier, settings.agent.max_query_words, answers
+        )
+        variants = query_variants(query, question.question, settings.retrieval.search_queries)
+        urls = [
+            hit.url for hit in search_fused(provider, variants, settings.retrieval.pages).results
+        ]
         pages = [
-            p for p in fetch_pages_sync(urls[: settings.pages], policy.fetch) if isinstance(p, Page)
+            p
+            for p in fetch_pages_sync(urls[: settings.retrieval.pages], policy.fetch)
+            if isinstance(p, Page)
         ]
         found = retrieval_hit([page.url for page in pages], question.gold_pages, base_url)
         if found is not None:
@@ -122,8 +128,8 @@ def report(name: str, figures: ContextFigures, settings: Settings) -> str:
     n = figures.with_gold
     heading = (
         f"Context recall by passage budget, {name}, search questions "
-        f"(rerank {'on' if settings.rerank else 'off'}, spans "
-        f"{'on' if settings.passage_spans else 'off'}); retrieval recall "
+        f"(rerank {'on' if settings.retrieval.rerank else 'off'}, spans "
+        f"{'on' if settings.retrieval.passage_spans else 'off'}); retrieval recall "
         f"{figures.retrieved}/{n} = {figures.retrieved / max(n, 1):.2f}:"
     )
     lines = [
@@ -163,9 +169,9 @@ def main(argv: list[str] | None = None) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=args.data_dir or Path(tmp), page_cache_ttl_s=0)
         if args.rerank:
-            base = base.model_copy(update={"rerank": args.rerank == "on"})
+            base = base.replace(rerank=args.rerank == "on")
         if args.spans:
-            base = base.model_copy(update={"passage_spans": args.spans == "on"})
+            base = base.replace(passage_spans=args.spans == "on")
         with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
             figures = measure(questions, settings, budgets, count, corpus.base_url)
     text = report(args.questions.name, figures, settings)

@@ -275,6 +275,6 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [
         run_set(dev_set, args.eval_dir, settings, runtime, args.limit) for dev_set in chosen
     ]
-    text = report(outcomes, settings.model, command, load)
+    text = report(outcomes, settings.runtime.model, command, load)
     print(text)
     return 0 if any(outcome.skipped is None for outcome in outcomes) else 1

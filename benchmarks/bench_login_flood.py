@@ -88,7 +88,7 @@ def _ui(folder: Path, before: bool) -> Iterator[str]:
         if before
         else "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))"
     )
-    command = [sys.executable, "-c", code, "--data-dir", str(settings.data_dir), "ui"]
+    command = [sys.executable, "-c", code, "--data-dir", str(settings.store.data_dir), "ui"]
     log_path = folder / "ui.log"
     with serve_standin_model() as model, log_path.open("w") as log:
         env = {**os.environ, "MEGREZ_MODEL": model.spec, "GRADIO_ANALYTICS_ENABLED": "False"}

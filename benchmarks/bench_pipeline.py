@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> str:
     retrieval = sum(r.score.steps_s.get(step, 0.0) for r in ran for step in RETRIEVAL_STEPS)
     other = max(total - model - retrieval, 0.0)
     overhead = (total - model) / total if total else float("nan")
+    model_spec = settings.runtime.model
     lines = [
-        f"Pipeline overhead over {len(ran)} dev questions (model `{settings.model}`, search ON):",
+        f"Pipeline overhead over {len(ran)} dev questions (model `{model_spec}`, search ON):",
         "",
         "| part | seconds | share of end-to-end |",
         "|---|---:|---:|",

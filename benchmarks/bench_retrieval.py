@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--questions",
         type=Path,
-        default=get_settings().eval_questions,
+        default=get_settings().evaluation.eval_questions,
         help="question file of --rerank-eval (default: MEGREZ_EVAL_QUESTIONS)",
     )
     args = parser.parse_args(argv)

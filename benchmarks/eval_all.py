@@ -99,7 +99,7 @@ def add_dev_set_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sets", default=",".join(names), help=f"of {', '.join(names)}")
     # The question files' folder: by default that of MEGREZ_EVAL_QUESTIONS (`make eval-all`
     # sets it to ../shared/eval/dev.jsonl, as `make bench` does).
-    configured = get_settings().eval_questions
+    configured = get_settings().evaluation.eval_questions
     parser.add_argument(
         "--eval-dir",
         type=Path,
@@ -133,7 +133,7 @@ def dev_set_settings(args: argparse.Namespace) -> Settings:
     updates: dict[str, object] = {"model": args.model} if args.model else {}
     if args.data_dir:
         updates["data_dir"] = args.data_dir
-    return get_settings().model_copy(update=updates)
+    return get_settings().replace(**updates)
 
 
 def run_set(dev_set: DevSet, eval_dir: Path, settings: Settings, limit: int | None) -> SetOutcome:
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(SetOutcome(dev_set, skipped=str(exc)))
         log.info("%s done in %.0f s", dev_set.name, time.perf_counter() - started)
     command = " ".join(["python -m benchmarks eval-all", *(argv or [])])
-    text = report(outcomes, settings.model, command)
+    text = report(outcomes, settings.runtime.model, command)
     print(text)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

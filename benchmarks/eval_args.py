@@ -11,7 +11,7 @@ from evaluation.runner import DOCS_CORPUS
 
 def add_question_arguments(parser: argparse.ArgumentParser) -> None:
     """--questions (default MEGREZ_EVAL_QUESTIONS, else required) and --corpus."""
-    configured = get_settings().eval_questions
+    configured = get_settings().evaluation.eval_questions
     parser.add_argument(
         "--questions",
         type=Path,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        data_dir = settings_from_args(args).data_dir
+        data_dir = settings_from_args(args).store.data_dir
         _check_data_dir(data_dir)
     except MegrezSearchError as exc:  # a bad MEGREZ_* value: nothing can run without settings
         configure_logging(args.verbose, None)
@@ -96,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): nothing is wrong, and nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush too
+        return 0
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, details in a log file
         where = _write_crash_log(log_dir)
         print(

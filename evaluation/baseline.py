@@ -79,7 +79,7 @@ class InfiniWebSearchBaseline:
             messages,
             sampling,
             usage,
-            stall_timeout_s=self.settings.model_stall_timeout_s,
+            stall_timeout_s=self.settings.runtime.model_stall_timeout_s,
         )
 
     def summarize(self, question: str, page: Page, usage: Usage) -> str:
@@ -135,7 +135,7 @@ class InfiniWebSearchBaseline:
         now = datetime.now()
         dialect = dialect_for(self.runtime.dialect)
         messages = dialect.answer_messages(now, history, user, query, contexts)
-        sampling = sampling_for(self.settings, self.settings.answer_max_tokens)
+        sampling = sampling_for(self.settings, self.settings.agent.answer_max_tokens)
         ttft: float | None = None
         written: list[str] = []
         for chunk in self._stream(messages, sampling, usage):
@@ -145,7 +145,7 @@ class InfiniWebSearchBaseline:
         answer = normalize_citations("".join(written)).strip()
         mark = lap("answer", mark)
         report = check_citations(
-            answer, [c["text"] for c in contexts], self.settings.citation_support
+            answer, [c["text"] for c in contexts], self.settings.agent.citation_support
         )
         lap("check_citations", mark)
         timings["total"] = round(time.perf_counter() - started, 4)

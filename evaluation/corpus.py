@@ -136,10 +136,10 @@ def ensure_index(
 
 def allow_loopback(settings: Settings) -> Settings:
     """`settings` with 127.0.0.1 exempt from the SSRF guard (MEGREZ_ALLOW_HOSTS for this run)."""
-    if LOOPBACK in settings.allow_hosts.split(","):
+    if LOOPBACK in settings.retrieval.allow_hosts.split(","):
         return settings
-    hosts = ",".join(h for h in (settings.allow_hosts, LOOPBACK) if h)
-    return settings.model_copy(update={"allow_hosts": hosts})
+    hosts = ",".join(h for h in (settings.retrieval.allow_hosts, LOOPBACK) if h)
+    return settings.replace(allow_hosts=hosts)
 
 
 def _remove_index(path: Path) -> None:
@@ -150,4 +150,4 @@ def _remove_index(path: Path) -> None:
 
 def corpus_settings(settings: Settings, corpus: IndexedCorpus) -> Settings:
     """`settings` for questions over `corpus`: its index as the provider, loopback allowed."""
-    return allow_loopback(settings).model_copy(update={"search": f"local:{corpus.index_name}"})
+    return allow_loopback(settings).replace(search=f"local:{corpus.index_name}")

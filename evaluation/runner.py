@@ -227,7 +227,7 @@ def evaluate(
 ) -> EvalRun:
     """The `megrez-search eval` run: serve and index the corpus, ask the agent every question.
 
-    `runtime` replaces the one `settings.model` names (benchmarks wrap it to time it);
+    `runtime` replaces the one `settings.runtime.model` names (benchmarks wrap it to time it);
     `deep` asks in deep mode (the run is then named "deep").
     """
     started = time.perf_counter()
@@ -245,7 +245,7 @@ def evaluate(
         )
     return EvalRun(
         name="deep" if deep else "agent",
-        model=settings.model,
+        model=settings.runtime.model,
         records=records,
         summary=summarize([record.score for record in records]),
         corpus=corpus,

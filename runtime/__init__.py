@@ -1,6 +1,6 @@
 """Model runtime: one interface (`ChatModel`), one small module per backend, one registry.
 
-runtime = load_runtime(settings)          # settings.model picks the backend
+runtime = load_runtime(settings)          # settings.runtime.model picks the backend
 for chunk in runtime.stream([Message("user", "Hi")], Sampling()):
     ...
 """

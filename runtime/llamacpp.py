@@ -57,8 +57,8 @@ class LlamaCppModel(ChatModel):
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads or os.cpu_count() or 1,
+                n_ctx=settings.runtime.n_ctx,
+                n_threads=settings.runtime.n_threads or os.cpu_count() or 1,
                 n_batch=512,
                 verbose=False,
             )
@@ -69,8 +69,8 @@ class LlamaCppModel(ChatModel):
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._grammars: dict[str, LlamaGrammar] = {}
         self.states = llamacpp_states.StateCache(
-            max_entries=settings.llamacpp_state_cache_entries,
-            max_bytes=settings.llamacpp_state_cache_mib * 1024 * 1024,
+            max_entries=settings.runtime.llamacpp_state_cache_entries,
+            max_bytes=settings.runtime.llamacpp_state_cache_mib * 1024 * 1024,
         )
         #: Prompt tokens actually run through the model (the rest came from a cache).
         self.prompt_tokens_evaluated = 0
@@ -85,7 +85,12 @@ class LlamaCppModel(ChatModel):
             self._formatter = Jinja2ChatFormatter(
                 template=template or _CHATML_TEMPLATE, eos_token=eos, bos_token=bos
             )
-        log.info("loaded %s (llama.cpp, %s dialect, n_ctx=%d)", path, self.dialect, settings.n_ctx)
+        log.info(
+            "loaded %s (llama.cpp, %s dialect, n_ctx=%d)",
+            path,
+            self.dialect,
+            settings.runtime.n_ctx,
+        )
 
     # --- prompt -----------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ class OmniModel(ChatModel):
 
         self.folder = folder
         self.name = folder.name
-        self.device = pick_device(settings.device)
+        self.device = pick_device(settings.runtime.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(

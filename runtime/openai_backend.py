@@ -49,14 +49,14 @@ class OpenAIModel(ChatModel):
         self.base_url = base_url
         self.client = openai.OpenAI(
             base_url=base_url,
-            api_key=settings.openai_api_key.get_secret_value(),
-            timeout=settings.request_timeout_s,
+            api_key=settings.runtime.openai_api_key.get_secret_value(),
+            timeout=settings.runtime.request_timeout_s,
             max_retries=1,
         )
         self._model_name = model_name
         self._name_lock = threading.Lock()
         served: set[Modality] = {"text"}
-        for name in settings.openai_modalities.split(","):
+        for name in settings.runtime.openai_modalities.split(","):
             if (modality := name.strip()) in ("image", "audio"):
                 served.add(cast(Modality, modality))
         self.modalities = frozenset(served)

@@ -84,7 +84,7 @@ def _construct(spec: ModelSpec, settings: Settings) -> ChatModel:
 
         path = Path(spec.location)
         if ladder.is_embedded(spec.location):
-            path = ladder.gguf_path(ladder.rung(spec.location), settings.models_dir)
+            path = ladder.gguf_path(ladder.rung(spec.location), settings.store.models_dir)
         return LlamaCppModel(path, settings)
     if spec.kind == "transformers":
         from .transformers_backend import TransformersModel
@@ -100,16 +100,16 @@ def _construct(spec: ModelSpec, settings: Settings) -> ChatModel:
 
 
 def load_model(settings: Settings) -> ChatModel:
-    """The backend for `settings.model`, loaded once per process and then reused."""
-    spec = parse_model_spec(settings.model)
+    """The backend for `settings.runtime.model`, loaded once per process and then reused."""
+    spec = parse_model_spec(settings.runtime.model)
     # Everything that changes how the backend decodes is part of the key.
-    decode = f"static={settings.static_cache},graphs={settings.cuda_graphs}"
+    decode = f"static={settings.runtime.static_cache},graphs={settings.runtime.cuda_graphs}"
     key = (
         spec.kind,
         spec.location,
         spec.model_name or "",
-        str(settings.n_ctx),
-        settings.device,
+        str(settings.runtime.n_ctx),
+        settings.runtime.device,
         decode,
     )
     with _lock:

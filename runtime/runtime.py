@@ -63,7 +63,11 @@ class Runtime:
 
     @property
     def dialect(self) -> str:
-        return self.settings.dialect if self.settings.dialect != "auto" else self.model.dialect
+        return (
+            self.settings.runtime.dialect
+            if self.settings.runtime.dialect != "auto"
+            else self.model.dialect
+        )
 
     def perceive(self, message: Message) -> Perception:
         """Transcribe audio and read images of `message` with the local perception models.

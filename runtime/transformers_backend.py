@@ -50,7 +50,7 @@ class TransformersModel(ChatModel):
 
         self.folder = folder
         self.name = folder.name if gguf_file is None else Path(gguf_file).stem
-        self.device = pick_device(settings.device)
+        self.device = pick_device(settings.runtime.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
@@ -69,8 +69,8 @@ class TransformersModel(ChatModel):
         self.scheduler = BatchScheduler(
             self.model,
             self.device,
-            static_cache=settings.static_cache,
-            cuda_graphs=settings.cuda_graphs and self.device.startswith("cuda"),
+            static_cache=settings.runtime.static_cache,
+            cuda_graphs=settings.runtime.cuda_graphs and self.device.startswith("cuda"),
         )
         self._max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         log.info("loaded %s (transformers on %s, %s dialect)", folder, self.device, self.dialect)

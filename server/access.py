@@ -48,7 +48,9 @@ class Gate:
 
     @classmethod
     def of(cls, store: Store, settings: Settings) -> Gate:
-        limits = UserLimits(settings.user_requests_per_minute, settings.user_concurrent_turns)
+        limits = UserLimits(
+            settings.server.user_requests_per_minute, settings.server.user_concurrent_turns
+        )
         return cls(Accounts(store.database), limits)
 
     def user(self, authorization: str | None = Header(None)) -> str:

@@ -106,9 +106,9 @@ def _error(message: str, status: int, code: str) -> JSONResponse:
 def create_api(agent: SearchAgent, settings: Settings) -> FastAPI:
     """The FastAPI app over `agent`; `serve_api` runs it with uvicorn."""
     app = FastAPI(title="Megrez Search API", version="1")
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, limit=settings.server.max_upload_bytes)
     # At most this many turns run at once; the rest wait for a slot.
-    slots = threading.BoundedSemaphore(max(1, settings.ui_concurrency))
+    slots = threading.BoundedSemaphore(max(1, settings.server.ui_concurrency))
     gate = Gate.of(agent.store, settings)
 
     @app.exception_handler(AccessDenied)
@@ -335,5 +335,8 @@ def serve_api(
 
     app = create_api(agent or SearchAgent(settings), settings)
     uvicorn.run(
-        app, host=host or settings.host, port=port or settings.api_port, log_level="warning"
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.api_port,
+        log_level="warning",
     )

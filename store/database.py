@@ -331,12 +331,12 @@ class PostgresDatabase(Database):
 
 def open_database(settings: Settings) -> Database:
     """The configured database, its schema created and migrated."""
-    url = settings.database_url.get_secret_value().strip()
+    url = settings.store.database_url.get_secret_value().strip()
     database: Database
     if not url:
-        database = SqliteDatabase(settings.conversations_path)
+        database = SqliteDatabase(settings.store.conversations_path)
     elif url.startswith(("postgresql://", "postgres://")):
-        database = PostgresDatabase(url, settings.database_pool_size)
+        database = PostgresDatabase(url, settings.store.database_pool_size)
     else:
         raise DatabaseError("MEGREZ_DATABASE_URL must start with postgresql:// (or be empty)")
     try:

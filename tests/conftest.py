@@ -82,7 +82,7 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     settings = Settings(data_dir=tmp_path / "data")
     if request.param == "postgres":
         url = create_database(request.getfixturevalue("postgres_server"))
-        settings = settings.model_copy(update={"database_url": SecretStr(url)})
+        settings = settings.replace(database_url=SecretStr(url))
     return settings
 
 
@@ -123,13 +123,8 @@ def docs_settings(docs_index) -> Settings:
     settings, name = docs_index
     # Shorter answer caps than a user gets keep the 135M model's rambling out of test time;
     # the facts asserted come in its first sentence.
-    return settings.model_copy(
-        update={
-            "model": TEST_MODEL,
-            "search": f"local:{name}",
-            "answer_max_tokens": 160,
-            "chat_max_tokens": 96,
-        }
+    return settings.replace(
+        model=TEST_MODEL, search=f"local:{name}", answer_max_tokens=160, chat_max_tokens=96
     )
 
 

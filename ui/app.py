@@ -4,7 +4,7 @@ Each browser keeps its conversation's thread id in localStorage (`gr.BrowserStat
 secret kept in the data dir so it still decrypts after a restart); the conversation itself
 lives in the agent's SQLite checkpointer. So a reload or a restart shows the same chat, and
 several browsers talk to the agent at once with independent threads: the queue runs up to
-`settings.ui_concurrency` turns concurrently, and the model backend serialises only its own
+`settings.server.ui_concurrency` turns concurrently, and the model backend serialises only its own
 calls, so one user's searching and fetching overlaps another's answer.
 
 The handlers are here; the page is laid out in `ui.layout`.
@@ -28,7 +28,6 @@ from core.settings import Settings
 from store import LOCAL_USER
 from ui.attachments import keep_attachments, ui_secret
 from ui.chats import (
-    Agents,
     ChatModels,
     TurnAsked,
     browser_state,
@@ -66,17 +65,16 @@ class TurnUpdate(NamedTuple):
 
 
 class ChatUI:
-    """The event handlers, bound to the agents; `build()` lays out the page."""
+    """The event handlers, bound to the agent; `build()` lays out the page."""
 
     def __init__(self, agent: SearchAgent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
-        self.agents = Agents(agent, settings)
         self.documents = ChatDocuments(agent.store.documents, settings)
         self.collections = CollectionsPanel(self.documents, agent.store.threads, settings)
         self.chat_models = ChatModels(agent.store.threads)
-        self.collections.chats.import_file(settings.data_dir / "ui.sqlite")
-        self.chat_models.import_file(settings.data_dir / "ui.sqlite")  # then renames it
+        self.collections.chats.import_file(settings.store.data_dir / "ui.sqlite")
+        self.chat_models.import_file(settings.store.data_dir / "ui.sqlite")  # then renames it
         self.limits = ui_limits(settings)
         # Questions asked per browser session: follow-ups computed for an earlier answer are
         # not shown once another question has been asked (they arrive seconds later).
@@ -104,7 +102,8 @@ class ChatUI:
 
     def export_file(self, thread_id: str | None, user: str = LOCAL_USER) -> Any:
         try:
-            path = export_chat(self.agent, thread_id, self.settings.data_dir / "exports", user)
+            exports = self.settings.store.data_dir / "exports"
+            path = export_chat(self.agent, thread_id, exports, user)
             path = served_copy(path, user) if path else None
         except Exception:
             log.exception("cannot export conversation %s", thread_id)
@@ -118,20 +117,26 @@ class ChatUI:
         stored = stored or {}
         thread_id = stored.get("thread_id")
         search = bool(stored.get("search", True))
-        model = self.chat_models.get(user, thread_id) or stored.get("model") or self.settings.model
+        default = self.settings.runtime.model
+        model = self.chat_models.get(user, thread_id) or stored.get("model") or default
         return (
             self.open_thread(thread_id, user),
             thread_id,
             self.past_chats(thread_id, user=user),
             search,
-            model if model in self.agents.choices else self.settings.model,
+            self.configured(model) or default,
             self.export_file(thread_id, user),
         )
 
     def model_of(self, user: str, thread_id: str | None, current: str | None) -> str:
         """The model picker's value for a chat: the one it last used, else the current one."""
-        model = self.chat_models.get(user, thread_id) or current or self.settings.model
-        return model if model in self.agents.choices else self.settings.model
+        model = self.chat_models.get(user, thread_id) or current or self.settings.runtime.model
+        return self.configured(model) or self.settings.runtime.model
+
+    def configured(self, model: str | None) -> str | None:
+        """`model` if a chat may use it, else None (the default): a stale browser's pick of a
+        model no longer configured falls back rather than failing the turn."""
+        return model if model in self.agent.engines.choices else None
 
     def on_pick(
         self, thread_id: str | None, search: bool, model: str, request: gr.Request | None = None
@@ -173,7 +178,7 @@ class ChatUI:
 
     def on_stop(self, thread_id: str | None, request: gr.Request | None = None) -> None:
         user = user_of(request)
-        if thread_id and not any(agent.stop(thread_id, user) for agent in self.agents.all()):
+        if thread_id and not self.agent.stop(thread_id, user):
             log.info("stop: nothing running in %s", thread_id)
 
     def clipboard_html(self, thread_id: str | None, request: gr.Request | None = None) -> str:
@@ -204,11 +209,13 @@ class ChatUI:
     ) -> list[Any]:
         """The follow-up chips of the chat's last answer (asked after it, never before), as
         plain text; nothing changes if another question was asked meanwhile."""
-        if not self.settings.followups or not thread_id:
+        if not self.settings.ui.followups or not thread_id:
             return hidden_chips()
         session = session_of(request)
         asked = self.asked.get(session, 0)
-        questions = followup_questions(self.agents.get(model), thread_id, user_of(request))
+        questions = followup_questions(
+            self.agent, thread_id, user_of(request), self.configured(model)
+        )
         if self.asked.get(session, 0) != asked:
             return [gr.skip() for _ in range(FOLLOWUP_CHIPS)]
         padded = [*map(plain_text, questions), *[""] * FOLLOWUP_CHIPS][:FOLLOWUP_CHIPS]
@@ -279,15 +286,10 @@ class ChatUI:
     ) -> Iterator[TurnUpdate]:
         """Take back the last answer and ask its question again (with today's settings)."""
         user = user_of(request)
-        agent = self.agents.get(model)
-        asked = agent.rewind(thread_id, user) if thread_id else None
+        asked = self.agent.rewind(thread_id, user) if thread_id else None
         if asked is None:
             chat = self.open_thread(thread_id, user)
-            running = (
-                any(a.is_running(thread_id, user) for a in self.agents.all())
-                if thread_id
-                else False
-            )
+            running = self.agent.is_running(thread_id, user) if thread_id else False
             status = (
                 "⚠ Wait for the answer being written (or stop it) to regenerate."
                 if running
@@ -316,7 +318,7 @@ class ChatUI:
     ) -> Iterator[TurnUpdate]:
         thread_id = request.thread_id or uuid.uuid4().hex
         user = request.user
-        agent = self.agents.get(model)
+        request.model = self.configured(model)
         earlier = self.open_thread(thread_id, user)
         view = TurnView(
             question=request.question,
@@ -326,7 +328,7 @@ class ChatUI:
         )
         for problem in problems:
             view.add_notice(problem)
-        stored = browser_state(thread_id, request.search, model or self.settings.model)
+        stored = browser_state(thread_id, request.search, model or self.settings.runtime.model)
         cleared = False
 
         def update(past: Any = None, export: Any = None) -> TurnUpdate:
@@ -369,7 +371,7 @@ class ChatUI:
             yield update()
             # Every event is shown at once (Gradio sends only the change): holding tokens
             # back to batch them would leave them unseen whenever the model pauses.
-            for event in agent.stream(request):
+            for event in self.agent.stream(request):
                 view.apply(event)
                 yield update()
         except MegrezSearchError as exc:

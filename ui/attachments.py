@@ -45,7 +45,7 @@ class Attachments:
 
 def ui_secret(settings: Settings) -> str:
     """The key that encrypts the thread id in the browser; kept so it survives restarts."""
-    path = settings.data_dir / "ui-secret"
+    path = settings.store.data_dir / "ui-secret"
     try:
         secret = path.read_text(encoding="utf-8").strip()
         if secret:
@@ -62,7 +62,7 @@ def ui_secret(settings: Settings) -> str:
 def uploads_dir(settings: Settings, user: str | None = None) -> Path:
     """Where attachments are kept: Gradio's temp files go, the conversation stays.
     Each user's in a folder of their own (`local` for the user of a no-accounts install)."""
-    root = settings.data_dir / "uploads"
+    root = settings.store.data_dir / "uploads"
     return root if user is None else root / (user or "local")
 
 
@@ -146,15 +146,17 @@ def keep_image(path: Path, folder: Path) -> Path:
 
 
 def read_upload(path: Path, settings: Settings) -> bytes:
-    """The bytes of an uploaded document, at most `settings.max_upload_bytes` of them."""
+    """The bytes of an uploaded document, at most `settings.server.max_upload_bytes` of them."""
     try:
         with path.open("rb") as upload:
-            data = upload.read(settings.max_upload_bytes + 1)
+            data = upload.read(settings.server.max_upload_bytes + 1)
     except OSError as exc:
         log.warning("cannot read upload %s: %s", path, exc)
         raise Refused(f"it could not be read ({exc.strerror or type(exc).__name__})") from exc
-    if len(data) > settings.max_upload_bytes:
-        raise Refused(f"it is larger than {settings.max_upload_mb:g} MB (MEGREZ_MAX_UPLOAD_MB)")
+    if len(data) > settings.server.max_upload_bytes:
+        raise Refused(
+            f"it is larger than {settings.server.max_upload_mb:g} MB (MEGREZ_MAX_UPLOAD_MB)"
+        )
     return data
 
 

@@ -7,8 +7,7 @@ import logging
 import re
 import secrets
 import sqlite3
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from agent.retrieval_policy import index_store
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from retrieval.index_store import list_indexes
-from store import LOCAL_USER, Store, ThreadIndex
+from store import LOCAL_USER, ThreadIndex
 from ui.export import conversation_markdown, export_name
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ def scope_choices(settings: Settings) -> list[tuple[str, str]]:
         names = list_indexes(index_store(settings))
     except OSError:
         names = []
-    chain = [part.strip() for part in settings.search.split(",") if part.strip()]
+    chain = [part.strip() for part in settings.retrieval.search.split(",") if part.strip()]
     in_chain = {part.removeprefix("local:") for part in chain if part.startswith("local:")}
     others = (name for name in names if name not in in_chain)
     return [
@@ -134,41 +133,6 @@ class TurnAsked:
         )
 
 
-class Agents:
-    """The agent of each configured model, made under a lock when a chat first picks it; all
-    share the default agent's store (one store per process), so any chat can switch model
-    between questions."""
-
-    def __init__(
-        self,
-        default: SearchAgent,
-        settings: Settings,
-        make: Callable[[Settings, Store], SearchAgent] | None = None,
-    ) -> None:
-        self.default = default
-        self.settings = settings
-        self._make = make or (lambda s, store: SearchAgent(s, store=store))
-        self._agents: dict[str, SearchAgent] = {settings.model: default}
-        self._lock = threading.Lock()
-
-    @property
-    def choices(self) -> list[str]:
-        return self.settings.model_choices
-
-    def get(self, spec: str | None) -> SearchAgent:
-        if not spec or spec not in self.choices:
-            return self.default
-        with self._lock:  # two first requests for one model build one agent
-            if spec not in self._agents:
-                settings = self.settings.model_copy(update={"model": spec})
-                self._agents[spec] = self._make(settings, self.default.store)
-            return self._agents[spec]
-
-    def all(self) -> list[SearchAgent]:
-        with self._lock:
-            return list(self._agents.values())
-
-
 class ChatModels:
     """The model each chat last used (the picker is per chat): a column of the conversation
     store, so every replica on one database shows the same choice."""
@@ -212,15 +176,18 @@ class ChatModels:
         return copied
 
 
-def followup_questions(agent: SearchAgent, thread_id: str, user: str) -> list[str]:
-    """Follow-ups to the chat's finished, successful last answer; none otherwise."""
+def followup_questions(
+    agent: SearchAgent, thread_id: str, user: str, model: str | None = None
+) -> list[str]:
+    """Follow-ups to the chat's finished, successful last answer (written by `model`); none
+    otherwise."""
     turns = agent.turns(thread_id, user)
     if agent.is_running(thread_id, user) or not turns or turns[-1].get("role") != "assistant":
         return []
     if turns[-1].get("error") or not str(turns[-1].get("content") or "").strip():
         return []
     try:
-        return agent.followups(thread_id, user)
+        return agent.followups(thread_id, user, model)
     except Exception:
         log.exception("follow-up suggestions failed")
         return []

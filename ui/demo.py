@@ -3,7 +3,7 @@
 Debian's `python3.11-doc` HTML is served by a small loopback HTTP server, crawled once into
 the local index `pydocs`, and the UI searches `local:pydocs` with loopback exempt from the
 SSRF guard — a full search-read-cite loop on a machine without internet. The docs server
-keeps a fixed port (`settings.demo_docs_port`) because the index records page URLs and the
+keeps a fixed port (`settings.server.demo_docs_port`) because the index records page URLs and the
 answers link to them.
 """
 
@@ -42,7 +42,7 @@ class Demo:
 
     @property
     def provider(self) -> str:
-        return self.settings.search
+        return self.settings.retrieval.search
 
     @property
     def docs_url(self) -> str:
@@ -53,8 +53,8 @@ class Demo:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    hosts = ",".join(part for part in (settings.allow_hosts, LOOPBACK_HOSTS) if part)
-    return settings.model_copy(update={"search": f"local:{INDEX_NAME}", "allow_hosts": hosts})
+    hosts = ",".join(part for part in (settings.retrieval.allow_hosts, LOOPBACK_HOSTS) if part)
+    return settings.replace(search=f"local:{INDEX_NAME}", allow_hosts=hosts)
 
 
 def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
@@ -70,7 +70,7 @@ def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = 
         )
     settings = demo_settings(settings)
     policy = retrieval_policy(settings)
-    docs = serve_docs(docs_dir, settings.demo_docs_port)
+    docs = serve_docs(docs_dir, settings.server.demo_docs_port)
     try:
         if reindex or not index_path(INDEX_NAME, policy.indexes).exists():
             print(f"Indexing the Python docs from {docs.url} (once; a few minutes)...", flush=True)

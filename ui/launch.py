@@ -55,9 +55,9 @@ def launch_chat(
         auth=guard.check if guard else None,  # type: ignore[arg-type]
         auth_message=login_message(settings) if guard else None,
         app_kwargs={"middleware": middleware},
-        server_name=host or settings.host,
-        server_port=port or settings.port,
-        max_file_size=settings.max_upload_bytes,
+        server_name=host or settings.server.host,
+        server_port=port or settings.server.port,
+        max_file_size=settings.server.max_upload_bytes,
         prevent_thread_lock=not block,
         ssr_mode=False,
         footer_links=[],

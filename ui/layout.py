@@ -29,12 +29,12 @@ def active_settings(ui: ChatUI) -> str:
     try:
         model = f"{ui.agent.runtime.model.name} ({ui.agent.runtime.dialect} dialect)"
     except Exception:  # noqa: BLE001 - a remote model's name may need the server
-        model = ui.settings.model
+        model = ui.settings.runtime.model
     rows = [
         ("Model", model),
-        ("Search providers", ui.settings.search),
-        ("Pages per question", str(ui.settings.pages)),
-        ("Data", str(ui.settings.data_dir)),
+        ("Search providers", ui.settings.retrieval.search),
+        ("Pages per question", str(ui.settings.retrieval.pages)),
+        ("Data", str(ui.settings.store.data_dir)),
     ]
     # A list, not a table: the sidebar is too narrow for two columns.
     lines = "\n".join(f"- **{name}:** {plain(value)}" for name, value in rows)
@@ -61,7 +61,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             with gr.Accordion("Settings", open=False, elem_id="settings"):
                 provider = gr.Textbox(
                     label="Web search provider chain (this chat)",
-                    value=settings.search,
+                    value=settings.retrieval.search,
                     elem_id="provider",
                 )
                 pages = gr.Slider(
@@ -69,12 +69,12 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
                     minimum=1,
                     maximum=MAX_PAGES,
                     step=1,
-                    value=settings.pages,
+                    value=settings.retrieval.pages,
                     elem_id="pages",
                 )
                 memory = gr.Checkbox(
                     label="Answer from memory if the search fails (labelled unsourced)",
-                    value=settings.memory_fallback,
+                    value=settings.agent.memory_fallback,
                     elem_id="memory-fallback",
                 )
                 gr.Markdown(active_settings(ui))
@@ -136,9 +136,9 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             )
             model = gr.Dropdown(
                 label="Model",
-                choices=ui.agents.choices,
-                value=settings.model,
-                visible=len(ui.agents.choices) > 1,
+                choices=ui.agent.engines.choices,
+                value=settings.runtime.model,
+                visible=len(ui.agent.engines.choices) > 1,
                 elem_id="model",
                 scale=1,
                 min_width=160,
@@ -158,7 +158,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
         # `js=` snippet and no gr.HTML, which Gradio runs through the AsyncFunction
         # constructor (the CSP would need 'unsafe-eval').
         clipboard = gr.Markdown("", visible="hidden", elem_id="clipboard")
-        chats.undo_bar(settings.undo_delete_s)
+        chats.undo_bar(settings.ui.undo_delete_s)
         # `/?q=…` (ui.search_engine): chrome.js waits for "ready", then writes the question here.
         page_ready = gr.Markdown("", visible="hidden", elem_id="page-ready")
         url_box = gr.Textbox("", visible="hidden", elem_id="url-question")
@@ -252,7 +252,7 @@ def build_layout(ui: ChatUI) -> gr.Blocks:
             ui.on_pick, [thread, search, model], opened
         )
         chats.timer.tick(ui.sidebar.on_expire, None, bar, queue=False)
-    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    demo.queue(default_concurrency_limit=settings.server.ui_concurrency)
     return demo
 
 

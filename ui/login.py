@@ -44,9 +44,10 @@ LOGIN_MESSAGE = "Sign in to Megrez Search (accounts: `megrez-search users add NA
 def login_message(settings: Settings) -> str:
     """The login page's text. Gradio's form answers every refusal "Incorrect Credentials"
     (a throttled attempt's wait is only in its 429), so the page states the throttle."""
+    server = settings.server
     return (
-        f"{LOGIN_MESSAGE} After {settings.login_free_failures} failed sign-ins, each further "
-        f"attempt must wait: 1 s, doubling up to {settings.login_max_wait_s:g} s. If a correct "
+        f"{LOGIN_MESSAGE} After {server.login_free_failures} failed sign-ins, each further "
+        f"attempt must wait: 1 s, doubling up to {server.login_max_wait_s:g} s. If a correct "
         "password is refused, wait a moment and sign in again."
     )
 
@@ -161,7 +162,7 @@ def login_guard(store: Store, settings: Settings) -> LoginGuard | None:
     accounts = Accounts(store.database)
     if not accounts.has_users():
         return None
-    throttle = LoginThrottle(settings.login_free_failures, settings.login_max_wait_s)
+    throttle = LoginThrottle(settings.server.login_free_failures, settings.server.login_max_wait_s)
     return LoginGuard(accounts, throttle)
 
 
@@ -170,7 +171,7 @@ def trust_forwarded_from(settings: Settings) -> None:
     `MEGREZ_TRUSTED_PROXIES` only. Its default trusts any loopback peer, so on a host with a
     local proxy, or for anyone who can connect from the host itself, a made-up header would
     choose the address the login throttle counts."""
-    os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
+    os.environ["FORWARDED_ALLOW_IPS"] = settings.server.trusted_proxies
 
 
 def user_of(request: gr.Request | None) -> str:
@@ -185,4 +186,6 @@ def session_of(request: gr.Request | None) -> str:
 
 
 def ui_limits(settings: Settings) -> UserLimits:
-    return UserLimits(settings.user_requests_per_minute, settings.user_concurrent_turns)
+    return UserLimits(
+        settings.server.user_requests_per_minute, settings.server.user_concurrent_turns
+    )

@@ -1,6 +1,6 @@
 """The sidebar's past chats: one list, grouped Today / Previous 7 days / Older, each chat
 with its title and date; "Search chats" filters the same list. The open chat can be renamed
-or deleted, and a delete is undoable for `settings.undo_delete_s`: the chat is only hidden
+or deleted, and a delete is undoable for `settings.ui.undo_delete_s`: the chat is only hidden
 (`ThreadIndex.hide`) and purged when its window ends (on the page's timer, or on any later
 listing when no page was left to tick).
 
@@ -149,7 +149,7 @@ class ChatList:
     def purge(self, now: datetime | None = None) -> None:
         """Delete for good every chat whose undo window has ended (any user's)."""
         now = now or self.clock()
-        cutoff = stamp(now - timedelta(seconds=self.settings.undo_delete_s))
+        cutoff = stamp(now - timedelta(seconds=self.settings.ui.undo_delete_s))
         for owner, thread_id in self.index.expired(cutoff):
             try:
                 self.agent.delete_thread(thread_id, owner)

@@ -41,7 +41,7 @@ def deep_step(
 
 def deadline(started: float, deps: AgentDeps) -> float:
     """The `time.monotonic()` at which research that began at `started` has spent its budget."""
-    return started + deps.settings.deep_time_budget_s
+    return started + deps.settings.agent.deep_time_budget_s
 
 
 def remaining(state: DeepState, deps: AgentDeps) -> float:

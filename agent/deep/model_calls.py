@@ -71,7 +71,7 @@ def _call(
                 messages,
                 sampling,
                 usage,
-                stall_timeout_s=deps.settings.model_stall_timeout_s,
+                stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
                 cancel=deps.cancel_event(state.run_id),
                 time_limit_s=left,
             )
@@ -98,7 +98,7 @@ def propose_subquestions(
     state: DeepState, deps: AgentDeps, usage: Usage, deadline: float
 ) -> list[str]:
     """The model's sub-questions for the question (unvalidated; [] when it gave none)."""
-    most = deps.settings.deep_max_subquestions
+    most = deps.settings.agent.deep_max_subquestions
     ask = deps.dialect.plan_ask(deps.clock(), state.history, state.question, most)
     return _ask(state, deps, ask, usage, deadline, "plan") or []
 
@@ -119,7 +119,7 @@ def rank_candidates(
 
     Only asked when there are more candidates than searches a round may add: otherwise
     every one is searched anyway and the model's time is saved."""
-    if len(candidates) <= deps.settings.deep_followups:
+    if len(candidates) <= deps.settings.agent.deep_followups:
         return list(candidates)
     if _time_left(deadline, "choice among the candidates") is None:
         return list(candidates)

@@ -43,7 +43,7 @@ def deep_research(
         files=turn_files(state),
         run_id=state.run_id,
     )
-    limit = STEPS_PER_ROUND * (deps.settings.deep_max_rounds + 2)
+    limit = STEPS_PER_ROUND * (deps.settings.agent.deep_max_rounds + 2)
     final: dict[str, Any] = {}
     for mode, chunk in research.stream(
         start, {"recursion_limit": limit}, stream_mode=["custom", "values"]

@@ -49,7 +49,7 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
     this_round = [n for n in state.notes if n.get("round") == state.round]
     if state.round > 1 and any(n["text"] for n in this_round if n.get("followup")):
         return []  # a follow-up found its answer: the bridge held
-    most = deps.settings.deep_followups
+    most = deps.settings.agent.deep_followups
     queries = more_queries(state, deps, usage, deadline(state.started, deps))
     if queries is not None:
         # Translating a query is one more model call: only while time is left.
@@ -64,7 +64,7 @@ def _followups(state: DeepState, deps: AgentDeps, usage: Usage) -> list[dict[str
     keywords = target_keywords(target, state.question)
     items = []
     for name in bridges:
-        query = followup_query(name, keywords, deps.settings.max_query_words)
+        query = followup_query(name, keywords, deps.settings.agent.max_query_words)
         if query.lower() in searched:
             continue
         item = subquestion(f"{name}: {target}", state, deps, state.round + 1)
@@ -95,10 +95,10 @@ def reflect(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         writer(ReflectEvent(round=state.round, done=True, reason="nothing left to look up"))
         return {"more": False, "tokens": tokens}
     cut = None
-    if state.round >= deps.settings.deep_max_rounds:
-        cut, reason = "rounds", f"round limit ({deps.settings.deep_max_rounds}) reached"
+    if state.round >= deps.settings.agent.deep_max_rounds:
+        cut, reason = "rounds", f"round limit ({deps.settings.agent.deep_max_rounds}) reached"
     elif out_of_time:
-        cut, reason = "time", f"time budget ({deps.settings.deep_time_budget_s:g} s) spent"
+        cut, reason = "time", f"time budget ({deps.settings.agent.deep_time_budget_s:g} s) spent"
     if cut:
         writer(ReflectEvent(round=state.round, done=True, reason=reason, queries=queries, cut=cut))
         return {"more": False, "cut": cut, "open_queries": queries, "tokens": tokens}

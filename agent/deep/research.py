@@ -58,7 +58,7 @@ def subquestion(
         text,
         translated,
         state.earlier_questions,
-        deps.settings.max_query_words,
+        deps.settings.agent.max_query_words,
         state.earlier_answers,
     )
     return {"text": text, "query": query, "round": round}
@@ -70,7 +70,7 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
     usage = Usage()
     started = time.monotonic()
     # Whether the model adds sub-questions to the question's own parts is the dialect's.
-    parts = decompose(state.question, deps.settings.deep_max_subquestions)
+    parts = decompose(state.question, deps.settings.agent.deep_max_subquestions)
     ask_model = deps.dialect.asks_model_to_plan(parts)
     proposals = (
         propose_subquestions(state, deps, usage, deadline(started, deps)) if ask_model else []
@@ -78,8 +78,8 @@ def plan(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, A
     texts, by = merge_plan(
         state.question,
         proposals,
-        deps.settings.deep_max_subquestions,
-        deps.settings.max_query_words,
+        deps.settings.agent.deep_max_subquestions,
+        deps.settings.agent.max_query_words,
     )
     if proposals and by == "fallback":
         log.info(
@@ -104,14 +104,14 @@ def search_words(item: dict[str, Any], deps: AgentDeps) -> list[str]:
     from another script, the sub-question's own words too (as nodes/retrieve.py does)."""
     if language_of(item["text"]) == language_of(item["query"]):
         return [item["query"]]
-    return query_variants(item["query"], item["text"], deps.settings.search_queries)
+    return query_variants(item["query"], item["text"], deps.settings.retrieval.search_queries)
 
 
 def _search_all(
     state: DeepState, deps: AgentDeps, todo: list[dict[str, Any]]
 ) -> list[SearchOutcome]:
     provider = deps.turn_provider(state.provider, web=state.web, files=state.files)
-    wanted = deps.settings.deep_pages_per_query
+    wanted = deps.settings.agent.deep_pages_per_query
     with ThreadPoolExecutor(
         max_workers=min(4, len(todo)), thread_name_prefix="deep-search"
     ) as pool:
@@ -211,7 +211,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
         )
         numbers = number_sources(contexts, passages, icons)
         finding = take_note(
-            item["text"], item["query"], passages, numbers, deps.settings.deep_note_sentences
+            item["text"], item["query"], passages, numbers, deps.settings.agent.deep_note_sentences
         )
         bridges = candidates([p.text for p in passages], item["text"], state.question)
         notes.append(

@@ -66,7 +66,10 @@ def cut_notice(state: DeepState, deps: AgentDeps) -> str:
         return template("deep", "cut_stopped")
     if state.cut == "time":
         return render(
-            "deep", "cut_time", seconds=f"{deps.settings.deep_time_budget_s:g}", rounds=state.round
+            "deep",
+            "cut_time",
+            seconds=f"{deps.settings.agent.deep_time_budget_s:g}",
+            rounds=state.round,
         )
     if state.cut == "rounds":
         open_ = ", ".join(state.open_queries) or "follow-up searches"
@@ -93,7 +96,7 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
     error: str | None = None
     if not stopped:
         stop = deps.dialect.deep_answer_stop
-        sampling = sampling_for(deps.settings, deps.settings.deep_answer_max_tokens, stop)
+        sampling = sampling_for(deps.settings, deps.settings.agent.deep_answer_max_tokens, stop)
 
         def keep(chunk: str) -> bool:
             written.append(chunk)
@@ -106,7 +109,7 @@ def write(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[str, 
                 sampling,
                 usage,
                 writer,
-                stall_timeout_s=deps.settings.model_stall_timeout_s,
+                stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
                 cancel=cancel,
                 keep=keep,
             )

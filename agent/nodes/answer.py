@@ -76,7 +76,7 @@ def no_results_notice(state: AgentState) -> str:
 def memory_fallback(state: AgentState, deps: AgentDeps) -> bool:
     if state.memory_fallback is not None:
         return state.memory_fallback
-    return deps.settings.memory_fallback
+    return deps.settings.agent.memory_fallback
 
 
 def _label(state: AgentState) -> str | None:
@@ -101,7 +101,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         writer(TokenEvent(text=prefix))
     sampling = sampling_for(
         settings,
-        settings.answer_max_tokens if state.contexts else settings.chat_max_tokens,
+        settings.agent.answer_max_tokens if state.contexts else settings.agent.chat_max_tokens,
         deps.dialect.answer_stop,
     )
     usage = Usage()
@@ -116,7 +116,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
 
     # The part of the prompt before the passages may have been read while the search ran:
     # wait for that reading (it holds the model) and write the prompt with its time.
-    read_at = deps.read_aheads.finish(state.run_id, settings.model_stall_timeout_s)
+    read_at = deps.read_aheads.finish(state.run_id, settings.runtime.model_stall_timeout_s)
     messages = answer_prompt(state, deps, read_at or deps.clock(), state.contexts)
     try:
         stream_tokens(
@@ -125,7 +125,7 @@ def answer(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
             sampling,
             usage,
             writer,
-            stall_timeout_s=settings.model_stall_timeout_s,
+            stall_timeout_s=settings.runtime.model_stall_timeout_s,
             cancel=cancel,
             keep=keep,
             on_prefill=lambda done, total: writer(PrefillEvent(done=done, total=total)),
@@ -152,7 +152,7 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         return {"answer": final, "citations": []}
     texts = [c["text"] for c in state.contexts]
     given = asked_words(state.question, state.queries)
-    report = citation_report(state.answer, texts, deps.settings.citation_support, given=given)
+    report = citation_report(state.answer, texts, deps.settings.agent.citation_support, given=given)
     if report.repairs:
         log.info("citations repaired: %d of %d checks", report.repairs, len(report.checks))
     grounded = ground(
@@ -161,13 +161,15 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         [c["title"] for c in state.contexts],
         # Deep answers are built from verbatim quotes of the notes, each with its number;
         # the citation check above is their check (the lexical one misreads their sections).
-        mode="off" if state.deep else deps.settings.grounding,
-        threshold=deps.settings.citation_support,
+        mode="off" if state.deep else deps.settings.agent.grounding,
+        threshold=deps.settings.agent.citation_support,
         given=given,
     )
     if grounded.unsupported:
         log.info(
-            "%d unsupported sentence(s) %s", len(grounded.unsupported), deps.settings.grounding
+            "%d unsupported sentence(s) %s",
+            len(grounded.unsupported),
+            deps.settings.agent.grounding,
         )
     if grounded.pointers:
         log.info("dropped %d sentence(s) that only point at the sources", len(grounded.pointers))
@@ -228,4 +230,4 @@ def model_name(deps: AgentDeps) -> str:
     try:
         return str(deps.runtime.model.name)
     except Exception:  # noqa: BLE001 - any failure to ask a remote server
-        return deps.settings.model
+        return deps.settings.runtime.model

@@ -71,12 +71,12 @@ def user_message(state: AgentState) -> Message:
 
 def history(state: AgentState, deps: AgentDeps) -> list[Message]:
     """Earlier exchanges of this thread (the current user turn excluded)."""
-    return history_messages(state.turns[:-1], deps.settings.history_turns)
+    return history_messages(state.turns[:-1], deps.settings.agent.history_turns)
 
 
 def earlier_questions(state: AgentState, deps: AgentDeps) -> list[str]:
     turns = [t for t in state.turns[:-1] if t.get("role") == "user"]
-    window = max(deps.settings.history_turns, 1)
+    window = max(deps.settings.agent.history_turns, 1)
     return [t.get("model_text") or t.get("content", "") for t in turns[-window:]]
 
 
@@ -88,5 +88,5 @@ def earlier_answers(state: AgentState, deps: AgentDeps) -> list[str]:
             answers.append("")
         elif answers and not answers[-1]:
             answers[-1] = turn.get("content", "")
-    window = max(deps.settings.history_turns, 1)
+    window = max(deps.settings.agent.history_turns, 1)
     return answers[-window:]

@@ -48,7 +48,7 @@ def _rank_query(state: AgentState) -> str:
 def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """Ask the provider chain for the query's results (providers never raise for outages);
     meanwhile the model reads the answer prompt's part before the passages."""
-    if deps.settings.read_ahead and state.queries:
+    if deps.settings.agent.read_ahead and state.queries:
         deps.read_aheads.start(
             state.run_id,
             deps.runtime,
@@ -59,10 +59,12 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     provider = deps.turn_provider(
         state.provider, web=state.search and state.search_web, files=turn_files(state)
     )
-    wanted = state.max_pages or deps.settings.pages
+    wanted = state.max_pages or deps.settings.retrieval.pages
     # The model's query plus the user's own keywords and spelt-out identifiers, fused: one
     # wording alone misses pages that use other words.
-    queries = query_variants(_query(state), search_text(state), deps.settings.search_queries)
+    queries = query_variants(
+        _query(state), search_text(state), deps.settings.retrieval.search_queries
+    )
     outcome = search_fused(provider, queries, max_results=wanted)
     results = [asdict(result) for result in outcome.results[:wanted]]
     writer(

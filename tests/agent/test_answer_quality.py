@@ -40,12 +40,10 @@ INVENTED = "The lru_cache decorator was designed by Guido van Rossum in a Dutch 
 @pytest.fixture
 def unreachable_search(docs_settings, tmp_path):
     """The docs settings with a search provider nobody listens on, and a model that searches."""
-    return docs_settings.model_copy(
-        update={
-            "data_dir": tmp_path / "data",
-            "search": f"searxng:http://127.0.0.1:{free_port()}",
-            "decide_bias": 50.0,  # the question must reach the (failing) search
-        }
+    return docs_settings.replace(
+        data_dir=tmp_path / "data",
+        search=f"searxng:http://127.0.0.1:{free_port()}",
+        decide_bias=50.0,
     )
 
 
@@ -74,12 +72,10 @@ def test_memory_answer_when_allowed_is_labelled(unreachable_search):
 
 
 def test_memory_setting_is_the_default_of_the_request(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings.model_copy(
-        update={
-            "data_dir": tmp_path / "data",
-            "search": f"searxng:http://127.0.0.1:{free_port()}",
-            "memory_fallback": True,
-        }
+    settings = docs_settings.replace(
+        data_dir=tmp_path / "data",
+        search=f"searxng:http://127.0.0.1:{free_port()}",
+        memory_fallback=True,
     )
     agent, model = scripted_agent(settings, [CALL, "It was PEP 498."])
     result = agent.invoke(AskRequest("Which PEP introduced f-strings?"))
@@ -196,7 +192,7 @@ def test_no_false_loop(text):
 
 
 def test_unsupported_sentence_is_removed_when_chosen(docs_settings, scripted_agent, tmp_path):
-    settings = docs_settings.model_copy(update={"grounding": "remove"})
+    settings = docs_settings.replace(grounding="remove")
     agent, _ = scripted_agent(settings, [CALL, f"The default maxsize is 128. {INVENTED}"])
     result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert result.searched and result.sources

@@ -22,7 +22,7 @@ def test_image_question_reads_the_text(offline_settings, tmp_path):
     )
     path = tmp_path / "sign.png"
     image.save(path)
-    with SearchAgent(offline_settings.model_copy(update={"chat_max_tokens": 48})) as agent:
+    with SearchAgent(offline_settings.replace(chat_max_tokens=48)) as agent:
         events = list(agent.stream(AskRequest("What does the sign say?", image=path, search=False)))
         result = events[-1].result
         turns = agent.turns(result.thread_id)
@@ -40,7 +40,7 @@ def test_voice_question_is_transcribed_and_answered(offline_settings, tmp_path):
         pytest.skip("espeak-ng is not installed")
     wav = tmp_path / "q.wav"
     subprocess.run([espeak, "-w", str(wav), "What is the capital of France?"], check=True)
-    with SearchAgent(offline_settings.model_copy(update={"chat_max_tokens": 48})) as agent:
+    with SearchAgent(offline_settings.replace(chat_max_tokens=48)) as agent:
         result = agent.invoke(AskRequest("", audio=wav, search=False))
         history = agent.history(result.thread_id)
     assert result.ok and "capital" in (result.transcript or "") and "France" in result.transcript

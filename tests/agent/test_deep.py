@@ -98,7 +98,7 @@ def test_deep_sources_carry_their_site_and_its_icon() -> None:
 
 
 def test_round_limit_holds_and_the_answer_says_so(docs_settings, scripted_agent):
-    settings = docs_settings.model_copy(update={"deep_max_rounds": 1})
+    settings = docs_settings.replace(deep_max_rounds=1)
     agent, _ = scripted_agent(settings, [DIRECT], dialect="generic")
     events, result = _run(agent, TWO_HOP)
     assert {e.round for e in events if isinstance(e, ResearchEvent)} == {1}
@@ -110,7 +110,7 @@ def test_round_limit_holds_and_the_answer_says_so(docs_settings, scripted_agent)
 
 
 def test_time_budget_holds_and_the_answer_says_so(docs_settings, scripted_agent):
-    settings = docs_settings.model_copy(update={"deep_time_budget_s": 0.001})
+    settings = docs_settings.replace(deep_time_budget_s=0.001)
     agent, _ = scripted_agent(settings, [DIRECT], dialect="generic")
     events, result = _run(agent, TWO_HOP)
     assert {e.round for e in events if isinstance(e, ResearchEvent)} == {1}
@@ -124,7 +124,7 @@ def test_no_model_call_starts_once_the_time_budget_is_spent(docs_settings, scrip
 
     The old agent planned and reflected with the model regardless (a reflection started with
     the budget spent ran 8 s research to 12.9 s)."""
-    settings = docs_settings.model_copy(update={"deep_time_budget_s": 1e-9})
+    settings = docs_settings.replace(deep_time_budget_s=1e-9)
     agent, model = scripted_agent(settings, [DIRECT], dialect="megrez")
     events, result = _run(agent, TWO_HOP)
     assert result.ok, result.error
@@ -137,9 +137,7 @@ def test_a_model_call_gets_only_the_time_left(docs_settings, scripted_agent, cap
     """A plan call that stalls is given up when the budget is spent, not at the stall timeout;
     the research goes on with the question's own parts and no reflection call is made."""
     stall = Stall('<|function_start|>{"name": "googleWebSearch", "arguments": {"query": "get')
-    settings = docs_settings.model_copy(
-        update={"deep_time_budget_s": 1.0, "model_stall_timeout_s": 30.0}
-    )
+    settings = docs_settings.replace(deep_time_budget_s=1.0, model_stall_timeout_s=30.0)
     agent, model = scripted_agent(settings, [stall, DIRECT], dialect="megrez")
     try:
         with caplog.at_level(logging.INFO, logger="agent"):
@@ -207,7 +205,7 @@ def test_megrez_plans_and_reflects_with_its_function_calls(docs_settings, script
         _call("argparse module added version"),  # reflection: one more search
         "argparse was added in Python 3.2.[citation:1]",
     ]
-    settings = docs_settings.model_copy(update={"deep_max_rounds": 2})
+    settings = docs_settings.replace(deep_max_rounds=2)
     agent, model = scripted_agent(settings, outputs, dialect="megrez")
     events, result = _run(agent, TWO_HOP)
     assert result.ok, result.error

@@ -53,7 +53,7 @@ def test_backend_raising_mid_stream(offline_settings, scripted_agent, dialect):
 
 
 def test_backend_that_stalls_is_given_up(offline_settings, scripted_agent):
-    settings = offline_settings.model_copy(update={"model_stall_timeout_s": 0.5})
+    settings = offline_settings.replace(model_stall_timeout_s=0.5)
     stall = Stall("Paris is")
     agent, _ = scripted_agent(settings, [stall], dialect="generic")
     try:
@@ -114,7 +114,9 @@ def test_empty_question_is_refused_before_anything_runs(offline_settings, script
     with pytest.raises(AgentInputError, match="question is empty"):
         agent.invoke(AskRequest("   "))
     with pytest.raises(AgentInputError, match="image file not found"):
-        agent.invoke(AskRequest("what is this?", image=offline_settings.data_dir / "nope.png"))
+        agent.invoke(
+            AskRequest("what is this?", image=offline_settings.store.data_dir / "nope.png")
+        )
     assert model.calls == [] and agent.threads() == []
 
 

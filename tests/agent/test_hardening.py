@@ -66,7 +66,7 @@ def test_a_second_process_is_told_busy_or_waits_never_overwrites(tmp_path):
         assert model.calls == []
         agent.close()
 
-        patient = impatient.model_copy(update={"turn_wait_s": 120.0})
+        patient = impatient.replace(turn_wait_s=120.0)
         agent, model = answering_agent(patient)
         with ThreadPoolExecutor(max_workers=1) as pool:
             waiting = pool.submit(
@@ -153,5 +153,5 @@ def test_long_audio_is_refused_while_decoding_in_bounded_memory(tmp_path, monkey
     monkeypatch.setattr(audio_module, "probe_audio", lambda path, settings: None)
     with pytest.raises(InputError, match=r"is 6\d s long, more than the 60 s allowed"):
         audio_module.decode_audio(wav, settings)
-    whole = audio_module.decode_audio(wav, settings.model_copy(update={"max_audio_s": 600}))
+    whole = audio_module.decode_audio(wav, settings.replace(max_audio_s=600))
     assert len(whole) == 120 * 16_000 and audio_module.is_silent(whole)

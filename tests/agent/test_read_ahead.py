@@ -84,7 +84,7 @@ def test_the_answer_reads_only_the_passages_and_writes_the_same_text(docs_settin
     assert shared >= len(read) - 1
     assert evaluated == len(prompt) - shared
 
-    without, _ = answer_with(docs_settings.model_copy(update={"read_ahead": False}), False)
+    without, _ = answer_with(docs_settings.replace(read_ahead=False), False)
     assert answer == without
 
 

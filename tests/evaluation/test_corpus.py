@@ -42,8 +42,8 @@ def test_a_folder_is_served_indexed_reused_and_refreshed(tmp_path: Path) -> None
         first = ensure_index(root, base_url, settings, progress=False)
         assert not first.reused
         search = corpus_settings(settings, first)
-        assert search.search == f"local:{first.index_name}"
-        assert "127.0.0.1" in search.allow_hosts.split(",")
+        assert search.retrieval.search == f"local:{first.index_name}"
+        assert "127.0.0.1" in search.retrieval.allow_hosts.split(",")
         hits = search_index(first.index_name, "zeppelins hangars", 5, index_store(search))
         assert hits and hits[0].url == base_url + "a.html"
 

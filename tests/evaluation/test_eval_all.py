@@ -122,7 +122,7 @@ def test_both_dev_set_benchmarks_read_the_same_arguments(tmp_path: Path) -> None
     assert [d.name for d in chosen] == ["dev", "dev-zh"]  # in their order, not the asked one
     assert chosen[0].corpus == tmp_path and chosen[1].corpus != tmp_path
     args = parser.parse_args(["--eval-dir", str(tmp_path), "--model", "embedded:tiny"])
-    assert dev_set_settings(args).model == "embedded:tiny"
+    assert dev_set_settings(args).runtime.model == "embedded:tiny"
     with pytest.raises(SystemExit) as exited:
         chosen_sets(parser.parse_args(["--eval-dir", str(tmp_path), "--sets", "dev,nope"]))
     assert exited.value.code == 2

@@ -53,7 +53,7 @@ def test_cli_search_json_reports_provider_and_ranks(docs_index: tuple[Settings, 
         "textwrap",
         "wrap",
         "width",
-        data_dir=settings.data_dir,
+        data_dir=settings.store.data_dir,
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -113,7 +113,12 @@ def test_reindex_of_unchanged_docs_rewrites_nothing(
     """
     settings, name = docs_index
     result = run_cli(
-        "index", docs_server + "/", "--name", name, "--no-progress", data_dir=settings.data_dir
+        "index",
+        docs_server + "/",
+        "--name",
+        name,
+        "--no-progress",
+        data_dir=settings.store.data_dir,
     )
     assert result.returncode == 0, result.stderr
     summary = result.stdout.splitlines()[0]

@@ -34,7 +34,7 @@ def omni_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def omni_settings(omni_folder: Path, settings: Settings) -> Settings:
-    return settings.model_copy(update={"model": f"omni:{omni_folder}"})
+    return settings.replace(model=f"omni:{omni_folder}")
 
 
 @pytest.fixture(scope="module")

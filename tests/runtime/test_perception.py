@@ -29,7 +29,7 @@ from runtime.perception import (
 
 
 def test_assembled_model_matches_the_packages(whisper_model_dir: Path, settings: Settings) -> None:
-    assert whisper_model_dir == settings.models_dir / "whisper-base"
+    assert whisper_model_dir == settings.store.models_dir / "whisper-base"
     names = {path.name for path in whisper_model_dir.iterdir()}
     assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"} <= names
     assert not [name for name in names if name.endswith(".tmp")], "temp files left behind"
@@ -49,7 +49,7 @@ def test_assembly_is_idempotent(whisper_model_dir: Path, settings: Settings) -> 
 def model_copy(whisper_model_dir: Path, tmp_path: Path) -> tuple[Settings, Path]:
     """A copy of the assembled model in a data dir of its own, free to damage."""
     settings = Settings(data_dir=tmp_path / "data")
-    model_dir = settings.models_dir / "whisper-base"
+    model_dir = settings.store.models_dir / "whisper-base"
     shutil.copytree(whisper_model_dir, model_dir)
     return settings, model_dir
 
@@ -155,7 +155,7 @@ def test_missing_audio_is_an_input_error(tmp_path: Path, settings: Settings) -> 
 
 
 def test_overlong_audio_is_refused(spoken_question: Path, settings: Settings) -> None:
-    strict = settings.model_copy(update={"max_audio_s": 1.0})
+    strict = settings.replace(max_audio_s=1.0)
     with pytest.raises(InputError, match="MEGREZ_MAX_AUDIO_S"):
         transcribe(spoken_question, strict)
 

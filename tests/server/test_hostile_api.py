@@ -216,7 +216,7 @@ def test_stateless_requests_leave_nothing_even_when_the_client_leaves(
         assert after.status_code == 200
     assert agent.threads() == []
     agent.close()
-    with sqlite3.connect(settings.conversations_path) as db:
+    with sqlite3.connect(settings.store.conversations_path) as db:
         assert db.execute("SELECT count(*) FROM checkpoints").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM writes").fetchone() == (0,)
 
@@ -286,9 +286,7 @@ def test_two_server_processes_on_one_conversation_keep_every_turn(tmp_path: Path
 def test_a_busy_conversation_is_a_409_and_stays_whole(tmp_path: Path) -> None:
     """A second writer of a thread that is mid-answer gets OpenAI's error shape with 409
     (here with no waiting allowed), and the first turn completes untouched."""
-    settings = hostile_settings(tmp_path).model_copy(
-        update={"ui_concurrency": 2, "turn_wait_s": 0.0}
-    )
+    settings = hostile_settings(tmp_path).replace(ui_concurrency=2, turn_wait_s=0.0)
     stall = Stall("The first answer")
     model = ScriptedModel([stall, "The third answer."], dialect="generic")
     agent = SearchAgent(settings, Runtime(model, settings))

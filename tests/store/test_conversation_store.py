@@ -78,7 +78,7 @@ def test_a_conversation_store_of_the_single_user_version_is_migrated(tmp_path) -
     import sqlite3
 
     settings = Settings(data_dir=tmp_path)
-    old = sqlite3.connect(settings.conversations_path)
+    old = sqlite3.connect(settings.store.conversations_path)
     old.execute(  # the table as the single-user version created it
         "CREATE TABLE megrez_threads (thread_id TEXT PRIMARY KEY, title TEXT, "
         "created_at TEXT, updated_at TEXT, turns INTEGER DEFAULT 0)"

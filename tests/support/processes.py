@@ -29,8 +29,8 @@ def megrez_process(
     port = port or free_port()
     full_env = {
         **os.environ,
-        "MEGREZ_ALLOW_HOSTS": settings.allow_hosts,
-        "MEGREZ_SEARCH": settings.search,
+        "MEGREZ_ALLOW_HOSTS": settings.retrieval.allow_hosts,
+        "MEGREZ_SEARCH": settings.retrieval.search,
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(env or {}),
@@ -42,7 +42,7 @@ def megrez_process(
                 "-m",
                 "megrez_search",
                 "--data-dir",
-                str(settings.data_dir),
+                str(settings.store.data_dir),
                 *command,
                 "--port",
                 str(port),

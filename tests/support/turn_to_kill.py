@@ -1,7 +1,7 @@
 """A conversation turn in a child process, to `kill -9` while the model is writing.
 
 `kill_mid_turn(settings, thread_id, completed)` runs this module as a process on the same
-store (SQLite in the data dir, or the PostgreSQL of `settings.database_url`): it asks
+store (SQLite in the data dir, or the PostgreSQL of `settings.store.database_url`): it asks
 `completed` questions that finish ("Question 0?" -> "Answer 0." ...), then one whose answer
 stalls after its first words; once that answer has begun, the process is killed with SIGKILL,
 so no shutdown or cleanup code of the agent runs.
@@ -25,15 +25,15 @@ MID_TURN = "mid-turn"
 def kill_mid_turn(settings: Settings, thread_id: str, completed: int) -> None:
     env = {
         **os.environ,
-        "MEGREZ_DATABASE_URL": settings.database_url.get_secret_value(),
+        "MEGREZ_DATABASE_URL": settings.store.database_url.get_secret_value(),
         "HF_HUB_OFFLINE": "1",
     }
-    log_path = settings.data_dir.parent / f"turn-to-kill-{thread_id}.log"
-    settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = settings.store.data_dir.parent / f"turn-to-kill-{thread_id}.log"
+    settings.store.data_dir.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.turn_to_kill"]
-            + [str(settings.data_dir), thread_id, str(completed)],
+            + [str(settings.store.data_dir), thread_id, str(completed)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ from tests.support.browser import chromium
 def ui_settings(docs_index: tuple[Settings, str]) -> Settings:
     """The docs index settings (search `local:docs`, loopback trusted), embedded model."""
     settings, _ = docs_index
-    return settings.model_copy(update={"model": "embedded:tiny"})
+    return settings.replace(model="embedded:tiny")
 
 
 @pytest.fixture(scope="module")

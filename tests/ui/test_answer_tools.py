@@ -7,10 +7,12 @@ from pathlib import Path
 
 import markdown_it
 import pytest
+from pydantic import SecretStr
 
 from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
+from tests.support.postgres import create_database
 from tests.support.responder import ResponderModel
 from ui.app import ChatUI
 from ui.chats import WEB_SCOPE, matching_chats, provider_for
@@ -74,7 +76,7 @@ def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
     assert chips[0]["value"].endswith("?")
     assert ui.export_file("../../etc")["value"] is None  # an id never escapes the folder
     ui.sidebar.delete(thread)
-    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.undo_delete_s + 1))
+    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.ui.undo_delete_s + 1))
     assert ui.agent.threads() == [] and ui.export_file(thread)["value"] is None
 
 
@@ -115,14 +117,42 @@ def test_regenerate_with_nothing_asked_says_so(ui: ChatUI) -> None:
 def test_each_chat_keeps_its_model(ui: ChatUI) -> None:
     first = ask(ui, "First chat?")
     ui.chat_models.set("", first, "second")  # as after a turn run with the "second" model
-    _, _, stored, model, *_ = ui.on_pick(first, True, ui.settings.model)
-    assert model == ui.settings.model  # "second" is not configured here: the default stands in
-    ui.agents.settings = ui.settings.model_copy(update={"models": "second"})
-    _, _, stored, model, *_ = ui.on_pick(first, True, ui.settings.model)
+    default = ui.settings.runtime.model
+    _, _, stored, model, *_ = ui.on_pick(first, True, default)
+    assert model == default  # "second" is not configured here: the default stands in
+    ui.agent.engines.settings = ui.settings.replace(models="second")
+    _, _, stored, model, *_ = ui.on_pick(first, True, default)
     assert model == "second" and stored["model"] == "second"
     ui.sidebar.delete(first)
-    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.undo_delete_s + 1))
+    ui.sidebar.purge(datetime.now() + timedelta(seconds=ui.settings.ui.undo_delete_s + 1))
     assert ui.chat_models.get("", first) is None
+
+
+def test_replicas_on_one_postgres_show_the_same_model_for_a_chat(
+    tmp_path: Path, postgres_server: str
+) -> None:
+    """Two processes' UIs over one PostgreSQL: a chat answered with the second model in one
+    opens with that model picked in the other (the choice is a column of the store)."""
+    url = SecretStr(create_database(postgres_server))
+    replicas: list[ChatUI] = []
+    for name in ("first", "other"):
+        settings = Settings(
+            data_dir=tmp_path / name, search="local:none", models="second", database_url=url
+        )
+        second = ResponderModel("Second")
+        agent = SearchAgent(
+            settings, Runtime(ResponderModel(), settings), load=lambda s, m=second: Runtime(m, s)
+        )
+        replicas.append(ChatUI(agent, settings))
+    first, other = replicas
+    try:
+        *_, last = first.respond({"text": "Which model?"}, None, False, "", model="second")
+        assert "Second 1." in str(first.agent.turns(last.thread)[-1]["content"])
+        _, _, stored, model, *_ = other.on_pick(last.thread, True, "embedded")
+        assert model == "second" and stored["model"] == "second"
+    finally:
+        for ui in replicas:
+            ui.agent.close()
 
 
 def test_model_choices_of_an_older_ui_sqlite_are_imported_once(tmp_path: Path) -> None:
@@ -134,14 +164,14 @@ def test_model_choices_of_an_older_ui_sqlite_are_imported_once(tmp_path: Path) -
     agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
     try:
         first = ask(ChatUI(agent, settings), "A chat of the older version?")
-        old = sqlite3.connect(settings.data_dir / "ui.sqlite")
+        old = sqlite3.connect(settings.store.data_dir / "ui.sqlite")
         old.execute("CREATE TABLE chat_models (thread_id TEXT PRIMARY KEY, model TEXT)")
         old.execute("INSERT INTO chat_models VALUES (?, 'second')", (first,))
         old.commit()
         old.close()
         ui = ChatUI(agent, settings)
         assert ui.chat_models.get("", first) == "second"
-        assert not (settings.data_dir / "ui.sqlite").exists()
-        assert (settings.data_dir / "ui.sqlite.imported").exists()
+        assert not (settings.store.data_dir / "ui.sqlite").exists()
+        assert (settings.store.data_dir / "ui.sqlite.imported").exists()
     finally:
         agent.close()

@@ -35,7 +35,6 @@ from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from tests.support.sidebar import chat_entries, listed_as_open, open_chat
 from ui.app import ChatUI
-from ui.chats import Agents
 from ui.launch import launch_chat
 from ui.render import plain
 
@@ -92,13 +91,12 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
         models="embedded,second",
     )
     models = {"embedded": ResponderModel(), "second": ResponderModel("Second model")}
-    agent = SearchAgent(settings, Runtime(models["embedded"], settings))
-    ui = ChatUI(agent, settings)
-    ui.agents = Agents(
-        agent,
+    agent = SearchAgent(
         settings,
-        make=lambda s, store: SearchAgent(s, Runtime(models[s.model], s), store=store),
+        Runtime(models["embedded"], settings),
+        load=lambda s: Runtime(models[s.runtime.model], s),
     )
+    ui = ChatUI(agent, settings)
     demo = launch_chat(ui, "127.0.0.1", free_port(), block=False)
     try:
         yield App(demo.local_url, ui, models)
@@ -106,8 +104,7 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
         for model in models.values():
             model.release.set()
         demo.close()
-        for each in ui.agents.all():
-            each.close()
+        agent.close()
 
 
 def open_sidebar(page: Any, viewport: dict[str, int]) -> None:

@@ -249,7 +249,7 @@ def hostile_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
             "--name",
             "hostile",
             "--no-progress",
-            data_dir=settings.data_dir,
+            data_dir=settings.store.data_dir,
         )
         assert built.returncode == 0, built.stderr
         yield settings

@@ -60,7 +60,11 @@ def ask(
         )
     )
     last = updates[-1]
-    assert last.stored == {"thread_id": last.thread, "search": search, "model": ui.settings.model}
+    assert last.stored == {
+        "thread_id": last.thread,
+        "search": search,
+        "model": ui.settings.runtime.model,
+    }
     return last.chat, last.thread, last.status
 
 
@@ -125,11 +129,11 @@ def test_conversation_survives_reload_and_restart(settings: Settings) -> None:
     chat, _, past, *_ = restarted.on_load({"thread_id": thread})
     assert "Capital of France?" in contents(chat) and "Paris" in contents(chat)
     assert (("Capital of France?", thread)) in past["choices"]  # in the past-chats list
-    opened, _, stored, *_ = restarted.on_pick(thread, True, settings.model)
+    opened, _, stored, *_ = restarted.on_pick(thread, True, settings.runtime.model)
     assert opened == chat and stored == {
         "thread_id": thread,
         "search": True,
-        "model": settings.model,
+        "model": settings.runtime.model,
     }
     agent.close()
 
@@ -206,7 +210,7 @@ def test_stop_keeps_the_partial_answer(ui: ChatUI) -> None:
 def test_pages_setting_bounds_what_the_turn_reads(docs_index) -> None:
     """The settings panel's "pages" slider reaches the search: one page read, one source."""
     docs_settings, name = docs_index
-    settings = docs_settings.model_copy(update={"search": f"local:{name}", "decide_bias": 1.0})
+    settings = docs_settings.replace(search=f"local:{name}", decide_bias=1.0)
     chat_ui, agent = make_ui(settings, ["The default maxsize is 128."])
     try:
         box = {"text": "What is the default maxsize of functools.lru_cache?", "files": []}

@@ -31,13 +31,13 @@ def test_demo_serves_indexes_once_and_searches_loopback(docs: Path, tmp_path: Pa
     settings = Settings(data_dir=tmp_path / "data", demo_docs_port=free_port(), search="ddg")
     demo = prepare_demo(settings, docs_dir=docs)
     try:
-        assert demo.settings.search == f"local:{INDEX_NAME}"
-        assert "127.0.0.1" in demo.settings.allow_hosts
+        assert demo.settings.retrieval.search == f"local:{INDEX_NAME}"
+        assert "127.0.0.1" in demo.settings.retrieval.allow_hosts
         assert httpx.get(demo.docs_url + "library/functools.html").status_code == 200
         search = retrieval_policy(demo.settings).search
         results = make_search_provider(search.chain, search).search("lru_cache maxsize", 5)
         assert [r.url for r in results.results] == [demo.docs_url + "library/functools.html"]
-        index_file = demo.settings.index_dir / f"{INDEX_NAME}.sqlite"
+        index_file = demo.settings.store.index_dir / f"{INDEX_NAME}.sqlite"
         built = index_file.stat().st_mtime_ns
     finally:
         demo.close()

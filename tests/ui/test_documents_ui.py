@@ -165,7 +165,7 @@ def test_collections_of_an_older_ui_sqlite_are_imported_once(ui: ChatUI) -> None
 
     ui.agent.store.documents.create_collection("bob", "handbook")
     ui.agent.store.documents.create_collection("alice", "diary")
-    old = sqlite3.connect(ui.settings.data_dir / "ui.sqlite")
+    old = sqlite3.connect(ui.settings.store.data_dir / "ui.sqlite")
     old.execute("CREATE TABLE IF NOT EXISTS chat_collections (thread_id TEXT, name TEXT)")
     rows = [("bob:t1", "handbook"), ("bob:t1", "diary"), ("alice:t2", "diary")]
     old.executemany("INSERT INTO chat_collections VALUES (?, ?)", rows)
@@ -175,6 +175,6 @@ def test_collections_of_an_older_ui_sqlite_are_imported_once(ui: ChatUI) -> None
     restarted = ChatUI(ui.agent, ui.settings)
     assert restarted.collections.of_chat("bob", "t1") == ["handbook"]
     assert restarted.collections.of_chat("alice", "t2") == ["diary"]
-    assert not (ui.settings.data_dir / "ui.sqlite").exists()
+    assert not (ui.settings.store.data_dir / "ui.sqlite").exists()
     again = ChatUI(ui.agent, ui.settings)
     assert again.collections.of_chat("bob", "t1") == ["handbook"]

@@ -32,7 +32,9 @@ def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path)
         _ask(ui, "bob", "Bob's question?")
 
         def listed(user: str) -> list[str]:
-            update = ui.on_new_chat(False, settings.model, request=gr.Request(username=user))[3]
+            update = ui.on_new_chat(
+                False, settings.runtime.model, request=gr.Request(username=user)
+            )[3]
             return [title for title, _ in update["choices"]]
 
         assert listed("alice") == ["Alice's question?"]

@@ -128,10 +128,10 @@ def test_two_replicas_show_the_same_model_for_a_chat(postgres_server: str, tmp_p
         *_, last = first.respond({"text": "Which model answers?"}, None, False, "")
         thread = last.thread
         first.on_settings(thread, False, "second")  # picked in this chat on replica 1
-        _, _, stored, model, *_ = second.on_pick(thread, False, second.settings.model)
+        _, _, stored, model, *_ = second.on_pick(thread, False, second.settings.runtime.model)
         assert model == "second" and stored["model"] == "second"
-        _, _, stored, model, *_ = second.on_pick("other-chat", False, second.settings.model)
-        assert model == second.settings.model  # a chat with no choice shows the current one
+        _, _, stored, model, *_ = second.on_pick("other-chat", False, second.settings.runtime.model)
+        assert model == second.settings.runtime.model  # a chat with no choice shows the current one
     finally:
         for ui in uis:
             ui.agent.close()

@@ -86,7 +86,7 @@ def test_search_filters_the_list_and_selects_the_open_chat(ui: ChatUI) -> None:
 
 def test_opening_nothing_keeps_the_open_chat(ui: ChatUI) -> None:
     # A list event without a chat (what cleared the open chat before) changes nothing.
-    updates = ui.on_pick(None, True, ui.settings.model)
+    updates = ui.on_pick(None, True, ui.settings.runtime.model)
     assert all(update == {"__type__": "update"} or update is None for update in updates)
     assert len(updates) == 8
 

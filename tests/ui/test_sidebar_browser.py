@@ -54,7 +54,7 @@ def seed(settings: Settings) -> None:
     with SearchAgent(settings, Runtime(model, settings)) as agent:
         for question, _, _ in SEEDED:
             agent.invoke(AskRequest(question, search=False))
-    database = sqlite3.connect(settings.conversations_path)
+    database = sqlite3.connect(settings.store.conversations_path)
     with database:
         for question, _, days in SEEDED:
             when = (datetime.now() - timedelta(days=days)).isoformat(timespec="microseconds")
@@ -196,7 +196,7 @@ def test_rename_delete_undo_and_gone_after_the_window(
     expect(page.locator("#question textarea")).to_be_visible(timeout=LOAD_MS)
     expect(chat_entries(page, SEEDED[0][0])).to_have_count(1)
     expect(chat_entries(page, renamed)).to_have_count(0)
-    database = sqlite3.connect(site.settings.conversations_path)
+    database = sqlite3.connect(site.settings.store.conversations_path)
     try:
         rows = database.execute(
             "SELECT COUNT(*) FROM megrez_threads WHERE title = ?", (renamed,)

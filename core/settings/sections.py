@@ -1,9 +1,7 @@
-"""All configuration in one place: pydantic settings read from `MEGREZ_*` env vars.
+"""The sections of `Settings`, one class per layer that reads configuration.
 
-The runtime, agent, UI, server and CLI take a `Settings`; retrieval takes small policies built
-from it (`agent.retrieval_policy`). CLI flags override fields with
-`settings.model_copy(update=...)`. This module imports nothing of the project so
-that any layer may depend on it.
+Each field reads `MEGREZ_<FIELD>` from the environment whatever its section, so a field's name
+is unique across all sections (`core.settings` relies on it to route `Settings(pages=3)`).
 """
 
 from __future__ import annotations
@@ -13,10 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from .errors import MegrezSearchError
 
 MAX_PAGES = 20  # pages one question may read: beyond this the context budget drops them anyway
 
@@ -25,10 +21,15 @@ def _default_data_dir() -> Path:
     return Path(user_data_dir("megrez-search", appauthor=False))
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEGREZ_", extra="ignore")
+class Section(BaseSettings):
+    """One section: its fields read `MEGREZ_<FIELD>` from the environment."""
 
-    # --- model runtime -------------------------------------------------------------
+    model_config = SettingsConfigDict(env_prefix="MEGREZ_", extra="forbid")
+
+
+class RuntimeSettings(Section):
+    """The model runtime: which model, how it runs, what it hears."""
+
     model: str = Field(
         "embedded",
         description="Model spec: 'embedded', a .gguf path, an HF folder, 'omni:PATH' "
@@ -73,14 +74,24 @@ class Settings(BaseSettings):
     openai_modalities: str = Field(
         "text", description="What an openai: server accepts besides text: 'image', 'audio'."
     )
-
-    # --- perception (voice and images for text-only models) ------------------------
+    model_stall_timeout_s: float = Field(
+        120.0, description="A model call that yields nothing for this long is a failure."
+    )
     audio_language: str | None = Field(
         None, description="Language code of spoken questions, e.g. 'en' (default: detect)."
     )
     max_audio_s: float = Field(600.0, description="Longest audio clip accepted, in seconds.")
 
-    # --- storage ---------------------------------------------------------------------
+    @property
+    def model_choices(self) -> list[str]:
+        """The model specs a chat can use: `model` first, then `models`, without repeats."""
+        specs = [self.model, *(part.strip() for part in self.models.split(","))]
+        return list(dict.fromkeys(spec for spec in specs if spec))
+
+
+class StoreSettings(Section):
+    """Where data lives: the data folder, the database, the conversations' writer lease."""
+
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: SecretStr = Field(
         SecretStr(""),
@@ -90,8 +101,39 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         10, ge=2, description="PostgreSQL connections one process keeps open at most."
     )
+    turn_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a turn waits while another process writes the same conversation "
+        "before it answers 'busy'.",
+    )
+    turn_lease_s: float = Field(
+        300.0,
+        gt=0,
+        description="Lease of a conversation's writer; a process that died mid-answer blocks "
+        "its conversation at most this long. Renewed while the answer is written.",
+    )
 
-    # --- retrieval -------------------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+    @property
+    def page_cache_path(self) -> Path:
+        return self.data_dir / "page-cache.sqlite"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite"
+
+
+class RetrievalSettings(Section):
+    """Search, fetching, ranking and documents read as sources."""
+
     search: str = Field("ddg", description="Search provider chain, comma-separated.")
     search_choices: str = Field(
         "",
@@ -152,7 +194,24 @@ class Settings(BaseSettings):
         100.0, gt=0, description="Largest unpacked size of a DOCX's contents (zip bombs), in MB."
     )
 
-    # --- agent -----------------------------------------------------------------------
+    @property
+    def allowed_hosts(self) -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+        """`allow_hosts` split into exact host names and IP networks."""
+        names: set[str] = set()
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for item in (part.strip() for part in self.allow_hosts.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                names.add(item.lower())
+        return names, networks
+
+
+class AgentSettings(Section):
+    """How the agent decides, writes queries, answers, checks citations, researches (deep)."""
+
     history_turns: int = Field(
         2, description="Earlier user turns (with their answers) the model sees; 0 = none."
     )
@@ -197,23 +256,7 @@ class Settings(BaseSettings):
         0.5,
         description="Share of a sentence's content words a passage must contain to support it.",
     )
-    model_stall_timeout_s: float = Field(
-        120.0, description="A model call that yields nothing for this long is a failure."
-    )
-    turn_wait_s: float = Field(
-        30.0,
-        ge=0,
-        description="How long a turn waits while another process writes the same conversation "
-        "before it answers 'busy'.",
-    )
-    turn_lease_s: float = Field(
-        300.0,
-        gt=0,
-        description="Lease of a conversation's writer; a process that died mid-answer blocks "
-        "its conversation at most this long. Renewed while the answer is written.",
-    )
-
-    # --- deep mode (research questions one search cannot answer) -------------------
+    followup_max_tokens: int = Field(96, description="Longest follow-up suggestion reply.")
     deep_max_subquestions: int = Field(
         4, ge=2, le=5, description="Deep mode: most sub-questions planned from one question."
     )
@@ -236,7 +279,10 @@ class Settings(BaseSettings):
         80, description="Deep mode: longest direct answer written above the sections."
     )
 
-    # --- serving ---------------------------------------------------------------------
+
+class ServerSettings(Section):
+    """Listening, sharing the machine between users, and sign-in."""
+
     host: str = "127.0.0.1"
     port: int = 7860
     api_port: int = 8000
@@ -257,38 +303,6 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks of reverse proxies whose "
         "X-Forwarded-For names the client (for the login throttle); from others it is ignored.",
     )
-    login_free_failures: int = Field(
-        5,
-        ge=1,
-        description="Failed sign-ins of one account before each further attempt must wait "
-        "(1 s, doubling); a client address gets four times as many.",
-    )
-    login_max_wait_s: float = Field(
-        300.0, gt=0, description="Longest wait the login throttle asks for, in seconds."
-    )
-    followups: bool = Field(
-        True, description="Suggest three follow-up questions after each answer in the UI."
-    )
-    followup_max_tokens: int = Field(96, description="Longest follow-up suggestion reply.")
-    undo_delete_s: float = Field(
-        10.0,
-        gt=0,
-        description="How long a chat deleted in the UI can be restored with Undo, in seconds; "
-        "it is then deleted for good.",
-    )
-    max_upload_mb: float = Field(
-        25.0,
-        gt=0,
-        description="Largest file the UI accepts and largest API request body (images and "
-        "voice clips included), in MB.",
-    )
-
-    # --- evaluation ------------------------------------------------------------------
-    eval_questions: Path | None = Field(
-        None,
-        description="Question file (jsonl) the benchmarks score when given no --questions; "
-        "`megrez-search eval` always takes --questions.",
-    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -298,64 +312,46 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(part, strict=False)  # ValueError: a clear settings error
         return value
 
+    login_free_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins of one account before each further attempt must wait "
+        "(1 s, doubling); a client address gets four times as many.",
+    )
+    login_max_wait_s: float = Field(
+        300.0, gt=0, description="Longest wait the login throttle asks for, in seconds."
+    )
+    max_upload_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Largest file the UI accepts and largest API request body (images and "
+        "voice clips included), in MB.",
+    )
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)
 
-    @property
-    def allowed_hosts(self) -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
-        """`allow_hosts` split into exact host names and IP networks."""
-        names: set[str] = set()
-        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for item in (part.strip() for part in self.allow_hosts.split(",")):
-            if not item:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                names.add(item.lower())
-        return names, networks
 
-    @property
-    def model_choices(self) -> list[str]:
-        """The model specs a chat can use: `model` first, then `models`, without repeats."""
-        specs = [self.model, *(part.strip() for part in self.models.split(","))]
-        return list(dict.fromkeys(spec for spec in specs if spec))
+class UISettings(Section):
+    """The browser chat."""
 
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
-
-    @property
-    def index_dir(self) -> Path:
-        return self.data_dir / "indexes"
-
-    @property
-    def page_cache_path(self) -> Path:
-        return self.data_dir / "page-cache.sqlite"
-
-    @property
-    def conversations_path(self) -> Path:
-        return self.data_dir / "conversations.sqlite"
+    followups: bool = Field(
+        True, description="Suggest three follow-up questions after each answer in the UI."
+    )
+    undo_delete_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long a chat deleted in the UI can be restored with Undo, in seconds; "
+        "it is then deleted for good.",
+    )
 
 
-class SettingsError(MegrezSearchError):
-    """A `MEGREZ_*` environment variable holds a value the setting cannot take."""
+class EvaluationSettings(Section):
+    """The benchmarks' defaults."""
 
-
-def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (e.g. CLI) overrides applied on top.
-
-    Raises `SettingsError` naming each bad `MEGREZ_*` variable and why.
-    """
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"MEGREZ_{'_'.join(str(part) for part in error['loc']).upper()}="
-            f"{error.get('input')!r}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise SettingsError(f"invalid setting {problems}") from None
-    clean = {key: value for key, value in overrides.items() if value is not None}
-    return settings.model_copy(update=clean) if clean else settings
+    eval_questions: Path | None = Field(
+        None,
+        description="Question file (jsonl) the benchmarks score when given no --questions; "
+        "`megrez-search eval` always takes --questions.",
+    )
