@@ -72,7 +72,7 @@ class SearchAgent:
         self.settings = settings
         # A `store` given is shared (another agent of this process opened it and closes it).
         self._owns_store = store is None
-        self.store = store if store is not None else open_store(settings)
+        self.store = store if store is not None else open_store(settings.store)
         self.documents = self.store.documents  # files as sources
         self._checkpointer = self.store.checkpointer
         self._threads = self.store.threads

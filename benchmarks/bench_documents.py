@@ -193,7 +193,7 @@ def retrieval_only(settings: Settings, questions: list[FileQuestion]) -> str:
     """Recall of the file search alone (no model): the gold page first, and in the top 5."""
     from store import DocumentStore, open_database
 
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         store = DocumentStore(database)
         limits = document_limits(settings)

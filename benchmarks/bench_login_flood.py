@@ -78,7 +78,7 @@ def serve_before(argv: list[str]) -> int:
 @contextmanager
 def _ui(folder: Path, before: bool) -> Iterator[str]:
     settings = Settings(data_dir=folder / "data")
-    database = open_database(settings)
+    database = open_database(settings.store)
     for name in ("alice", "bob"):
         Accounts(database).add(name, f"{name}-password")
     database.close()

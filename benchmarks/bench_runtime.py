@@ -47,12 +47,12 @@ def _load(backend: str) -> tuple[ChatModel, float]:
     if backend == "llama.cpp":
         from runtime.llamacpp import LlamaCppModel
 
-        model: ChatModel = LlamaCppModel(embedded_gguf_path(), Settings())
+        model: ChatModel = LlamaCppModel(embedded_gguf_path(), Settings().runtime)
     else:
         from runtime.transformers_backend import TransformersModel
 
         gguf = embedded_gguf_path()
-        model = TransformersModel(gguf.parent, Settings(device="cpu"), gguf_file=gguf.name)
+        model = TransformersModel(gguf.parent, Settings(device="cpu").runtime, gguf_file=gguf.name)
     return model, time.perf_counter() - started
 
 
@@ -131,7 +131,7 @@ def measure_state_cache(
     """(with, without) the saved prompt states, on one loaded model, questions alternating."""
     from runtime.llamacpp_states import StateCache
 
-    model = LlamaCppModel(gguf, Settings())
+    model = LlamaCppModel(gguf, Settings().runtime)
     enabled = model.states
     disabled = StateCache(max_entries=0, max_bytes=0)
     _question_steps(model, "Hello?", 4)  # warm-up: first-call allocations
@@ -206,7 +206,7 @@ def decide_report(gguf: Path, questions: int) -> list[str]:
     one token at a time, alternating on one loaded model; both must pick the same option."""
     from agent.dialect import generic_decide_messages, generic_decide_options
 
-    model = LlamaCppModel(gguf, Settings())
+    model = LlamaCppModel(gguf, Settings().runtime)
     model.choose(generic_decide_messages("Hello?"), generic_decide_options())  # warm
     seconds: dict[str, list[float]] = {"batch": [], "one token at a time": []}
     agree = 0

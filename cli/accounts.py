@@ -61,7 +61,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def run_users(args: argparse.Namespace, settings: Settings) -> int:
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         accounts = Accounts(database)
         if args.action == "add":

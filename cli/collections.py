@@ -32,7 +32,7 @@ def collection_files(source: Path) -> list[Path]:
 def fill_collection(source: str, collection: str, user: str | None, settings: Settings) -> int:
     files = collection_files(Path(source).expanduser())
     limits = document_limits(settings)
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         owner = LOCAL_USER
         if user is not None:

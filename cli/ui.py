@@ -51,7 +51,7 @@ def _listen_on(args: argparse.Namespace, settings: Settings, default_port: int) 
     host, port = args.host or settings.server.host, args.port or default_port
     if is_loopback(host):
         return host, port
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         has_users = Accounts(database).has_users()
     finally:

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.settings import Settings
+from core.settings import RuntimeSettings
 
 from .base import InputError
 
@@ -32,10 +32,10 @@ SILENCE_PEAK = 1e-3
 _FORMATS = "use a common audio format such as WAV, MP3, OGG, FLAC or M4A"
 
 
-def _too_long(path: Path, seconds: float, settings: Settings) -> InputError:
+def _too_long(path: Path, seconds: float, settings: RuntimeSettings) -> InputError:
     return InputError(
         f"audio file {path} is {seconds:.0f} s long, more than the "
-        f"{settings.runtime.max_audio_s:.0f} s allowed; trim it or raise MEGREZ_MAX_AUDIO_S"
+        f"{settings.max_audio_s:.0f} s allowed; trim it or raise MEGREZ_MAX_AUDIO_S"
     )
 
 
@@ -48,7 +48,7 @@ def _unreadable(path: Path, exc: BaseException) -> InputError:
     return InputError(f"could not read audio file {path}: {reason}; {_FORMATS}")
 
 
-def probe_audio(path: Path, settings: Settings) -> float | None:
+def probe_audio(path: Path, settings: RuntimeSettings) -> float | None:
     """The clip's declared length in seconds (None if the container does not say), reading
     only its header. Raises `InputError` for unreadable files, no audio, or a clip too long."""
     import av
@@ -66,13 +66,13 @@ def probe_audio(path: Path, settings: Settings) -> float | None:
                 seconds = None
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError, ...)
         raise _unreadable(path, exc) from exc
-    if seconds is not None and seconds > settings.runtime.max_audio_s:
+    if seconds is not None and seconds > settings.max_audio_s:
         raise _too_long(path, seconds, settings)
     return seconds
 
 
-def decode_audio(path: Path, settings: Settings) -> np.ndarray:
-    """Mono float32 samples at 16 kHz, at most `settings.runtime.max_audio_s` of them.
+def decode_audio(path: Path, settings: RuntimeSettings) -> np.ndarray:
+    """Mono float32 samples at 16 kHz, at most `settings.max_audio_s` of them.
 
     Decoding stops at the limit (`InputError`), so memory stays bounded whatever the file
     claims about its length.
@@ -81,7 +81,7 @@ def decode_audio(path: Path, settings: Settings) -> np.ndarray:
     import numpy as np
 
     probe_audio(path, settings)
-    cap = int(settings.runtime.max_audio_s * SAMPLE_RATE)
+    cap = int(settings.max_audio_s * SAMPLE_RATE)
     chunks: list[np.ndarray] = []
     total = 0
     try:

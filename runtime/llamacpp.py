@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from core.settings import Settings
+from core.settings import RuntimeSettings
 
 from . import llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
@@ -48,7 +48,7 @@ PREFILL_REPORT_TOKENS = 128
 class LlamaCppModel(ChatModel):
     modalities = frozenset({"text"})
 
-    def __init__(self, path: Path, settings: Settings) -> None:
+    def __init__(self, path: Path, settings: RuntimeSettings) -> None:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -57,8 +57,8 @@ class LlamaCppModel(ChatModel):
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=settings.runtime.n_ctx,
-                n_threads=settings.runtime.n_threads or os.cpu_count() or 1,
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads or os.cpu_count() or 1,
                 n_batch=512,
                 verbose=False,
             )
@@ -69,8 +69,8 @@ class LlamaCppModel(ChatModel):
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._grammars: dict[str, LlamaGrammar] = {}
         self.states = llamacpp_states.StateCache(
-            max_entries=settings.runtime.llamacpp_state_cache_entries,
-            max_bytes=settings.runtime.llamacpp_state_cache_mib * 1024 * 1024,
+            max_entries=settings.llamacpp_state_cache_entries,
+            max_bytes=settings.llamacpp_state_cache_mib * 1024 * 1024,
         )
         #: Prompt tokens actually run through the model (the rest came from a cache).
         self.prompt_tokens_evaluated = 0
@@ -89,7 +89,7 @@ class LlamaCppModel(ChatModel):
             "loaded %s (llama.cpp, %s dialect, n_ctx=%d)",
             path,
             self.dialect,
-            settings.runtime.n_ctx,
+            settings.n_ctx,
         )
 
     # --- prompt -----------------------------------------------------------------------

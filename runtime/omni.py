@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.settings import Settings
+from core.settings import RuntimeSettings
 
 from . import megrez_format
 from .base import ChatModel, Choice, Message, ModelLoadError, Sampling, Usage
@@ -37,13 +37,13 @@ class OmniModel(ChatModel):
     dialect = "megrez"
     modalities = frozenset({"text", "image", "audio"})
 
-    def __init__(self, folder: Path, settings: Settings) -> None:
+    def __init__(self, folder: Path, settings: RuntimeSettings) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.folder = folder
         self.name = folder.name
-        self.device = pick_device(settings.runtime.device)
+        self.device = pick_device(settings.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from core.settings import Settings
+from core.settings import RuntimeSettings
 
 from . import megrez_format
 from .base import (
@@ -42,21 +42,21 @@ _Result = TypeVar("_Result")
 
 
 class OpenAIModel(ChatModel):
-    def __init__(self, base_url: str, model_name: str | None, settings: Settings) -> None:
+    def __init__(self, base_url: str, model_name: str | None, settings: RuntimeSettings) -> None:
         import openai
 
         self._openai = openai
         self.base_url = base_url
         self.client = openai.OpenAI(
             base_url=base_url,
-            api_key=settings.runtime.openai_api_key.get_secret_value(),
-            timeout=settings.runtime.request_timeout_s,
+            api_key=settings.openai_api_key.get_secret_value(),
+            timeout=settings.request_timeout_s,
             max_retries=1,
         )
         self._model_name = model_name
         self._name_lock = threading.Lock()
         served: set[Modality] = {"text"}
-        for name in settings.runtime.openai_modalities.split(","):
+        for name in settings.openai_modalities.split(","):
             if (modality := name.strip()) in ("image", "audio"):
                 served.add(cast(Modality, modality))
         self.modalities = frozenset(served)

@@ -85,18 +85,18 @@ def _construct(spec: ModelSpec, settings: Settings) -> ChatModel:
         path = Path(spec.location)
         if ladder.is_embedded(spec.location):
             path = ladder.gguf_path(ladder.rung(spec.location), settings.store.models_dir)
-        return LlamaCppModel(path, settings)
+        return LlamaCppModel(path, settings.runtime)
     if spec.kind == "transformers":
         from .transformers_backend import TransformersModel
 
-        return TransformersModel(Path(spec.location), settings)
+        return TransformersModel(Path(spec.location), settings.runtime)
     if spec.kind == "omni":
         from .omni import OmniModel
 
-        return OmniModel(Path(spec.location), settings)
+        return OmniModel(Path(spec.location), settings.runtime)
     from .openai_backend import OpenAIModel
 
-    return OpenAIModel(spec.location, spec.model_name, settings)
+    return OpenAIModel(spec.location, spec.model_name, settings.runtime)
 
 
 def load_model(settings: Settings) -> ChatModel:

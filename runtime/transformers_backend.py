@@ -19,7 +19,7 @@ import logging
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
-from core.settings import Settings
+from core.settings import RuntimeSettings
 
 from . import megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
@@ -44,13 +44,15 @@ def pick_device(preference: str) -> str:
 class TransformersModel(ChatModel):
     modalities = frozenset({"text"})
 
-    def __init__(self, folder: Path, settings: Settings, gguf_file: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, settings: RuntimeSettings, gguf_file: str | None = None
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.folder = folder
         self.name = folder.name if gguf_file is None else Path(gguf_file).stem
-        self.device = pick_device(settings.runtime.device)
+        self.device = pick_device(settings.device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
@@ -69,8 +71,8 @@ class TransformersModel(ChatModel):
         self.scheduler = BatchScheduler(
             self.model,
             self.device,
-            static_cache=settings.runtime.static_cache,
-            cuda_graphs=settings.runtime.cuda_graphs and self.device.startswith("cuda"),
+            static_cache=settings.static_cache,
+            cuda_graphs=settings.cuda_graphs and self.device.startswith("cuda"),
         )
         self._max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         log.info("loaded %s (transformers on %s, %s dialect)", folder, self.device, self.dialect)

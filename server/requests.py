@@ -264,4 +264,4 @@ def check_attachments(request: AskRequest, settings: Settings) -> None:
     if request.image is not None:
         describe_image(request.image)
     if request.audio is not None:
-        probe_audio(request.audio, settings)
+        probe_audio(request.audio, settings.runtime)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from core.errors import MegrezSearchError
-from core.settings import Settings
+from core.settings import StoreSettings
 from store.text import check_storable
 
 Row = tuple[Any, ...]
@@ -329,14 +329,14 @@ class PostgresDatabase(Database):
         self._pool.close()
 
 
-def open_database(settings: Settings) -> Database:
+def open_database(settings: StoreSettings) -> Database:
     """The configured database, its schema created and migrated."""
-    url = settings.store.database_url.get_secret_value().strip()
+    url = settings.database_url.get_secret_value().strip()
     database: Database
     if not url:
-        database = SqliteDatabase(settings.store.conversations_path)
+        database = SqliteDatabase(settings.conversations_path)
     elif url.startswith(("postgresql://", "postgres://")):
-        database = PostgresDatabase(url, settings.store.database_pool_size)
+        database = PostgresDatabase(url, settings.database_pool_size)
     else:
         raise DatabaseError("MEGREZ_DATABASE_URL must start with postgresql:// (or be empty)")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.settings import Settings
+from core.settings import StoreSettings
 from store.database import Database, open_database
 from store.documents import DocumentStore
 from store.threads import ThreadIndex
@@ -27,5 +27,5 @@ class Store:
         self.database.close()
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: StoreSettings) -> Store:
     return Store(open_database(settings))

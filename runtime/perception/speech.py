@@ -65,7 +65,7 @@ def transcribe(path: Path, settings: Settings) -> str:
     Raises `InputError` for missing, unreadable or over-long audio.
     """
     check_file(path, "audio")
-    audio = decode_audio(path, settings)
+    audio = decode_audio(path, settings.runtime)
     seconds = len(audio) / SAMPLE_RATE
     if seconds < 0.1 or is_silent(audio):
         log.info("audio %s holds no sound (%.2f s)", path, seconds)

@@ -149,9 +149,9 @@ def test_long_audio_is_refused_while_decoding_in_bounded_memory(tmp_path, monkey
     wav = _silent_wav(tmp_path / "long.wav", 120)
     settings = Settings(data_dir=tmp_path, max_audio_s=60)
     with pytest.raises(InputError, match="more than the 60 s allowed"):
-        probe_audio(wav, settings)
+        probe_audio(wav, settings.runtime)
     monkeypatch.setattr(audio_module, "probe_audio", lambda path, settings: None)
     with pytest.raises(InputError, match=r"is 6\d s long, more than the 60 s allowed"):
-        audio_module.decode_audio(wav, settings)
-    whole = audio_module.decode_audio(wav, settings.replace(max_audio_s=600))
+        audio_module.decode_audio(wav, settings.runtime)
+    whole = audio_module.decode_audio(wav, settings.replace(max_audio_s=600).runtime)
     assert len(whole) == 120 * 16_000 and audio_module.is_silent(whole)

@@ -14,7 +14,7 @@ from tests.support.documents import make_pdf
 def test_a_folder_fills_one_users_collection(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
-    database = open_database(settings)
+    database = open_database(settings.store)
     accounts = Accounts(database)
     accounts.add("alice", "alice-password")
     accounts.add("bob", "bob-password")
@@ -42,7 +42,7 @@ def test_a_folder_fills_one_users_collection(tmp_path: Path) -> None:
     assert "broken.pdf" in first.stderr and "not a readable PDF" in first.stderr
     assert "0 files added, 2 already there" in again.stdout
     assert nobody.returncode == 2 and "no account named 'carol'" in nobody.stderr
-    database = open_database(settings)
+    database = open_database(settings.store)
     store = DocumentStore(database)
     hits = store.search(alice or "", "refund period", collections=["work"])
     assert [(hit.name, hit.page) for hit in hits] == [("report.pdf", 2)]

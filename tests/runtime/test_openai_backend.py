@@ -110,7 +110,7 @@ def test_megrez_requests_keep_special_tokens_and_turn_end(tmp_path) -> None:  # 
     model = OpenAIModel(
         "http://127.0.0.1:9/v1",
         "Infinigence/Megrez-3B-Instruct",
-        Settings(openai_modalities="image"),
+        Settings(openai_modalities="image").runtime,
     )
     args = model._request_args(
         [Message("observation", "[[citation:1]] ctx"), Message("user", "q", image=image)],

@@ -335,7 +335,7 @@ def test_a_nul_in_the_login_name_is_a_wrong_login_on_postgres(
     (SQLite matched nothing: a 400); now it is the wrong login it is on both."""
     url = create_database(postgres_server)
     settings = Settings(data_dir=tmp_path / "data", database_url=SecretStr(url))
-    database = open_database(settings)
+    database = open_database(settings.store)
     Accounts(database).add("alice", "alice-password")
     database.close()
     with serve_standin_model() as model:

@@ -15,7 +15,7 @@ from store import database as database_module
 
 
 def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts = Accounts(database)
         assert not accounts.has_users()
@@ -41,7 +41,7 @@ def test_passwords_are_hashed_and_checked(store_settings: Settings) -> None:
 
 
 def test_api_keys_are_stored_hashed_and_revocable(store_settings: Settings) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts = Accounts(database)
         accounts.add("alice", "correct horse")
@@ -117,7 +117,7 @@ def test_text_no_database_can_hold_is_refused_the_same_on_both(
     PostgreSQL answered the NUL with psycopg's DataError (a 500 with a traceback at the login
     page) where SQLite matched nothing; SQLite failed on the surrogate with UnicodeEncodeError.
     """
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts = Accounts(database)
         accounts.add("alice", "correct horse")
@@ -137,7 +137,7 @@ def test_text_no_database_can_hold_is_refused_the_same_on_both(
 
 
 def test_an_account_is_its_id_and_a_freed_name_gets_a_new_one(store_settings: Settings) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts, index = Accounts(database), ThreadIndex(database)
         accounts.add("alice", "correct horse")
@@ -160,7 +160,7 @@ def test_an_account_is_its_id_and_a_freed_name_gets_a_new_one(store_settings: Se
 def test_sessions_end_when_the_password_changes_or_the_account_goes(
     store_settings: Settings,
 ) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts = Accounts(database)
         accounts.add("alice", "correct horse")
@@ -192,7 +192,7 @@ def test_accounts_from_before_ids_keep_their_data(
     by it, and stay theirs."""
     monkeypatch.setattr(database_module, "MIGRATIONS", database_module.MIGRATIONS[:4])
     monkeypatch.setattr(database_module, "SCHEMA_VERSION", 4)
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         database.execute(
             "INSERT INTO megrez_users (name, password_hash, created_at) VALUES (?, ?, ?)",
@@ -202,7 +202,7 @@ def test_accounts_from_before_ids_keep_their_data(
     finally:
         database.close()
     monkeypatch.undo()
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         accounts = Accounts(database)
         login = accounts.verify("alice", "correct horse")

@@ -10,7 +10,7 @@ LATER = "2026-01-02T09:30:10.000000"
 
 
 def test_rename_hide_restore_and_expire(store_settings: Settings) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         index = ThreadIndex(database)
         index.record("alice", "t1", "First question?", 1, EARLY)

@@ -50,7 +50,7 @@ def test_users_never_see_each_others_conversations(store_settings: Settings) -> 
 
 def test_schema_is_created_once_and_is_current(store_settings: Settings) -> None:
     for _ in range(2):  # a second open finds the schema current and changes nothing
-        database = open_database(store_settings)
+        database = open_database(store_settings.store)
         try:
             rows = database.execute("SELECT version FROM megrez_schema ORDER BY version")
         finally:
@@ -86,7 +86,7 @@ def test_a_conversation_store_of_the_single_user_version_is_migrated(tmp_path) -
     old.execute("INSERT INTO megrez_threads VALUES ('t-old', 'Old question?', 'a', 'b', 3)")
     old.commit()
     old.close()
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         index = ThreadIndex(database)
         assert [(t.thread_id, t.title, t.turns) for t in index.list(LOCAL_USER)] == [
@@ -119,7 +119,7 @@ def test_a_chat_keeps_its_model_in_the_store(store_settings: Settings) -> None:
     """The per-chat model is a column of the conversation row: set before the chat's first
     turn is recorded (an unlisted row), kept when the turn lists it with its title, gone
     with the chat."""
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     try:
         index = ThreadIndex(database)
         index.set_model("alice", "t1", "second", "2026-01-01T00:00:00")

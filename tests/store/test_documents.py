@@ -23,7 +23,7 @@ NOTES = b"# Garden notes\n\nThe tomatoes were planted on the ninth of May.\n"
 
 
 def _store(settings: Settings) -> DocumentStore:
-    return DocumentStore(open_database(settings))
+    return DocumentStore(open_database(settings.store))
 
 
 def test_a_chat_file_is_found_with_its_page_after_reopening(store_settings: Settings) -> None:
@@ -130,7 +130,7 @@ def test_a_page_is_read_back_for_its_owner_only(store_settings: Settings) -> Non
 def test_a_chats_collections_are_its_owners_and_survive_reopening(
     store_settings: Settings,
 ) -> None:
-    database = open_database(store_settings)
+    database = open_database(store_settings.store)
     DocumentStore(database).add(
         "alice", read_document("notes.md", NOTES, DocumentLimits()), collection="garden"
     )
@@ -140,7 +140,7 @@ def test_a_chats_collections_are_its_owners_and_survive_reopening(
     threads.set_collections("alice", "c1", ["garden", "work", "nope", "garden"])
     database.close()
 
-    reopened = open_database(store_settings)
+    reopened = open_database(store_settings.store)
     threads = ThreadIndex(reopened)
     assert threads.collections("alice", "c1") == ["garden"]
     assert threads.collections("bob", "c1") == []  # Bob's own chat c1 is another chat

@@ -42,7 +42,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("accounts-api")
     settings = Settings(data_dir=folder / "data")
-    database = open_database(settings)
+    database = open_database(settings.store)
     accounts = Accounts(database)
     keys = {}
     for name in ("alice", "bob", "carol", "dave"):
@@ -151,7 +151,7 @@ def test_over_the_rate_limit_is_a_429_and_only_for_that_user(server: Server) -> 
 
 
 def _accounts(settings: Settings, change: Callable[[Accounts], T]) -> T:
-    database = open_database(settings)
+    database = open_database(settings.store)
     try:
         return change(Accounts(database))
     finally:

@@ -62,7 +62,7 @@ def start_app(data: Path, base: str, accounts: dict[str, str] | None = None) -> 
         data_dir=data, allow_hosts="127.0.0.1,localhost", search="local:site", decide_bias=1.0
     )
     if accounts:
-        database = open_database(settings)
+        database = open_database(settings.store)
         for name, password in accounts.items():
             Accounts(database).add(name, password)
         database.close()

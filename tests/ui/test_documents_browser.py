@@ -50,7 +50,7 @@ ANSWER = "The refund period is 45 days [1]."
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("documents-ui")
     settings = Settings(data_dir=folder / "data", search="local:none")
-    database = open_database(settings)
+    database = open_database(settings.store)
     for name, password in PASSWORDS.items():
         Accounts(database).add(name, password)
     database.close()

@@ -51,7 +51,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("isolation")
     settings = Settings(data_dir=folder / "data")
-    database = open_database(settings)
+    database = open_database(settings.store)
     for name, password in PASSWORDS.items():
         Accounts(database).add(name, password)
     database.close()

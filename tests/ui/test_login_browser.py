@@ -31,7 +31,7 @@ PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
 def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("login-ui")
     settings = Settings(data_dir=folder / "data")
-    database = open_database(settings)
+    database = open_database(settings.store)
     for name, password in PASSWORDS.items():
         Accounts(database).add(name, password)
     database.close()

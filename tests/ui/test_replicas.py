@@ -34,7 +34,7 @@ def cluster(
 ) -> Iterator[tuple[Replica, Replica, str, Settings, StandinServer]]:
     url = create_database(postgres_server)
     settings = Settings(data_dir=tmp_path / "db-reader", database_url=SecretStr(url))
-    database = open_database(settings)  # the schema is created by whichever opens it first
+    database = open_database(settings.store)  # the schema is created by whichever opens it first
     accounts = Accounts(database)
     accounts.add("alice", "alice-password")
     key = accounts.create_key("alice")
