@@ -178,6 +178,9 @@ class AgentState:
     call_query: str | None = None  # Megrez: the query argument of its function call
     call_text: str = ""  # Megrez: the function call exactly as the model wrote it
     queries: Annotated[list[str], accumulate] = field(default_factory=list)
+    # Generic dialect: the model's query in the documentation's terms, whose best new page is
+    # read with those `queries[-1]` found (agent/docs_query.py); None when not written.
+    docs_query: str | None = None
 
     # --- search / fetch / rank ----------------------------------------------------------------
     provider_used: str | None = None

@@ -26,6 +26,7 @@ from agent.translation import rank_query
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.passages import plain_passage_text
 from retrieval.policy import RankPolicy
+from retrieval.providers.base import SearchProvider
 from retrieval.rank import rank_passages
 from retrieval.types import FetchFailure, Page, Passage
 
@@ -42,6 +43,22 @@ def _query(state: AgentState) -> str:
 
 def _rank_query(state: AgentState) -> str:
     return rank_query(_query(state), search_text(state))
+
+
+def docs_page(
+    provider: SearchProvider, query: str | None, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The best page of the query in the documentation's terms, when the user's words did not
+    find it: one page more, never one of theirs less (a wrong guess of the model costs a
+    fetch, not a page the keywords found)."""
+    if not query:
+        return []
+    urls = {result["url"] for result in found}
+    outcome = provider.search(query, max_results=3)
+    for result in outcome.results:
+        if result.url not in urls:
+            return [asdict(result)]
+    return []
 
 
 @step("search", lambda state: f"Searching: {_query(state)}")
@@ -67,6 +84,7 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
     )
     outcome = search_fused(provider, queries, max_results=wanted)
     results = [asdict(result) for result in outcome.results[:wanted]]
+    results += docs_page(provider, state.docs_query, results)
     writer(
         SearchResultsEvent(provider=outcome.provider, results=results, failures=outcome.failures)
     )

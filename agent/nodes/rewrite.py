@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.types import StreamWriter
 
 from agent.deps import AgentDeps
+from agent.docs_query import docs_query
 from agent.events import QueryEvent
 from agent.query_writer import build_query
 from agent.state import AgentState
@@ -29,21 +30,20 @@ def search_text(state: AgentState) -> str:
 
 @step("rewrite")
 def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
-    """Megrez: its own call argument, checked. Generic: the question's keywords. A question
+    """Megrez: its own call argument, checked. Generic: the question's keywords, and with
+    `MEGREZ_DOCS_QUERY` the model's query in the documentation's terms besides. A question
     in another script than the sources' gets keywords in their language (the model's
     translation); its own words are searched too (see nodes/retrieve.py)."""
     text = search_text(state)
     proposed = state.call_query  # None for the generic dialect
     usage = Usage()
     earlier = earlier_questions(state, deps)
+    answers = earlier_answers(state, deps)
     if proposed is None or needs_translation(proposed):
         proposed = translate_query(text, deps, usage, state.run_id, earlier) or proposed
-    query = build_query(
-        text,
-        proposed,
-        earlier,
-        deps.settings.agent.max_query_words,
-        earlier_answers(state, deps),
-    )
+    query = build_query(text, proposed, earlier, deps.settings.agent.max_query_words, answers)
+    terms = None
+    if proposed is None and deps.settings.agent.docs_query:
+        terms = docs_query(text, deps, usage, state.run_id, earlier, answers)
     writer(QueryEvent(query=query))
-    return {"queries": [query], "tokens": usage_update(usage)}
+    return {"queries": [query], "docs_query": terms, "tokens": usage_update(usage)}

@@ -1,7 +1,8 @@
 """A search engine on loopback that speaks SearXNG's JSON API and records what it is asked.
 
 Tests that must see the queries the agent sends (several per question, fused) point
-`searxng:URL` at it; every query finds the same result list, pages served by the same server.
+`searxng:URL` at it; every query finds the same result list, pages served by the same server,
+unless `finds(query)` names the paths a query finds.
 """
 
 from __future__ import annotations
@@ -23,15 +24,20 @@ class SearchEngine:
 
 
 @contextmanager
-def serve_search_engine(pages: dict[str, tuple[str, str]]) -> Iterator[SearchEngine]:
-    """`pages`: path -> (title, HTML); each is a result of every search, in this order."""
+def serve_search_engine(
+    pages: dict[str, tuple[str, str]], finds: Callable[[str], list[str]] | None = None
+) -> Iterator[SearchEngine]:
+    """`pages`: path -> (title, HTML); each is a result of every search, in this order, or of
+    the searches `finds` gives its path for."""
     engine = SearchEngine("")
 
     def search(handler: BaseHTTPRequestHandler) -> None:
-        engine.queries += parse_qs(urlsplit(handler.path).query).get("q", [])
+        asked = parse_qs(urlsplit(handler.path).query).get("q", [])
+        engine.queries += asked
+        paths = finds(asked[0] if asked else "") if finds else list(pages)
         results = [
-            {"url": f"{engine.base_url}{path}", "title": title, "content": ""}
-            for path, (title, _html) in pages.items()
+            {"url": f"{engine.base_url}{path}", "title": pages[path][0], "content": ""}
+            for path in paths
         ]
         send(handler, json.dumps({"results": results}).encode(), "application/json")
 
