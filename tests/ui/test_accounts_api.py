@@ -107,7 +107,7 @@ def test_two_keys_never_reach_each_others_conversations(server: Server) -> None:
     assert ask(server, "alice", "And the backup code?", "shared") == (
         "Answer 2 to: And the backup code?"
     )
-    database = open_database(server.settings)
+    database = open_database(server.settings.store)
     try:
         index, accounts = ThreadIndex(database), Accounts(database)
         alice = index.list(accounts.user_id("alice") or "")
@@ -123,7 +123,7 @@ def test_two_keys_never_reach_each_others_conversations(server: Server) -> None:
 def test_revoked_key_gets_401(server: Server) -> None:
     with client(server, server.keys["alice-old"]) as api:
         assert api.models.list().data
-    database = open_database(server.settings)
+    database = open_database(server.settings.store)
     try:
         key_id = server.keys["alice-old"].split("_")[1]
         Accounts(database).revoke_key(key_id)
