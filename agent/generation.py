@@ -207,8 +207,10 @@ def complete(
     usage: Usage,
     *,
     stall_timeout_s: float,
+    cancel: threading.Event | None = None,
     background: bool = False,
 ) -> str:
+    """The whole text of a model call (`generate`, joined)."""
     return "".join(
         generate(
             runtime,
@@ -216,6 +218,7 @@ def complete(
             sampling,
             usage,
             stall_timeout_s=stall_timeout_s,
+            cancel=cancel,
             background=background,
         )
     )
