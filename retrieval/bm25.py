@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import bm25s
@@ -9,6 +10,10 @@ import numpy as np
 
 from retrieval.query import tokenize
 from retrieval.types import Passage
+
+# bm25s sets its logger to DEBUG on import and logs every index it builds: one line per
+# ranking of a question's passages, which buried the evaluation and benchmark logs.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 #: Times a passage's page title counts in its text (BM25F's field weight, simplified): a
 #: query word in the title says the whole page is about it ("decimal" in the decimal

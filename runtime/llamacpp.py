@@ -265,6 +265,7 @@ class LlamaCppModel(ChatModel):
         else:
             self.llm.eval(rest)
         self.prompt_tokens_evaluated += len(tokens) - reuse
+        log.debug("prompt of %d tokens: %d reused, %d read", len(tokens), reuse, len(rest))
         if save and self.states.wants(tokens):
             state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)
             if state is not None:

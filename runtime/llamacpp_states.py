@@ -26,6 +26,27 @@ from .token_prefix import common_prefix
 SEQUENCE = 0
 
 
+#: A new state replaces an older one it shares all but this many of its last tokens with
+#: (a quarter of them, for a long one; never more than half): see `supersedes`.
+SIBLING_TAIL_TOKENS = 32
+
+
+def supersedes(new: Sequence[int], old: Sequence[int]) -> bool:
+    """Whether a state saved for `new` makes the one saved for `old` worth nothing more.
+
+    True when `new` extends `old`, and when the two differ only in a short tail (the same
+    system prompt with another question). Each question saves one state per kind of call
+    (decide, query translation, answer, ...); kept side by side, the decide step's states
+    of past questions pushed the translation's out of the cache, and every Chinese question
+    read the translation's 200-token examples again (2 s). The newer sibling serves the
+    shared prefix as well; what only the older one served is a repeat of its own question.
+    A long shared history with a long tail of its own (another user's conversation, an
+    answer's passages) is kept.
+    """
+    tail = len(old) - common_prefix(old, new)
+    return tail <= min(max(SIBLING_TAIL_TOKENS, len(old) // 4), len(old) // 2)
+
+
 @dataclass(frozen=True)
 class SavedState:
     tokens: tuple[int, ...]
@@ -68,11 +89,11 @@ class StateCache:
         return self.max_entries > 0 and len(key) > 0
 
     def put(self, state: SavedState) -> bool:
-        """Store `state`, evicting the least recently used; False when it alone is too big."""
+        """Store `state` in place of the entries it supersedes, evicting the least recently
+        used; False when it alone is too big."""
         if self.max_entries <= 0 or state.nbytes > self.max_bytes:
             return False
-        # An entry the new one extends can serve nothing the new one cannot.
-        for key in [k for k in self._entries if common_prefix(k, state.tokens) == len(k)]:
+        for key in [k for k in self._entries if supersedes(state.tokens, k)]:
             del self._entries[key]
         self._entries[state.tokens] = state
         while len(self._entries) > self.max_entries or self.nbytes > self.max_bytes:

@@ -46,7 +46,7 @@ class RuntimeSettings(Section):
     n_ctx: int = Field(4096, description="Context window for llama.cpp models.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all).")
     llamacpp_state_cache_entries: int = Field(
-        4,
+        8,
         ge=0,
         description="Prompt states llama.cpp keeps so a prompt sharing a prefix with a recent "
         "one (the decide step's system prompt) skips it; 0 turns the cache off.",

@@ -37,8 +37,10 @@ def answer(question: str) -> list[Message]:
 
 
 def short(number: int) -> list[Message]:
-    """Prompts of one length that share nothing past the chat template's opening."""
-    return [Message("user", f"{'ABCDEFGHIJ'[number]}: question number {number}?")]
+    """Prompts of one length that share nothing past the chat template's opening (a system
+    prompt of their own: without one, the template adds the same default to each)."""
+    letter = "ABCDEFGHIJ"[number]
+    return [Message("system", f"{letter}{letter}: rules"), Message("user", f"{letter}: question?")]
 
 
 @pytest.fixture
@@ -86,6 +88,34 @@ def test_next_decide_reuses_the_first_despite_the_answer_between(model: LlamaCpp
     cold(model)
     assert evaluated_by(model, lambda: warm_text.append(model.complete(second, greedy))) == len(b)
     assert warm_text[0] == warm_text[1], "a loaded state must decode like a cold prompt"
+
+
+TRANSLATE = (
+    "You translate the keywords of a question into English search words. Reply with the "
+    "words only, on one line, and keep technical names exactly as they are written. "
+) * 2
+
+
+def translate(question: str) -> list[Message]:
+    return [Message("system", TRANSLATE), Message("user", question)]
+
+
+def test_each_kind_of_call_keeps_its_state_across_questions(model: LlamaCppModel) -> None:
+    """decide, translate, answer per question: the next question's decide state replaces
+    the last one's, so the translation's state is still there for its turn (it was pushed
+    out, and 2 s of examples read again per Chinese question on the default model)."""
+    model.states = StateCache(max_entries=3, max_bytes=256 * 1024 * 1024)
+    greedy = Sampling(max_tokens=4)
+    cold(model)
+    for call in (decide, translate, answer):
+        model.complete(call("What does lru_cache do?"), greedy)
+    second = "Who wrote Python?"
+    model.complete(decide(second), greedy)
+    evaluated = evaluated_by(model, lambda: model.complete(translate(second), greedy))
+    a = prompt_tokens(model, translate("What does lru_cache do?"))
+    b = prompt_tokens(model, translate(second))
+    assert common_prefix(a, b) > 40
+    assert evaluated == len(b) - common_prefix(a, b)
 
 
 def test_choose_then_grammar_after_a_loaded_state_match_a_cold_run(model: LlamaCppModel) -> None:
@@ -152,13 +182,30 @@ def state(tokens: Sequence[int], size: int) -> SavedState:
 
 def test_longest_prefix_wins_and_is_kept_longest() -> None:
     cache = StateCache(max_entries=2, max_bytes=1000)
-    cache.put(state([1, 2, 3], 10))
-    cache.put(state([1, 2, 9, 9], 10))
+    first, second = [1, 2, *[3] * 100], [1, 2, *[9] * 100]  # share 2 tokens: both kept
+    cache.put(state(first, 10))
+    cache.put(state(second, 10))
     best, shared = cache.longest([1, 2, 9, 5])
-    assert best is not None and best.tokens == (1, 2, 9, 9) and shared == 3
-    cache.put(state([4], 10))  # evicts the least recently used: [1, 2, 3]
-    assert cache.longest([1, 2, 3])[1] == 2
-    assert {s.tokens for s in cache._entries.values()} == {(1, 2, 9, 9), (4,)}
+    assert best is not None and best.tokens == tuple(second) and shared == 3
+    cache.put(state([4], 10))  # evicts the least recently used: `first`
+    assert cache.longest(first)[1] == 2
+    assert {s.tokens for s in cache._entries.values()} == {tuple(second), (4,)}
+
+
+def test_a_sibling_replaces_its_elder_but_not_a_history_of_its_own() -> None:
+    system = list(range(100, 160))
+    cache = StateCache(max_entries=8, max_bytes=1000)
+    cache.put(state([*system, 1, 2, 3], 10))
+    cache.put(state([*system, 4, 5, 6, 7], 10))  # the same system prompt, the next question
+    assert [len(k) for k in cache._entries] == [64]
+    history = [*system, *range(500, 700)]  # a conversation: its own 200 tokens
+    cache.put(state(history, 10))
+    cache.put(state([*system, 8, 9], 10))
+    assert tuple(history) in cache._entries and len(cache) == 2
+    # A short prompt shares little with anything; sharing its first tokens replaces nothing.
+    cache.put(state([0, *[5] * 20], 10))
+    cache.put(state([0, *[6] * 20], 10))
+    assert len(cache) == 4
 
 
 def test_an_extended_prefix_replaces_its_entry_and_oversized_states_are_refused() -> None:
