@@ -1,6 +1,6 @@
 """The agent's Python API, used by the CLI, the UI, the API server and the evaluation.
 
-    agent = SearchAgent(settings)                  # builds the graph once
+    agent = search_agent(settings)                 # wiring.search_agent: the graph, once
     for event in agent.stream(AskRequest("What is the default maxsize of lru_cache?")):
         ...                                        # StepEvent, TokenEvent, ..., DoneEvent
     result = agent.invoke(AskRequest("And its typed flag?", thread_id=result.thread_id))
@@ -48,6 +48,7 @@ from agent.turn_lock import (
 from agent.workers import Workers
 from core.errors import MegrezSearchError
 from core.settings import Settings
+from retrieval.policy import RetrievalPolicy
 from runtime import Message, Runtime, load_runtime
 from store import LOCAL_USER, Store, ThreadInfo, open_store, thread_key
 
@@ -65,10 +66,12 @@ class SearchAgent:
         settings: Settings,
         runtime: Runtime | None = None,
         *,
+        retrieval: RetrievalPolicy,
         clock: Callable[[], datetime] = datetime.now,
         store: Store | None = None,
         load: RuntimeLoader = load_runtime,
     ) -> None:
+        """Built by `wiring.search_agent`, which makes `retrieval` from the settings."""
         self.settings = settings
         # A `store` given is shared (another agent of this process opened it and closes it).
         self._owns_store = store is None
@@ -78,7 +81,15 @@ class SearchAgent:
         self._threads = self.store.threads
         self._scratch = InMemorySaver()
         default = runtime if runtime is not None else load(settings)
-        self.engines = Engines(settings, default, self.store, self._scratch, clock=clock, load=load)
+        self.engines = Engines(
+            settings,
+            default,
+            self.store,
+            self._scratch,
+            retrieval=retrieval,
+            clock=clock,
+            load=load,
+        )
         self.runtime = default  # the default model's
         self.graph = self.engines.default.graph  # any engine's graph reads the same checkpoints
         # Serialises a conversation's turns across processes (the UI and the API, or replicas,

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.dialect import Dialect, dialect_for
 from agent.read_ahead import ReadAheads
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings
 from retrieval.policy import RetrievalPolicy
 from runtime import Runtime
@@ -32,18 +31,15 @@ T = TypeVar("T")
 class AgentDeps:
     runtime: Runtime
     settings: Settings
+    retrieval: RetrievalPolicy  # built from the settings by `wiring`
     clock: Callable[[], datetime] = datetime.now
     documents: DocumentStore | None = None  # files given as sources; None: no store
-    retrieval: RetrievalPolicy = field(init=False)
     #: The answer prompts being read ahead while their turn searches (agent/read_ahead.py).
     read_aheads: ReadAheads = field(default_factory=ReadAheads)
     _providers: dict[str, SearchProvider] = field(default_factory=dict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.retrieval = retrieval_policy(self.settings)
 
     @property
     def dialect(self) -> Dialect:

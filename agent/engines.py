@@ -21,6 +21,7 @@ from agent.deps import AgentDeps
 from agent.graph import build_graph
 from agent.request import AgentInputError
 from core.settings import Settings
+from retrieval.policy import RetrievalPolicy
 from runtime import Runtime, load_runtime
 from store import Store
 
@@ -53,10 +54,12 @@ class Engines:
         store: Store,
         scratch: BaseCheckpointSaver[Any],
         *,
+        retrieval: RetrievalPolicy,
         clock: Callable[[], datetime] = datetime.now,
         load: RuntimeLoader = load_runtime,
     ) -> None:
         self.settings = settings
+        self.retrieval = retrieval
         self._store = store
         self._scratch = scratch
         self._clock = clock
@@ -92,7 +95,7 @@ class Engines:
             return list(self._engines.values())
 
     def _make(self, settings: Settings, runtime: Runtime) -> Engine:
-        deps = AgentDeps(runtime, settings, clock=self._clock)
+        deps = AgentDeps(runtime, settings, self.retrieval, clock=self._clock)
         deps.documents = self._store.documents  # files as sources
         return Engine(
             spec=settings.runtime.model,

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from wiring import retrieval_policy, search_agent
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
@@ -34,7 +36,6 @@ import openai
 import uvicorn
 
 from agent.api import SearchAgent
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings
 from retrieval.index import build_index
 from runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage
@@ -99,7 +100,7 @@ def _free_port() -> int:
 
 @contextmanager
 def api_server(settings: Settings, model: ChatModel) -> Iterator[tuple[str, SearchAgent]]:
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -16,7 +16,6 @@ import logging
 import time
 from pathlib import Path
 
-from agent.api import SearchAgent
 from benchmarks.eval_args import add_question_arguments
 from core.settings import get_settings
 from evaluation.baseline import InfiniWebSearchBaseline
@@ -31,6 +30,7 @@ from evaluation.runner import (
     run_questions,
 )
 from runtime import load_runtime
+from wiring import search_agent
 
 
 def _tokens(summary: Summary) -> float:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> str:
     runs: list[EvalRun] = []
     with corpus_environment(settings, args.corpus) as (run_settings, corpus):
         page_text = page_text_lookup(run_settings)
-        with SearchAgent(run_settings, runtime) as agent:
+        with search_agent(run_settings, runtime) as agent:
             pipelines = [
                 ("agent", agent_pipeline(agent)),
                 ("baseline", InfiniWebSearchBaseline(runtime, run_settings)),

@@ -28,7 +28,6 @@ from pathlib import Path
 
 from agent.nodes.retrieve import numbered_contexts
 from agent.query_writer import build_query
-from agent.retrieval_policy import retrieval_policy
 from benchmarks.eval_args import add_question_arguments
 from core.settings import Settings
 from evaluation.dataset import Question, load_questions
@@ -38,6 +37,7 @@ from retrieval.multiquery import query_variants, search_fused
 from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.search import make_search_provider
 from retrieval.types import Page
+from wiring import retrieval_policy
 
 
 def _default_gguf() -> Path:
@@ -47,7 +47,7 @@ def _default_gguf() -> Path:
 
     default = ladder.rung(ladder.PREFIX)
     if default.is_installed():
-        return ladder.gguf_path(default, Settings().models_dir, progress=False)
+        return ladder.gguf_path(default, Settings().store.models_dir, progress=False)
     return ladder.smollm2_path()
 
 

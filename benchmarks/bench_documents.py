@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from agent.documents import FileProvider, FileScope, read_file
-from agent.retrieval_policy import document_limits
 from core.settings import Settings
 from store import LOCAL_USER
 from tests.support.documents import make_pdf
+from wiring import document_limits, search_agent
 
 HANDBOOK = [
     [
@@ -156,7 +156,7 @@ def _has(text: str, answers: tuple[str, ...]) -> bool:
 
 def run(settings: Settings, questions: list[FileQuestion]) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    with SearchAgent(settings) as agent:
+    with search_agent(settings) as agent:
         limits = document_limits(settings)
         for name, pages in (("handbook.pdf", HANDBOOK), ("corrosion-study.pdf", REPORT)):
             agent.documents.add(

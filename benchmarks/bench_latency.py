@@ -40,6 +40,7 @@ from core.settings import Settings
 from evaluation.dataset import Question, load_questions
 from evaluation.runner import corpus_environment
 from runtime import ChatModel, Choice, Message, Runtime, Sampling, Usage, load_runtime
+from wiring import search_agent
 
 log = logging.getLogger("benchmarks.latency")
 
@@ -207,7 +208,7 @@ def run_set(
     progress = sys.stderr.isatty()
     with (
         corpus_environment(settings, dev_set.corpus, progress) as (run_settings, _),
-        SearchAgent(run_settings, runtime) as agent,
+        search_agent(run_settings, runtime) as agent,
     ):
         for question in tqdm(questions, desc=dev_set.name, unit="q", disable=not progress):
             figures, thread_id = ask(agent, request_for(question))

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from wiring import search_agent
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
@@ -30,7 +32,6 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import openai
 from pydantic import SecretStr
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from tests.support.postgres import create_database, running_postgres
 from tests.support.replicas import Replica
@@ -74,7 +75,7 @@ def run_round(
     completed = sum(
         answers[1].startswith("Answer 2 to:") for _, answers in outcomes
     )  # the second turn saw the first, wherever it ran
-    with SearchAgent(settings) as reader:  # its model is never called
+    with search_agent(settings) as reader:  # its model is never called
         recorded = sum(len(reader.turns(thread_id)) == 4 for thread_id, _ in outcomes)
     return {
         "replicas": len(clients),

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import trafilatura
 
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings, get_settings
 from retrieval.cache import PageCache
 from retrieval.clean import clean_document
 from retrieval.fetch import Fetcher, fetch_pages
 from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.types import Page
+from wiring import retrieval_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from core.errors import MegrezSearchError
 from core.settings import Settings
+from wiring import search_agent
 
 from . import SettingsFromArgs
 
@@ -116,7 +117,7 @@ def run_ask(
         collections=args.collections,
     )
     owned = agent is None
-    search_agent: SearchAgent = agent or SearchAgent(settings)  # type: ignore[assignment]
+    asked: SearchAgent = agent or search_agent(settings)  # type: ignore[assignment]
     try:
         streamed: list[str] = []
         live = not args.json and out.isatty()
@@ -157,7 +158,7 @@ def run_ask(
             if event.done >= event.total:
                 end_reading_line()
 
-        for event in search_agent.stream(request):
+        for event in asked.stream(request):
             if isinstance(event, DoneEvent):
                 result = event.result
             elif args.json:
@@ -186,7 +187,7 @@ def run_ask(
         assert result is not None
     finally:
         if owned:
-            search_agent.close()
+            asked.close()
 
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False), file=out)

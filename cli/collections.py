@@ -13,11 +13,11 @@ from pathlib import Path
 
 from accounts import Accounts
 from agent.documents import read_file
-from agent.retrieval_policy import document_limits
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from retrieval.documents.read import KINDS
 from store import LOCAL_USER, DocumentStore, open_database
+from wiring import document_limits
 
 
 def collection_files(source: Path) -> list[Path]:

@@ -81,8 +81,8 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
         return fill_collection(args.source, args.collection, args.user, settings)
     if args.user is not None:
         raise MegrezSearchError("--user goes with --collection (a local:NAME index is shared)")
-    from agent.retrieval_policy import retrieval_policy
     from retrieval.index import build_index
+    from wiring import retrieval_policy
 
     policy = retrieval_policy(settings)
     stats = build_index(
@@ -98,8 +98,8 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.retrieval_policy import retrieval_policy
     from retrieval.search import make_search_provider
+    from wiring import retrieval_policy
 
     query = " ".join(args.query).strip()
     policy = retrieval_policy(settings).search
@@ -135,10 +135,10 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.retrieval_policy import retrieval_policy
     from retrieval.guard import validate_url
     from retrieval.pooled_fetch import fetch_pages_sync
     from retrieval.types import FetchFailure
+    from wiring import retrieval_policy
 
     if not args.url.startswith("file:"):
         validate_url(args.url)  # a malformed URL is a user error (exit 2), not a fetch failure

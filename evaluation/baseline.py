@@ -25,7 +25,6 @@ from agent.dialect import dialect_for, sampling_for
 from agent.generation import generate
 from agent.prompts import render, template
 from agent.result import AskResult
-from agent.retrieval_policy import retrieval_policy
 from agent.safety import strip_injections
 from agent.state import Context
 from core.settings import Settings
@@ -33,6 +32,7 @@ from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.search import make_search_provider
 from retrieval.types import Page
 from runtime import Message, Runtime, Sampling, Usage
+from wiring import retrieval_policy
 
 from .dataset import Question
 

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.retrieval_policy import retrieval_policy
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from retrieval import clean as page_cleaning
@@ -27,6 +26,7 @@ from retrieval.index import build_index
 from retrieval.index_folder import FOLDER_TYPES
 from retrieval.index_store import index_path
 from retrieval.static_site import StaticSite, StaticSiteError, serve_folder
+from wiring import retrieval_policy
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Run a question set through a pipeline (the agent, or the benchmark baseline) and score it.
 
     with corpus_environment(settings, corpus_dir) as (run_settings, corpus):
-        agent = SearchAgent(run_settings)
+        agent = search_agent(run_settings)
         records = run_questions(questions, agent_pipeline(agent), corpus)
 
 Every question goes through the full graph with search ON, as a user's question would; the
@@ -26,10 +26,10 @@ from tqdm import tqdm
 from agent.api import AskRequest, SearchAgent
 from agent.events import DoneEvent
 from agent.result import AskResult
-from agent.retrieval_policy import index_store
 from core.settings import Settings
 from retrieval.index_store import find_indexed_page
 from runtime import Runtime
+from wiring import index_store, search_agent
 
 from .corpus import IndexedCorpus, corpus_settings, ensure_index, serve_corpus
 from .dataset import Question
@@ -233,7 +233,7 @@ def evaluate(
     started = time.perf_counter()
     with (
         corpus_environment(settings, corpus_dir, progress) as (run_settings, corpus),
-        SearchAgent(run_settings, runtime) as agent,
+        search_agent(run_settings, runtime) as agent,
     ):
         records = run_questions(
             questions,

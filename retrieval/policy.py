@@ -1,8 +1,8 @@
 """What retrieval is told: small frozen policies, one job each.
 
-Retrieval never reads the application's `Settings`: the agent layer builds these once from
-them (`agent.retrieval_policy`), and every caller (agent, CLI, UI, server,
-evaluation, benchmarks) passes on the piece a function needs. A caller that needs one value
+Retrieval never reads the application's `Settings`: the composition layer builds these once
+from them (`wiring`), and every caller (agent, CLI, UI, server, evaluation, benchmarks)
+passes on the piece a function needs. A caller that needs one value
 changed makes a changed copy of the piece (`dataclasses.replace`), not of the settings.
 """
 

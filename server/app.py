@@ -89,6 +89,7 @@ from server.requests import (
     to_ask_request,
     uploaded_files,
 )
+from wiring import search_agent
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,7 @@ def serve_api(
     """Run the API with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_api(agent or SearchAgent(settings), settings)
+    app = create_api(agent or search_agent(settings), settings)
     uvicorn.run(
         app,
         host=host or settings.server.host,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.documents import read_file
-from agent.retrieval_policy import document_limits
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from server.requests import APIError, UploadedFile
 from store import DocumentStore
+from wiring import document_limits
 
 
 def index_uploads(

@@ -31,6 +31,7 @@ from tests.support.media import SPOKEN_QUESTION, draw_sign, speak
 from tests.support.postgres import create_database, running_postgres
 from tests.support.scripted import Script, ScriptedModel
 from tests.support.servers import serve_directory
+from wiring import search_agent
 
 # Every test (and every subprocess it starts) runs the tiny rung of the embedded ladder unless
 # it names another model: the 1.5B default would make the suite many times slower.
@@ -108,7 +109,7 @@ def scripted_agent() -> Iterator[Callable[..., tuple[SearchAgent, ScriptedModel]
         choices: list[str] | None = None,
     ) -> tuple[SearchAgent, ScriptedModel]:
         model = ScriptedModel(outputs, dialect=dialect, choices=choices or [])
-        agent = SearchAgent(settings, Runtime(model, settings), clock=lambda: CLOCK)
+        agent = search_agent(settings, Runtime(model, settings), clock=lambda: CLOCK)
         agents.append(agent)
         return agent, model
 

@@ -128,7 +128,7 @@ def test_no_import_cycles_between_modules() -> None:
 
 def test_retrieval_takes_policies_not_the_settings() -> None:
     """Retrieval is told what it needs by small policies (retrieval/policy.py), built from the
-    settings by the agent layer: of the ground floor it imports only the errors."""
+    settings by `wiring`: of the ground floor it imports only the errors."""
     offenders = {
         module: sorted(
             name for name in imports_of(module, path) if short(layer_of(name)) == "settings"
@@ -145,6 +145,20 @@ def test_retrieval_takes_policies_not_the_settings() -> None:
         if isinstance(node, ast.Name) and node.id == "Settings"
     }
     assert not annotated
+
+
+def test_the_settings_are_composed_in_one_module() -> None:
+    """`wiring` alone makes the settings into retrieval policies and the agent: no layer
+    below it reads the settings into a policy, no face builds an agent its own way."""
+    builders = {
+        module
+        for module, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"RetrievalPolicy", "SearchAgent"}
+    }
+    assert builders == {"wiring"}
 
 
 def test_no_module_is_over_the_line_budget() -> None:

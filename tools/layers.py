@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("prompts", "store"),
     ("runtime", "retrieval", "accounts"),
     ("agent",),
+    ("wiring",),  # settings into policies and the agent: what the faces run
     ("evaluation", "server", "ui"),
     ("cli",),
     ("megrez_search", "megrez_search.__main__"),  # the package itself: the entry point

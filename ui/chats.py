@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.api import AskRequest, SearchAgent, ThreadInfo
-from agent.retrieval_policy import index_store
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from retrieval.index_store import list_indexes
 from store import LOCAL_USER, ThreadIndex
 from ui.export import conversation_markdown, export_name
+from wiring import index_store
 
 log = logging.getLogger(__name__)
 

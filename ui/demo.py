@@ -59,9 +59,9 @@ def demo_settings(settings: Settings) -> Settings:
 
 def prepare_demo(settings: Settings, *, reindex: bool = False, docs_dir: Path = DOCS_DIR) -> Demo:
     """Serve the docs, index them if needed, and return the settings the UI should use."""
-    from agent.retrieval_policy import retrieval_policy
     from retrieval.index import build_index
     from retrieval.index_store import index_path
+    from wiring import retrieval_policy
 
     if not (docs_dir / "index.html").is_file():
         raise DemoError(

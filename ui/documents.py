@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 from agent.documents import read_file
 from agent.file_sources import is_file_source
-from agent.retrieval_policy import document_limits
 from core.errors import MegrezSearchError
 from core.settings import Settings
 from store import DocumentStore
 from ui.attachments import NamedFile
 from ui.owned import file_url, served_bytes
+from wiring import document_limits
 
 log = logging.getLogger(__name__)
 

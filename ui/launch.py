@@ -17,6 +17,7 @@ from ui.guard import UserGuard
 from ui.layout import build_layout
 from ui.login import login_guard, login_message, trust_forwarded_from
 from ui.search_engine import search_engine
+from wiring import search_agent
 
 
 def build_app(agent: SearchAgent, settings: Settings) -> gr.Blocks:
@@ -32,7 +33,7 @@ def launch_ui(
     block: bool = True,
 ) -> gr.Blocks:
     """Start the UI at http://host:port; with `block=False` it returns once serving."""
-    return launch_chat(ChatUI(agent or SearchAgent(settings), settings), host, port, block=block)
+    return launch_chat(ChatUI(agent or search_agent(settings), settings), host, port, block=block)
 
 
 def launch_chat(

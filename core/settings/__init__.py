@@ -7,9 +7,8 @@ its flat `MEGREZ_*` name whatever its section (`MEGREZ_PAGES` is `settings.retri
 the names are unique across sections and `Settings(pages=3)` or `settings.replace(pages=3)`
 (CLI flags) name a setting the way the environment does.
 
-Retrieval takes small policies built from the settings (`agent.retrieval_policy`), never
-`Settings`. This package imports nothing of the project but `core.errors`, so that any layer
-may depend on it.
+Retrieval takes small policies built from the settings (`wiring`), never `Settings`. This
+package imports nothing of the project but `core.errors`, so that any layer may depend on it.
 """
 
 from __future__ import annotations

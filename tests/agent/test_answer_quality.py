@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from agent.citations import check_citations, question_words
 from agent.dialect import generic_decide_options
 from agent.events import TokenEvent
@@ -19,6 +19,7 @@ from agent.intent import decision_prior, is_time_sensitive
 from agent.repetition import LoopGuard
 from tests.support.media import draw_text
 from tests.support.servers import free_port
+from wiring import search_agent
 
 QUERY = "functools lru_cache default maxsize"
 CALL = (
@@ -49,7 +50,7 @@ def unreachable_search(docs_settings, tmp_path):
 
 @pytest.mark.slow
 def test_failed_search_says_so_and_does_not_answer_from_memory(unreachable_search):
-    with SearchAgent(unreachable_search) as agent:
+    with search_agent(unreachable_search) as agent:
         result = agent.invoke(AskRequest("Which PEP introduced f-strings?"))
     assert result.ok and result.searched and result.sources == []
     assert result.answer.startswith('I searched for "')
@@ -61,7 +62,7 @@ def test_failed_search_says_so_and_does_not_answer_from_memory(unreachable_searc
 
 @pytest.mark.slow
 def test_memory_answer_when_allowed_is_labelled(unreachable_search):
-    with SearchAgent(unreachable_search) as agent:
+    with search_agent(unreachable_search) as agent:
         result = agent.invoke(AskRequest("Which PEP introduced f-strings?", memory_fallback=True))
     assert result.ok and result.searched and result.sources == [] and result.citations == []
     notice, _, rest = result.answer.partition("\n\n")
@@ -133,7 +134,7 @@ def test_a_recognised_kind_is_decided_by_rule_without_asking_the_model(
 @pytest.mark.slow
 def test_latest_python_release_searches_with_the_real_model(docs_settings, tmp_path):
     settings = docs_settings
-    with SearchAgent(settings) as agent:
+    with search_agent(settings) as agent:
         result = agent.invoke(AskRequest("What is the latest Python release?"))
     assert result.ok and result.searched and result.queries
     assert "time-sensitive" in result.decision

@@ -10,8 +10,9 @@ import subprocess
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.api import AgentInputError, AskRequest, SearchAgent
+from agent.api import AgentInputError, AskRequest
 from agent.events import DoneEvent, PerceptionEvent, StepEvent, TokenEvent
+from wiring import search_agent
 
 
 @pytest.mark.slow
@@ -22,7 +23,7 @@ def test_image_question_reads_the_text(offline_settings, tmp_path):
     )
     path = tmp_path / "sign.png"
     image.save(path)
-    with SearchAgent(offline_settings.replace(chat_max_tokens=48)) as agent:
+    with search_agent(offline_settings.replace(chat_max_tokens=48)) as agent:
         events = list(agent.stream(AskRequest("What does the sign say?", image=path, search=False)))
         result = events[-1].result
         turns = agent.turns(result.thread_id)
@@ -40,7 +41,7 @@ def test_voice_question_is_transcribed_and_answered(offline_settings, tmp_path):
         pytest.skip("espeak-ng is not installed")
     wav = tmp_path / "q.wav"
     subprocess.run([espeak, "-w", str(wav), "What is the capital of France?"], check=True)
-    with SearchAgent(offline_settings.replace(chat_max_tokens=48)) as agent:
+    with search_agent(offline_settings.replace(chat_max_tokens=48)) as agent:
         result = agent.invoke(AskRequest("", audio=wav, search=False))
         history = agent.history(result.thread_id)
     assert result.ok and "capital" in (result.transcript or "") and "France" in result.transcript

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from agent.events import QueryEvent
 from agent.prompts import template
 from agent.translation import example_names, keywords_in_sources_language
@@ -22,6 +22,7 @@ from runtime import Message
 from tests.support.docs_index import ALLOW_HOSTS, TEST_MODEL
 from tests.support.search_engine import SearchEngine, serve_search_engine
 from tests.support.servers import free_port
+from wiring import search_agent
 
 QUESTION = "zoneinfo 模块是在哪个 Python 版本加入的？"
 MEGREZ_QUERY = "zoneinfo 模块 Python 版本"  # Megrez writes its query in the question's language
@@ -115,7 +116,7 @@ def test_sources_that_dont_say_are_reported_in_chinese(engine, tmp_path, scripte
 @pytest.mark.slow
 def test_tiny_model_searches_a_chinese_question_in_english_too(engine, tmp_path):
     settings = settings_for(engine, tmp_path, decide_bias=50.0, answer_max_tokens=48)
-    with SearchAgent(settings) as agent:
+    with search_agent(settings) as agent:
         result = agent.invoke(AskRequest(QUESTION))
     assert result.ok and result.searched
     # The grammar-forced translation is Latin text that keeps the technical names...

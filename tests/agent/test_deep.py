@@ -26,6 +26,7 @@ from agent.events import (
 from agent.state import Context, source_of
 from retrieval.types import Passage
 from tests.support.scripted import Stall
+from wiring import search_agent
 
 #: dev-57 of the shared dev set: getopt.html names argparse, argparse.html says when it came.
 TWO_HOP = (
@@ -236,7 +237,7 @@ GRAPHLIB = (
 
 @pytest.mark.slow
 def test_embedded_model_answers_a_two_hop_question_in_deep_mode(docs_settings):
-    with SearchAgent(docs_settings) as agent:
+    with search_agent(docs_settings) as agent:
         _, result = _run(agent, GRAPHLIB)
     assert result.ok, result.error
     assert len(set(result.queries)) > 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from agent.citations import cited_numbers
 from agent.events import (
     PageEvent,
@@ -15,13 +15,14 @@ from agent.events import (
     TokenEvent,
 )
 from runtime import Message
+from wiring import search_agent
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def agent(docs_settings):
-    with SearchAgent(docs_settings) as agent:
+    with search_agent(docs_settings) as agent:
         yield agent
 
 

@@ -12,6 +12,7 @@ from agent.api import AgentInputError, AskRequest, SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.scripted import ScriptedModel, Stall
+from wiring import search_agent
 
 
 def two_model_agent(
@@ -26,7 +27,7 @@ def two_model_agent(
         loads.append(named.runtime.model)
         return Runtime(second, named)
 
-    return SearchAgent(settings, Runtime(default, settings), load=load), loads
+    return search_agent(settings, Runtime(default, settings), load=load), loads
 
 
 def test_a_request_picks_its_model_and_one_chat_may_change_model(offline_settings) -> None:

@@ -8,10 +8,11 @@ import threading
 
 import pytest
 
-from agent.api import AgentInputError, AskRequest, SearchAgent
+from agent.api import AgentInputError, AskRequest
 from agent.events import DoneEvent, ErrorEvent, TokenEvent
 from runtime import Runtime
 from tests.support.scripted import Fail, ScriptedModel, Stall
+from wiring import search_agent
 
 FIRST_Q = "What is the capital of France?"
 FIRST_A = "The capital of France is Paris."
@@ -20,7 +21,7 @@ SECOND_Q = "And what is its population?"
 
 def _reopened_turns(settings, thread_id):
     """The thread as a fresh agent (another process, after a restart) reads it from disk."""
-    with SearchAgent(settings, Runtime(ScriptedModel(), settings)) as reopened:
+    with search_agent(settings, Runtime(ScriptedModel(), settings)) as reopened:
         return reopened.turns(thread_id), reopened.history(thread_id), reopened.threads()
 
 

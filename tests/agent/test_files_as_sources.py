@@ -16,6 +16,7 @@ from core.errors import MegrezSearchError
 from core.settings import Settings
 from retrieval.policy import DocumentLimits
 from tests.support.documents import make_pdf
+from wiring import search_agent
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ GARDEN = b"# Garden notes\n\nThe tomatoes were planted on the ninth of May by In
 @pytest.fixture
 def agent(offline_settings: Settings) -> Iterator[SearchAgent]:
     # offline_settings' web provider (local:none) fails if it is ever asked.
-    with SearchAgent(offline_settings) as agent:
+    with search_agent(offline_settings) as agent:
         yield agent
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
-from agent.retrieval_policy import retrieval_policy
+from agent.api import AskRequest
 from core.settings import Settings
 from retrieval.index import build_index
 from runtime import ChatModel, load_model
 from runtime.runtime import Runtime
 from tests.support.docs_index import ALLOW_HOSTS
 from tests.support.servers import serve_directory
+from wiring import retrieval_policy, search_agent
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def injected_settings(tmp_path_factory) -> Iterator[Settings]:
 
 def test_injected_page_does_not_change_the_answer(injected_settings):
     spy = Spy(load_model(injected_settings))
-    with SearchAgent(injected_settings, Runtime(spy, injected_settings)) as agent:
+    with search_agent(injected_settings, Runtime(spy, injected_settings)) as agent:
         result = agent.invoke(AskRequest("What is the default maxsize of functools.lru_cache?"))
     assert result.ok and result.searched
     urls = [page["url"] for page in result.fetched]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from agent.generation import BACKGROUND_PIECE_TOKENS, generate
 from agent.read_ahead import MARKER, ReadAheads
 from core.settings import Settings
@@ -19,6 +19,7 @@ from runtime import Choice, Message, Runtime, Sampling, Usage, load_model
 from runtime.base import ChatModel
 from runtime.llamacpp import PREFILL_REPORT_TOKENS, LlamaCppModel
 from runtime.token_prefix import common_prefix
+from wiring import search_agent
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,7 @@ class Counting(ChatModel):
 
 
 def answer_with(settings: Settings, counting: bool) -> tuple[str, Counting | None]:
-    with SearchAgent(settings) as agent:
+    with search_agent(settings) as agent:
         model = agent.runtime.model
         assert isinstance(model, LlamaCppModel)
         spy = Counting(model) if counting else None

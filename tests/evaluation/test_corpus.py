@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.retrieval_policy import index_store
 from core.settings import Settings
 from evaluation.corpus import CorpusError, corpus_settings, ensure_index, serve_corpus
 from retrieval.index_store import search_index
+from wiring import index_store
 
 
 def _site(root: Path) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings
 from retrieval.query import keyword_query
 from retrieval.search import make_search_provider
 from tests.support.dev_set import dev_set
 from tests.support.docs_index import run_cli
+from wiring import retrieval_policy
 
 pytestmark = pytest.mark.slow
 

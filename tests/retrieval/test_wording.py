@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from agent.retrieval_policy import retrieval_policy
 from retrieval.multiquery import (
     fuse,
     identifier_variant,
@@ -18,6 +17,7 @@ from retrieval.passages import split_passages
 from retrieval.search import make_search_provider
 from retrieval.titles import clean_title, site_suffix
 from retrieval.types import Page, SearchResult
+from wiring import retrieval_policy
 
 
 @pytest.mark.parametrize(

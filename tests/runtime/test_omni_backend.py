@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from core.settings import Settings
 from runtime import Message, Sampling, Usage, load_model, megrez_format
 from runtime.omni import OmniModel
 from runtime.registry import parse_model_spec
 from tests.runtime.standins import save_omni_shaped_model
+from wiring import search_agent
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +112,7 @@ def test_agent_sends_the_image_itself_to_omni(
 ) -> None:
     """Through the whole agent: Omni gets the picture (natively multimodal), while the user
     still sees what OCR read from it."""
-    agent = SearchAgent(omni_settings)
+    agent = search_agent(omni_settings)
     try:
         result = agent.invoke(AskRequest("What does the sign say?", search=False, image=sign_image))
     finally:

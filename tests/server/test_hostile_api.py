@@ -35,6 +35,7 @@ from tests.support.processes import megrez_process
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port, wait_until_serving
 from tests.support.standin_model import serve_standin_model
+from wiring import retrieval_policy, search_agent
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -201,7 +202,7 @@ def test_stateless_requests_leave_nothing_even_when_the_client_leaves(
     settings = hostile_settings(tmp_path)
     stall = Stall("A partial answer that")
     model = ScriptedModel([stall, "The next answer."], dialect="generic")
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     with serve_app(create_api(agent, settings)) as base:
         sock = _raw_request(base, {**user("What is lru_cache?"), "stream": stream})
         if stream:
@@ -273,7 +274,7 @@ def test_two_server_processes_on_one_conversation_keep_every_turn(tmp_path: Path
             process.wait(timeout=30)
     assert statuses == [200] * 8
     settings = Settings(data_dir=data_dir, search="local:none")
-    with SearchAgent(settings, Runtime(ScriptedModel([]), settings)) as agent:
+    with search_agent(settings, Runtime(ScriptedModel([]), settings)) as agent:
         turns = agent.turns("shared")
         (info,) = agent.threads()
     assert info.turns == 8 and len(turns) == 16
@@ -289,7 +290,7 @@ def test_a_busy_conversation_is_a_409_and_stays_whole(tmp_path: Path) -> None:
     settings = hostile_settings(tmp_path).replace(ui_concurrency=2, turn_wait_s=0.0)
     stall = Stall("The first answer")
     model = ScriptedModel([stall, "The third answer."], dialect="generic")
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     with serve_app(create_api(agent, settings)) as base:
         body = {**user("First?"), "thread_id": "t", "search": False, "stream": True}
         sock = _raw_request(base, body)
@@ -318,7 +319,8 @@ class _BrokenAgent(SearchAgent):
 
 def test_a_server_bug_is_an_openai_500_without_details(tmp_path: Path) -> None:
     settings = hostile_settings(tmp_path)
-    agent = _BrokenAgent(settings, Runtime(ScriptedModel([]), settings))
+    runtime = Runtime(ScriptedModel([]), settings)
+    agent = _BrokenAgent(settings, runtime, retrieval=retrieval_policy(settings))
     with serve_app(create_api(agent, settings)) as base:
         reply = httpx.post(f"{base}/v1/chat/completions", json=user("q?"))
         assert reply.status_code == 500

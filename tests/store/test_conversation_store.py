@@ -10,10 +10,11 @@ from store import LOCAL_USER, ThreadIndex, open_database
 from store.database import SCHEMA_VERSION
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.turn_to_kill import kill_mid_turn
+from wiring import search_agent
 
 
 def _agent(settings: Settings, model: ScriptedModel) -> SearchAgent:
-    return SearchAgent(settings, Runtime(model, settings))
+    return search_agent(settings, Runtime(model, settings))
 
 
 def test_conversation_continues_after_reopening(store_settings: Settings) -> None:

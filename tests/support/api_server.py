@@ -23,6 +23,7 @@ from core.settings import Settings
 from runtime import Runtime
 from tests.support.scripted import ScriptedModel, Stall
 from tests.support.servers import free_port
+from wiring import search_agent
 
 ANSWER = "Scripted answer."
 
@@ -30,7 +31,7 @@ ANSWER = "Scripted answer."
 def scripted_agent(settings: Settings, turns: int = 1000) -> tuple[SearchAgent, ScriptedModel]:
     """An agent whose model answers `ANSWER` to each of up to `turns` questions."""
     model = ScriptedModel([ANSWER] * turns, dialect="generic")
-    return SearchAgent(settings, Runtime(model, settings)), model
+    return search_agent(settings, Runtime(model, settings)), model
 
 
 @contextmanager
@@ -70,7 +71,7 @@ def hold_a_turn(data_dir: str, thread_id: str, started: Any, release: Any) -> No
     """In a child process: one turn in `thread_id` whose answer stalls until `release`."""
     settings = Settings(data_dir=Path(data_dir), search="local:none")
     model = _Signalling(started, release)
-    with SearchAgent(settings, Runtime(model, settings)) as agent:
+    with search_agent(settings, Runtime(model, settings)) as agent:
         agent.invoke(AskRequest("Held question?", thread_id=thread_id, search=False))
 
 

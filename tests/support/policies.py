@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings
 from retrieval.policy import RetrievalPolicy
+from wiring import retrieval_policy
 
 
 def policy_for(**fields: Any) -> RetrievalPolicy:

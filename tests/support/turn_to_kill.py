@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from core.settings import Settings
+from wiring import search_agent
 
 REPO = Path(__file__).resolve().parents[2]
 MID_TURN = "mid-turn"
@@ -52,7 +53,7 @@ def kill_mid_turn(settings: Settings, thread_id: str, completed: int) -> None:
 
 
 def _main() -> None:
-    from agent.api import AskRequest, SearchAgent
+    from agent.api import AskRequest
     from agent.events import TokenEvent
     from runtime import Runtime
     from tests.support.scripted import ScriptedModel, Stall
@@ -61,7 +62,7 @@ def _main() -> None:
     settings = Settings(data_dir=data_dir, search="local:none")
     answers = [f"Answer {n}." for n in range(completed)]
     model = ScriptedModel([*answers, Stall("The answer so")], dialect="generic")
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     for n in range(completed):
         agent.invoke(AskRequest(f"Question {n}?", search=False, thread_id=thread_id))
     killed = AskRequest("The killed question?", search=False, thread_id=thread_id)

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from server.app import create_api
@@ -40,6 +39,7 @@ from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from ui.app import ChatUI
 from ui.launch import launch_chat
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -87,7 +87,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             grounding="off",  # the scripted answer is what is shown
         )
         model = ResponderModel(answer=ANSWER)
-        agent = SearchAgent(settings, Runtime(model, settings))
+        agent = search_agent(settings, Runtime(model, settings))
         ui = ChatUI(agent, settings)
         demo = launch_chat(ui, "127.0.0.1", free_port(), block=False)
         try:
@@ -227,7 +227,7 @@ def test_chips_of_the_last_answer_go_away_while_the_next_is_written(browser: Any
 
 
 def test_the_api_stream_sends_the_sources_before_the_first_word(app: App) -> None:
-    agent = SearchAgent(app.settings, Runtime(ResponderModel(answer=ANSWER), app.settings))
+    agent = search_agent(app.settings, Runtime(ResponderModel(answer=ANSWER), app.settings))
     body = {"model": "megrez-search", "stream": True}
     body["messages"] = [{"role": "user", "content": QUESTION}]
     url = "/v1/chat/completions"

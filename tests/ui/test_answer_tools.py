@@ -9,7 +9,6 @@ import markdown_it
 import pytest
 from pydantic import SecretStr
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.postgres import create_database
@@ -17,6 +16,7 @@ from tests.support.responder import ResponderModel
 from ui.app import ChatUI
 from ui.chats import WEB_SCOPE, matching_chats, provider_for
 from ui.export import answer_markdown, conversation_markdown, export_name
+from wiring import search_agent
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 URL = "http://127.0.0.1:8765/library/functools.html"
@@ -25,7 +25,7 @@ URL = "http://127.0.0.1:8765/library/functools.html"
 @pytest.fixture
 def ui(tmp_path: Path) -> ChatUI:
     settings = Settings(data_dir=tmp_path / "data", search="local:none")
-    agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
+    agent = search_agent(settings, Runtime(ResponderModel(), settings))
     yield ChatUI(agent, settings)
     agent.close()
 
@@ -82,7 +82,7 @@ def test_copy_export_delete_and_followups(ui: ChatUI) -> None:
 
 def test_followups_off_by_setting(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", search="local:none", followups=False)
-    agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
+    agent = search_agent(settings, Runtime(ResponderModel(), settings))
     try:
         chat_ui = ChatUI(agent, settings)
         thread = ask(chat_ui, "Hello?")
@@ -140,7 +140,7 @@ def test_replicas_on_one_postgres_show_the_same_model_for_a_chat(
             data_dir=tmp_path / name, search="local:none", models="second", database_url=url
         )
         second = ResponderModel("Second")
-        agent = SearchAgent(
+        agent = search_agent(
             settings, Runtime(ResponderModel(), settings), load=lambda s, m=second: Runtime(m, s)
         )
         replicas.append(ChatUI(agent, settings))
@@ -161,7 +161,7 @@ def test_model_choices_of_an_older_ui_sqlite_are_imported_once(tmp_path: Path) -
     import sqlite3
 
     settings = Settings(data_dir=tmp_path / "data", search="local:none", models="second")
-    agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
+    agent = search_agent(settings, Runtime(ResponderModel(), settings))
     try:
         first = ask(ChatUI(agent, settings), "A chat of the older version?")
         old = sqlite3.connect(settings.store.data_dir / "ui.sqlite")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.browser import clipboard_text
@@ -37,6 +36,7 @@ from tests.support.sidebar import chat_entries, listed_as_open, open_chat
 from ui.app import ChatUI
 from ui.launch import launch_chat
 from ui.render import plain
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -91,7 +91,7 @@ def app(site: tuple[Path, str]) -> Iterator[App]:
         models="embedded,second",
     )
     models = {"embedded": ResponderModel(), "second": ResponderModel("Second model")}
-    agent = SearchAgent(
+    agent = search_agent(
         settings,
         Runtime(models["embedded"], settings),
         load=lambda s: Runtime(models[s.runtime.model], s),

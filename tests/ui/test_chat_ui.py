@@ -18,6 +18,7 @@ from runtime import ModelCallError, Runtime
 from tests.support.scripted import Fail, ScriptedModel, Stall
 from tests.support.servers import free_port
 from ui.app import ChatUI
+from wiring import search_agent
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def make_ui(settings: Settings, outputs: list[Any]) -> tuple[ChatUI, SearchAgent]:
     model = ScriptedModel(outputs, dialect="generic")
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     return ChatUI(agent, settings), agent
 
 

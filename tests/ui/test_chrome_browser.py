@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from accounts import Accounts
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from store import open_database
@@ -30,6 +29,7 @@ from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, serve_directory
 from ui.app import ChatUI
 from ui.launch import launch_chat
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -67,7 +67,7 @@ def start_app(data: Path, base: str, accounts: dict[str, str] | None = None) -> 
             Accounts(database).add(name, password)
         database.close()
     model = ResponderModel()
-    ui = ChatUI(SearchAgent(settings, Runtime(model, settings)), settings)
+    ui = ChatUI(search_agent(settings, Runtime(model, settings)), settings)
     demo = launch_chat(ui, "127.0.0.1", free_port(), block=False)
     try:
         yield App(demo.local_url.rstrip("/"), ui, model)

@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.retrieval_policy import retrieval_policy
 from core.settings import Settings
 from retrieval.search import make_search_provider
 from tests.support.servers import free_port
 from ui.demo import INDEX_NAME, DemoError, prepare_demo
+from wiring import retrieval_policy
 
 
 @pytest.fixture

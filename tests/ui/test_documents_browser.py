@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from accounts import Accounts
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from store import open_database
@@ -29,6 +28,7 @@ from tests.support.responder import ResponderModel
 from tests.support.servers import free_port
 from ui.app import ChatUI
 from ui.launch import launch_chat
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -55,7 +55,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         Accounts(database).add(name, password)
     database.close()
     model = ResponderModel(answer=ANSWER)
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     demo = launch_chat(ChatUI(agent, settings), "127.0.0.1", free_port(), block=False)
     try:
         yield demo.local_url

@@ -13,7 +13,6 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from store import LOCAL_USER
@@ -23,6 +22,7 @@ from ui.app import ChatUI
 from ui.attachments import NamedFile
 from ui.owned import owner_key, owner_key_of
 from ui.render import render_reply
+from wiring import search_agent
 
 REPORT = make_pdf(
     [
@@ -38,7 +38,7 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChatUI]:
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     settings = Settings(data_dir=tmp_path / "data", search="local:none")
     model = ScriptedModel(["The refund period is 45 days."] * 10, dialect="generic")
-    agent = SearchAgent(settings, Runtime(model, settings))
+    agent = search_agent(settings, Runtime(model, settings))
     yield ChatUI(agent, settings)
     agent.close()
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.scripted import ScriptedModel
 from ui.app import ChatUI, TurnUpdate
 from ui.login import login_message
+from wiring import search_agent
 
 
 def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> TurnUpdate:
@@ -25,7 +25,7 @@ def _ask(ui: ChatUI, user: str, text: str, thread_id: str | None = None) -> Turn
 def test_each_user_sees_only_their_own_chats_and_their_own_limit(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", user_requests_per_minute=1)
     model = ScriptedModel(["For Alice.", "For Bob."], dialect="generic")
-    with SearchAgent(settings, Runtime(model, settings)) as agent:
+    with search_agent(settings, Runtime(model, settings)) as agent:
         ui = ChatUI(agent, settings)
         chat, _, alice_thread, *_ = _ask(ui, "alice", "Alice's question?")
         assert chat[-1]["content"].startswith("<p>For Alice.")

@@ -18,7 +18,6 @@ from typing import Any
 import markdown_it
 import pytest
 
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.browser import clipboard_text
@@ -29,6 +28,7 @@ from tests.support.responder import ResponderModel
 from tests.support.servers import free_port, record_requests, serve_directory
 from ui.app import ChatUI
 from ui.launch import launch_chat
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -86,7 +86,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         )
         answer = "\n\n".join([*payloads.values(), "The lru_cache maxsize is 128 [1]."])
         model = ResponderModel(answer=answer)
-        agent = SearchAgent(settings, Runtime(model, settings))
+        agent = search_agent(settings, Runtime(model, settings))
         demo = launch_chat(ChatUI(agent, settings), "127.0.0.1", free_port(), block=False)
         try:
             yield Hostile(demo.local_url, evil, seen, source)

@@ -17,7 +17,6 @@ import pytest
 from pydantic import SecretStr
 
 from accounts import Accounts
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from store import open_database
@@ -26,6 +25,7 @@ from tests.support.replicas import Replica
 from tests.support.responder import ResponderModel
 from tests.support.standin_model import SLOW_MARK, StandinServer, serve_standin_model
 from ui.app import ChatUI
+from wiring import search_agent
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def ask(replica: Replica, key: str, question: str, thread_id: str) -> str:
 
 
 def turns_of(settings: Settings, thread_id: str) -> list[tuple[str, str]]:
-    with SearchAgent(settings) as agent:  # reads the database; its model is never called
+    with search_agent(settings) as agent:  # reads the database; its model is never called
         alice = Accounts(agent.store.database).user_id("alice") or ""
         return [(t["role"], t["content"]) for t in agent.turns(thread_id, alice)]
 
@@ -122,7 +122,7 @@ def test_two_replicas_show_the_same_model_for_a_chat(postgres_server: str, tmp_p
         settings = Settings(
             data_dir=tmp_path / f"ui-{n}", database_url=url, search="local:none", models="second"
         )
-        uis.append(ChatUI(SearchAgent(settings, Runtime(ResponderModel(), settings)), settings))
+        uis.append(ChatUI(search_agent(settings, Runtime(ResponderModel(), settings)), settings))
     first, second = uis
     try:
         *_, last = first.respond({"text": "Which model answers?"}, None, False, "")
@@ -147,7 +147,7 @@ def test_two_replicas_show_the_same_collections_for_a_chat(
     uis = []
     for n in (1, 2):
         settings = Settings(data_dir=tmp_path / f"ui-{n}", database_url=url, search="local:none")
-        uis.append(ChatUI(SearchAgent(settings, Runtime(ResponderModel(), settings)), settings))
+        uis.append(ChatUI(search_agent(settings, Runtime(ResponderModel(), settings)), settings))
     first, second = uis
     bob, alice = gr.Request(username="bob"), gr.Request(username="alice")
     try:

@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from accounts import Accounts
-from agent.api import SearchAgent
 from core.settings import Settings
 from runtime import Runtime
 from store import ThreadIndex
@@ -29,6 +28,7 @@ from tests.support.scripted import ScriptedModel
 from tests.support.servers import free_port
 from ui.app import ChatUI
 from ui.launch import launch_chat
+from wiring import search_agent
 
 NOW = "2026-01-02T09:30:00"
 FLOOD, CLIENTS = 200, 8
@@ -61,7 +61,7 @@ class UI:
 def serving(settings: Settings) -> Iterator[UI]:
     """The UI with accounts alice and bob, each with one past chat."""
     model = ScriptedModel([], dialect="generic")
-    with SearchAgent(settings, Runtime(model, settings)) as agent:
+    with search_agent(settings, Runtime(model, settings)) as agent:
         accounts, index = Accounts(agent.store.database), ThreadIndex(agent.store.database)
         for name in ("alice", "bob"):
             accounts.add(name, f"{name}-password")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.api import SearchAgent, ThreadInfo
+from agent.api import ThreadInfo
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.responder import ResponderModel
 from ui.app import ChatUI
 from ui.sidebar import date_label, group_of, grouped
+from wiring import search_agent
 
 NOW = datetime(2026, 1, 7, 9, 30)  # a Wednesday
 
@@ -57,7 +58,7 @@ class Clock:
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[ChatUI]:
     settings = Settings(data_dir=tmp_path / "data", search="local:none", undo_delete_s=10)
-    agent = SearchAgent(settings, Runtime(ResponderModel(), settings))
+    agent = search_agent(settings, Runtime(ResponderModel(), settings))
     chat_ui = ChatUI(agent, settings)
     chat_ui.sidebar.clock = Clock()
     yield chat_ui

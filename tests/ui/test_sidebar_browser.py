@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.api import AskRequest, SearchAgent
+from agent.api import AskRequest
 from core.settings import Settings
 from runtime import Runtime
 from tests.support.page import DESKTOP, PHONE, VIEWPORTS, shot
@@ -27,6 +27,7 @@ from tests.support.processes import megrez_process
 from tests.support.scripted import ScriptedModel
 from tests.support.sidebar import chat_entries, listed_as_open, listed_chats, open_chat
 from tests.support.standin_model import serve_standin_model
+from wiring import search_agent
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -51,7 +52,7 @@ class Site:
 
 def seed(settings: Settings) -> None:
     model = ScriptedModel([answer for _, answer, _ in SEEDED], dialect="generic")
-    with SearchAgent(settings, Runtime(model, settings)) as agent:
+    with search_agent(settings, Runtime(model, settings)) as agent:
         for question, _, _ in SEEDED:
             agent.invoke(AskRequest(question, search=False))
     database = sqlite3.connect(settings.store.conversations_path)

@@ -1,12 +1,19 @@
-"""The retrieval policies, built once from the application settings.
+"""Composition: the settings made into the policies and the agent the faces run.
 
-Retrieval takes small typed policies, never `Settings` (see `retrieval.policy`);
-this is the one place that maps settings onto them. The agent builds them in `AgentDeps`;
-the CLI, UI, server, evaluation and benchmarks call `retrieval_policy` too.
+The one place that reads `Settings` whole and hands each lower layer its part. Retrieval
+takes small typed policies, never the settings (`retrieval.policy`); the model backends and
+the store take their own section (`settings.runtime`, `settings.store`); the agent takes its
+retrieval policy from here (`search_agent`). The UI, the API server, the evaluation, the CLI
+and the benchmarks build what they run through this module, so a new setting is wired once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+from agent.api import SearchAgent
+from agent.engines import RuntimeLoader
 from core.settings import Settings
 from retrieval.policy import (
     CachePolicy,
@@ -20,6 +27,8 @@ from retrieval.policy import (
     RetrievalPolicy,
     SearchPolicy,
 )
+from runtime import Runtime, load_runtime
+from store import Store
 
 
 def index_store(settings: Settings) -> IndexStore:
@@ -87,4 +96,24 @@ def retrieval_policy(settings: Settings) -> RetrievalPolicy:
         ),
         indexes=indexes,
         documents=document_limits(settings),
+    )
+
+
+def search_agent(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    clock: Callable[[], datetime] = datetime.now,
+    store: Store | None = None,
+    load: RuntimeLoader = load_runtime,
+) -> SearchAgent:
+    """The agent `settings` describe: its models loaded by `load` (the default one may be
+    given as `runtime`), its conversations in `store` (default: the one `settings` name)."""
+    return SearchAgent(
+        settings,
+        runtime,
+        retrieval=retrieval_policy(settings),
+        clock=clock,
+        store=store,
+        load=load,
     )
