@@ -199,6 +199,34 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     return score
 
 
+#: Support the best sentence of a passage needs before it is shown as what backs a claim:
+#: a third of the claim's words (a claim's support may span two sentences of the passage,
+#: each then holding part of it; below a third, a highlight would point at a bystander).
+SPAN_MIN_SUPPORT = 1 / 3
+
+
+def supporting_span(sentence: str, passage: str, given: frozenset[str] = frozenset()) -> str:
+    """The sentence of `passage` that supports `sentence` best, by the checker's own score
+    (`support_score`), trimmed; "" when none holds `SPAN_MIN_SUPPORT` of it. The UI
+    highlights it in the citation's preview and links the page at it."""
+    best, best_score = "", 0.0
+    for part in split_passage_sentences(passage):
+        score = support_score(sentence, part, given)
+        if score > best_score:
+            best, best_score = part, score
+    return best if best_score >= SPAN_MIN_SUPPORT else ""
+
+
+def split_passage_sentences(passage: str) -> list[str]:
+    """A passage's sentences and lines (list items, table rows), trimmed, none empty."""
+    return [
+        part.strip()
+        for line in passage.splitlines()
+        for part in _SENTENCE_END_RE.split(line)
+        if part.strip()
+    ]
+
+
 # --- checking and repair -----------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.tree import SyntaxTreeNode
 
+from agent.citations import split_passage_sentences
 from ui.owned import FILE_ROUTE as SERVED_FILE
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -41,7 +42,8 @@ _BLOCKS_OF_INLINE = {"paragraph", "heading"}
 # keeps `(`, `)`, `<`, `>`, quotes and spaces from ending a Markdown link early.
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._"
 
-CiteHtml = Callable[[int, Mapping[str, Any]], str]
+#: Writes a citation chip: (number, source, the answer's sentence the chip ends) -> HTML.
+CiteHtml = Callable[[int, Mapping[str, Any], str], str]
 
 
 def _citation_rule(state: StateInline, silent: bool) -> bool:
@@ -114,7 +116,8 @@ def to_html(answer: Answer, cite: CiteHtml) -> str:
 def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
     kind = node.type
     if kind in _BLOCKS_OF_INLINE:
-        inline = "".join(_html_inline(child, answer, cite, False) for child in _inline(node))
+        said: list[str] = []  # the block's text so far: a chip's sentence is its end
+        inline = "".join(_html_inline(child, answer, cite, False, said) for child in _inline(node))
         return inline if node.hidden else f"<p>{inline}</p>"
     if kind in {"fence", "code_block"}:
         code = html.escape(node.content, quote=False).replace("\n", "&#10;")
@@ -130,11 +133,16 @@ def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
     return inner  # blockquote: its paragraphs; hr: nothing
 
 
-def _html_inline(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml, in_link: bool) -> str:
+def _html_inline(
+    node: SyntaxTreeNode, answer: Answer, cite: CiteHtml, in_link: bool, said: list[str]
+) -> str:
     kind = node.type
+    if kind in {"text", "html_inline", "code_inline"}:
+        said.append(node.content)
     if kind in {"text", "html_inline"}:
         return html.escape(node.content, quote=False)
     if kind in {"softbreak", "hardbreak"}:
+        said.append(" ")
         return "<br>"
     if kind == "code_inline":
         return f"<code>{html.escape(node.content, quote=False)}</code>"
@@ -143,16 +151,25 @@ def _html_inline(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml, in_link: 
         source = answer.sources.get(number)
         if source is None:
             return ""
-        return f"[{number}]" if in_link else cite(number, source)
+        return f"[{number}]" if in_link else cite(number, source, last_sentence("".join(said)))
     if kind == "image":  # never an image: its alt text
         return html.escape(_text_of(node), quote=False)
     linked = kind == "link" and answer.allowed(node) and not in_link
-    inner = "".join(_html_inline(child, answer, cite, in_link or linked) for child in node.children)
+    inner = "".join(
+        _html_inline(child, answer, cite, in_link or linked, said) for child in node.children
+    )
     if kind in {"em", "strong"}:
         return f"<{kind}>{inner}</{kind}>"
     if linked:
         return f'<a href="{html.escape(str(node.attrs["href"]))}">{inner}</a>'
     return inner
+
+
+def last_sentence(text: str) -> str:
+    """The last sentence of `text` with a word in it (a chip after the full stop, "… 128.
+    [1]", still ends the sentence before it)."""
+    parts = [part for part in split_passage_sentences(text) if any(c.isalnum() for c in part)]
+    return parts[-1] if parts else ""
 
 
 def to_markdown(answer: Answer) -> str:

@@ -17,8 +17,9 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from agent.citations import supporting_span
 from ui.markup import (
     Answer,
     escape_markdown,
@@ -100,16 +101,44 @@ def plain_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
     return to_markdown(Answer.parse(answer, _sources_by_number(sources))).strip()
 
 
-def citation_html(number: int, source: Mapping[str, Any]) -> str:
+def citation_html(number: int, source: Mapping[str, Any], sentence: str = "") -> str:
     """`[N]` as a link to its page; its title shows the passage (the preview in ui.js reads
-    the card with the same number). Only `class`, `href` and `title` survive the Chatbot's
-    sanitiser, so nothing else is written."""
+    the card with the same number). The passage's sentence that supports `sentence` (the
+    answer's, which the chip ends; `agent.citations.supporting_span`) goes in the link as a
+    text fragment: the browser opens the page at it, and the preview highlights it. Only
+    `class`, `href` and `title` survive the Chatbot's sanitiser, so nothing else is written."""
     url = str(source["url"])
     title = str(source.get("title") or url)
-    snippet = plain_text(str(source.get("snippet") or ""))
+    passage = str(source.get("snippet") or "")
+    snippet = plain_text(passage)
     tooltip = f"{title} — {source_site(source)}" + (f": {snippet}" if snippet else "")
-    href = _attr(safe_url(url) or "")
+    # A web page only: a file's copy is linked at its page (`#page=3`), which a viewer
+    # without text fragments would no longer read.
+    web = urlsplit(url).scheme in {"http", "https"}
+    span = plain_text(supporting_span(sentence, passage)) if sentence and web else ""
+    href = _attr(with_text_fragment(safe_url(url) or "", span))
     return f'<a class="cite" href="{href}" title="{_attr(tooltip)}">[{number}]</a>'
+
+
+#: Words of a long span that name its start and its end in a text fragment.
+FRAGMENT_EDGE_WORDS = 4
+
+
+def with_text_fragment(url: str, span: str) -> str:
+    """`url` with a text fragment (`#:~:text=start,end`) that points at `span`, or as it is
+    when either is empty. The directive follows an existing `#anchor`, which browsers
+    without text fragments keep using."""
+    words = span.split()
+    if not url or not words:
+        return url
+    edges = (
+        [words]
+        if len(words) <= 2 * FRAGMENT_EDGE_WORDS
+        else [words[:FRAGMENT_EDGE_WORDS], words[-FRAGMENT_EDGE_WORDS:]]
+    )
+    # `-`, `,` and `&` are the directive's own syntax inside it: always escaped.
+    directive = ",".join(quote(" ".join(edge), safe="").replace("-", "%2D") for edge in edges)
+    return f"{url}{'' if '#' in url else '#'}:~:text={directive}"
 
 
 def render_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:

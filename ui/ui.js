@@ -45,7 +45,7 @@
     where.textContent = site;
     const text = document.createElement("p");
     text.className = "preview-passage";
-    text.textContent = passage ? `“${passage}”` : "";
+    if (passage) text.append("“", ...marked(passage, fragmentOf(cite.href)), "”");
     el.append(link, where, text);
     if (el.hidden || anchor !== cite) shownAt = Date.now();
     el.hidden = false;
@@ -57,6 +57,36 @@
     el.style.top = `${below}px`;
     const h = el.getBoundingClientRect().height;
     if (below + h > window.innerHeight - 8) el.style.top = `${Math.max(8, r.top - h - 6)}px`;
+  }
+
+  // The text fragment ("#:~:text=start,end") the server put in a chip's link: the passage's
+  // sentence that supports the answer's sentence (ui/render.py, citation_html).
+  function fragmentOf(href) {
+    const at = href.indexOf(":~:text=");
+    if (at < 0) return [];
+    try {
+      return href.slice(at + 8).split("&")[0].split(",").map(decodeURIComponent);
+    } catch (e) {
+      return [];
+    }
+  }
+
+  // The passage as text nodes, the span from `edges[0]` to `edges[1]` (or `edges[0]` alone)
+  // in a <mark>; only textContent: page text never becomes HTML.
+  function marked(passage, edges) {
+    const plain = passage.replace(/\s+/g, " ");
+    const lower = plain.toLowerCase();
+    const start = edges.length ? lower.indexOf(edges[0].toLowerCase()) : -1;
+    if (start < 0) return [plain];
+    let end = start + edges[0].length;
+    if (edges.length > 1) {
+      const last = lower.indexOf(edges[1].toLowerCase(), end);
+      if (last < 0) return [plain];
+      end = last + edges[1].length;
+    }
+    const mark = document.createElement("mark");
+    mark.textContent = plain.slice(start, end);
+    return [plain.slice(0, start), mark, plain.slice(end)];
   }
 
   function hide() {

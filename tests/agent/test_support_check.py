@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.citations import check_citations, question_words
+from agent.citations import check_citations, question_words, supporting_span
 from agent.grounding import ground
 
 FUNCTOOLS = (
@@ -195,3 +195,20 @@ def test_a_translated_question_places_numbers_by_its_searched_words():
     given = asked_words(question, [question, "logging critical level numeric value"])
     searched = check_citations(answer, [table], given=given)
     assert [check.verdict for check in searched.checks] == ["supported"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "span"),
+    [
+        ("If maxsize is None, the cache can grow without limit.", "If maxsize is set to None"),
+        ("With typed=True, arguments of different types are cached separately.", "If typed is set"),
+        ("如果 typed 为 True，不同类型的参数会被分别缓存。", "If typed is set to true"),
+    ],
+)
+def test_the_span_shown_for_a_citation_is_the_passage_sentence_that_supports_it(sentence, span):
+    assert supporting_span(sentence, FUNCTOOLS).startswith(span)
+
+
+def test_no_span_is_shown_for_a_sentence_the_passage_does_not_support():
+    assert supporting_span("The default maxsize of lru_cache is 256.", FUNCTOOLS) == ""
+    assert supporting_span("Paris is the capital of France.", FUNCTOOLS) == ""

@@ -154,7 +154,15 @@ def test_cited_answer_cards_preview_followups_regenerate_copy_export(
     preview = page.locator("#cite-preview")
     expect(preview).to_be_visible()
     expect(preview).to_contain_text("defaults to 128 entries")
-    expect(preview.locator("a.preview-title")).to_have_attribute("href", re.compile("cache.html$"))
+    # The passage's sentence that supports the answer's is highlighted, and the chip opens
+    # the page at it (a text fragment).
+    expect(preview.locator("mark")).to_have_text(
+        "Its maxsize defaults to 128 entries; maxsize=None makes the cache unbounded."
+    )
+    expect(cite).to_have_attribute("href", re.compile(r"cache\.html#:~:text=Its%20maxsize"))
+    expect(preview.locator("a.preview-title")).to_have_attribute(
+        "href", re.compile(r"cache\.html#:~:text=Its%20maxsize")
+    )
     shot(page, f"ui-citation-preview-{tag}.png")
     page.keyboard.press("Escape")
     expect(preview).to_be_hidden()

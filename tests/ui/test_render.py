@@ -229,3 +229,32 @@ def test_a_live_turn_and_its_reload_show_the_same_summary_time_model_and_stop() 
     assert "SmolLM2-135M-Instruct" in live[1]["content"]
     assert live[-1] == reloaded[-1] == {"role": "assistant", "content": "⚠ Stopped."}
     assert view.status() == "■ Stopped"
+
+
+def test_a_chip_links_its_page_at_the_sentence_that_supports_the_claim() -> None:
+    passage = (
+        "The lru_cache decorator keeps recent calls. Its maxsize defaults to 128 entries; "
+        "maxsize=None makes the cache unbounded."
+    )
+    sources = [
+        {"n": 1, "url": f"{FUNCTOOLS}#functools.lru_cache", "title": "f", "snippet": passage}
+    ]
+    html = render_answer("It keeps calls. The maxsize default is 128 [1].", sources)
+    # A text fragment after the anchor: the span's first and last words, `-`/`,` escaped.
+    fragment = "Its%20maxsize%20defaults%20to,makes%20the%20cache%20unbounded."
+    assert hrefs(html) == [f"{FUNCTOOLS}#functools.lru_cache:~:text={fragment}"]
+    # A claim the passage does not hold links the page as it is.
+    assert hrefs(render_answer("The maxsize default is 256 [1].", sources)) == [
+        f"{FUNCTOOLS}#functools.lru_cache"
+    ]
+
+
+def test_a_hostile_span_stays_inside_the_link() -> None:
+    passage = 'The cache size is 128 "><script>alert(1)</script> by default, a-b,c&d.'
+    html = render_answer(
+        "The cache size is 128 [1].", [{"n": 1, "url": FUNCTOOLS, "snippet": passage}]
+    )
+    assert tag_names(html) <= {"p", "a"}
+    [href] = hrefs(html)
+    assert href.startswith(f"{FUNCTOOLS}#:~:text=") and "<" not in href and '"' not in href
+    assert "a%2Db%2Cc%26d." in href
