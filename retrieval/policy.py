@@ -2,8 +2,8 @@
 
 Retrieval never reads the application's `Settings`: the composition layer builds these once
 from them (`wiring`), and every caller (agent, CLI, UI, server, evaluation, benchmarks)
-passes on the piece a function needs. A caller that needs one value
-changed makes a changed copy of the piece (`dataclasses.replace`), not of the settings.
+passes on the piece a function needs. A caller that needs one value changed makes a changed
+copy of the piece (`dataclasses.replace`), not of the settings.
 """
 
 from __future__ import annotations

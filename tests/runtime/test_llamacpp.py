@@ -130,27 +130,15 @@ def test_a_long_prompt_reports_its_reading_and_answers_the_same(model: ChatModel
 
 
 def test_prompt_prefix_is_reused_between_steps(model: ChatModel) -> None:
-    llm = model.llm  # type: ignore[attr-defined]
-    evaluated: list[int] = []
-    original_eval = llm.eval
-
-    def counting_eval(tokens):  # type: ignore[no-untyped-def]
-        evaluated.append(len(tokens))
-        return original_eval(tokens)
-
     history = [
         Message("system", "You are a helpful assistant. " * 20),
         Message("user", "Tell me about Python's functools module."),
     ]
-    llm.eval = counting_eval
-    try:
-        model.complete(history, Sampling(max_tokens=1))
-        cold = evaluated[0]
-        evaluated.clear()
-        model.choose(history, ["Yes", "No"])
-        warm = evaluated[0]
-    finally:
-        llm.eval = original_eval
+    before = model.prompt_tokens_evaluated  # type: ignore[attr-defined]
+    model.complete(history, Sampling(max_tokens=1))
+    cold = model.prompt_tokens_evaluated - before  # type: ignore[attr-defined]
+    model.choose(history, ["Yes", "No"])
+    warm = model.prompt_tokens_evaluated - before - cold  # type: ignore[attr-defined]
     assert cold > 100
     assert warm < 5, f"the shared prefix should not be evaluated again ({warm} of {cold})"
 
