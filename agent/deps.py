@@ -8,16 +8,17 @@ plain function of the state and nothing constructs models or providers per call.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.dialect import Dialect, dialect_for
+from agent.generation import complete
 from agent.read_ahead import ReadAheads
 from core.settings import Settings
 from retrieval.policy import RetrievalPolicy
-from runtime import Runtime
+from runtime import Message, Runtime, Sampling, Usage
 
 if TYPE_CHECKING:
     from agent.documents import FilePages, FileScope
@@ -97,6 +98,19 @@ class AgentDeps:
         value = compute()  # outside the lock: it may call the model
         with self._lock:
             return self._memo.setdefault(key, value)
+
+    def complete(
+        self, messages: Sequence[Message], sampling: Sampling, usage: Usage, run_id: str
+    ) -> str:
+        """A whole model call of run `run_id`: stopped with the run, given up on a stall."""
+        return complete(
+            self.runtime,
+            messages,
+            sampling,
+            usage,
+            stall_timeout_s=self.settings.runtime.model_stall_timeout_s,
+            cancel=self.cancel_event(run_id),
+        )
 
     def cancel_event(self, run_id: str, event: threading.Event | None = None) -> threading.Event:
         """The event that stops run `run_id`'s generation when set (`event` registers one)."""

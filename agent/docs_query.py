@@ -21,7 +21,6 @@ import re
 from collections.abc import Sequence
 
 from agent.deps import AgentDeps
-from agent.generation import complete
 from agent.prompts import render, template
 from agent.query_writer import build_query, clean_query, is_follow_up, is_usable
 from core.errors import MegrezSearchError
@@ -53,14 +52,7 @@ def docs_query(
     ]
     sampling = Sampling(max_tokens=MAX_TOKENS, temperature=0.0, stop=("\n",))
     try:
-        text = complete(
-            deps.runtime,
-            messages,
-            sampling,
-            usage,
-            stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
-            cancel=deps.cancel_event(run_id),
-        )
+        text = deps.complete(messages, sampling, usage, run_id)
     except MegrezSearchError as exc:
         log.warning("the documentation-terms query failed, searching the keywords: %s", exc)
         return None

@@ -30,7 +30,6 @@ from itertools import pairwise
 
 from agent.citations import question_words
 from agent.deps import AgentDeps
-from agent.generation import complete
 from agent.prompts import examples, render, template
 from agent.query_writer import clean_query, is_follow_up, is_usable
 from core.errors import MegrezSearchError
@@ -134,14 +133,7 @@ def translate_query(
     ]
     sampling = Sampling(max_tokens=MAX_TOKENS, grammar=KEYWORDS_GRAMMAR)
     try:
-        text = complete(
-            deps.runtime,
-            messages,
-            sampling,
-            usage,
-            stall_timeout_s=deps.settings.runtime.model_stall_timeout_s,
-            cancel=deps.cancel_event(run_id),
-        )
+        text = deps.complete(messages, sampling, usage, run_id)
     except MegrezSearchError as exc:
         log.warning("query translation failed, searching the question's words: %s", exc)
         return None
