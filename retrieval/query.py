@@ -52,10 +52,12 @@ def keyword_query(text: str) -> str:
 
 
 def stem(token: str) -> str:
-    """A light English stemmer: enough to match plurals and simple verb forms."""
+    """A light English stemmer: enough to match plurals, simple verb forms and "-ical"
+    adjectives with their "-ic" forms ("numerical" and "numeric")."""
     if len(token) <= 3 or not token.isalpha():
         return token
     for suffix, replacement in (
+        ("ical", "ic"),
         ("ies", "y"),
         ("sses", "ss"),
         ("xes", "x"),

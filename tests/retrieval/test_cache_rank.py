@@ -136,6 +136,14 @@ def test_keyword_query() -> None:
     assert tokenize("Data Classes and iterators") == ["data", "class", "iterator"]
 
 
+def test_an_adjective_in_ical_meets_its_noun_or_adjective_in_ic() -> None:
+    """A translated question says "numerical value" where the page's table says "Numeric
+    value" (and "historical" / "historic", "logical" / "logic")."""
+    assert tokenize("numerical values") == tokenize("numeric value") == ["numeric", "value"]
+    assert tokenize("logical") == tokenize("logic")
+    assert tokenize("ical") == ["ical"]  # too short to lose a suffix
+
+
 @pytest.mark.slow
 def test_semantic_rerank_with_the_real_minilm_model(tmp_path: Path) -> None:
     """Both passages share only the word "timeout" with the query; the meaning decides."""
