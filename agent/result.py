@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.citations import split_sentences, supporting_span
 from agent.state import Source, Turn, source_of
 
 
@@ -38,6 +40,12 @@ class AskResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def claims(self) -> list[dict[str, Any]]:
+        """`cited_claims` of the answer; none when its citations back nothing (the listing
+        of "the sources don't say")."""
+        return cited_claims(self.answer, self.passages) if self.citations else []
 
     @classmethod
     def from_state(
@@ -82,6 +90,7 @@ class AskResult:
             "queries": self.queries,
             "sources": [dict(source) for source in self.sources],
             "citations": self.citations,
+            "claims": self.claims,
             "input": {"transcript": self.transcript, "image_text": self.image_text},
             "timings": self.timings,
             "tokens": self.tokens,
@@ -98,6 +107,22 @@ class AskResult:
             "unsupported": self.unsupported,
             "research": self.research,
         }
+
+
+def cited_claims(answer: str, passages: list[str]) -> list[dict[str, Any]]:
+    """Each sentence of `answer` with a citation `[N]`, once per source it cites: the
+    sentence, N, and the sentence of passage N that supports it best (`quote`; "" when none
+    holds enough of it), which the UI's preview highlights. Fenced code cites nothing."""
+    claims: list[dict[str, Any]] = []
+    for index, segment in enumerate(re.split(r"(```.*?(?:```|$))", answer, flags=re.DOTALL)):
+        if index % 2:
+            continue
+        for sentence in split_sentences(segment):
+            for number in dict.fromkeys(sentence.cited):
+                if 1 <= number <= len(passages):
+                    quote = supporting_span(sentence.body, passages[number - 1])
+                    claims.append({"sentence": sentence.body, "source": number, "quote": quote})
+    return claims
 
 
 def _recorded(values: dict[str, Any]) -> Turn | None:

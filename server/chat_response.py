@@ -25,6 +25,7 @@ def extras(result: AskResult, scrub: Callable[[str], str] = same) -> dict[str, A
             "searched",
             "queries",
             "citations",
+            "claims",
             "thread_id",
             "timings",
             "failures",

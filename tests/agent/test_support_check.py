@@ -212,3 +212,28 @@ def test_the_span_shown_for_a_citation_is_the_passage_sentence_that_supports_it(
 def test_no_span_is_shown_for_a_sentence_the_passage_does_not_support():
     assert supporting_span("The default maxsize of lru_cache is 256.", FUNCTOOLS) == ""
     assert supporting_span("Paris is the capital of France.", FUNCTOOLS) == ""
+
+
+def test_each_cited_sentence_comes_with_the_sentence_of_its_source_that_backs_it():
+    """The API's and `ask --json`'s `claims` (`AskResult.claims`): per citation of the
+    answer, the passage's supporting sentence, as the UI's preview highlights it."""
+    from agent.result import AskResult
+
+    toaster = "The toaster browns two slices of bread at a time."
+    answer = (
+        "The default maxsize of lru_cache is 128 [2]. Toasters brown bread [1][2].\n"
+        "```python\nx = cache[1]\n```\nThe sources do not say more [7]."
+    )
+    result = AskResult(
+        answer=answer, thread_id="t", citations=[1, 2], passages=[toaster, FUNCTOOLS]
+    )
+    claims = result.to_json()["claims"]
+    assert [(c["sentence"], c["source"]) for c in claims] == [
+        ("The default maxsize of lru_cache is 128", 2),
+        ("Toasters brown bread", 1),
+        ("Toasters brown bread", 2),
+    ]  # the code's `[1]` is an index, `[7]` names no source
+    assert claims[0]["quote"].startswith("@functools.lru_cache(maxsize=128")
+    assert claims[1]["quote"] == toaster and claims[2]["quote"] == ""
+    # "The sources don't say" lists the sources by number: its numbers back no claim.
+    assert AskResult(answer="[1] functools", thread_id="t", passages=[FUNCTOOLS]).claims == []

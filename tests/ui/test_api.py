@@ -98,6 +98,11 @@ def test_completion_searches_and_returns_sources(client: openai.OpenAI) -> None:
     assert text.strip()
     numbers = {source["n"] for source in extra["sources"]}
     assert _cited_numbers(text) and _cited_numbers(text) <= numbers  # citations point at sources
+    # Each cited sentence names its source and the passage's sentence that backs it (none
+    # when the model's citations backed nothing and the answer lists the sources instead).
+    claims = extra["megrez"]["claims"]
+    assert bool(claims) == bool(extra["megrez"]["citations"])
+    assert all(c["source"] in numbers and c["sentence"] in text for c in claims)
     # Each source carries the start of its passage, as the UI's cards and previews show it.
     assert all(isinstance(s["snippet"], str) and s["snippet"] for s in extra["sources"])
     assert response.usage is not None and response.usage.completion_tokens > 0
