@@ -37,11 +37,19 @@ def test_docs_question_searches_fetches_functools_and_cites_its_sources(agent):
     functools = [text for s, text in shown if s["url"].endswith("library/functools.html")]
     assert functools, result.sources
     assert any("maxsize=128" in text for text in functools), functools
-    # The answer cites, and only sources of this turn. Which passage the 135M model leans on
-    # is its choice (a model that cites the functools page: test_megrez_dialect.py).
-    assert result.citations, result.answer
-    assert result.citations == sorted(set(cited_numbers(result.answer)))
-    assert set(result.citations) <= {s["n"] for s in result.sources}
+    # The answer cites only sources of this turn. What the 135M model writes differs with
+    # the CPU's kernels (AVX-512 or AVX2): a sentence the support check upholds carries its
+    # citation, and an answer it upholds none of becomes "the sources don't say" with the
+    # sources listed, whose numbers back no claim (a model that cites the functools page:
+    # test_megrez_dialect.py).
+    numbers = {s["n"] for s in result.sources}
+    if result.citations:
+        assert result.citations == sorted(set(cited_numbers(result.answer)))
+        assert set(result.citations) <= numbers
+    else:
+        listing = [f"[{s['n']}] {s['title']}" for s in result.sources]
+        assert result.answer.endswith("\n".join(listing)), result.answer
+        assert not result.claims
     # Steps and pages were reported before the answer streamed, token by token.
     kinds = [type(e).__name__ for e in events]
     first_token = kinds.index("TokenEvent")
