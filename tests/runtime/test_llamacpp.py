@@ -10,9 +10,11 @@ from core.settings import Settings
 from runtime import ChatModel, Message, ModelLoadError, Sampling, Usage, load_model
 from runtime.registry import parse_model_spec
 
+# "Answer in one word": asked only "What is the capital of France?", the 135M model wrote
+# "Paris" with llama.cpp's AVX-512 kernels and French nonsense with its AVX2 ones.
 CAPITAL = [
     Message("system", "You are a helpful assistant."),
-    Message("user", "What is the capital of France?"),
+    Message("user", "What is the capital of France? Answer in one word."),
 ]
 
 

@@ -18,9 +18,11 @@ from runtime.openai_backend import OpenAIModel
 from runtime.registry import embedded_gguf_path
 from tests.support.servers import free_port, wait_until_serving
 
+# "Answer in one word": asked only "What is the capital of France?", the 135M model wrote
+# "Paris" with llama.cpp's AVX-512 kernels and French nonsense with its AVX2 ones.
 CAPITAL = [
     Message("system", "You are a helpful assistant."),
-    Message("user", "What is the capital of France?"),
+    Message("user", "What is the capital of France? Answer in one word."),
 ]
 
 
