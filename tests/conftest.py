@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -71,9 +72,16 @@ def docs_index(
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Admin URL of a real PostgreSQL started for this test session (Debian `postgresql`)."""
-    with running_postgres(tmp_path_factory.mktemp("postgres")) as admin_url:
+def postgres_server() -> Iterator[str]:
+    """Admin URL of a real PostgreSQL started for this test session (Debian `postgresql`).
+
+    Its folder is not under pytest's temp root: each pytest run on the machine makes that
+    root private to its user again, and the server (run as `postgres`) then lost its own
+    data directory mid-session (a checkpoint's PANIC, every later test refused)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="megrez-test-postgres-") as folder,
+        running_postgres(Path(folder)) as admin_url,
+    ):
         yield admin_url
 
 
