@@ -124,17 +124,24 @@ def citation_html(number: int, source: Mapping[str, Any], sentence: str = "") ->
 FRAGMENT_EDGE_WORDS = 4
 
 
+#: A table row's cell bars and the " - " between a flattened definition list's entries: the
+#: passage's markup, not text of the page, where a fragment holding them would match nothing.
+_CELL_OR_ENTRY_BREAK = re.compile(r"\s*\|\s*|\s+-\s+")
+
+
 def with_text_fragment(url: str, span: str) -> str:
     """`url` with a text fragment (`#:~:text=start,end`) that points at `span`, or as it is
-    when either is empty. The directive follows an existing `#anchor`, which browsers
-    without text fragments keep using."""
-    words = span.split()
-    if not url or not words:
+    when either is empty. A span over table cells or list entries runs from its first
+    part's first words to its last part's last ones. The directive follows an existing
+    `#anchor`, which browsers without text fragments keep using."""
+    parts = [part.split() for part in _CELL_OR_ENTRY_BREAK.split(span) if part.strip()]
+    if not url or not parts:
         return url
+    first, last = parts[0], parts[-1]
     edges = (
-        [words]
-        if len(words) <= 2 * FRAGMENT_EDGE_WORDS
-        else [words[:FRAGMENT_EDGE_WORDS], words[-FRAGMENT_EDGE_WORDS:]]
+        [first]
+        if len(parts) == 1 and len(first) <= 2 * FRAGMENT_EDGE_WORDS
+        else [first[:FRAGMENT_EDGE_WORDS], last[-FRAGMENT_EDGE_WORDS:]]
     )
     # `-`, `,` and `&` are the directive's own syntax inside it: always escaped.
     directive = ",".join(quote(" ".join(edge), safe="").replace("-", "%2D") for edge in edges)

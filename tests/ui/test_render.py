@@ -249,6 +249,23 @@ def test_a_chip_links_its_page_at_the_sentence_that_supports_the_claim() -> None
     ]
 
 
+def test_a_fragment_over_table_cells_or_list_entries_holds_only_page_text() -> None:
+    """The passage's cell bars and the " - " joining a definition list's entries are not
+    text of the page: the fragment runs from the first cell's words to the last one's."""
+    passage = (
+        "| Level | Numeric value |\n|---|---|\n| `CRITICAL` | 50 |\n| `ERROR` | 40 |\n"
+        "- @functools.lru_cache(user_function) - @functools.lru_cache(maxsize=128, typed=False)"
+    )
+    sources = [{"n": 1, "url": FUNCTOOLS, "snippet": passage}]
+    [row] = hrefs(render_answer("The numeric value of CRITICAL is 50 [1].", sources))
+    assert row == f"{FUNCTOOLS}#:~:text=CRITICAL,50"
+    [entries] = hrefs(render_answer("lru_cache takes maxsize=128 [1].", sources))
+    assert entries == (
+        f"{FUNCTOOLS}#:~:text=%40functools.lru_cache%28user_function%29,"
+        "%40functools.lru_cache%28maxsize%3D128%2C%20typed%3DFalse%29"
+    )
+
+
 def test_a_hostile_span_stays_inside_the_link() -> None:
     passage = 'The cache size is 128 "><script>alert(1)</script> by default, a-b,c&d.'
     html = render_answer(
