@@ -272,7 +272,9 @@ class Sentence:
     cited: list[int]
 
 
-_FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
+#: A fenced code block (or one the text ends inside): kept verbatim, its lines are not
+#: sentences to cite. `FENCE_RE.split(text)` puts the blocks at the odd indexes.
+FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 _TERMINAL_RE = re.compile(r"([.!?。！？:;]*)$")
 
 
@@ -320,7 +322,7 @@ def check_citations(
     checks: list[CitationCheck] = []
     out: list[str] = []
     # Fenced code blocks are kept verbatim: their lines are not sentences to cite.
-    for index, segment in enumerate(_FENCE_RE.split(answer)):
+    for index, segment in enumerate(FENCE_RE.split(answer)):
         if index % 2:
             out.append(segment)
         else:

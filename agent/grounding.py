@@ -15,13 +15,13 @@ sources (reference_words.txt) or already said is dropped in both modes: it claim
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.citations import (
+    FENCE_RE,
     content_words,
     is_claim,
     split_sentences,
@@ -31,8 +31,6 @@ from agent.citations import (
 from agent.prompts import render, template
 
 GroundingMode = Literal["remove", "mark", "off"]
-
-_FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 
 
 @dataclass
@@ -79,7 +77,7 @@ def ground(
     said: set[str] = set()
     supported = 0
     out: list[str] = []
-    for index, segment in enumerate(_FENCE_RE.split(answer)):
+    for index, segment in enumerate(FENCE_RE.split(answer)):
         if index % 2:  # fenced code is kept verbatim
             out.append(segment)
             continue

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.citations import split_sentences, supporting_span
+from agent.citations import FENCE_RE, split_sentences, supporting_span
 from agent.state import Source, Turn, source_of
 
 
@@ -114,7 +113,7 @@ def cited_claims(answer: str, passages: list[str]) -> list[dict[str, Any]]:
     sentence, N, and the sentence of passage N that supports it best (`quote`; "" when none
     holds enough of it), which the UI's preview highlights. Fenced code cites nothing."""
     claims: list[dict[str, Any]] = []
-    for index, segment in enumerate(re.split(r"(```.*?(?:```|$))", answer, flags=re.DOTALL)):
+    for index, segment in enumerate(FENCE_RE.split(answer)):
         if index % 2:
             continue
         for sentence in split_sentences(segment):

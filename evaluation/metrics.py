@@ -34,12 +34,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
-from agent.citations import content_words, split_sentences, strip_citations
+from agent.citations import FENCE_RE, content_words, split_sentences, strip_citations
 from agent.claims import same_numbers
 
 from .answer_language import cut_source_list, language_match
 
-_FENCE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted
 
 
@@ -149,7 +148,7 @@ def strict_citations(cited_pages: Sequence[str | None], answers: Sequence[str]) 
 def citation_coverage(answer: str) -> tuple[int, int]:
     """(sentences with a citation, sentences) of `answer`, fenced code left out."""
     cited = total = 0
-    for sentence in split_sentences(_FENCE_RE.sub("\n", answer)):
+    for sentence in split_sentences(FENCE_RE.sub("\n", answer)):
         if len(content_words(sentence.body)) < MIN_SENTENCE_WORDS:
             continue
         total += 1
