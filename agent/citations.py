@@ -230,6 +230,14 @@ def split_passage_sentences(passage: str) -> list[str]:
 # --- checking and repair -----------------------------------------------------------------
 
 
+def as_read(title: str, text: str) -> str:
+    """A source as the model read it in the answer prompt: its title line over its passage.
+    The title states facts the passage leaves out: "What's New In Python 3.10" is the version
+    of "Added the possibility of providing a key function to the APIs in the bisect module";
+    checked against the passage alone, the model's right citation of it was moved away."""
+    return f"{title}\n{text}" if title else text
+
+
 @dataclass(frozen=True)
 class CitationCheck:
     """What the checker decided about one citation (or one attribution)."""

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 
-from agent.citations import check_citations, normalize_citations
+from agent.citations import as_read, check_citations, normalize_citations
 from agent.dialect import dialect_for, sampling_for
 from agent.generation import generate
 from agent.prompts import render, template
@@ -145,7 +145,9 @@ class InfiniWebSearchBaseline:
         answer = normalize_citations("".join(written)).strip()
         mark = lap("answer", mark)
         report = check_citations(
-            answer, [c["text"] for c in contexts], self.settings.agent.citation_support
+            answer,
+            [as_read(c["title"], c["text"]) for c in contexts],
+            self.settings.agent.citation_support,
         )
         lap("check_citations", mark)
         timings["total"] = round(time.perf_counter() - started, 4)

@@ -17,12 +17,13 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 
-from agent.citations import check_citations as citation_report
 from agent.citations import (
+    as_read,
     cited_numbers,
     normalize_citations,
     strip_citations,
 )
+from agent.citations import check_citations as citation_report
 from agent.deps import AgentDeps
 from agent.dialect import sampling_for
 from agent.events import AnswerEvent, ErrorEvent, PrefillEvent, TokenEvent
@@ -150,7 +151,7 @@ def check_citations(state: AgentState, writer: StreamWriter, deps: AgentDeps) ->
         final = strip_citations(normalize_citations(state.answer))
         writer(AnswerEvent(answer=final, citations=[]))
         return {"answer": final, "citations": []}
-    texts = [c["text"] for c in state.contexts]
+    texts = [as_read(c["title"], c["text"]) for c in state.contexts]
     given = asked_words(state.question, state.queries)
     report = citation_report(state.answer, texts, deps.settings.agent.citation_support, given=given)
     if report.repairs:

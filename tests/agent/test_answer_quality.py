@@ -219,6 +219,31 @@ def test_an_answer_the_sources_dont_back_lists_them_but_cites_nothing(
     assert "[1] " in result.answer and result.citations == []
 
 
+def test_a_citation_of_release_notes_is_upheld_by_their_title(docs_settings, scripted_agent):
+    """ "What's New In Python 3.10" states the version its entries leave out: the model's
+    citation of it is checked against the title it read over the passage, not moved away."""
+    query = "bisect key function What's New In Python 3.10"
+    call = f'<|function_start|>{{"name": "googleWebSearch", "arguments": {{"query": "{query}"}}}}'
+    sentence = "Since Python 3.10 the bisect functions accept a key function"
+    shown: dict[str, str] = {}
+
+    def cite_the_release_notes(messages):
+        sources = messages[-1].content.split("[[citation:")[1:]
+        for source in sources:
+            number, _, text = source.partition("]]\n")
+            title, _, passage = text.partition("\n")
+            if "3.10" in title and "bisect" in passage:
+                shown.update(number=number, passage=passage)
+                return f"{sentence} [citation:{number}]."
+        return "No release notes were shown."
+
+    agent, _ = scripted_agent(docs_settings, [call + "<|function_end|>", cite_the_release_notes])
+    result = agent.invoke(AskRequest("Since which Python version can bisect take a key function?"))
+    assert shown and "3.10" not in shown["passage"]  # the version is in the title alone
+    assert result.answer == f"{sentence} [{shown['number']}]."
+    assert [check["verdict"] for check in result.citation_checks] == ["supported"]
+
+
 def test_numbers_are_compared_as_numbers():
     grounded = ground(
         "By default, timeit executes the statement 1,000,000 times.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.citations import (
     CitationStreamNormalizer,
+    as_read,
     check_citations,
     cited_numbers,
     normalize_citations,
@@ -74,6 +75,17 @@ def test_wrong_number_is_not_supported_by_many_shared_words():
     # Same words as the source, wrong fact: the number decides.
     assert support_score("The default maxsize of functools.lru_cache is 32.", FUNCTOOLS) == 0
     assert support_score("The default maxsize of functools.lru_cache is 128.", FUNCTOOLS) == 1
+
+
+def test_a_source_is_checked_with_the_title_the_model_read_over_it():
+    # Release notes state their version in the title, not in each entry.
+    notes = as_read("Git 2.38 Release Notes", "git rebase learned the --update-refs option.")
+    manual = as_read("git-rebase(1)", "--update-refs: automatically force-update branches.")
+    answer = "git rebase has had the --update-refs option since Git 2.38 [1]."
+    report = check_citations(answer, [notes, manual])
+    assert report.checks[0].verdict == "supported" and report.citations == [1]
+    bare = check_citations(answer, ["git rebase learned the --update-refs option.", manual])
+    assert bare.checks[0].verdict == "removed_unsupported"  # the version is in no passage
 
 
 def test_uncited_answer_is_attributed():
