@@ -230,12 +230,25 @@ def split_passage_sentences(passage: str) -> list[str]:
 # --- checking and repair -----------------------------------------------------------------
 
 
+def title_facts(title: str) -> str:
+    """The versions and code names of a source's title ("3.10" of "What's New In Python
+    3.10", `asyncio.run`), not its plain words nor a lone digit (a manual section's "(1)")."""
+    return " ".join(
+        word
+        for word in _WORD_RE.findall(title)
+        if "_" in word or "." in word or (any(c.isdigit() for c in word) and len(word) > 1)
+    )
+
+
 def as_read(title: str, text: str) -> str:
-    """A source as the model read it in the answer prompt: its title line over its passage.
-    The title states facts the passage leaves out: "What's New In Python 3.10" is the version
-    of "Added the possibility of providing a key function to the APIs in the bisect module";
-    checked against the passage alone, the model's right citation of it was moved away."""
-    return f"{title}\n{text}" if title else text
+    """A source to check a sentence against: its passage under the facts of the title the
+    model read over it. The title states a version its entries leave out: "What's New In
+    Python 3.10" is when "Added the possibility of providing a key function to the APIs in the
+    bisect module" happened; checked against the passage alone, the model's right citation of
+    it was moved away. Only facts: a sentence that names a source ("…from the Git User
+    Manual") would otherwise be backed by that source's plain title words."""
+    facts = title_facts(title)
+    return f"{facts}\n{text}" if facts else text
 
 
 @dataclass(frozen=True)

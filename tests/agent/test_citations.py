@@ -11,6 +11,7 @@ from agent.citations import (
     split_sentences,
     strip_citations,
     support_score,
+    title_facts,
 )
 
 FUNCTOOLS = (
@@ -86,6 +87,12 @@ def test_a_source_is_checked_with_the_title_the_model_read_over_it():
     assert report.checks[0].verdict == "supported" and report.citations == [1]
     bare = check_citations(answer, ["git rebase learned the --update-refs option.", manual])
     assert bare.checks[0].verdict == "removed_unsupported"  # the version is in no passage
+    # A title's plain words back nothing: naming the source is no claim it supports.
+    named = "You should use the update hook from the Git User Manual [1]."
+    manual_page = as_read("Git User Manual", "The pre-receive hook runs before any ref moves.")
+    assert check_citations(named, [manual_page]).checks[0].verdict == "removed_unsupported"
+    assert title_facts("What’s New In Python 3.10") == "3.10"
+    assert title_facts("git-cherry-pick(1)") == ""
 
 
 def test_uncited_answer_is_attributed():
