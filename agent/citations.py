@@ -37,7 +37,10 @@ _CODE_SPAN_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 # Latin sentences end at a stop and a space; CJK ones at 。！？； with or without a space (a
 # citation written after the stop, "。[1]", keeps the sentence whole rather than move).
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*(?=[^\s\[])|\n+")
-_WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
+# A dotted or slashed name is one word and its parts: `os.path`, a ref or path like
+# `refs/original` (an answer naming it restates no question word, it states the fact).
+_WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
+_NAME_JOINT_RE = re.compile(r"[./]")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
 
 
@@ -136,12 +139,12 @@ def content_words(text: str) -> dict[str, float]:
     """Content words of `text` with their weight: facts (numbers, identifiers) weigh 2."""
     words: dict[str, float] = {}
     for raw in _WORD_RE.findall(strip_citations(text)):
-        pieces = [raw, *raw.split(".")] if "." in raw else [raw]
+        pieces = [raw, *_NAME_JOINT_RE.split(raw)] if _NAME_JOINT_RE.search(raw) else [raw]
         for piece in pieces:
             word = piece.lower()
             if not word or word in _STOP_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
-            is_fact = any(ch.isdigit() for ch in word) or "_" in word or "." in word
+            is_fact = any(ch.isdigit() for ch in word) or bool(re.search(r"[_./]", word))
             words[_stem(word)] = 2.0 if is_fact else 1.0
     return words
 
@@ -150,8 +153,8 @@ def _vocabulary(text: str) -> set[str]:
     vocab: set[str] = set()
     for raw in _WORD_RE.findall(text):
         vocab.add(_stem(raw.lower()))
-        if "." in raw:
-            vocab.update(_stem(piece.lower()) for piece in raw.split("."))
+        if _NAME_JOINT_RE.search(raw):
+            vocab.update(_stem(piece.lower()) for piece in _NAME_JOINT_RE.split(raw))
     return vocab
 
 

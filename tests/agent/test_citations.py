@@ -8,6 +8,7 @@ from agent.citations import (
     check_citations,
     cited_numbers,
     normalize_citations,
+    question_words,
     split_sentences,
     strip_citations,
     support_score,
@@ -93,6 +94,20 @@ def test_a_source_is_checked_with_the_title_the_model_read_over_it():
     assert check_citations(named, [manual_page]).checks[0].verdict == "removed_unsupported"
     assert title_facts("What’s New In Python 3.10") == "3.10"
     assert title_facts("git-cherry-pick(1)") == ""
+
+
+def test_a_path_or_ref_is_one_fact_not_the_question_words_it_is_made_of():
+    # The answer "refs/original" is made of the question's own words, "original refs".
+    question = question_words("In which ref namespace are the original refs stored by default?")
+    passage = (
+        "--original <namespace>: where the original commits are stored. "
+        "The default value is refs/original."
+    )
+    right = "By default the original refs are stored in refs/original."
+    wrong = "By default the original refs are stored in refs/backup."
+    assert support_score(right, passage, question) >= 0.5
+    assert support_score(wrong, passage, question) < 0.5
+    assert support_score("It is stored under docs/original.", passage) < 0.5
 
 
 def test_uncited_answer_is_attributed():
