@@ -41,6 +41,7 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*(?=[^\s\[])|
 # `refs/original` (an answer naming it restates no question word, it states the fact).
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NAME_JOINT_RE = re.compile(r"[./]")
+_FACT_MARK_RE = re.compile(r"[_./]")  # what makes a word a code name or a path
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
 
 
@@ -144,7 +145,7 @@ def content_words(text: str) -> dict[str, float]:
             word = piece.lower()
             if not word or word in _STOP_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
-            is_fact = any(ch.isdigit() for ch in word) or bool(re.search(r"[_./]", word))
+            is_fact = any(ch.isdigit() for ch in word) or bool(_FACT_MARK_RE.search(word))
             words[_stem(word)] = 2.0 if is_fact else 1.0
     return words
 
@@ -208,13 +209,16 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
 SPAN_MIN_SUPPORT = 1 / 3
 
 
-def supporting_span(sentence: str, passage: str, given: frozenset[str] = frozenset()) -> str:
+def supporting_span(
+    sentence: str, passage: str, given: frozenset[str] = frozenset(), title: str = ""
+) -> str:
     """The sentence of `passage` that supports `sentence` best, by the checker's own score
-    (`support_score`), trimmed; "" when none holds `SPAN_MIN_SUPPORT` of it. The UI
+    (`support_score`, each sentence under the facts of the source's `title`, as the checker
+    reads it: `as_read`), trimmed; "" when none holds `SPAN_MIN_SUPPORT` of it. The UI
     highlights it in the citation's preview and links the page at it."""
     best, best_score = "", 0.0
     for part in split_passage_sentences(passage):
-        score = support_score(sentence, part, given)
+        score = support_score(sentence, as_read(title, part), given)
         if score > best_score:
             best, best_score = part, score
     return best if best_score >= SPAN_MIN_SUPPORT else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,9 @@ class AskResult:
     def claims(self) -> list[dict[str, Any]]:
         """`cited_claims` of the answer; none when its citations back nothing (the listing
         of "the sources don't say")."""
-        return cited_claims(self.answer, self.passages) if self.citations else []
+        titled = {int(s.get("n") or 0): str(s.get("title") or "") for s in self.sources}
+        titles = [titled.get(n, "") for n in range(1, len(self.passages) + 1)]
+        return cited_claims(self.answer, self.passages, titles) if self.citations else []
 
     @classmethod
     def from_state(
@@ -108,10 +111,13 @@ class AskResult:
         }
 
 
-def cited_claims(answer: str, passages: list[str]) -> list[dict[str, Any]]:
+def cited_claims(
+    answer: str, passages: list[str], titles: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Each sentence of `answer` with a citation `[N]`, once per source it cites: the
     sentence, N, and the sentence of passage N that supports it best (`quote`; "" when none
-    holds enough of it), which the UI's preview highlights. Fenced code cites nothing."""
+    holds enough of it), which the UI's preview highlights; read, as the checker reads it,
+    under the facts of the source's title (`titles[N-1]`). Fenced code cites nothing."""
     claims: list[dict[str, Any]] = []
     for index, segment in enumerate(FENCE_RE.split(answer)):
         if index % 2:
@@ -119,7 +125,8 @@ def cited_claims(answer: str, passages: list[str]) -> list[dict[str, Any]]:
         for sentence in split_sentences(segment):
             for number in dict.fromkeys(sentence.cited):
                 if 1 <= number <= len(passages):
-                    quote = supporting_span(sentence.body, passages[number - 1])
+                    title = titles[number - 1] if number <= len(titles) else ""
+                    quote = supporting_span(sentence.body, passages[number - 1], title=title)
                     claims.append({"sentence": sentence.body, "source": number, "quote": quote})
     return claims
 

@@ -115,7 +115,8 @@ def citation_html(number: int, source: Mapping[str, Any], sentence: str = "") ->
     # A web page only: a file's copy is linked at its page (`#page=3`), which a viewer
     # without text fragments would no longer read.
     web = urlsplit(url).scheme in {"http", "https"}
-    span = plain_text(supporting_span(sentence, passage)) if sentence and web else ""
+    named = str(source.get("title") or "")
+    span = plain_text(supporting_span(sentence, passage, title=named)) if sentence and web else ""
     href = _attr(with_text_fragment(safe_url(url) or "", span))
     return f'<a class="cite" href="{href}" title="{_attr(tooltip)}">[{number}]</a>'
 

@@ -237,3 +237,21 @@ def test_each_cited_sentence_comes_with_the_sentence_of_its_source_that_backs_it
     assert claims[1]["quote"] == toaster and claims[2]["quote"] == ""
     # "The sources don't say" lists the sources by number: its numbers back no claim.
     assert AskResult(answer="[1] functools", thread_id="t", passages=[FUNCTOOLS]).claims == []
+
+
+def test_the_quote_of_a_release_note_is_read_under_its_title_as_the_checker_reads_it():
+    """The checker backs "since 3.10" by the release notes' title; the claim's quote (the
+    UI's highlight) is the entry it came with, not nothing."""
+    from agent.result import AskResult
+
+    entry = "Added the possibility of providing a key function to the APIs in the bisect module."
+    answer = "Since Python 3.10 the bisect functions take a key function [1]."
+    result = AskResult(
+        answer=answer,
+        thread_id="t",
+        citations=[1],
+        passages=[entry],
+        sources=[{"n": 1, "url": "http://docs/3.10.html", "title": "What’s New In Python 3.10"}],
+    )
+    assert [claim["quote"] for claim in result.claims] == [entry]
+    assert supporting_span(answer, entry) == ""  # without the title, the version is nowhere
