@@ -37,8 +37,7 @@ _CODE_SPAN_RE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 # Latin sentences end at a stop and a space; CJK ones at 。！？； with or without a space (a
 # citation written after the stop, "。[1]", keeps the sentence whole rather than move).
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*(?=[^\s\[])|\n+")
-# A dotted or slashed name is one word and its parts: `os.path`, a ref or path like
-# `refs/original` (an answer naming it restates no question word, it states the fact).
+# A dotted or slashed name (`os.path`, the ref `refs/original`) is one word and its parts.
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NAME_JOINT_RE = re.compile(r"[./]")
 _FACT_MARK_RE = re.compile(r"[_./]")  # what makes a word a code name or a path
