@@ -145,6 +145,17 @@ def carried_terms(
     return salient[:MAX_CARRIED_TERMS]
 
 
+def follow_up_context(
+    question: str, earlier_questions: Sequence[str], earlier_answers: Sequence[str] = ()
+) -> str:
+    """The last earlier turn, question and answer, when `question` is a follow-up that leans
+    on it; "" otherwise (a new topic is searched on its own words)."""
+    if not earlier_questions or not is_follow_up(question):
+        return ""
+    answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
+    return f"{earlier_questions[-1]} {answer}".strip()
+
+
 def build_query(
     question: str,
     proposed: str | None,

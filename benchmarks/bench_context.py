@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.nodes.retrieve import numbered_contexts
-from agent.query_writer import build_query
+from agent.query_writer import build_query, follow_up_context
 from benchmarks.eval_args import add_question_arguments
 from core.settings import Settings
 from evaluation.dataset import Question, load_questions
@@ -95,7 +95,10 @@ def measure(
         query = build_query(
             question.question, None, earlier, settings.agent.max_query_words, answers
         )
-        variants = query_variants(query, question.question, settings.retrieval.search_queries)
+        context = follow_up_context(question.question, earlier, answers)
+        variants = query_variants(
+            query, question.question, settings.retrieval.search_queries, context
+        )
         urls = [
             hit.url for hit in search_fused(provider, variants, settings.retrieval.pages).results
         ]

@@ -4,6 +4,9 @@ One query is brittle: the model's rewrite may drop the one word the page uses, a
 own wording may not be the docs'. `query_variants` gives the model's query, the keywords of
 the user's own message, and a variant with compound identifiers spelt out as words
 (`bit_count` -> `bit count`, `getLogger` -> `get Logger`, `textwrap.wrap` -> `textwrap wrap`).
+A follow-up's own words lack its subject ("which port does it listen on?"), so for one the
+user's keywords are searched together with the turn it follows (`context`): the earlier
+question's and answer's words name the subject, and the search engine weighs the rare ones.
 `search_fused` runs them through one provider chain and merges the result lists by
 reciprocal rank fusion, so a page that several wordings find comes first.
 """
@@ -35,9 +38,11 @@ def identifier_variant(text: str) -> str | None:
     return keyword_query(_IDENTIFIER.sub(lambda m: spell_out(m.group(0)), text))
 
 
-def query_variants(query: str, question: str, limit: int) -> list[str]:
-    """Up to `limit` distinct queries, the model's `query` first."""
-    candidates = [query, keyword_query(question), identifier_variant(f"{question} {query}")]
+def query_variants(query: str, question: str, limit: int, context: str = "") -> list[str]:
+    """Up to `limit` distinct queries, the model's `query` first; `context` is the earlier
+    turn a follow-up `question` leans on ("" for a question that stands alone)."""
+    own_words = keyword_query(f"{question} {context}" if context else question)
+    candidates = [query, own_words, identifier_variant(f"{question} {query}")]
     variants: list[str] = []
     seen: set[str] = set()
     for candidate in candidates:

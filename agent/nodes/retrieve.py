@@ -18,6 +18,7 @@ from langgraph.types import StreamWriter
 from agent.deps import AgentDeps
 from agent.documents import turn_files
 from agent.events import SearchResultsEvent, SourcesEvent
+from agent.query_writer import follow_up_context
 from agent.read_ahead import PLACEHOLDER
 from agent.reading import fetch_report, read_pages
 from agent.safety import strip_injections
@@ -31,7 +32,7 @@ from retrieval.rank import rank_passages
 from retrieval.types import FetchFailure, Page, Passage
 
 from .answer import answer_prompt
-from .common import step
+from .common import earlier_answers, earlier_questions, step
 from .rewrite import search_text
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,11 @@ def search(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str
         state.provider, web=state.search and state.search_web, files=turn_files(state)
     )
     wanted = state.max_pages or deps.settings.retrieval.pages
-    # The model's query plus the user's own keywords and spelt-out identifiers, fused: one
-    # wording alone misses pages that use other words.
-    queries = query_variants(
-        _query(state), search_text(state), deps.settings.retrieval.search_queries
-    )
+    # The model's query plus the user's own keywords (a follow-up's with the turn it follows)
+    # and spelt-out identifiers, fused: one wording alone misses pages that use other words.
+    text = search_text(state)
+    context = follow_up_context(text, earlier_questions(state, deps), earlier_answers(state, deps))
+    queries = query_variants(_query(state), text, deps.settings.retrieval.search_queries, context)
     outcome = search_fused(provider, queries, max_results=wanted)
     results = [asdict(result) for result in outcome.results[:wanted]]
     results += docs_page(provider, state.docs_query, results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.intent import decision_prior
-from agent.query_writer import build_query, clean_query
+from agent.query_writer import build_query, clean_query, follow_up_context
 
 
 def test_model_query_is_kept_when_usable():
@@ -67,6 +67,17 @@ def test_standalone_question_is_not_padded_with_old_topics():
     earlier = ["Tell me about Python's sqlite3 module."]
     query = build_query("What is the default width used by pprint.pprint?", None, earlier)
     assert "sqlite3" not in query
+
+
+def test_a_follow_up_is_searched_with_the_turn_it_follows():
+    earlier = ["Which web server does git instaweb start?", "Is git a VCS?"]
+    answers = ["It uses lighttpd.", "Yes: git worktree add gives one folder per branch."]
+    context = follow_up_context("And which port does it listen on?", earlier[:1], answers[:1])
+    assert context == "Which web server does git instaweb start? It uses lighttpd."
+    # The last turn only, its answer included: the subject the follow-up leans on.
+    assert "worktree" in follow_up_context("Can I lock those?", earlier, answers)
+    assert follow_up_context("How do I rebase a stack of branches onto main?", earlier) == ""
+    assert follow_up_context("And which port?", []) == ""
 
 
 def test_model_query_that_names_the_subject_is_left_alone():

@@ -46,6 +46,12 @@ def test_variants_are_distinct_and_the_models_query_first():
     ]
 
 
+def test_a_follow_ups_own_words_are_searched_with_the_turn_it_follows():
+    context = "Which web server does git instaweb start? It uses lighttpd."
+    variants = query_variants("port listen", "And which port does it listen on?", 3, context)
+    assert variants[1] == "port listen web server git instaweb start uses lighttpd"
+
+
 def test_rank_fusion_prefers_pages_several_queries_find():
     a, b, c = (SearchResult(f"http://x/{n}", n, "", 0) for n in "abc")
     fused = fuse([[a, b], [c, b], [b]], limit=2)
@@ -111,3 +117,23 @@ def test_fused_search_finds_the_page_on_the_docs_index(docs_index):
     assert outcome.provider == f"local:{name}" and not outcome.failures
     assert any(r.url.endswith("library/functools.html") for r in outcome.results)
     assert len(outcome.results) <= 5
+
+
+def test_a_follow_up_finds_its_subjects_page_first_on_the_docs_index(docs_index):
+    settings, name = docs_index
+    provider = make_search_provider(f"local:{name}", retrieval_policy(settings).search)
+    question = "What is the period of that generator?"
+    context = (
+        "Which pseudo-random generator does Python's random module use under the hood? "
+        "It uses the Mersenne Twister as its core generator."
+    )
+
+    def pages(variants: list[str]) -> list[str]:
+        return [r.url.rsplit("/", 1)[-1] for r in search_fused(provider, variants, 5).results]
+
+    alone = pages(query_variants("period generator", question, 3))
+    followed = pages(query_variants("period generator", question, 3, context))
+    # Its own words ("period", "generator") find generator pages of every kind; the turn
+    # it follows names the module.
+    assert followed[0] == "random.html"
+    assert alone[0] != "random.html"
