@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from langgraph.types import StreamWriter
 
-from agent.citations import CitationStreamNormalizer
+from agent.citation_marks import CitationStreamNormalizer
 from agent.events import DecisionEvent, ErrorEvent, TokenEvent
 from agent.generation import generate
 from agent.intent import decision_prior

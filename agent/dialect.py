@@ -26,7 +26,7 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 
-from agent.citations import strip_citations
+from agent.citation_marks import strip_citations
 from agent.decisions import ModelDeps, by_likelihoods, by_search_call
 from agent.deep.plan import PLAN_GRAMMAR, parse_json_plan, parse_search_calls
 from agent.prompts import render, template, web_search_function

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from agent.citations import CitationStreamNormalizer
+from agent.citation_marks import CitationStreamNormalizer
 from agent.events import TokenEvent
 from agent.workers import executor_of
 from core.errors import MegrezSearchError

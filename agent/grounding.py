@@ -20,15 +20,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.citations import (
-    FENCE_RE,
-    content_words,
-    is_claim,
-    split_sentences,
-    support_score,
-    word_list,
-)
+from agent.citations import FENCE_RE, split_sentences
 from agent.prompts import render, template
+from agent.support import content_words, is_claim, support_score
+from agent.word_lists import word_list
 
 GroundingMode = Literal["remove", "mark", "off"]
 

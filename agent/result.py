@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.citations import FENCE_RE, split_sentences, supporting_span
+from agent.citations import FENCE_RE, split_sentences
 from agent.state import Source, Turn, source_of
+from agent.support import supporting_span
 
 
 @dataclass

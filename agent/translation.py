@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise
 
-from agent.citations import question_words
 from agent.deps import AgentDeps
 from agent.prompts import examples, render, template
 from agent.query_writer import clean_query, is_follow_up, is_usable
+from agent.support import question_words
 from core.errors import MegrezSearchError
 from retrieval.query import keyword_query
 from retrieval.scripts import language_of, needs_translation

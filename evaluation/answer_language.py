@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from agent.citations import strip_citations
+from agent.citation_marks import strip_citations
 from agent.prompts import message
 from retrieval.scripts import language_of
 

@@ -20,13 +20,15 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 
-from agent.citations import as_read, check_citations, normalize_citations
+from agent.citation_marks import normalize_citations
+from agent.citations import check_citations
 from agent.dialect import dialect_for, sampling_for
 from agent.generation import generate
 from agent.prompts import render, template
 from agent.result import AskResult
 from agent.safety import strip_injections
 from agent.state import Context
+from agent.support import as_read
 from core.settings import Settings
 from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.search import make_search_provider

@@ -1,5 +1,4 @@
-"""The evaluation's metrics as pure functions: per question (`score_question`), then overall
-(`summarize`).
+"""The evaluation's metrics, pure functions: per question (`score_question`), then `summarize`.
 
 Each metric applies to some questions only; a per-question value of `None` means "not
 applicable" and the question is left out of that metric's overall figure:
@@ -34,8 +33,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
-from agent.citations import FENCE_RE, content_words, split_sentences, strip_citations
+from agent.citation_marks import strip_citations
+from agent.citations import FENCE_RE, split_sentences
 from agent.claims import same_numbers
+from agent.support import content_words
 
 from .answer_language import cut_source_list, language_match
 

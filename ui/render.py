@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from agent.citations import supporting_span
+from agent.support import supporting_span
 from ui.markup import (
     Answer,
     escape_markdown,
@@ -104,7 +104,7 @@ def plain_answer(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
 def citation_html(number: int, source: Mapping[str, Any], sentence: str = "") -> str:
     """`[N]` as a link to its page; its title shows the passage (the preview in ui.js reads
     the card with the same number). The passage's sentence that supports `sentence` (the
-    answer's, which the chip ends; `agent.citations.supporting_span`) goes in the link as a
+    answer's, which the chip ends; `agent.support.supporting_span`) goes in the link as a
     text fragment: the browser opens the page at it, and the preview highlights it. Only
     `class`, `href` and `title` survive the Chatbot's sanitiser, so nothing else is written."""
     url = str(source["url"])

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agent.citations import strip_citations
+from agent.citation_marks import strip_citations
 from agent.safety import strip_injections
 from agent.state import Context, page_context
 from retrieval.passages import plain_passage_text

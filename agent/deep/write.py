@@ -15,7 +15,7 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 
-from agent.citations import normalize_citations
+from agent.citation_marks import normalize_citations
 from agent.deps import AgentDeps
 from agent.dialect import sampling_for
 from agent.events import ErrorEvent, TokenEvent

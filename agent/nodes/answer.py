@@ -17,12 +17,7 @@ from typing import Any
 
 from langgraph.types import StreamWriter
 
-from agent.citations import (
-    as_read,
-    cited_numbers,
-    normalize_citations,
-    strip_citations,
-)
+from agent.citation_marks import cited_numbers, normalize_citations, strip_citations
 from agent.citations import check_citations as citation_report
 from agent.deps import AgentDeps
 from agent.dialect import sampling_for
@@ -32,6 +27,7 @@ from agent.grounding import ground
 from agent.prompts import message, template
 from agent.repetition import LoopGuard
 from agent.state import AgentState, Context, Turn, source_of
+from agent.support import as_read
 from agent.translation import asked_words
 from core.errors import MegrezSearchError
 from runtime import Message, Usage

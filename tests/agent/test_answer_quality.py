@@ -11,12 +11,13 @@ from __future__ import annotations
 import pytest
 
 from agent.api import AskRequest
-from agent.citations import check_citations, question_words
+from agent.citations import check_citations
 from agent.dialect import generic_decide_options
 from agent.events import TokenEvent
 from agent.grounding import ground
 from agent.intent import decision_prior, is_time_sensitive
 from agent.repetition import LoopGuard
+from agent.support import question_words
 from tests.support.media import draw_text
 from tests.support.servers import free_port
 from wiring import search_agent

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from agent.citations import (
+from agent.citation_marks import (
     CitationStreamNormalizer,
-    as_read,
-    check_citations,
     cited_numbers,
     normalize_citations,
-    question_words,
-    split_sentences,
     strip_citations,
-    support_score,
-    title_facts,
 )
+from agent.citations import check_citations, split_sentences
+from agent.support import as_read, question_words, support_score, title_facts
 
 FUNCTOOLS = (
     "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function with a "

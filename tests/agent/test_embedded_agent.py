@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.api import AskRequest
-from agent.citations import cited_numbers
+from agent.citation_marks import cited_numbers
 from agent.events import (
     PageEvent,
     PrefillEvent,

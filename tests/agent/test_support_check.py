@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.citations import check_citations, question_words, supporting_span
+from agent.citations import check_citations
 from agent.grounding import ground
+from agent.support import question_words, supporting_span
 
 FUNCTOOLS = (
     "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function with a "
