@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEB_PACKAGES := python3.11-doc espeak-ng chromium sox postgresql
+DEB_PACKAGES := python3.11-doc git-doc espeak-ng chromium sox postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-deps install lint layers bench eval-all demo clean

@@ -8,7 +8,8 @@ dialect, the keywords of the question (`retrieval.query.keyword_query`). Either 
   it?", "and the other parameter?") and the query lacks their topic, the salient terms of
   the earlier turns are carried over — code identifiers first (`difflib.get_close_matches`
   from the question, `limit_denominator` from the answer), then the questions' keywords;
-- it is short (`max_words`).
+- it is short (`max_words`), and passages are ranked by it with the question's words it cut
+  (`rank_query`).
 """
 
 from __future__ import annotations
@@ -154,6 +155,17 @@ def follow_up_context(
         return ""
     answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
     return f"{earlier_questions[-1]} {answer}".strip()
+
+
+def rank_query(query: str, question: str) -> str:
+    """The query passages are ranked by: the search query and the question's keywords it
+    lacks. A search query is cut short for the engine (`max_query_words`), and what it cut
+    ("the length of each commit message in bytes") is often what picks the passage among a
+    page's; a question in another script than the query's (translated for the sources)
+    adds its own words, which pages in its language share."""
+    present = {word.lower() for word in query.split()}
+    missing = [word for word in keyword_query(question).split() if word.lower() not in present]
+    return " ".join([query, *missing])
 
 
 def build_query(

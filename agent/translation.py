@@ -144,14 +144,6 @@ def translate_query(
     return query
 
 
-def rank_query(query: str, question: str) -> str:
-    """The query passages are ranked by: a question in another script than the query's
-    (translated for the sources) adds its own words, which pages in its language share."""
-    if language_of(question) == language_of(query):
-        return query
-    return f"{query} {keyword_query(question)}"
-
-
 def asked_words(question: str, queries: Sequence[str]) -> frozenset[str]:
     """The words the user asked with: the question's own, and, for a question in another
     script than its searches, those of the queries written for it in the sources' language.

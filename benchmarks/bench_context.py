@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.nodes.retrieve import numbered_contexts
-from agent.query_writer import build_query, follow_up_context
+from agent.query_writer import build_query, follow_up_context, rank_query
 from benchmarks.eval_args import add_question_arguments
 from core.settings import Settings
 from evaluation.dataset import Question, load_questions
@@ -115,7 +115,8 @@ def measure(
                 figures.not_retrieved.append(question.id)
         for budget in budgets:
             rank = replace(policy.rank, context_tokens=budget)
-            texts = [c["text"] for c in numbered_contexts(query, pages, rank, count)]
+            ranked_by = rank_query(query, question.question)
+            texts = [c["text"] for c in numbered_contexts(ranked_by, pages, rank, count)]
             row = figures.budgets[budget]
             shown = bool(context_hit(texts, question.answers))
             row.shown += shown

@@ -24,10 +24,10 @@ from agent.events import (
     ResearchEvent,
     SourcesEvent,
 )
-from agent.query_writer import build_query
+from agent.query_writer import build_query, rank_query
 from agent.reading import fetch_report, read_pages
 from agent.state import Context, source_of
-from agent.translation import rank_query, translate_query
+from agent.translation import translate_query
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.scripts import language_of
 from retrieval.types import FetchFailure, Page, SearchOutcome

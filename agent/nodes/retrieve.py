@@ -18,12 +18,11 @@ from langgraph.types import StreamWriter
 from agent.deps import AgentDeps
 from agent.documents import turn_files
 from agent.events import SearchResultsEvent, SourcesEvent
-from agent.query_writer import follow_up_context
+from agent.query_writer import follow_up_context, rank_query
 from agent.read_ahead import PLACEHOLDER
 from agent.reading import fetch_report, read_pages
 from agent.safety import strip_injections
 from agent.state import AgentState, Context, page_context, source_of
-from agent.translation import rank_query
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.passages import plain_passage_text
 from retrieval.policy import RankPolicy

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent.intent import decision_prior
-from agent.query_writer import build_query, clean_query, follow_up_context
+from agent.query_writer import build_query, clean_query, follow_up_context, rank_query
+from retrieval.clean import clean_document
+from retrieval.policy import RankPolicy
+from retrieval.rank import rank_passages
+from retrieval.types import Page
+
+GIT_DOCS = Path("/usr/share/doc/git-doc")
 
 
 def test_model_query_is_kept_when_usable():
@@ -104,3 +112,39 @@ def test_decision_prior_kinds(message, kind):
     prior = decision_prior(message)
     assert prior.kind == kind
     assert (prior.value < 0) == (kind != "none")
+
+
+def _git_page(name: str) -> Page:
+    path = GIT_DOCS / name
+    if not path.exists():
+        pytest.skip(f"{path} is not installed (Debian package git-doc)")
+    url = f"http://docs.test/{name}"
+    document = clean_document(path.read_bytes(), "text/html", url)
+    return Page(url, url, document.title, document.text, "text/html")
+
+
+def test_passages_are_ranked_by_the_words_the_search_query_had_to_cut():
+    question = (
+        "The manual for git whatchanged points new users to a different command. Which option "
+        "of that recommended command adds a line giving the length of each commit message in "
+        "bytes?"
+    )
+    query = build_query(question, None)  # cut at 12 words for the search engine
+    assert "bytes" not in query
+    ranked_by = rank_query(query, question)
+    assert ranked_by.startswith(query) and "length" in ranked_by and "bytes" in ranked_by
+    assert len(ranked_by.split()) == len({w.lower() for w in ranked_by.split()})
+    pages = [_git_page("git-whatchanged.html"), _git_page("git-log.html")]
+    policy = RankPolicy(context_tokens=300, passages_per_source=3, rerank=False, spans=True)
+
+    def shown(by: str) -> str:
+        return "\n".join(passage.text for passage in rank_passages(by, pages, policy))
+
+    assert "--log-size" in shown(ranked_by)
+    assert "--log-size" not in shown(query)
+
+
+def test_a_translated_query_is_ranked_with_the_questions_own_words_too():
+    assert rank_query("decimal default precision", "decimal 默认精度是多少？") == (
+        "decimal default precision 默认精度是多少"
+    )
