@@ -21,6 +21,9 @@ from retrieval.search import SearchProvider
 from retrieval.types import SearchOutcome, SearchResult
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: later ranks still count a little
+#: Longest follow-up query with the turn it follows: web engines ignore words past about 32
+#: (Google's limit), and an earlier answer may run to paragraphs.
+MAX_CONTEXT_QUERY_WORDS = 32
 
 _IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)+\b|\b[a-z]+[A-Z]\w*\b")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -42,6 +45,7 @@ def query_variants(query: str, question: str, limit: int, context: str = "") -> 
     """Up to `limit` distinct queries, the model's `query` first; `context` is the earlier
     turn a follow-up `question` leans on ("" for a question that stands alone)."""
     own_words = keyword_query(f"{question} {context}" if context else question)
+    own_words = " ".join(own_words.split()[:MAX_CONTEXT_QUERY_WORDS])
     candidates = [query, own_words, identifier_variant(f"{question} {query}")]
     variants: list[str] = []
     seen: set[str] = set()

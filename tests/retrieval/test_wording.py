@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.multiquery import (
+    MAX_CONTEXT_QUERY_WORDS,
     fuse,
     identifier_variant,
     query_variants,
@@ -50,6 +51,10 @@ def test_a_follow_ups_own_words_are_searched_with_the_turn_it_follows():
     context = "Which web server does git instaweb start? It uses lighttpd."
     variants = query_variants("port listen", "And which port does it listen on?", 3, context)
     assert variants[1] == "port listen web server git instaweb start uses lighttpd"
+    long_answer = " ".join(f"word{n}" for n in range(500))
+    variants = query_variants("port listen", "And which port?", 3, f"git instaweb {long_answer}")
+    assert variants[1].split()[:3] == ["port", "git", "instaweb"]
+    assert len(variants[1].split()) == MAX_CONTEXT_QUERY_WORDS
 
 
 def test_rank_fusion_prefers_pages_several_queries_find():
