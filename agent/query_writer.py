@@ -157,13 +157,18 @@ def follow_up_context(
     return f"{earlier_questions[-1]} {answer}".strip()
 
 
-def rank_query(query: str, question: str) -> str:
-    """The query passages are ranked by: the search query and the question's keywords it
-    lacks. A search query is cut short for the engine (`max_query_words`), and what it cut
-    ("the length of each commit message in bytes") is often what picks the passage among a
-    page's; a question in another script than the query's (translated for the sources)
-    adds its own words, which pages in its language share."""
-    present = {word.lower() for word in query.split()}
+def rank_query(query: str, question: str, max_words: int) -> str:
+    """The query passages are ranked by: the search query, and the question's keywords it
+    lacks where they were cut or are in another language. A query at `max_words` was cut
+    for the engine, and what it cut ("the length of each commit message in bytes") is often
+    what picks the passage among a page's; a query in another script than the question's
+    (translated for the sources) gets the question's words, which pages in its language
+    share. A query under the limit is left as written: the words it left out ("colour" of
+    "what colour is a qwxzvb?") would pass passages that match nothing it searched for."""
+    words = query.split()
+    if len(words) < max_words and language_of(question) == language_of(query):
+        return query
+    present = {word.lower() for word in words}
     missing = [word for word in keyword_query(question).split() if word.lower() not in present]
     return " ".join([query, *missing])
 

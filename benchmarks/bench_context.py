@@ -115,7 +115,7 @@ def measure(
                 figures.not_retrieved.append(question.id)
         for budget in budgets:
             rank = replace(policy.rank, context_tokens=budget)
-            ranked_by = rank_query(query, question.question)
+            ranked_by = rank_query(query, question.question, settings.agent.max_query_words)
             texts = [c["text"] for c in numbered_contexts(ranked_by, pages, rank, count)]
             row = figures.budgets[budget]
             shown = bool(context_hit(texts, question.answers))

@@ -204,7 +204,7 @@ def take_notes(state: DeepState, writer: StreamWriter, deps: AgentDeps) -> dict[
     icons = {page.url: page.icon for page in state.pages if page.icon}
     for item in (q for q in state.subquestions if q["round"] == state.round):
         passages = relevant_passages(
-            rank_query(item["query"], item["text"]),
+            rank_query(item["query"], item["text"], deps.settings.agent.max_query_words),
             state.pages,
             deps.retrieval.rank,
             deps.runtime.count_tokens,

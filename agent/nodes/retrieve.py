@@ -41,8 +41,8 @@ def _query(state: AgentState) -> str:
     return state.queries[-1] if state.queries else state.user_text
 
 
-def _rank_query(state: AgentState) -> str:
-    return rank_query(_query(state), search_text(state))
+def _rank_query(state: AgentState, deps: AgentDeps) -> str:
+    return rank_query(_query(state), search_text(state), deps.settings.agent.max_query_words)
 
 
 def docs_page(
@@ -148,6 +148,8 @@ def numbered_contexts(
 def rank(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[str, Any]:
     """The best passages within the token budget (`numbered_contexts`)."""
     policy = replace(deps.retrieval.rank, context_tokens=deps.dialect.context_tokens(deps.settings))
-    contexts = numbered_contexts(_rank_query(state), state.pages, policy, deps.runtime.count_tokens)
+    contexts = numbered_contexts(
+        _rank_query(state, deps), state.pages, policy, deps.runtime.count_tokens
+    )
     writer(SourcesEvent(sources=[dict(source_of(c)) for c in contexts]))
     return {"contexts": contexts}

@@ -131,7 +131,7 @@ def test_passages_are_ranked_by_the_words_the_search_query_had_to_cut():
     )
     query = build_query(question, None)  # cut at 12 words for the search engine
     assert "bytes" not in query
-    ranked_by = rank_query(query, question)
+    ranked_by = rank_query(query, question, 12)
     assert ranked_by.startswith(query) and "length" in ranked_by and "bytes" in ranked_by
     assert len(ranked_by.split()) == len({w.lower() for w in ranked_by.split()})
     pages = [_git_page("git-whatchanged.html"), _git_page("git-log.html")]
@@ -145,6 +145,13 @@ def test_passages_are_ranked_by_the_words_the_search_query_had_to_cut():
 
 
 def test_a_translated_query_is_ranked_with_the_questions_own_words_too():
-    assert rank_query("decimal default precision", "decimal 默认精度是多少？") == (
+    assert rank_query("decimal default precision", "decimal 默认精度是多少？", 12) == (
         "decimal default precision 默认精度是多少"
+    )
+
+
+def test_a_query_under_the_limit_ranks_passages_as_written():
+    # The words a model's query left out do not pass passages it never searched for.
+    assert rank_query("qwxzvb plorftangle", "What colour is a qwxzvb plorftangle?", 12) == (
+        "qwxzvb plorftangle"
     )
