@@ -39,6 +39,11 @@ def _stem(word: str) -> str:
     return word
 
 
+def _is_fact(word: str) -> bool:
+    """A number, version, code name or path: what a source either states or not."""
+    return any(ch.isdigit() for ch in word) or bool(_FACT_MARK_RE.search(word))
+
+
 def content_words(text: str) -> dict[str, float]:
     """Content words of `text` with their weight: facts (numbers, identifiers) weigh 2."""
     words: dict[str, float] = {}
@@ -48,8 +53,7 @@ def content_words(text: str) -> dict[str, float]:
             word = piece.lower()
             if not word or word in _STOP_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
-            is_fact = any(ch.isdigit() for ch in word) or bool(_FACT_MARK_RE.search(word))
-            words[_stem(word)] = 2.0 if is_fact else 1.0
+            words[_stem(word)] = 2.0 if _is_fact(word) else 1.0
     return words
 
 
@@ -145,7 +149,7 @@ def title_facts(title: str) -> str:
     return " ".join(
         word
         for word in _WORD_RE.findall(title)
-        if _FACT_MARK_RE.search(word) or (any(c.isdigit() for c in word) and len(word) > 1)
+        if _is_fact(word) and not (len(word) == 1 and word.isdigit())
     )
 
 
