@@ -9,7 +9,8 @@ The user's own words stay a query of their own (retrieval/multiquery.py fuses bo
 Chinese page is still found by them.
 
 A follow-up ("它默认使用多少位有效数字？") has no subject of its own to translate: the earlier
-question is shown with it, so the model names that subject instead of inventing one — with
+question is shown with it (and the opening of its answer, whose terms the pages may use:
+"精度", precision), so the model names that subject instead of inventing one — with
 nothing to translate, a small model copied the prompt's one example ("Eiffel Tower default
 decimal places"). The prompt now has several examples from unrelated topics.
 
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise
 
+from agent.citation_marks import strip_citations
 from agent.deps import AgentDeps
 from agent.prompts import examples, render, template
 from agent.query_writer import clean_query, is_follow_up, is_usable
@@ -48,16 +50,36 @@ _LATIN_WORD = re.compile(r"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*")
 MAX_EXAMPLE_PAIRS = 1
 
 
-def _prompt(question: str, context: str) -> str:
-    earlier = f"Earlier question: {context}\n" if context else ""
+#: How much of the earlier answer a follow-up's translation is shown: its first sentences,
+#: where the subject's terms are ("精度" of "decimal 模块…精度可以由上下文设置" is the
+#: "precision" the pages say, which the follow-up's "有效数字" is not).
+MAX_EARLIER_ANSWER_CHARS = 160
+
+
+def translation_prompt(question: str, earlier_question: str, earlier_answer: str = "") -> str:
+    earlier = f"Earlier question: {earlier_question}\n" if earlier_question else ""
+    if earlier_question and earlier_answer:
+        earlier += f"Earlier answer: {earlier_answer}\n"
     return render("common", "translate_query_user", question=question, earlier=earlier)
+
+
+def answer_lead(answer: str) -> str:
+    """The earlier answer's opening, without citation marks, cut at a word or sentence end."""
+    text = " ".join(strip_citations(answer).split())
+    if len(text) <= MAX_EARLIER_ANSWER_CHARS:
+        return text
+    cut = text[:MAX_EARLIER_ANSWER_CHARS]
+    end = max(cut.rfind(mark) for mark in "。！？.!?；;，, ")
+    return cut[: end + 1].strip() if end > 0 else cut
 
 
 def example_turns() -> list[Message]:
     """The prompt's worked examples as user and assistant turns of their own."""
     turns: list[Message] = []
     for example in examples("common", "translate_query_examples"):
-        turns.append(Message("user", _prompt(example["question"], example.get("earlier", ""))))
+        turns.append(
+            Message("user", translation_prompt(example["question"], example.get("earlier", "")))
+        )
         turns.append(Message("assistant", example["query"]))
     return turns
 
@@ -120,16 +142,22 @@ def translate_query(
     usage: Usage,
     run_id: str,
     earlier_questions: Sequence[str] = (),
+    earlier_answers: Sequence[str] = (),
 ) -> str | None:
     """Keywords of `question` in English when it is written in another script, else None.
-    A follow-up is shown with the latest of `earlier_questions`, whose subject it means."""
+    A follow-up is shown with the latest of `earlier_questions`, whose subject it means, and
+    the opening of its answer (`earlier_answers`, one per question), whose terms it may mean
+    (an English follow-up is searched with that turn's words too: retrieval/multiquery.py)."""
     if not needs_translation(question):
         return None
-    context = earlier_questions[-1] if earlier_questions and is_follow_up(question) else ""
+    follows = bool(earlier_questions) and is_follow_up(question)
+    context = earlier_questions[-1] if follows else ""
+    answered = len(earlier_answers) == len(earlier_questions)
+    lead = answer_lead(earlier_answers[-1]) if follows and answered else ""
     messages = [
         Message("system", template("common", "translate_query_system")),
         *example_turns(),
-        Message("user", _prompt(question, context)),
+        Message("user", translation_prompt(question, context, lead)),
     ]
     sampling = Sampling(max_tokens=MAX_TOKENS, grammar=KEYWORDS_GRAMMAR)
     try:
@@ -138,7 +166,7 @@ def translate_query(
         log.warning("query translation failed, searching the question's words: %s", exc)
         return None
     query = keywords_in_sources_language(
-        question, text, deps.settings.agent.max_query_words, context
+        question, text, deps.settings.agent.max_query_words, f"{context} {lead}".strip()
     )
     log.info("question in another script: searching %r (model wrote %r)", query, text)
     return query

@@ -53,7 +53,9 @@ def subquestion(
     (agent/translation.py; its own words are searched too, see `search_words`)."""
     translated = None
     if usage is not None:
-        translated = translate_query(text, deps, usage, state.run_id, state.earlier_questions)
+        translated = translate_query(
+            text, deps, usage, state.run_id, state.earlier_questions, state.earlier_answers
+        )
     query = build_query(
         text,
         translated,

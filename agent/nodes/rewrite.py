@@ -40,7 +40,7 @@ def rewrite(state: AgentState, writer: StreamWriter, deps: AgentDeps) -> dict[st
     earlier = earlier_questions(state, deps)
     answers = earlier_answers(state, deps)
     if proposed is None or needs_translation(proposed):
-        proposed = translate_query(text, deps, usage, state.run_id, earlier) or proposed
+        proposed = translate_query(text, deps, usage, state.run_id, earlier, answers) or proposed
     query = build_query(text, proposed, earlier, deps.settings.agent.max_query_words, answers)
     terms = None
     if proposed is None and deps.settings.agent.docs_query:

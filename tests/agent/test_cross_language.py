@@ -15,7 +15,13 @@ import pytest
 from agent.api import AskRequest
 from agent.events import QueryEvent
 from agent.prompts import template
-from agent.translation import example_names, keywords_in_sources_language
+from agent.translation import (
+    MAX_EARLIER_ANSWER_CHARS,
+    answer_lead,
+    example_names,
+    keywords_in_sources_language,
+    translation_prompt,
+)
 from core.settings import Settings
 from retrieval.scripts import has_cjk, language_of
 from runtime import Message
@@ -142,8 +148,22 @@ def test_a_follow_up_is_translated_with_the_question_it_refers_to(engine, tmp_pa
     # "它" has no subject to translate: the model is shown the earlier question's.
     translation = model.calls[1]
     assert translation.sampling.grammar
-    assert f"Earlier question: {EARLIER}\nQuestion: {FOLLOW_UP}" in translation.messages[-1].content
+    # And the opening of its answer, whose terms ("精度": precision) the pages use.
+    asked = translation.messages[-1].content
+    assert asked == (
+        f"Earlier question: {EARLIER}\nEarlier answer: decimal 模块提供十进制浮点运算。\n"
+        f"Question: {FOLLOW_UP}"
+    )
     assert result.queries[0].startswith("decimal default precision")
+
+
+def test_a_translation_is_shown_the_opening_of_a_long_earlier_answer_without_its_marks():
+    answer = "decimal 模块提供十进制浮点运算 [1]，精度可以由上下文设置。" + "它适合货币计算。" * 30
+    prompt = translation_prompt(FOLLOW_UP, EARLIER, answer_lead(answer))
+    shown = prompt.split("Earlier answer: ")[1].split("\n")[0]
+    assert shown.startswith("decimal 模块提供十进制浮点运算，精度可以由上下文设置。")
+    assert "[1]" not in shown and shown.endswith("。")
+    assert len(shown) <= MAX_EARLIER_ANSWER_CHARS
 
 
 def test_an_example_of_the_prompt_copied_into_a_translation_is_dropped():
