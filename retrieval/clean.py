@@ -65,6 +65,17 @@ _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _HEADERLINK = re.compile(r"[ \t]*[¶\uf0c1][ \t]*$", re.MULTILINE)  # Sphinx/MkDocs permalink signs
 _MD_ESCAPE = re.compile(r"\\([_*\\\[\]#`|<>])")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)  # trafilatura ends table rows with "| "
+#: Inline code that wrapped in the HTML source (`<code>git log --first-parent\nmaster..seen`
+#: </code>, Sphinx, asciidoc and DocBook alike) comes out of trafilatura as a fenced block
+#: in mid-sentence: "run ```\ngit log …\n```\nto find". Its lines then read as code lines
+#: or list items ("+ 1.20" of "1.30\n+ 1.20"), cut off from their sentence. A short one
+#: after a word (not a colon, which introduces a real block) goes back inline.
+_INLINE_FENCE = re.compile(
+    r"^(?P<lead>[^\n]*[^\s:])[ \t]*```[ \t]*\n(?P<code>(?:[^\n`]*\n){1,3}?)[ \t]*```[ \t]*$",
+    re.MULTILINE,
+)
+MAX_INLINE_CODE_CHARS = 80
+_WORD = re.compile(r"\w")
 # <meta> keys holding a publication date, best first.
 _DATE_KEYS = (
     "article:published_time",
@@ -259,8 +270,16 @@ def _html_title(tree: lxml.html.HtmlElement, meta: dict[str, str]) -> str:
     return _HEADERLINK.sub("", " ".join(title.split()))
 
 
+def _inline_code(match: re.Match[str]) -> str:
+    code = " ".join(match["code"].split())
+    if len(code) > MAX_INLINE_CODE_CHARS or not _WORD.search(match["lead"]):
+        return match[0]  # a block of its own, or a list item that is one ("- ```")
+    return f"{match['lead']} `{code}`"
+
+
 def _tidy_markdown(text: str) -> str:
     text = _FRONT_MATTER.sub("", text)
+    text = _INLINE_FENCE.sub(_inline_code, text)
     text = _TRAILING_SPACE.sub("", _HEADERLINK.sub("", text))
     # Markdown escapes (`user\_function`) hurt matching and quoting; the model reads them raw.
     return _MD_ESCAPE.sub(r"\1", text).strip()

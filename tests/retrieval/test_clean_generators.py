@@ -135,3 +135,49 @@ def test_sphinx_tables_keep_rows_and_header() -> None:
     text = clean(python_page("library/stdtypes.html"))
     assert "| Operation | Result | Notes |" in text
     assert "| `x or y` | if *x* is false, then *y*, else *x* | (1) |" in text
+
+
+# --- inline code that wrapped in the HTML source, any generator -------------------------------
+
+_WRAPPED_CODE = {
+    "sphinx": '<code class="docutils literal notranslate"><span class="pre">git</span> '
+    '<span class="pre">log</span> <span class="pre">--first-parent</span>\n'
+    '<span class="pre">master..seen</span></code>',
+    "asciidoc": "<code>git log --first-parent\nmaster..seen</code>",
+    "docbook": '<code class="literal">git log --first-parent\nmaster..seen</code>',
+}
+
+
+def _page_with(code: str) -> bytes:
+    filler = "<p>A paragraph with enough words in it to be read as content, not boilerplate.</p>"
+    return (
+        "<html><head><title>Topics</title></head><body><main><h1>Topics</h1>"
+        f"{filler}<p>To find the tip of a topic branch, run {code} and read its merges.</p>"
+        f"{filler}</main></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("generator", sorted(_WRAPPED_CODE))
+def test_inline_code_that_wrapped_stays_in_its_sentence(generator: str) -> None:
+    """trafilatura wrote it as a fenced block in mid-sentence ("run ```\\ngit log …\\n```"),
+    so its lines read as code lines, cut off from the sentence that says what it does."""
+    page = _page_with(_WRAPPED_CODE[generator])
+    text = clean_document(page, "text/html", "http://docs.test/topics.html").text
+    assert "run `git log --first-parent master..seen`" in text
+    assert "```" not in text
+
+
+def test_a_wrapped_inline_sum_is_not_read_as_a_list_item() -> None:
+    """The decimal page's "`1.30\\n+ 1.20`" became a list item "+ 1.20 ``` is `2.50`."."""
+    path = python_page("library/decimal.html")
+    assert "significant places so that `1.30 + 1.20`\nis `2.50`." in clean(path)
+    assert not any("+ 1.20" in p.text and "```" in p.text for p in passages(path))
+
+
+def test_a_code_block_after_text_keeps_its_lines() -> None:
+    listing = (
+        "<code>$ git clone git://example.org/project.git my-project\n$ cd my-project\n$ make</code>"
+    )
+    page = _page_with(listing).replace(b"run ", b"clone it and build it: ")
+    text = clean_document(page, "text/html", "http://docs.test/topics.html").text
+    assert "$ cd my-project\n$ make" in text
