@@ -5,8 +5,9 @@ search ON over its corpus served on loopback, as `megrez-search eval` does), and
 compares them: decision, retrieval recall, context recall, answer accuracy, citation
 precision (the agent's checker and strict) and the share of answers written in their
 question's language per set. Under it, per set, the wrong answers
-split by where they went wrong: reading errors (the passages shown held a gold answer) and
-retrieval errors (they did not).
+split by where they went wrong: reading errors (the passages shown held a gold answer),
+retrieval errors (they did not) and, for messages that need no search, the model's own
+answers.
 
     make eval-all                                       # every set, the configured model
     python -m benchmarks eval-all --eval-dir ../shared/eval
@@ -67,19 +68,26 @@ class SetOutcome:
     skipped: str | None = None  # why the set did not run
     reading_errors: list[str] = field(default_factory=list)
     retrieval_errors: list[str] = field(default_factory=list)
+    unsearched_errors: list[str] = field(default_factory=list)  # messages needing no search
 
 
-def wrong_answers(run: EvalRun) -> tuple[list[str], list[str]]:
-    """(reading errors, retrieval errors): ids of wrong answers whose passages held a gold
-    answer, and of those whose passages did not (or that never searched)."""
+def wrong_answers(run: EvalRun) -> tuple[list[str], list[str], list[str]]:
+    """(reading errors, retrieval errors, the rest): ids of wrong answers whose passages held
+    a gold answer, of those whose passages did not (or that never searched), and of wrong
+    answers to messages that need no search ("translate 'thank you' into Spanish"): no
+    passage was wanted, so neither the reading of sources nor retrieval is at fault."""
     reading: list[str] = []
     retrieval: list[str] = []
+    unsearched: list[str] = []
     for record in run.records:
         score = record.score
         if score.answer_correct is not False:
             continue
-        (reading if score.context_hit else retrieval).append(record.question.id)
-    return reading, retrieval
+        if not record.question.needs_search:
+            unsearched.append(record.question.id)
+        else:
+            (reading if score.context_hit else retrieval).append(record.question.id)
+    return reading, retrieval, unsearched
 
 
 def corpus_overrides(pairs: list[str], names: list[str]) -> dict[str, Path]:
@@ -145,8 +153,8 @@ def run_set(dev_set: DevSet, eval_dir: Path, settings: Settings, limit: int | No
         return SetOutcome(dev_set, skipped=f"corpus not installed: {dev_set.corpus}")
     questions = load_questions(path, limit)
     run = evaluate(settings, questions, dev_set.corpus, progress=sys.stderr.isatty())
-    reading, retrieval = wrong_answers(run)
-    return SetOutcome(dev_set, run, reading_errors=reading, retrieval_errors=retrieval)
+    reading, retrieval, unsearched = wrong_answers(run)
+    return SetOutcome(dev_set, run, reading, retrieval, unsearched)
 
 
 def _fmt(value: float | None) -> str:
@@ -176,9 +184,11 @@ def report(outcomes: list[SetOutcome], model: str, command: str) -> str:
             continue
         reading = ", ".join(outcome.reading_errors) or "none"
         retrieval = ", ".join(outcome.retrieval_errors) or "none"
+        unsearched = ", ".join(outcome.unsearched_errors) or "none"
         lines.append(
             f"- {outcome.dev_set.name}: reading errors (the passages held the answer): "
-            f"{reading}; retrieval errors (they did not): {retrieval}"
+            f"{reading}; retrieval errors (they did not): {retrieval}; "
+            f"no search needed (the model's own answer): {unsearched}"
         )
     return "\n".join(lines)
 

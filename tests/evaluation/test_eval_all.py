@@ -27,10 +27,14 @@ from tests.support.docs_index import REPO, cli_env
 
 
 def _record(
-    id: str, answer_correct: bool | None, context_hit: bool | None, in_language: bool | None = None
+    id: str,
+    answer_correct: bool | None,
+    context_hit: bool | None,
+    in_language: bool | None = None,
+    needs_search: bool = True,
 ) -> QuestionRecord:
     question = Question(
-        id=id, question="q", answers=("a",), gold_pages=("p.html",), needs_search=True
+        id=id, question="q", answers=("a",), gold_pages=("p.html",), needs_search=needs_search
     )
     score = QuestionScore(
         id=id,
@@ -48,10 +52,11 @@ def test_wrong_answers_are_split_by_whether_the_passages_held_the_answer() -> No
         _record("misread", False, True, in_language=False),
         _record("not-found", False, False),
         _record("no-search", False, None),
+        _record("translate", False, None, needs_search=False),
         _record("open-ended", None, None),
     ]
     run = EvalRun("agent", "m", records, summarize([r.score for r in records]))
-    assert wrong_answers(run) == (["misread"], ["not-found", "no-search"])
+    assert wrong_answers(run) == (["misread"], ["not-found", "no-search"], ["translate"])
     text = report(
         [
             SetOutcome(DEV_SETS[1], run, reading_errors=["misread"], retrieval_errors=["x"]),
@@ -60,13 +65,14 @@ def test_wrong_answers_are_split_by_whether_the_passages_held_the_answer() -> No
         "m",
         "cmd",
     )
-    assert "| dev-git | /usr/share/doc/git-doc | 5 | 1.00 |" in text
+    assert "| dev-git | /usr/share/doc/git-doc | 6 | 1.00 |" in text
     header = next(line for line in text.splitlines() if line.startswith("| set |"))
     assert header.endswith("| answers in the question's language |")
     dev_git = next(line for line in text.splitlines() if line.startswith("| dev-git |"))
     assert dev_git.endswith("| 0.50 |")  # one of the two answers with words is in its language
     assert "| dev-zh | /usr/share/doc/python3.11/html | skipped: corpus not installed" in text
     assert "- dev-git: reading errors (the passages held the answer): misread; " in text
+    assert "; no search needed (the model's own answer): none" in text
 
 
 @pytest.mark.slow
