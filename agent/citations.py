@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.citation_marks import cited_numbers, iter_citations, marker_numbers, strip_citations
+from agent.citation_marks import (
+    cited_numbers,
+    iter_citations,
+    marker_numbers,
+    normalize_citations,
+    strip_citations,
+)
 from agent.support import SENTENCE_END_RE, is_claim, support_score
 
 Verdict = Literal["supported", "moved", "removed_out_of_range", "removed_unsupported", "attributed"]
@@ -65,12 +71,17 @@ class Sentence:
     end: str  # terminal punctuation kept after the markers are re-inserted
     separator: str  # whitespace that followed the sentence
     cited: list[int]
+    #: `body` with the markers the model wrote inside it ("according to [1], …") in place:
+    #: cutting one out leaves its words stranded ("according to, …"). Markers at the end
+    #: are the checker's to place.
+    marked: str = ""
 
 
 #: A fenced code block (or one the text ends inside): kept verbatim, its lines are not
 #: sentences to cite. `FENCE_RE.split(text)` puts the blocks at the odd indexes.
 FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
-_TERMINAL_RE = re.compile(r"([.!?。！？:;]*)$")
+_TERMINALS = ".!?。！？:;"
+_TERMINAL_RE = re.compile(rf"([{_TERMINALS}]*)$")
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -88,7 +99,8 @@ def split_sentences(text: str) -> list[Sentence]:
         terminal = _TERMINAL_RE.search(body)
         punctuation = terminal.group(1) if terminal else ""
         body = body[: len(body) - len(punctuation)].rstrip()
-        sentences.append(Sentence(body, punctuation, separator, cited))
+        marked = _without_trailing_markers(raw, punctuation)
+        sentences.append(Sentence(body, punctuation, separator, cited, marked))
     # A sentence that is only markers ("… 128. [1]") belongs to the sentence before it.
     merged: list[Sentence] = []
     for sentence in sentences:
@@ -98,6 +110,21 @@ def split_sentences(text: str) -> list[Sentence]:
         else:
             merged.append(sentence)
     return merged
+
+
+def _without_trailing_markers(raw: str, punctuation: str) -> str:
+    """`raw` less its terminal `punctuation` and the markers after its last word, the
+    markers inside it kept as `[N]`."""
+    matches = list(iter_citations(raw))
+    end = len(raw)
+    for match in reversed(matches):  # the markers with only space and punctuation after them
+        if raw[match.end() : end].strip(" \t\n" + _TERMINALS):
+            break
+        end = match.start()
+    text = normalize_citations(raw[:end]).rstrip()
+    while punctuation and text.endswith(punctuation):
+        text = text[: len(text) - len(punctuation)].rstrip()
+    return text
 
 
 def check_citations(
@@ -136,6 +163,7 @@ def _check_prose(
 ) -> str:
     out: list[str] = []
     for sentence in split_sentences(text):
+        first_check = len(checks)
         final: list[int] = []
         scores = [support_score(sentence.body, context, given) for context in contexts]
         best = max(range(len(scores)), key=scores.__getitem__) if scores else None
@@ -162,7 +190,28 @@ def _check_prose(
         if not final and checkable and best is not None and scores[best] >= threshold:
             final.append(best + 1)
             checks.append(CitationCheck(sentence.body, None, best + 1, scores[best], "attributed"))
-        markers = "".join(f"[{n}]" for n in dict.fromkeys(final))
-        body = f"{sentence.body} {markers}" if markers and sentence.body else sentence.body
+        renumbered = {c.cited: c.final for c in checks[first_check:] if c.cited is not None}
+        body, placed = _inline_markers(sentence, renumbered)
+        markers = "".join(f"[{n}]" for n in dict.fromkeys(final) if n not in placed)
+        body = f"{body} {markers}" if markers and body else body
         out.append(f"{body}{sentence.end}{sentence.separator}")
     return "".join(out)
+
+
+def _inline_markers(sentence: Sentence, renumbered: dict[int, int | None]) -> tuple[str, set[int]]:
+    """The sentence's text with the markers inside it renumbered as checked (a removed one
+    dropped), and the numbers they now hold."""
+    text = sentence.marked or sentence.body
+    parts: list[str] = []
+    placed: set[int] = set()
+    last = 0
+    for match in iter_citations(text):
+        numbers = [renumbered.get(n) for n in marker_numbers(match)]
+        kept = [n for n in dict.fromkeys(numbers) if n is not None]
+        before = text[last : match.start()]
+        parts.append(before if kept else before.rstrip(" "))
+        parts.append("".join(f"[{n}]" for n in kept))
+        placed.update(kept)
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts), placed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -24,7 +24,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.tree import SyntaxTreeNode
 
-from agent.support import split_passage_sentences
+from agent.support import SENTENCE_END_RE, split_passage_sentences
 from ui.owned import FILE_ROUTE as SERVED_FILE
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -116,8 +116,12 @@ def to_html(answer: Answer, cite: CiteHtml) -> str:
 def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
     kind = node.type
     if kind in _BLOCKS_OF_INLINE:
-        said: list[str] = []  # the block's text so far: a chip's sentence is its end
-        inline = "".join(_html_inline(child, answer, cite, False, said) for child in _inline(node))
+        said: list[str] = []  # the block's text so far, where each chip stands in it
+        chips: list[_Chip] = []
+        inline = "".join(
+            _html_inline(child, answer, cite, False, said, chips) for child in _inline(node)
+        )
+        inline = _place_chips(inline, chips, "".join(said), cite)
         return inline if node.hidden else f"<p>{inline}</p>"
     if kind in {"fence", "code_block"}:
         code = html.escape(node.content, quote=False).replace("\n", "&#10;")
@@ -133,36 +137,81 @@ def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
     return inner  # blockquote: its paragraphs; hr: nothing
 
 
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "；")
+
+
+@dataclass(frozen=True)
+class _Chip:
+    number: int
+    source: Mapping[str, Any]
+    at: int  # its place in the block's text
+
+
+def _chip_mark(index: int) -> str:
+    # Private-use characters: the escaped text cannot hold them, `_place_chips` swaps them.
+    return f"\ue000{index}\ue001"
+
+
 def _html_inline(
-    node: SyntaxTreeNode, answer: Answer, cite: CiteHtml, in_link: bool, said: list[str]
+    node: SyntaxTreeNode,
+    answer: Answer,
+    cite: CiteHtml,
+    in_link: bool,
+    said: list[str],
+    chips: list[_Chip],
 ) -> str:
     kind = node.type
     if kind in {"text", "html_inline", "code_inline"}:
-        said.append(node.content)
+        said.append(_unmarked(node.content))
     if kind in {"text", "html_inline"}:
-        return html.escape(node.content, quote=False)
+        return html.escape(_unmarked(node.content), quote=False)
     if kind in {"softbreak", "hardbreak"}:
         said.append(" ")
         return "<br>"
     if kind == "code_inline":
-        return f"<code>{html.escape(node.content, quote=False)}</code>"
+        return f"<code>{html.escape(_unmarked(node.content), quote=False)}</code>"
     if kind == "citation":
         number = int(node.meta["n"])
         source = answer.sources.get(number)
         if source is None:
             return ""
-        return f"[{number}]" if in_link else cite(number, source, last_sentence("".join(said)))
+        if in_link:
+            return f"[{number}]"
+        chips.append(_Chip(number, source, len("".join(said))))
+        return _chip_mark(len(chips) - 1)
     if kind == "image":  # never an image: its alt text
         return html.escape(_text_of(node), quote=False)
     linked = kind == "link" and answer.allowed(node) and not in_link
     inner = "".join(
-        _html_inline(child, answer, cite, in_link or linked, said) for child in node.children
+        _html_inline(child, answer, cite, in_link or linked, said, chips) for child in node.children
     )
     if kind in {"em", "strong"}:
         return f"<{kind}>{inner}</{kind}>"
     if linked:
         return f'<a href="{html.escape(str(node.attrs["href"]))}">{inner}</a>'
     return inner
+
+
+def _unmarked(text: str) -> str:
+    return text.replace("\ue000", "").replace("\ue001", "")
+
+
+def _place_chips(inline: str, chips: Sequence[_Chip], text: str, cite: CiteHtml) -> str:
+    """Each chip's mark in `inline` replaced by the chip, written with its sentence."""
+    for index, chip in enumerate(chips):
+        written = cite(chip.number, chip.source, chip_sentence(text, chip.at))
+        inline = inline.replace(_chip_mark(index), written, 1)
+    return inline
+
+
+def chip_sentence(text: str, at: int) -> str:
+    """The sentence of `text` a chip at `at` belongs to: the one it ends ("… is 128 [1].",
+    "… 128. [1]"), or, written inside one ("according to [1], the maxsize is …"), all of it."""
+    head = text[:at]
+    if head.rstrip().endswith(_SENTENCE_ENDS):
+        return last_sentence(head)
+    end = SENTENCE_END_RE.search(text, at)
+    return last_sentence(text[: end.start() if end else len(text)])
 
 
 def last_sentence(text: str) -> str:

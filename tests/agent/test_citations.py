@@ -151,3 +151,25 @@ def test_chinese_sentences_end_at_their_stop_without_a_space() -> None:
         ("zoneinfo 模块是在 Python 3.9 中加入的", [1]),
         ("它提供 IANA 时区支持", [2]),
     ]
+
+
+def test_a_marker_written_as_the_sentences_referent_stays_where_it_was_written():
+    """dev-31's "According to the text from [1], Python 3.11 is …" came back as "According
+    to the text from, Python 3.11 is … [1]": every marker was cut out and put at the end."""
+    claim = "the maxsize of lru_cache is 128 most recent calls"
+    kept = check_citations(f"According to [1], {claim}.", CONTEXTS)
+    assert kept.answer == f"According to [1], {claim}."
+    moved = check_citations(f"According to [2], {claim}.", CONTEXTS)
+    assert moved.answer == f"According to [1], {claim}."
+    assert [(c.cited, c.final, c.verdict) for c in moved.checks] == [(2, 1, "moved")]
+    gone = check_citations(f"As source [7] says, {claim} [1].", CONTEXTS)
+    assert gone.answer == f"As source says, {claim} [1]."
+    chinese = check_citations("根据[1]，lru_cache 的 maxsize 默认是 128。", CONTEXTS)
+    assert chinese.answer.startswith("根据[1]，lru_cache")
+    assert chinese.answer.count("[1]") == 1
+
+
+def test_markers_after_the_last_word_are_placed_by_the_checker():
+    report = check_citations("The maxsize of lru_cache is 128 most recent calls. [2][1]", CONTEXTS)
+    assert report.answer == "The maxsize of lru_cache is 128 most recent calls [1]."
+    assert split_sentences("Width is 70 [2].")[0].marked == "Width is 70"

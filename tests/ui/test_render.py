@@ -243,6 +243,9 @@ def test_a_chip_links_its_page_at_the_sentence_that_supports_the_claim() -> None
     # A text fragment after the anchor: the span's first and last words, `-`/`,` escaped.
     fragment = "Its%20maxsize%20defaults%20to,makes%20the%20cache%20unbounded."
     assert hrefs(html) == [f"{FUNCTOOLS}#functools.lru_cache:~:text={fragment}"]
+    # A chip written inside its sentence ("according to [1], …") gets the whole sentence.
+    inside = render_answer("It keeps calls. According to [1], the maxsize default is 128.", sources)
+    assert hrefs(inside) == [f"{FUNCTOOLS}#functools.lru_cache:~:text={fragment}"]
     # A claim the passage does not hold links the page as it is.
     assert hrefs(render_answer("The maxsize default is 256 [1].", sources)) == [
         f"{FUNCTOOLS}#functools.lru_cache"
