@@ -256,3 +256,12 @@ def test_the_quote_of_a_release_note_is_read_under_its_title_as_the_checker_read
     )
     assert [claim["quote"] for claim in result.claims] == [entry]
     assert supporting_span(answer, entry) == ""  # without the title, the version is nowhere
+
+
+def test_a_marker_inside_its_sentence_stays_there_through_the_support_check() -> None:
+    """The support check rebuilt each sentence from its words and put every marker at the
+    end, undoing the citation check's "According to [1], …" (dev-31)."""
+    answer = "According to [1], the maxsize of lru_cache defaults to 128."
+    report = check_citations(answer, [FUNCTOOLS])
+    grounded = ground(report.answer, [FUNCTOOLS], TITLES, mode="mark", threshold=0.5)
+    assert grounded.answer == answer and grounded.unsupported == []
