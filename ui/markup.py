@@ -196,12 +196,18 @@ def _unmarked(text: str) -> str:
     return text.replace("\ue000", "").replace("\ue001", "")
 
 
+_CHIP_MARK = re.compile("\ue000(\\d+)\ue001")
+
+
 def _place_chips(inline: str, chips: Sequence[_Chip], text: str, cite: CiteHtml) -> str:
-    """Each chip's mark in `inline` replaced by the chip, written with its sentence."""
-    for index, chip in enumerate(chips):
-        written = cite(chip.number, chip.source, chip_sentence(text, chip.at))
-        inline = inline.replace(_chip_mark(index), written, 1)
-    return inline
+    """Each chip's mark in `inline` replaced by the chip, written with its sentence, in one
+    pass: a chip's own HTML (a source's text) is never searched for marks."""
+
+    def chip(match: re.Match[str]) -> str:
+        placed = chips[int(match[1])]
+        return cite(placed.number, placed.source, chip_sentence(text, placed.at))
+
+    return _CHIP_MARK.sub(chip, inline)
 
 
 def chip_sentence(text: str, at: int) -> str:

@@ -278,3 +278,17 @@ def test_a_hostile_span_stays_inside_the_link() -> None:
     [href] = hrefs(html)
     assert href.startswith(f"{FUNCTOOLS}#:~:text=") and "<" not in href and '"' not in href
     assert "a%2Db%2Cc%26d." in href
+
+
+def test_a_source_or_answer_holding_the_chip_placeholder_characters_changes_no_chip() -> None:
+    """Chips are written after the block's text, in place of private-use marks; a page or a
+    model that writes those characters must not move a chip into another chip's HTML."""
+    mark = "\ue0001\ue001"
+    sources = [
+        {"n": 1, "url": FUNCTOOLS, "title": f"t{mark}", "snippet": f"maxsize is 128 {mark}"},
+        {"n": 2, "url": f"{FUNCTOOLS}#b", "title": "b", "snippet": "typed is False"},
+    ]
+    html = render_answer(f"The maxsize is 128 [1]. Typed {mark}is False [2].", sources)
+    assert html.count('class="cite"') == 2 and tag_names(html) == {"p", "a"}
+    assert [h.split("#")[1] for h in hrefs(html)][1].startswith("b:~:text=typed")
+    assert f'title="t{mark} ' in html  # the page's characters stay text of its own chip
