@@ -15,7 +15,7 @@ normal form is agent/citation_marks.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -191,22 +191,32 @@ def _check_prose(
             final.append(best + 1)
             checks.append(CitationCheck(sentence.body, None, best + 1, scores[best], "attributed"))
         renumbered = {c.cited: c.final for c in checks[first_check:] if c.cited is not None}
-        body, placed = _inline_markers(sentence, renumbered)
-        markers = "".join(f"[{n}]" for n in dict.fromkeys(final) if n not in placed)
-        body = f"{body} {markers}" if markers and body else body
-        out.append(f"{body}{sentence.end}{sentence.separator}")
+        out.append(f"{with_markers(sentence, final, renumbered)}{sentence.end}{sentence.separator}")
     return "".join(out)
 
 
-def _inline_markers(sentence: Sentence, renumbered: dict[int, int | None]) -> tuple[str, set[int]]:
-    """The sentence's text with the markers inside it renumbered as checked (a removed one
-    dropped), and the numbers they now hold."""
+def with_markers(
+    sentence: Sentence, numbers: Sequence[int], renumbered: Mapping[int, int | None] | None = None
+) -> str:
+    """The sentence's text citing `numbers`: the markers the model wrote inside it stay
+    where they are (renumbered as `renumbered` says, dropped where it says None), the other
+    numbers go after its last word. Without the punctuation that ends it."""
+    body, placed = _inline_markers(sentence, renumbered or {})
+    markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers) if n not in placed)
+    return f"{body} {markers}" if markers and body else body
+
+
+def _inline_markers(
+    sentence: Sentence, renumbered: Mapping[int, int | None]
+) -> tuple[str, set[int]]:
+    """The sentence's text with the markers inside it renumbered, and the numbers they now
+    hold."""
     text = sentence.marked or sentence.body
     parts: list[str] = []
     placed: set[int] = set()
     last = 0
     for match in iter_citations(text):
-        numbers = [renumbered.get(n) for n in marker_numbers(match)]
+        numbers = [renumbered.get(n, n) for n in marker_numbers(match)]
         kept = [n for n in dict.fromkeys(numbers) if n is not None]
         before = text[last : match.start()]
         parts.append(before if kept else before.rstrip(" "))

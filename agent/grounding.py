@@ -20,8 +20,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.citation_marks import cited_numbers
-from agent.citations import FENCE_RE, split_sentences
+from agent.citations import FENCE_RE, split_sentences, with_markers
 from agent.prompts import render, template
 from agent.support import content_words, is_claim, support_score
 from agent.word_lists import word_list
@@ -90,12 +89,7 @@ def ground(
                 if score >= threshold:
                     cited.append(best + 1)  # supported once numbers are compared as numbers
             backed = bool(cited)
-            # Markers inside the sentence stay where they are (agent/citations.py).
-            body = sentence.marked or sentence.body
-            placed = set(cited_numbers(body))
-            markers = "".join(f"[{n}]" for n in dict.fromkeys(cited) if n not in placed)
-            body = f"{body} {markers}" if markers and body else body
-            text = f"{body}{sentence.end}"
+            text = f"{with_markers(sentence, cited)}{sentence.end}"
             if claim and not backed:
                 unsupported.append(sentence.body)
                 if mode == "remove":
