@@ -107,17 +107,42 @@ def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:
     return any(contains_answer(text, answers) for text in passages)
 
 
+#: Units a Chinese answer writes after a number, as the English gold strings name them: the
+#: question is asked in Chinese and answered in Chinese ("5 秒"), its gold is "5 seconds".
+_ZH_UNITS = {
+    "纳秒": "nanoseconds",
+    "微秒": "microseconds",
+    "毫秒": "milliseconds",
+    "秒钟": "seconds",
+    "秒": "seconds",
+    "分钟": "minutes",
+    "小时": "hours",
+    "天": "days",
+    "字节": "bytes",
+    "次": "times",
+}
+_ZH_UNIT_RE = re.compile(
+    r"(\d(?:[\d.,_]*\d)?)\s*(" + "|".join(sorted(_ZH_UNITS, key=len, reverse=True)) + ")"
+)
+
+
+def english_units(text: str) -> str:
+    """`text` with a Chinese unit after a number in English: "5 秒" as "5 seconds"."""
+    return _ZH_UNIT_RE.sub(lambda m: f"{m.group(1)} {_ZH_UNITS[m.group(2)]}", text)
+
+
 def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     """The answer holds a gold string; None for open-ended questions (no `answers`).
 
     Citation markers are removed first: `[2]` must not count as the answer "2"; so is the
     list of source titles after "the sources don't say": a title ("What's New In Python
     3.10") must not count as the answer "3.10". Numbers match however they are written:
-    "1 million" and "1_000_000" are the gold "1,000,000".
+    "1 million" and "1_000_000" are the gold "1,000,000", and so do units in Chinese: "5 秒"
+    is the gold "5 seconds".
     """
     if not any(a.strip() for a in answers):
         return None
-    body = strip_citations(cut_source_list(answer)[0])
+    body = english_units(strip_citations(cut_source_list(answer)[0]))
     if contains_answer(body, answers):
         return True
     # The same number, not a longer one: "10 million" does not hold "1,000,000".

@@ -125,6 +125,15 @@ def test_answer_accuracy_is_case_insensitive_containment_of_any_answer() -> None
     assert answer_correct("", ["128"]) is False
 
 
+def test_a_unit_written_in_chinese_is_the_english_gold_unit() -> None:
+    gold = ["5.0", "5 seconds", "five seconds"]
+    assert answer_correct("sqlite3.connect 的默认超时时间是 5 秒 [2]。", gold)
+    assert answer_correct("默认超时是5秒钟。", gold)
+    assert answer_correct("默认超时是 6 秒。", gold) is False
+    assert answer_correct("默认超时是 5 毫秒。", gold) is False
+    assert answer_correct("回调超过 100 毫秒会被记录。", ["100 milliseconds"])
+
+
 def test_a_citation_marker_is_not_an_answer() -> None:
     # "[2]" cites source 2; it must not make "2" a correct answer.
     assert answer_correct("It returns several iterators [2].", ["2"]) is False
