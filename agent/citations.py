@@ -26,7 +26,7 @@ from agent.citation_marks import (
     normalize_citations,
     strip_citations,
 )
-from agent.support import SENTENCE_END_RE, is_claim, support_score
+from agent.support import SENTENCE_END_RE, SENTENCE_ENDS, is_claim, support_score
 
 Verdict = Literal["supported", "moved", "removed_out_of_range", "removed_unsupported", "attributed"]
 
@@ -80,7 +80,8 @@ class Sentence:
 #: A fenced code block (or one the text ends inside): kept verbatim, its lines are not
 #: sentences to cite. `FENCE_RE.split(text)` puts the blocks at the odd indexes.
 FENCE_RE = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
-_TERMINALS = ".!?。！？:;"
+#: What may close a sentence before its markers: a stop, or the colon of a lead-in.
+_TERMINALS = SENTENCE_ENDS + ":;"
 _TERMINAL_RE = re.compile(rf"([{_TERMINALS}]*)$")
 
 

@@ -17,10 +17,17 @@ from agent.citation_marks import strip_citations
 from agent.claims import as_digits, carried_words, contradiction, is_foreign
 from agent.word_lists import word_list
 
-# Sentence ends: . ! ? (and CJK ones) followed by space, and line breaks (list items).
-# Latin sentences end at a stop and a space; CJK ones at 。！？； with or without a space (a
-# citation written after the stop, "。[1]", keeps the sentence whole rather than move).
-SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])\s*(?=[^\s\[])|\n+")
+#: The stops that end a sentence, Latin and CJK: the one list the checker, the support check
+#: and the UI's citation preview split by.
+LATIN_SENTENCE_ENDS = ".!?"
+CJK_SENTENCE_ENDS = "。！？；"
+SENTENCE_ENDS = LATIN_SENTENCE_ENDS + CJK_SENTENCE_ENDS
+# Sentence ends: a stop followed by space, and line breaks (list items). Latin sentences end
+# at a stop and a space; CJK ones with or without a space (a citation written after the
+# stop, "。[1]", keeps the sentence whole rather than move).
+SENTENCE_END_RE = re.compile(
+    rf"(?<=[{LATIN_SENTENCE_ENDS}])\s+|(?<=[{CJK_SENTENCE_ENDS}])\s*(?=[^\s\[])|\n+"
+)
 # A dotted or slashed name (`os.path`, the ref `refs/original`) is one word and its parts.
 _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NAME_JOINT_RE = re.compile(r"[./]")

@@ -24,7 +24,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.tree import SyntaxTreeNode
 
-from agent.support import SENTENCE_END_RE, split_passage_sentences
+from agent.support import SENTENCE_END_RE, SENTENCE_ENDS, split_passage_sentences
 from ui.owned import FILE_ROUTE as SERVED_FILE
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -137,7 +137,7 @@ def _html_block(node: SyntaxTreeNode, answer: Answer, cite: CiteHtml) -> str:
     return inner  # blockquote: its paragraphs; hr: nothing
 
 
-_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "；")
+_SENTENCE_ENDS = tuple(SENTENCE_ENDS)
 
 
 @dataclass(frozen=True)
