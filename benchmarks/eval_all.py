@@ -24,7 +24,7 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 
 from core.errors import MegrezSearchError
@@ -65,6 +65,8 @@ COLUMNS = (
 class SetOutcome:
     dev_set: DevSet
     run: EvalRun | None = None
+    # The rest by name only: three lists of ids in a row are easily passed in the wrong order.
+    _: KW_ONLY
     skipped: str | None = None  # why the set did not run
     reading_errors: list[str] = field(default_factory=list)
     retrieval_errors: list[str] = field(default_factory=list)
@@ -154,7 +156,13 @@ def run_set(dev_set: DevSet, eval_dir: Path, settings: Settings, limit: int | No
     questions = load_questions(path, limit)
     run = evaluate(settings, questions, dev_set.corpus, progress=sys.stderr.isatty())
     reading, retrieval, unsearched = wrong_answers(run)
-    return SetOutcome(dev_set, run, reading, retrieval, unsearched)
+    return SetOutcome(
+        dev_set,
+        run,
+        reading_errors=reading,
+        retrieval_errors=retrieval,
+        unsearched_errors=unsearched,
+    )
 
 
 def _fmt(value: float | None) -> str:

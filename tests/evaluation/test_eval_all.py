@@ -3,9 +3,11 @@ wrong answers split into reading errors and retrieval errors."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,8 +118,34 @@ def test_eval_all_runs_a_slice_of_every_dev_set(tmp_path: Path) -> None:
         assert f"- {dev_set.name}: reading errors" in text
 
 
+def test_a_set_run_reports_each_wrong_answer_under_its_own_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import eval_all
+
+    records = [
+        _record("misread", False, True),
+        _record("not-found", False, False),
+        _record("translate", False, None, needs_search=False),
+    ]
+    run = EvalRun("agent", "m", records, summarize([r.score for r in records]))
+    monkeypatch.setattr(eval_all, "evaluate", lambda *args, **kwargs: run)
+    (tmp_path / DEV_SETS[0].questions).write_text(
+        '{"id": "q", "question": "q", "answers": ["a"], "gold_pages": [], "needs_search": true}\n'
+    )
+    dev_set = replace(DEV_SETS[0], corpus=tmp_path)
+    outcome = eval_all.run_set(dev_set, tmp_path, dev_set_settings(_no_args()), None)
+    assert outcome.skipped is None
+    assert outcome.reading_errors == ["misread"]
+    assert outcome.retrieval_errors == ["not-found"]
+    assert outcome.unsearched_errors == ["translate"]
+
+
+def _no_args() -> argparse.Namespace:
+    return argparse.Namespace(model=None, data_dir=None)
+
+
 def test_both_dev_set_benchmarks_read_the_same_arguments(tmp_path: Path) -> None:
-    import argparse
 
     parser = argparse.ArgumentParser()
     add_dev_set_arguments(parser)
