@@ -33,6 +33,9 @@ _WORD_RE = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*|[^\sA-Za-z0-9_\W]")
 _NAME_JOINT_RE = re.compile(r"[./]")
 _FACT_MARK_RE = re.compile(r"[_./]")  # what makes a word a code name or a path
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)*")
+# A literal the sentence quotes: "…", “…” or `…` of two words or more (one word in quotes is
+# a name, which the word match already weighs as a fact).
+_QUOTE_RE = re.compile(r'"([^"\n]*\s[^"\n]*)"|“([^”\n]*\s[^”\n]*)”|`([^`\n]*\s[^`\n]*)`')
 
 
 #: Words too common to show support.
@@ -96,7 +99,9 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
 
     Words in `given` (the question's own) are left out when the sentence has others: an
     answer restates its question ("In Python 3.11 the database is version 14.0.0"), and
-    what needs a source is what it adds, not the premise the user wrote.
+    what needs a source is what it adds, not the premise the user wrote. Not so the words of
+    a literal the sentence quotes and the context holds word for word: `"# v2 git bundle"`
+    is what the answer adds, though "git" and "bundle" are the question's.
     """
     sentence, context = as_digits(sentence), as_digits(context)
     words = content_words(sentence)
@@ -104,7 +109,10 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
         words = {word: words[word] for word in carried_words(words)}
     if not words:
         return 0.0
-    added = {word: weight for word, weight in words.items() if word not in given}
+    quoted = quoted_words(sentence, context)
+    if quoted <= given:  # the question's own literal: nothing the answer adds
+        quoted = set()
+    added = {word: weight for word, weight in words.items() if word not in given or word in quoted}
     words = added or words
     vocab = _vocabulary(context)
     total = sum(words.values())
@@ -115,6 +123,18 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     if score and contradiction(sentence, context, given):
         return 0.0
     return score
+
+
+def quoted_words(sentence: str, context: str) -> set[str]:
+    """The content words of the literals `sentence` quotes that `context` holds verbatim
+    (spacing aside)."""
+    spaced = " ".join(context.split())
+    words: set[str] = set()
+    for match in _QUOTE_RE.finditer(sentence):
+        literal = " ".join(next(group for group in match.groups() if group is not None).split())
+        if literal and literal in spaced:
+            words.update(content_words(literal))
+    return words
 
 
 #: Support the best sentence of a passage needs before it is shown as what backs a claim:

@@ -265,3 +265,31 @@ def test_a_marker_inside_its_sentence_stays_there_through_the_support_check() ->
     report = check_citations(answer, [FUNCTOOLS])
     grounded = ground(report.answer, [FUNCTOOLS], TITLES, mode="mark", threshold=0.5)
     assert grounded.answer == answer and grounded.unsupported == []
+
+
+BUNDLE = (
+    "A v2 bundle looks like this:\n\n"
+    "bundle    = signature *prerequisite *reference LF pack\n"
+    'signature = "# v2 git bundle" LF'
+)
+
+
+def test_a_literal_quoted_word_for_word_from_the_passage_backs_its_sentence() -> None:
+    # The question's words ("git", "bundle") are what the quoted answer is made of.
+    given = question_words("What signature line does a version 2 git bundle file begin with?")
+    quoted = (
+        'The signature line of a version 2 git bundle file begins with "# v2 git bundle" '
+        "followed by a newline character [1]."
+    )
+    report = check_citations(quoted, [BUNDLE], given=given)
+    assert [check.verdict for check in report.checks] == ["supported"]
+    misquoted = quoted.replace("v2", "v3")
+    report = check_citations(misquoted, [BUNDLE], given=given)
+    assert [check.verdict for check in report.checks] == ["removed_unsupported"]
+
+
+def test_a_literal_the_question_quoted_backs_nothing_the_answer_adds() -> None:
+    given = question_words('What does the "# v2 git bundle" line of a bundle tell me?')
+    wrong = 'The "# v2 git bundle" line marks a corrupted bundle [1].'
+    report = check_citations(wrong, [BUNDLE], given=given)
+    assert [check.verdict for check in report.checks] == ["removed_unsupported"]
