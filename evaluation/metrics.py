@@ -95,9 +95,20 @@ def retrieval_all(
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
-    """Case-insensitive containment of any of `answers` in `text`."""
+    """Case-insensitive containment of any of `answers` in `text`; a number is not found
+    inside a longer one ("28" is not in "9046…2803…", "5 seconds" not in "15 seconds")."""
     folded = text.casefold()
-    return any(answer.strip() and answer.strip().casefold() in folded for answer in answers)
+    return any(
+        re.search(_as_found(answer.strip().casefold()), folded)
+        for answer in answers
+        if answer.strip()
+    )
+
+
+def _as_found(answer: str) -> str:
+    head = r"(?<!\d)" if answer[0].isdigit() else ""
+    tail = r"(?!\d)" if answer[-1].isdigit() else ""
+    return head + re.escape(answer) + tail
 
 
 def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:

@@ -12,6 +12,7 @@ from evaluation.metrics import (
     answer_correct,
     checker_citations,
     citation_coverage,
+    context_hit,
     corpus_path,
     decision_correct,
     failed_question,
@@ -130,6 +131,7 @@ def test_a_unit_written_in_chinese_is_the_english_gold_unit() -> None:
     assert answer_correct("sqlite3.connect 的默认超时时间是 5 秒 [2]。", gold)
     assert answer_correct("默认超时是5秒钟。", gold)
     assert answer_correct("默认超时是 6 秒。", gold) is False
+    assert answer_correct("默认超时是 15 秒。", gold) is False
     assert answer_correct("默认超时是 5 毫秒。", gold) is False
     assert answer_correct("回调超过 100 毫秒会被记录。", ["100 milliseconds"])
 
@@ -330,3 +332,14 @@ def test_summary_counts_answers_in_the_questions_language() -> None:
     summary = summarize([chinese, english, failed])
     assert summary.answer_language_match == 0.5
     assert summary.to_json()["answer_language_match"] == 0.5
+
+
+def test_a_number_is_not_found_inside_a_longer_one() -> None:
+    # dev-49's passages held "28" only inside a 75-digit Decimal: not the answer "28 places".
+    digits = (
+        "Decimal('904625697166532776746648320380374280103671755200316906558262375061821325312')"
+    )
+    assert context_hit([digits], ["28"]) is False
+    assert context_hit(["The default precision is 28 places."], ["28"]) is True
+    assert answer_correct("It waits 15 seconds.", ["5 seconds"]) is False
+    assert answer_correct("Use Python 3.10.", ["3.10"]) is True
