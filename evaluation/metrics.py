@@ -11,7 +11,8 @@ applicable" and the question is left out of that metric's overall figure:
   retrieval and reading are measured apart;
 - loops: answers in which the agent cut a repetition loop (every question);
 - answer accuracy: the answer, citation markers removed, contains one of `answers`
-  (case-insensitive; questions with no answers are skipped);
+  (as evaluation/answers.py finds one: case-insensitive, a number only as a whole number;
+  questions with no answers are skipped);
 - citation precision: share of the model's own citations that the agent's checker found
   supported by the cited passage (pooled over all citations); the strict variant: share of the
   final answer's citations whose page contains a gold answer string (questions with answers);
@@ -25,7 +26,6 @@ applicable" and the question is left out of that metric's overall figure:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from posixpath import normpath
@@ -33,12 +33,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The sentence rules are the citation checker's own, so coverage counts what it could cite.
-from agent.citation_marks import strip_citations
 from agent.citations import FENCE_RE, split_sentences
-from agent.claims import same_numbers
 from agent.support import content_words
 
-from .answer_language import cut_source_list, language_match
+from .answer_language import language_match
+from .answers import answer_correct, contains_answer, context_hit
 
 MIN_SENTENCE_WORDS = 2  # as the checker: shorter sentences ("Hi!") are neither cited nor counted
 
@@ -92,77 +91,6 @@ def retrieval_all(
     """Whether every gold page is among `fetched`; None without gold pages."""
     paths = _gold_and_fetched(fetched, gold_pages, base_url)
     return None if paths is None else paths[0] <= paths[1]
-
-
-def contains_answer(text: str, answers: Sequence[str]) -> bool:
-    """Case-insensitive containment of any of `answers` in `text`; a number is not found
-    inside a longer one ("28" is not in "9046…2803…", "5 seconds" not in "15 seconds")."""
-    folded = text.casefold()
-    return any(
-        re.search(_as_found(answer.strip().casefold()), folded)
-        for answer in answers
-        if answer.strip()
-    )
-
-
-def _as_found(answer: str) -> str:
-    head = r"(?<!\d)" if answer[0].isdigit() else ""
-    tail = r"(?!\d)" if answer[-1].isdigit() else ""
-    return head + re.escape(answer) + tail
-
-
-def context_hit(passages: Sequence[str], answers: Sequence[str]) -> bool | None:
-    """A gold answer string in the passages shown to the model; None without answers."""
-    if not any(a.strip() for a in answers):
-        return None
-    return any(contains_answer(text, answers) for text in passages)
-
-
-#: Units a Chinese answer writes after a number, as the English gold strings name them: the
-#: question is asked in Chinese and answered in Chinese ("5 秒"), its gold is "5 seconds".
-_ZH_UNITS = {
-    "纳秒": "nanoseconds",
-    "微秒": "microseconds",
-    "毫秒": "milliseconds",
-    "秒钟": "seconds",
-    "秒": "seconds",
-    "分钟": "minutes",
-    "小时": "hours",
-    "天": "days",
-    "字节": "bytes",
-    "次": "times",
-}
-_ZH_UNIT_RE = re.compile(
-    r"(\d(?:[\d.,_]*\d)?)\s*(" + "|".join(sorted(_ZH_UNITS, key=len, reverse=True)) + ")"
-)
-
-
-def english_units(text: str) -> str:
-    """`text` with a Chinese unit after a number in English: "5 秒" as "5 seconds"."""
-    return _ZH_UNIT_RE.sub(lambda m: f"{m.group(1)} {_ZH_UNITS[m.group(2)]}", text)
-
-
-def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
-    """The answer holds a gold string; None for open-ended questions (no `answers`).
-
-    Citation markers are removed first: `[2]` must not count as the answer "2"; so is the
-    list of source titles after "the sources don't say": a title ("What's New In Python
-    3.10") must not count as the answer "3.10". Numbers match however they are written:
-    "1 million" and "1_000_000" are the gold "1,000,000", and so do units in Chinese: "5 秒"
-    is the gold "5 seconds".
-    """
-    if not any(a.strip() for a in answers):
-        return None
-    body = english_units(strip_citations(cut_source_list(answer)[0]))
-    if contains_answer(body, answers):
-        return True
-    # The same number, not a longer one: "10 million" does not hold "1,000,000".
-    written = same_numbers(body).casefold()
-    return any(
-        re.search(rf"(?<!\d){re.escape(same_numbers(a.strip()).casefold())}(?!\d)", written)
-        for a in answers
-        if any(ch.isdigit() for ch in a)
-    )
 
 
 def checker_citations(checks: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
