@@ -128,9 +128,12 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
 def quoted_words(sentence: str, context: str) -> set[str]:
     """The content words of the literals `sentence` quotes that `context` holds verbatim
     (spacing aside)."""
-    spaced = " ".join(context.split())
     words: set[str] = set()
-    for match in _QUOTE_RE.finditer(sentence):
+    matches = list(_QUOTE_RE.finditer(sentence))
+    if not matches:  # most sentences: the context need not be respaced
+        return words
+    spaced = " ".join(context.split())
+    for match in matches:
         literal = " ".join(next(group for group in match.groups() if group is not None).split())
         if literal and literal in spaced:
             words.update(content_words(literal))

@@ -77,10 +77,6 @@ def answer_correct(answer: str, answers: Sequence[str]) -> bool | None:
     body = english_units(strip_citations(cut_source_list(answer)[0]))
     if contains_answer(body, answers):
         return True
-    # The same number, not a longer one: "10 million" does not hold "1,000,000".
-    written = same_numbers(body).casefold()
-    return any(
-        re.search(rf"(?<!\d){re.escape(same_numbers(a.strip()).casefold())}(?!\d)", written)
-        for a in answers
-        if any(ch.isdigit() for ch in a)
-    )
+    # The numbers spelt alike: "1 million" holds "1,000,000", "10 million" does not.
+    numbered = [same_numbers(a) for a in answers if any(ch.isdigit() for ch in a)]
+    return contains_answer(same_numbers(body), numbered)

@@ -162,14 +162,13 @@ def _html_inline(
 ) -> str:
     kind = node.type
     if kind in {"text", "html_inline", "code_inline"}:
-        said.append(_unmarked(node.content))
-    if kind in {"text", "html_inline"}:
-        return html.escape(_unmarked(node.content), quote=False)
+        content = _unmarked(node.content)
+        said.append(content)
+        escaped = html.escape(content, quote=False)
+        return f"<code>{escaped}</code>" if kind == "code_inline" else escaped
     if kind in {"softbreak", "hardbreak"}:
         said.append(" ")
         return "<br>"
-    if kind == "code_inline":
-        return f"<code>{html.escape(_unmarked(node.content), quote=False)}</code>"
     if kind == "citation":
         number = int(node.meta["n"])
         source = answer.sources.get(number)
