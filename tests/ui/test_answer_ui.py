@@ -320,6 +320,9 @@ def test_axe_finds_no_serious_violations(browser: Any, app: App, viewport: dict[
     page = open_app(browser, app, viewport, bypass_csp=True)  # axe is injected inline
     ask(page, QUESTION)
     expect(page.locator("#followups button:visible")).to_have_count(3)
+    expect(page.locator("#regenerate")).to_be_enabled()  # the page at rest, not mid-update
+    fade = "el => getComputedStyle(el).transitionDuration"
+    assert page.eval_on_selector("#regenerate", fade) == "0s"  # no half-contrast moment
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
     violations = [
