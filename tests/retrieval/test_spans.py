@@ -128,6 +128,26 @@ def test_the_line_before_a_new_entry_stays_with_the_entry_before() -> None:
     assert "3.2" not in text
 
 
+def test_a_passage_whose_one_sentence_answers_reads_before_one_that_scatters_the_words() -> None:
+    """git-28: BM25 put `git fast-import`'s passages, each query word in another sentence,
+    above `git log`'s, whose one sentence holds them all; the budget went to the first."""
+    query = "line length commit message bytes"
+    scattered = " ".join(
+        f"Field {n} of the stream is a {word} of its own kind."
+        for n, word in enumerate(["line", "length", "commit", "message", "bytes"] * 3)
+    )
+    answering = (
+        "- --log-size\n- Include a line giving the length of each commit message in bytes.\n"
+        "- --full-diff\n- Show the full diff."
+    )
+    passages = [
+        Passage(text=scattered, url="http://docs.test/fast-import.html", title="a", score=1.0),
+        Passage(text=answering, url="http://docs.test/log.html", title="b", score=0.7),
+    ]
+    text = shown(focus_passages(query, passages, 60, estimate_tokens))
+    assert "- --log-size\n- Include a line giving the length" in text
+
+
 def test_one_unit_between_two_kept_ones_is_kept_too() -> None:
     """Windows of one neighbour around units 1 and 5 leave unit 3 out; it is taken so the
     text reads on instead of breaking at "…"."""
