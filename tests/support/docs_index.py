@@ -53,12 +53,15 @@ def run_cli(
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without `MEGREZ_*`, trusting loopback, offline, plus `extra`."""
+    """This process's environment without `MEGREZ_*`, trusting loopback, offline, plus `extra`.
+    A native crash prints every thread's Python stack (a fresh clone's eval once aborted on
+    "munmap_chunk(): invalid pointer" with nothing else to go on)."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("MEGREZ_")},
         "MEGREZ_ALLOW_HOSTS": ALLOW_HOSTS,
         "MEGREZ_MODEL": TEST_MODEL,
         "HF_HUB_OFFLINE": "1",
+        "PYTHONFAULTHANDLER": "1",
         **(extra or {}),
     }
 
