@@ -8,19 +8,26 @@ passages within each budget as the model sees them (`numbered_contexts`, the ran
 own code). A question counts when a gold answer string is in those passages (the eval's
 `context_recall`); retrieval recall is a gold page among the fetched pages. The ids of the
 questions missed are listed, so a change can be read question by question. Tokens are
-counted with the tokenizer of the GGUF given (default: the embedded default). Any question
-set runs over its own corpus, e.g. the git manual:
+counted with the tokenizer of the GGUF given (default: the embedded default). A question in
+another script than the sources (the Chinese set) is searched with the model's translation,
+which needs the model: `--queries` gives the queries an eval run recorded (`eval --report`'s
+records.jsonl, or the log of `eval-all`); without them such a question is searched with its
+own words, as the agent would without a model. Any question set runs over its own corpus,
+e.g. the git manual:
 
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev.jsonl \\
         [--corpus /usr/share/doc/python3.11/html] [--budgets 500,700,800,900,1000]
         [--rerank on|off] [--spans on|off] [--data-dir DIR] [--gguf PATH]
     .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev-git.jsonl \\
         --corpus /usr/share/doc/git-doc --budgets 900
+    .venv/bin/python -m benchmarks.bench_context --questions ../shared/eval/dev-zh.jsonl \\
+        --queries eval-all.log --budgets 450,600
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +42,7 @@ from evaluation.metrics import context_hit, retrieval_hit
 from evaluation.runner import corpus_environment
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.pooled_fetch import fetch_pages_sync
+from retrieval.scripts import needs_translation
 from retrieval.search import make_search_provider
 from retrieval.types import Page
 from wiring import retrieval_policy
@@ -76,14 +84,36 @@ class ContextFigures:
     budgets: dict[int, BudgetFigures] = field(default_factory=dict)
 
 
+#: How the eval runner logs each question's record (`evaluation.runner`).
+_LOGGED_RECORD = "eval record "
+
+
+def recorded_queries(path: Path) -> dict[str, str]:
+    """Question id -> the first query an eval run searched, from its records: one JSON object
+    a line (`records.jsonl`) or log lines holding "eval record {…}"."""
+    queries: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        start = line.find(_LOGGED_RECORD)
+        text = line[start + len(_LOGGED_RECORD) :] if start >= 0 else line
+        if not text.lstrip().startswith("{"):
+            continue
+        record = json.loads(text)
+        if record.get("queries"):
+            queries[record["id"]] = record["queries"][0]
+    return queries
+
+
 def measure(
     questions: list[Question],
     settings: Settings,
     budgets: list[int],
     count: Callable[[str], int],
     base_url: str = "",
+    translations: dict[str, str] | None = None,
 ) -> ContextFigures:
-    """Retrieval recall, and per budget: answers shown, passage tokens, missed ids."""
+    """Retrieval recall, and per budget: answers shown, passage tokens, missed ids.
+    `translations` (question id -> query) stand in for the model's translation of a
+    question in another script than the sources'."""
     policy = retrieval_policy(settings)
     provider = make_search_provider(settings.retrieval.search, policy.search)
     figures = ContextFigures(budgets={budget: BudgetFigures() for budget in budgets})
@@ -92,8 +122,11 @@ def measure(
             continue
         earlier = [turn.content for turn in question.history if turn.role == "user"]
         answers = [turn.content for turn in question.history if turn.role == "assistant"]
+        translated = None
+        if needs_translation(question.question):
+            translated = (translations or {}).get(question.id)
         query = build_query(
-            question.question, None, earlier, settings.agent.max_query_words, answers
+            question.question, translated, earlier, settings.agent.max_query_words, answers
         )
         context = follow_up_context(question.question, earlier, answers)
         variants = query_variants(
@@ -159,6 +192,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--data-dir", type=Path, help="reuse this data dir's corpus index")
     parser.add_argument("--gguf", type=Path, help="tokenizer to count with (default: embedded)")
     parser.add_argument(
+        "--queries", type=Path, help="an eval run's records: its translated queries are searched"
+    )
+    parser.add_argument(
         "--rerank", choices=("on", "off"), help="semantic rerank (default: MEGREZ_RERANK)"
     )
     parser.add_argument(
@@ -177,7 +213,8 @@ def main(argv: list[str] | None = None) -> str:
         if args.spans:
             base = base.replace(passage_spans=args.spans == "on")
         with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
-            figures = measure(questions, settings, budgets, count, corpus.base_url)
+            translations = recorded_queries(args.queries) if args.queries else None
+            figures = measure(questions, settings, budgets, count, corpus.base_url, translations)
     text = report(args.questions.name, figures, settings)
     print(text)
     return text
