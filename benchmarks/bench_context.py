@@ -39,7 +39,7 @@ from benchmarks.eval_args import add_question_arguments
 from core.settings import Settings
 from evaluation.dataset import Question, load_questions
 from evaluation.metrics import context_hit, retrieval_hit
-from evaluation.runner import corpus_environment
+from evaluation.runner import RECORD_LOG_PREFIX, corpus_environment
 from retrieval.multiquery import query_variants, search_fused
 from retrieval.pooled_fetch import fetch_pages_sync
 from retrieval.scripts import needs_translation
@@ -84,17 +84,13 @@ class ContextFigures:
     budgets: dict[int, BudgetFigures] = field(default_factory=dict)
 
 
-#: How the eval runner logs each question's record (`evaluation.runner`).
-_LOGGED_RECORD = "eval record "
-
-
 def recorded_queries(path: Path) -> dict[str, str]:
     """Question id -> the first query an eval run searched, from its records: one JSON object
     a line (`records.jsonl`) or log lines holding "eval record {…}"."""
     queries: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        start = line.find(_LOGGED_RECORD)
-        text = line[start + len(_LOGGED_RECORD) :] if start >= 0 else line
+        start = line.find(RECORD_LOG_PREFIX)
+        text = line[start + len(RECORD_LOG_PREFIX) :] if start >= 0 else line
         if not text.lstrip().startswith("{"):
             continue
         record = json.loads(text)
@@ -122,9 +118,9 @@ def measure(
             continue
         earlier = [turn.content for turn in question.history if turn.role == "user"]
         answers = [turn.content for turn in question.history if turn.role == "assistant"]
-        translated = None
-        if needs_translation(question.question):
-            translated = (translations or {}).get(question.id)
+        # Only a question the agent translates has its query from the model.
+        own_script = not needs_translation(question.question)
+        translated = None if own_script else (translations or {}).get(question.id)
         query = build_query(
             question.question, translated, earlier, settings.agent.max_query_words, answers
         )
@@ -206,6 +202,7 @@ def main(argv: list[str] | None = None) -> str:
     budgets = sorted({int(b) for b in args.budgets.split(",")})
     count = _token_counter(args.gguf or _default_gguf())
     questions = load_questions(args.questions)
+    translations = recorded_queries(args.queries) if args.queries else None  # before indexing
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=args.data_dir or Path(tmp), page_cache_ttl_s=0)
         if args.rerank:
@@ -213,7 +210,6 @@ def main(argv: list[str] | None = None) -> str:
         if args.spans:
             base = base.replace(passage_spans=args.spans == "on")
         with corpus_environment(base, args.corpus, progress=False) as (settings, corpus):
-            translations = recorded_queries(args.queries) if args.queries else None
             figures = measure(questions, settings, budgets, count, corpus.base_url, translations)
     text = report(args.questions.name, figures, settings)
     print(text)

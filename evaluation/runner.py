@@ -42,6 +42,8 @@ Pipeline = Callable[[Question], AskResult]
 # The dev set's corpus (the benchmarks' default): the HTML of Debian's python3.11-doc package.
 # Question files are always given (`--questions`, or MEGREZ_EVAL_QUESTIONS for benchmarks).
 DOCS_CORPUS = Path("/usr/share/doc/python3.11/html")
+#: What each question's record follows in the log (`bench_context --queries` reads it back).
+RECORD_LOG_PREFIX = "eval record "
 
 
 @dataclass
@@ -209,7 +211,8 @@ def run_questions(
             record = QuestionRecord(question, score)
         records.append(record)
         # One line per question as it finishes: a long run can be followed (and read) early.
-        log.info("eval record %s", json.dumps(record.to_json(), ensure_ascii=False, default=str))
+        record_json = json.dumps(record.to_json(), ensure_ascii=False, default=str)
+        log.info("%s%s", RECORD_LOG_PREFIX, record_json)
         correct = [r.score.answer_correct for r in records if r.score.answer_correct is not None]
         if correct:
             bar.set_postfix(answer_acc=f"{sum(correct) / len(correct):.2f}", refresh=False)
