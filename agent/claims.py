@@ -6,7 +6,8 @@ three such wrong readings of the passage sentence that shares most words with th
 
 - numbers: each number of the sentence must be written in the passage near one of the
   sentence's other words ("the maximum size is 128" is not backed by "maxsize=128" in a
-  passage about `maxsize=None`), numbers spelled as words or with separators included;
+  passage about `maxsize=None`), numbers spelled as words or with separators included; a
+  number restated in another unit ("900 seconds (15 minutes)") stands with the one it restates;
 - negation: a word both sentences share is negated in one and affirmed in the other ("the
   cache cannot grow" against "the cache can grow"; "unless" is "if not");
 - opposites: the sentence says one of a pair (opposites.txt: True/False, enabled/disabled,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from agent.quantities import restatements
 from agent.word_lists import word_list
 
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
@@ -194,17 +196,24 @@ def _aligned(sentence_words: set[str], passage: str) -> str | None:
 
 def _number_unplaced(sentence: str, passage: str, given: frozenset[str], subject: set[str]) -> str:
     """A number of `sentence` that `passage` does not write near the sentence's subject."""
-    text = as_digits(passage)
-    for number in _NUMBER_RE.findall(as_digits(sentence)):
-        if number in given:
-            continue
+    text, claimed = as_digits(passage), as_digits(sentence)
+
+    def placed(number: str) -> bool:
         places = [m.start() for m in re.finditer(rf"(?<![\w.]){re.escape(number)}(?!\w)", text)]
-        if not places:
-            return number
-        if subject and not any(
-            subject & _words_and_parts(text[max(0, at - _NUMBER_REACH) : at + _NUMBER_REACH])
-            for at in places
-        ):
+        return bool(places) and (
+            not subject
+            or any(
+                subject & _words_and_parts(text[max(0, at - _NUMBER_REACH) : at + _NUMBER_REACH])
+                for at in places
+            )
+        )
+
+    restated = restatements(claimed)
+    for number in _NUMBER_RE.findall(claimed):
+        if number in given or placed(number):
+            continue
+        # "900 seconds (15 minutes)": the 15 stands or falls with the 900 the passage gives.
+        if not any(other in given or placed(other) for other in restated.get(number, ())):
             return number
     return ""
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from agent.citation_marks import strip_citations
 from agent.claims import as_digits, carried_words, contradiction, is_foreign
+from agent.quantities import restatements
 from agent.word_lists import word_list
 
 #: The stops that end a sentence, Latin and CJK: the one list the checker, the support check
@@ -115,11 +116,18 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     added = {word: weight for word, weight in words.items() if word not in given or word in quoted}
     words = added or words
     vocab = _vocabulary(context)
+    # A number restated in another unit ("900 seconds (15 minutes)") is there when the one it
+    # restates is.
+    restated = restatements(sentence)
+
+    def present(word: str) -> bool:
+        return word in vocab or bool(restated.get(word, set()) & vocab)
+
     total = sum(words.values())
-    score = sum(weight for word, weight in words.items() if word in vocab) / total
+    score = sum(weight for word, weight in words.items() if present(word)) / total
     numbers = [word for word in words if _NUMBER_RE.fullmatch(word)]
     if numbers:
-        score *= sum(1 for number in numbers if number in vocab) / len(numbers)
+        score *= sum(1 for number in numbers if present(number)) / len(numbers)
     if score and contradiction(sentence, context, given):
         return 0.0
     return score

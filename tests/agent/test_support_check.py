@@ -293,3 +293,35 @@ def test_a_literal_the_question_quoted_backs_nothing_the_answer_adds() -> None:
     wrong = 'The "# v2 git bundle" line marks a corrupted bundle [1].'
     report = check_citations(wrong, [BUNDLE], given=given)
     assert [check.verdict for check in report.checks] == ["removed_unsupported"]
+
+
+CREDENTIAL_CACHE = (
+    "This command caches credentials in memory for use by future Git programs. "
+    "- --timeout <seconds> - Number of seconds to cache credentials (default: 900)."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "verdict"),
+    [
+        (
+            "The cache remembers a password for 900 seconds (15 minutes) by default [1].",
+            "supported",
+        ),
+        ("凭据缓存默认记住密码 900 秒（15 分钟）[1]。", "supported"),
+        (
+            "The cache remembers a password for 900 seconds (16 minutes) by default [1].",
+            "removed_unsupported",
+        ),
+        ("The cache remembers a password for 15 minutes by default [1].", "removed_unsupported"),
+        (
+            "The cache remembers a password for 600 seconds (10 minutes) by default [1].",
+            "removed_unsupported",
+        ),
+    ],
+)
+def test_a_number_restated_in_another_unit_stands_with_the_one_it_restates(sentence, verdict):
+    # The restatement is carried by the passage's own number; alone, or beside a wrong one,
+    # it backs nothing.
+    report = check_citations(sentence, [CREDENTIAL_CACHE])
+    assert [check.verdict for check in report.checks] == [verdict]
