@@ -7,7 +7,8 @@ three such wrong readings of the passage sentence that shares most words with th
 - numbers: each number of the sentence must be written in the passage near one of the
   sentence's other words ("the maximum size is 128" is not backed by "maxsize=128" in a
   passage about `maxsize=None`), numbers spelled as words or with separators included; a
-  number restated in another unit ("900 seconds (15 minutes)") stands with the one it restates;
+  number restated in another unit ("900 seconds (15 minutes)", "0.1 seconds" for the
+  passage's "100 milliseconds") stands with the one it restates;
 - negation: a word both sentences share is negated in one and affirmed in the other ("the
   cache cannot grow" against "the cache can grow"; "unless" is "if not");
 - opposites: the sentence says one of a pair (opposites.txt: True/False, enabled/disabled,
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from agent.quantities import restatements
+from agent.quantities import equivalents
 from agent.word_lists import word_list
 
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
@@ -208,11 +209,12 @@ def _number_unplaced(sentence: str, passage: str, given: frozenset[str], subject
             )
         )
 
-    restated = restatements(claimed)
+    restated = equivalents(claimed, text)
     for number in _NUMBER_RE.findall(claimed):
         if number in given or placed(number):
             continue
-        # "900 seconds (15 minutes)": the 15 stands or falls with the 900 the passage gives.
+        # "900 seconds (15 minutes)": the 15 stands or falls with the 900 the passage gives;
+        # "0.1 seconds" is where the passage writes "100 milliseconds".
         if not any(other in given or placed(other) for other in restated.get(number, ())):
             return number
     return ""

@@ -1,8 +1,8 @@
-"""Quantities a sentence states twice, in two units ("900 seconds (15 minutes)").
+"""One quantity in two units: "900 seconds (15 minutes)", "0.1 seconds" for "100 milliseconds".
 
-An answer often restates the passage's number in a friendlier unit. The restated number is
-not a new claim: it stands or falls with the number the passage gives, so the support check
-places that one and lets the restatement through. Two quantities of a sentence are the same
+An answer often restates the passage's number in a friendlier unit, beside it or instead of
+it. The restated number is not a new claim: it stands or falls with the number the passage
+gives, so the support check places that one. Two quantities of a sentence are the same
 when their values agree in one base unit (seconds, bytes); sizes count in powers of 1000 and
 of 1024 alike, as documentation writes "KB" for both.
 """
@@ -40,17 +40,24 @@ _QUANTITY_RE = re.compile(
 )
 
 
-def restatements(sentence: str) -> dict[str, set[str]]:
-    """Each number of `sentence` (digits) that it also states in another unit -> the numbers
-    it restates: "900 seconds (15 minutes)" -> {"15": {"900"}, "900": {"15"}}."""
-    quantities: list[tuple[str, str, tuple[float, ...]]] = []
-    for match in _QUANTITY_RE.finditer(sentence):
+def _quantities(text: str) -> list[tuple[str, str, tuple[float, ...]]]:
+    """(number, dimension, its value in base units under each reading of the unit)."""
+    found = []
+    for match in _QUANTITY_RE.finditer(text):
         number, unit = match.group(1), (match.group(2) or match.group(3)).lower()
         dimension, sizes = _UNITS[unit]
-        quantities.append((number, dimension, tuple(float(number) * size for size in sizes)))
+        found.append((number, dimension, tuple(float(number) * size for size in sizes)))
+    return found
+
+
+def equivalents(sentence: str, passage: str = "") -> dict[str, set[str]]:
+    """Each number of `sentence` (digits) that it or `passage` also states in another unit
+    -> those numbers: "900 seconds (15 minutes)" -> {"15": {"900"}, "900": {"15"}}; "0.1
+    seconds" over a passage's "100 milliseconds" -> {"0.1": {"100"}}."""
+    claimed = _quantities(sentence)
     same: defaultdict[str, set[str]] = defaultdict(set)
-    for number, dimension, values in quantities:
-        for other, other_dimension, other_values in quantities:
+    for number, dimension, values in claimed:
+        for other, other_dimension, other_values in claimed + _quantities(passage):
             if other != number and other_dimension == dimension and _agree(values, other_values):
                 same[number].add(other)
     return dict(same)

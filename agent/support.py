@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from agent.citation_marks import strip_citations
 from agent.claims import as_digits, carried_words, contradiction, is_foreign
-from agent.quantities import restatements
+from agent.quantities import equivalents
 from agent.word_lists import word_list
 
 #: The stops that end a sentence, Latin and CJK: the one list the checker, the support check
@@ -116,12 +116,13 @@ def support_score(sentence: str, context: str, given: frozenset[str] = frozenset
     added = {word: weight for word, weight in words.items() if word not in given or word in quoted}
     words = added or words
     vocab = _vocabulary(context)
-    # A number restated in another unit ("900 seconds (15 minutes)") is there when the one it
-    # restates is.
-    restated = restatements(sentence)
+    # A number restated in another unit ("900 seconds (15 minutes)"; "0.1 seconds" for
+    # "100 milliseconds") is there when the one it restates is, and its parts with it.
+    carried = {n for n, same in equivalents(sentence, context).items() if same & vocab}
+    carried |= {part for number in carried for part in number.split(".")}
 
     def present(word: str) -> bool:
-        return word in vocab or bool(restated.get(word, set()) & vocab)
+        return word in vocab or word in carried
 
     total = sum(words.values())
     score = sum(weight for word, weight in words.items() if present(word)) / total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.quantities import restatements
+from agent.quantities import equivalents
 
 
 @pytest.mark.parametrize(
@@ -19,7 +19,7 @@ from agent.quantities import restatements
     ],
 )
 def test_one_quantity_in_two_units_is_one_claim(sentence, same):
-    assert restatements(sentence) == same
+    assert equivalents(sentence) == same
 
 
 @pytest.mark.parametrize(
@@ -32,4 +32,11 @@ def test_one_quantity_in_two_units_is_one_claim(sentence, same):
     ],
 )
 def test_different_quantities_are_separate_claims(sentence):
-    assert restatements(sentence) == {}
+    assert equivalents(sentence) == {}
+
+
+def test_a_quantity_the_passage_gives_in_another_unit_is_the_same_claim():
+    passage = "Callbacks taking longer than 100 milliseconds are logged; 1 KiB is read at once."
+    assert equivalents("It defaults to 0.1 seconds.", passage) == {"0.1": {"100"}}
+    assert equivalents("It reads 1024 bytes at a time.", passage) == {"1024": {"1"}}
+    assert equivalents("It defaults to 0.2 seconds.", passage) == {}

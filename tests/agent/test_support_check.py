@@ -325,3 +325,24 @@ def test_a_number_restated_in_another_unit_stands_with_the_one_it_restates(sente
     # it backs nothing.
     report = check_citations(sentence, [CREDENTIAL_CACHE])
     assert [check.verdict for check in report.checks] == [verdict]
+
+
+ASYNCIO_DEBUG = (
+    "- Callbacks taking longer than 100 milliseconds are logged. The "
+    "`loop.slow_callback_duration` attribute can be used to set the minimum execution "
+    "duration in seconds that is considered \u201cslow\u201d."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "verdict"),
+    [
+        ("The slow callback duration defaults to 0.1 seconds [1].", "supported"),
+        ("The slow callback duration defaults to 100 ms [1].", "supported"),
+        ("The slow callback duration defaults to 0.2 seconds [1].", "removed_unsupported"),
+        ("The slow callback duration defaults to 0.1 minutes [1].", "removed_unsupported"),
+    ],
+)
+def test_a_quantity_in_another_unit_than_the_passages_is_read_as_the_passages(sentence, verdict):
+    report = check_citations(sentence, [ASYNCIO_DEBUG])
+    assert [check.verdict for check in report.checks] == [verdict]
