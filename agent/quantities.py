@@ -2,9 +2,9 @@
 
 An answer often restates the passage's number in a friendlier unit, beside it or instead of
 it. The restated number is not a new claim: it stands or falls with the number the passage
-gives, so the support check places that one. Two quantities of a sentence are the same
-when their values agree in one base unit (seconds, bytes); sizes count in powers of 1000 and
-of 1024 alike, as documentation writes "KB" for both.
+gives, so the support check places that one. Two quantities are the same when their values
+agree in one base unit (seconds, bytes); sizes count in powers of 1000 and of 1024 alike, as
+documentation writes "KB" for both.
 """
 
 from __future__ import annotations
