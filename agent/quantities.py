@@ -55,9 +55,12 @@ def equivalents(sentence: str, passage: str = "") -> dict[str, set[str]]:
     -> those numbers: "900 seconds (15 minutes)" -> {"15": {"900"}, "900": {"15"}}; "0.1
     seconds" over a passage's "100 milliseconds" -> {"0.1": {"100"}}."""
     claimed = _quantities(sentence)
+    if not claimed:  # most sentences: the passage need not be read
+        return {}
+    stated = claimed + _quantities(passage)
     same: defaultdict[str, set[str]] = defaultdict(set)
     for number, dimension, values in claimed:
-        for other, other_dimension, other_values in claimed + _quantities(passage):
+        for other, other_dimension, other_values in stated:
             if other != number and other_dimension == dimension and _agree(values, other_values):
                 same[number].add(other)
     return dict(same)
