@@ -22,7 +22,7 @@ import numpy as np
 
 from core.settings import RuntimeSettings
 
-from . import llamacpp_states, megrez_format
+from . import llamacpp_branches, llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
 from .prefill_progress import (
     ReadingStopped,
@@ -64,7 +64,9 @@ class LlamaCppModel(ChatModel):
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"could not load GGUF model {path}: {exc}") from exc
-        # One context, one sequence: calls from several threads take turns.
+        # One context: calls from several threads take turns. Its second sequence serves
+        # only `choose`, to read two options in one batch (`llamacpp_branches`).
+        self._sequences = llamacpp_branches.allow_branches(self.llm, llama_cpp)
         self._lock = threading.RLock()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._grammars: dict[str, LlamaGrammar] = {}
@@ -201,23 +203,27 @@ class LlamaCppModel(ChatModel):
             self.llm.tokenize(option.encode("utf-8"), add_bos=False, special=True)
             for option in options
         ]
+        # An option's last token is scored, never read: what follows it does not matter.
+        branches = [tokens[:-1] for tokens in option_tokens]
         with self._lock:
             try:
-                # The first option is read in the prompt's own batch: one pass over the
-                # weights fewer, which is most of a short batch's cost on a CPU.
-                first_steps = self._evaluate_prompt(prompt_tokens, then=option_tokens[0][:-1])
-            except ReadingStopped:
+                # The first options are read in the prompt's own batch, one sequence each:
+                # one pass over the weights fewer per option, most of a short batch's cost.
+                read = self._evaluate_prompt(prompt_tokens, then=branches[: self._sequences])
+                after_prompt = read[0][0]
+                for index, (option, tokens) in enumerate(zip(options, option_tokens)):
+                    steps = (
+                        read[index]
+                        if index < len(read)
+                        else [after_prompt, *self._logits_after(branches[index])]
+                    )
+                    scores[option] = sum(
+                        float(_log_softmax(logits)[token]) for logits, token in zip(steps, tokens)
+                    )
+            except (ReadingStopped, ModelCallError):
                 raise
             except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
                 raise ModelCallError(f"llama.cpp evaluation failed: {exc}") from exc
-            first_logits = first_steps[0]
-            for index, (option, tokens) in enumerate(zip(options, option_tokens)):
-                steps = (
-                    first_steps if index == 0 else [first_logits, *self._logits_after(tokens[:-1])]
-                )
-                scores[option] = sum(
-                    float(_log_softmax(logits)[token]) for logits, token in zip(steps, tokens)
-                )
         if usage is not None:
             usage.add(Usage(prompt_tokens=len(prompt_tokens), completion_tokens=0))
         best = max(scores, key=scores.__getitem__)
@@ -241,15 +247,16 @@ class LlamaCppModel(ChatModel):
             self._evaluate_prompt(tokens, save=False)
 
     def _evaluate_prompt(
-        self, tokens: list[int], *, save: bool = True, then: Sequence[int] | None = None
-    ) -> list[np.ndarray]:
+        self, tokens: list[int], *, save: bool = True, then: Sequence[Sequence[int]] = ()
+    ) -> list[list[np.ndarray]]:
         """Leave the context holding exactly `tokens`, with the last one's logits fresh.
 
         Starts from the live context or a saved state, whichever shares more of `tokens`,
         and always evaluates at least the last token so its logits belong to this prompt.
-        With `then`, returns the logits after the prompt and after each of `then`'s tokens,
-        read in the same batch as the prompt's rest where they fit in one, and forgotten
-        (the context holds the prompt alone); without `then`, [].
+        For each branch of `then` (at most the context's sequences), returns the logits
+        after the prompt and after each of the branch's tokens, read in the same batch as
+        the prompt's rest where they fit in one, and forgotten (the context holds the prompt
+        alone); without `then`, [].
         """
         last = len(tokens) - 1
         reuse = min(common_prefix(self.llm._input_ids, tokens), last)
@@ -265,9 +272,9 @@ class LlamaCppModel(ChatModel):
         self.llm.n_tokens = reuse
         rest = tokens[reuse:]
         piece = prefill_piece_tokens(PREFILL_REPORT_TOKENS)
-        steps: list[np.ndarray] = []
-        if then is not None and len(rest) + len(then) <= min(piece, self.llm.n_batch):
-            steps = self._read_with(rest, then)
+        steps: list[list[np.ndarray]] = []
+        if then and len(rest) + sum(map(len, then)) <= min(piece, self.llm.n_batch):
+            steps = llamacpp_branches.read_branches(self.llm, self._llama_cpp, rest, then)
         elif prefill_wanted() and len(rest) > piece:
             # Pieces of 128 tokens run as fast as one 512-token batch on a CPU (measured),
             # and let the user see the sources being read.
@@ -282,32 +289,9 @@ class LlamaCppModel(ChatModel):
             state = llamacpp_states.save(self._llama_cpp, self.llm.ctx, tokens)
             if state is not None:
                 self.states.put(state)
-        if then is not None and not steps:
-            steps = [self._last_logits().copy(), *self._logits_after(list(then))]
-        return steps
-
-    def _read_with(self, rest: list[int], then: Sequence[int]) -> list[np.ndarray]:
-        """Decode the prompt's `rest` and `then` in one batch; keep `rest` in the context and
-        return the logits after its last token and after each of `then`'s."""
-        n_past = self.llm.n_tokens
-        batch = [*rest, *then]
-        self.llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        self.llm._batch.set_batch(batch, n_past=n_past, logits_all=False)
-        wanted = range(len(rest) - 1, len(batch))
-        for index in wanted:
-            self.llm._batch.batch.logits[index] = True
-        self.llm._ctx.decode(self.llm._batch)
-        self.llm.input_ids[n_past : n_past + len(rest)] = rest
-        self.llm.n_tokens = n_past + len(rest)
-        vocabulary = self.llm.n_vocab()
-        steps = [
-            np.ctypeslib.as_array(
-                self._llama_cpp.llama_get_logits_ith(self.llm.ctx, index), shape=(vocabulary,)
-            ).copy()
-            for index in wanted
-        ]
-        # `then` was read to be scored, not kept: the saved state is the prompt's alone.
-        self.llm._ctx.kv_cache_seq_rm(-1, self.llm.n_tokens, -1)
+        if then and not steps:
+            after_prompt = self._last_logits().copy()
+            steps = [[after_prompt, *self._logits_after(list(branch))] for branch in then]
         return steps
 
     def _logits_after(self, tokens: list[int]) -> list[np.ndarray]:

@@ -109,6 +109,59 @@ def test_multi_token_options_score_in_one_batch_as_one_token_at_a_time(model: Ch
     assert batched.option == max(one_by_one, key=one_by_one.__getitem__)
 
 
+def test_two_options_are_read_in_the_questions_own_batch(model: ChatModel) -> None:
+    """Both options ride the question's batch, each on its own sequence: one pass over the
+    weights for the whole choice, and nothing of the options is left in the context."""
+    import llama_cpp
+
+    from runtime.llamacpp import LlamaCppModel
+
+    assert isinstance(model, LlamaCppModel)
+    assert llama_cpp.llama_n_seq_max(model.llm.ctx) == 2
+    messages = [Message("user", "Is a tomato a fruit or a vegetable? (asked for a batch test)")]
+    options = ["Let me search the web for that.", "Sure! Here you go:"]
+    context = model.llm._ctx
+    decode = context.decode
+    passes: list[int] = []
+
+    def counted(batch: object) -> None:
+        passes.append(1)
+        decode(batch)
+
+    context.decode = counted
+    try:
+        together = model.choose(messages, options)
+    finally:
+        del context.decode
+    assert len(passes) == 1
+    memory = llama_cpp.llama_get_memory(model.llm.ctx)
+    prompt = model._tokenize_prompt(model.render(messages)[0])
+    assert llama_cpp.llama_memory_seq_pos_max(memory, 1) == -1  # the second sequence is empty
+    assert llama_cpp.llama_memory_seq_pos_max(memory, 0) == len(prompt) - 1
+    assert together.option in options
+    # An option never reads the other's tokens: the second one scores the same whatever the
+    # first one says, given as many tokens (their places in the batch fix the rounding).
+    second = options[0]
+    firsts = ["Well, it depends.", "No idea, sorry!!"]
+    lengths = {len(model.llm.tokenize(f.encode(), add_bos=False, special=True)) for f in firsts}
+    assert len(lengths) == 1
+    scores = [model.choose(messages, [first, second]).scores[second] for first in firsts]
+    assert scores[0] == scores[1]
+
+
+def test_options_beyond_the_contexts_sequences_are_read_after_the_question(
+    model: ChatModel,
+) -> None:
+    """Two options share the question's batch; a third is read after it, and scores as it
+    does alone (to within a batch's rounding)."""
+    messages = [Message("user", "Which colour is the sky on a clear day?")]
+    options = ["It is blue.", "It is green.", "The sky is blue on a clear day."]
+    three = model.choose(messages, options)
+    alone = model.choose(messages, options[2:]).scores[options[2]]
+    assert three.scores[options[2]] == pytest.approx(alone, rel=0.02)
+    assert three.option == max(three.scores, key=three.scores.__getitem__)
+
+
 def test_a_long_prompt_reports_its_reading_and_answers_the_same(model: ChatModel) -> None:
     from runtime.prefill_progress import reporting_prefill
 
