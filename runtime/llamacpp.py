@@ -11,10 +11,11 @@ with special tokens kept, because Megrez's `<|function_start|>` must survive.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -24,6 +25,7 @@ from core.settings import RuntimeSettings
 
 from . import llamacpp_branches, llamacpp_states, megrez_format
 from .base import ChatModel, Choice, Message, ModelCallError, ModelLoadError, Sampling, Usage
+from .llamacpp_grammar import GreedyGrammar
 from .prefill_progress import (
     ReadingStopped,
     prefill_piece_tokens,
@@ -160,23 +162,30 @@ class LlamaCppModel(ChatModel):
                 self._evaluate_prompt(tokens)
                 # The whole prompt is now in the context with fresh logits: generate() samples
                 # its first token right away.
-                for token in self.llm.generate(
-                    tokens,
-                    temp=sampling.temperature,
-                    top_p=sampling.top_p,
-                    top_k=0 if sampling.temperature > 0 else 1,
-                    min_p=0.0,
-                    repeat_penalty=sampling.repetition_penalty,
-                    grammar=grammar,
-                ):
-                    if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                        break
-                    generated += 1
-                    chunk = scanner.feed(text.feed(self.llm.detokenize([token], special=True)))
-                    if chunk:
-                        yield chunk
-                    if scanner.stopped or generated >= max_tokens:
-                        break
+                greedy = sampling.temperature == 0 and sampling.repetition_penalty == 1
+                picked = (
+                    self._greedy_under(grammar)
+                    if grammar is not None and greedy
+                    else self.llm.generate(
+                        tokens,
+                        temp=sampling.temperature,
+                        top_p=sampling.top_p,
+                        top_k=0 if sampling.temperature > 0 else 1,
+                        min_p=0.0,
+                        repeat_penalty=sampling.repetition_penalty,
+                        grammar=grammar,
+                    )
+                )
+                with contextlib.closing(picked):  # a grammar's sampler is freed at once
+                    for token in picked:
+                        if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                            break
+                        generated += 1
+                        chunk = scanner.feed(text.feed(self.llm.detokenize([token], special=True)))
+                        if chunk:
+                            yield chunk
+                        if scanner.stopped or generated >= max_tokens:
+                            break
             except (ModelCallError, ReadingStopped):
                 raise
             except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
@@ -187,6 +196,18 @@ class LlamaCppModel(ChatModel):
         tail = scanner.feed(text.flush()) + scanner.flush()
         if tail:
             yield tail
+
+    def _greedy_under(self, grammar: LlamaGrammar) -> Generator[int, None, None]:
+        """Greedy tokens under `grammar` from the evaluated prompt, as `generate` picks them
+        but with the grammar checked on the likeliest token first (`llamacpp_grammar`)."""
+        picker = GreedyGrammar(self._llama_cpp, self._vocab, grammar, self.llm.n_vocab())
+        try:
+            while True:
+                token = picker.pick(self._last_logits())
+                yield token
+                self.llm.eval([token])
+        finally:
+            picker.close()
 
     # --- constrained choice ---------------------------------------------------------------
 

@@ -66,6 +66,43 @@ def test_grammar_forces_valid_json(model: ChatModel) -> None:
     assert set(json.loads(text)) == {"query"}
 
 
+def test_greedy_under_a_grammar_picks_what_the_full_sampler_chain_picks(
+    model: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grammar is checked on the likeliest token alone, and on the whole vocabulary only
+    when it refuses that one: the same tokens as llama-cpp-python's chain, which filters
+    the whole vocabulary every time."""
+    from runtime.llamacpp import LlamaCppModel
+    from runtime.llamacpp_grammar import GreedyGrammar
+
+    assert isinstance(model, LlamaCppModel)
+    grammar = r'''root ::= "{\"query\": \"" [a-z ]{1,30} "\"}"'''
+    messages = [Message("user", "Give a search query about Python caching as JSON.")]
+    checked: list[int] = []
+    allowed = GreedyGrammar._allowed
+
+    def counted(self: GreedyGrammar, candidates: object) -> object:
+        checked.append(len(candidates))  # type: ignore[arg-type]
+        return allowed(self, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GreedyGrammar, "_allowed", counted)
+    text = model.complete(messages, Sampling(max_tokens=40, grammar=grammar))
+    assert 1 in checked and model.llm.n_vocab() in checked  # both ways were taken
+    assert checked.count(1) > checked.count(model.llm.n_vocab())
+
+    prompt = model._tokenize_prompt(model.render(messages)[0])
+    model.llm.reset()
+    reference: list[int] = []
+    for token in model.llm.generate(
+        prompt, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, grammar=model._grammar(grammar)
+    ):
+        if model._llama_cpp.llama_vocab_is_eog(model._vocab, token) or len(reference) == 40:
+            break
+        reference.append(token)
+    model.llm.reset()
+    assert text == model.llm.detokenize(reference).decode("utf-8")
+
+
 def test_choose_scores_every_option_on_likelihood(model: ChatModel) -> None:
     messages = [Message("user", "Is the sky blue on a clear day? Answer Yes or No.")]
     first = model.choose(messages, ["Yes", "No"])
