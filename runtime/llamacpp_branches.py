@@ -32,17 +32,19 @@ def allow_branches(llm: Any, llama_cpp: ModuleType, sequences: int = 2) -> int:
     from llama_cpp import _internals
 
     n_ctx = llm.n_ctx()
-    params.n_seq_max = sequences
-    params.kv_unified = True
+    built_with = params.n_seq_max, params.kv_unified
+    params.n_seq_max, params.kv_unified = sequences, True
     try:
         context: Any = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
     except ValueError as exc:  # llama-cpp-python's "Failed to create llama_context"
         log.warning("one sequence only (a context of %d failed: %s)", sequences, exc)
-        params.n_seq_max = 1
-        return 1
-    if llama_cpp.llama_n_ctx(context.ctx) != n_ctx:
+        context = None
+    if context is not None and llama_cpp.llama_n_ctx(context.ctx) != n_ctx:
         context.close()
-        params.n_seq_max = 1
+        context = None
+    if context is None:
+        # The old context stays, and its parameters say what it was built with.
+        params.n_seq_max, params.kv_unified = built_with
         return 1
     old, llm._ctx = llm._ctx, context
     old.close()

@@ -186,6 +186,30 @@ def test_two_options_are_read_in_the_questions_own_batch(model: ChatModel) -> No
     assert scores[0] == scores[1]
 
 
+def test_a_context_of_two_sequences_that_cannot_be_made_leaves_the_model_as_it_was(
+    model: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llama_cpp
+    from llama_cpp import _internals
+
+    from runtime.llamacpp import LlamaCppModel
+    from runtime.llamacpp_branches import allow_branches
+
+    assert isinstance(model, LlamaCppModel)
+
+    def refused(**_: object) -> None:
+        raise ValueError("Failed to create llama_context")
+
+    context = model.llm._ctx
+    params = model.llm.context_params
+    built_with = (params.n_seq_max, params.kv_unified)
+    monkeypatch.setattr(_internals, "LlamaContext", refused)
+    assert allow_branches(model.llm, llama_cpp, sequences=4) == 1
+    assert model.llm._ctx is context
+    assert (params.n_seq_max, params.kv_unified) == built_with
+    assert "Paris" in model.complete(CAPITAL, Sampling(max_tokens=12))
+
+
 def test_options_beyond_the_contexts_sequences_are_read_after_the_question(
     model: ChatModel,
 ) -> None:
