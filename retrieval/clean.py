@@ -53,10 +53,12 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"wOFF", "WOFF font"),
     (b"wOF2", "WOFF2 font"),
 )
-# trafilatura runs module-level compiled lxml XPath objects, which are not safe to evaluate from
-# two threads at once (CI crashed with a segfault inside `prune_unwanted_nodes`). Extraction
-# holds the GIL for most of its time anyway; parallel indexing uses processes.
-_EXTRACTION_LOCK = threading.Lock()
+# lxml work on pages runs one page at a time in a process. trafilatura runs module-level
+# compiled lxml XPath objects, which are not safe to evaluate from two threads at once (CI
+# crashed with a segfault inside `prune_unwanted_nodes`), and a later CI run aborted inside
+# lxml with one fetch thread parsing a page while another walked its own. Cleaning holds the
+# GIL for most of its time anyway; parallel indexing uses processes.
+LXML_LOCK = threading.Lock()
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
@@ -176,6 +178,11 @@ def clean_document(
 
 def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     """Main text of an HTML page as Markdown (headings kept), with title, date and language."""
+    with LXML_LOCK:  # the page's tree is freed inside it too, on `_clean_html`'s return
+        return _clean_html(html, url, fast)
+
+
+def _clean_html(html: str, url: str, fast: bool) -> CleanDocument:
     try:
         # Strip an XML declaration: lxml refuses str input that carries an encoding.
         tree = lxml.html.document_fromstring(re.sub(r"\A\s*<\?xml[^>]*>", "", html))
@@ -188,15 +195,14 @@ def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     # One parse serves both our metadata and trafilatura; the metadata is read before the
     # unwrapping below changes the tree (trafilatura itself does not mutate it).
     prepare_for_extraction(tree)
-    with _EXTRACTION_LOCK:
-        text = trafilatura.extract(
-            tree,
-            url=url,
-            output_format="markdown",
-            include_formatting=True,
-            include_comments=False,
-            fast=fast,
-        )
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        output_format="markdown",
+        include_formatting=True,
+        include_comments=False,
+        fast=fast,
+    )
     text = _tidy_markdown(text or "")
     if not title:
         title = _title_from_text(text) or _title_from_url(url)

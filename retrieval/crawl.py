@@ -26,7 +26,7 @@ import lxml.html
 from lxml import etree
 from tqdm import tqdm
 
-from retrieval.clean import CleanDocument, decode_text
+from retrieval.clean import LXML_LOCK, CleanDocument, decode_text
 from retrieval.errors import RetrievalError
 from retrieval.fetch import (
     USER_AGENT,
@@ -108,6 +108,11 @@ class LinkInfo:
 
 def extract_links(body: bytes, base_url: str, charset: str | None = None) -> LinkInfo:
     """Followable links of an HTML page (rel=nofollow skipped), robots meta and link density."""
+    with LXML_LOCK:  # one page's lxml work at a time (retrieval/clean.py)
+        return _extract_links(body, base_url, charset)
+
+
+def _extract_links(body: bytes, base_url: str, charset: str | None) -> LinkInfo:
     try:
         tree = lxml.html.document_fromstring(
             re.sub(r"\A\s*<\?xml[^>]*>", "", decode_text(body, charset))

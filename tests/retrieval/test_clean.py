@@ -135,3 +135,27 @@ def test_api_constants_with_linked_code_are_kept(docs_root) -> None:
     assert "The smallest year number allowed in a date or datetime object. MINYEAR is 1." in text
     assert "The largest year number allowed in a date or datetime object. MAXYEAR is 9999." in text
     assert "```" in text  # code blocks stay code blocks
+
+
+def test_pages_are_parsed_and_walked_under_the_process_wide_lxml_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """lxml work on pages runs one page at a time: two fetch threads cleaning pages at once
+    aborted a CI run inside lxml. Cleaning and link extraction parse under the lock."""
+    import lxml.html
+
+    from retrieval import clean, crawl
+
+    parse = lxml.html.document_fromstring
+    held: list[bool] = []
+
+    def checked(html: str, *args: object, **kwargs: object) -> object:
+        held.append(clean.LXML_LOCK.locked())
+        return parse(html, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lxml.html, "document_fromstring", checked)
+    page = "<html><head><title>T</title></head><body><p>Some text here.</p></body></html>"
+    clean.clean_html(page, "http://example.com/")
+    crawl.extract_links(page.encode(), "http://example.com/")
+    assert len(held) >= 2 and all(held)
+    assert not clean.LXML_LOCK.locked()
