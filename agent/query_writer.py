@@ -7,7 +7,9 @@ dialect, the keywords of the question (`retrieval.query.keyword_query`). Either 
 - a follow-up names its subject: when the question leans on earlier turns ("how tall is
   it?", "and the other parameter?") and the query lacks their topic, the salient terms of
   the earlier turns are carried over — code identifiers first (`difflib.get_close_matches`
-  from the question, `limit_denominator` from the answer), then the questions' keywords;
+  from the question, `limit_denominator` from the answer), then each exchange's keywords,
+  the subject first: the words its question and answer repeat, and names that are no
+  ordinary English word (the `stash` or `worktree` an answer introduced);
 - it is short (`max_words`), and passages are ranked by it with the question's words it cut
   (`rank_query`).
 """
@@ -17,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieval.query import STOPWORDS, keyword_query
+from agent.word_lists import word_list
+from retrieval.query import STOPWORDS, keyword_query, keywords, stem
 from retrieval.scripts import language_of
 
 #: Words by which a question refers back to an earlier turn's subject.
@@ -64,6 +67,9 @@ _MARKUP_RE = re.compile(r"<\|[^|]*\|>|[`*#\"{}\[\]<>]")
 MAX_CARRIED_TERMS = 3
 #: A question with at most this many keywords is treated as a follow-up when there is history.
 SHORT_QUESTION_KEYWORDS = 2
+#: Ordinary English words (BERT's whole-word vocabulary): a keyword outside them is a name.
+ORDINARY_WORDS = word_list("common_words.txt")
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{2,}")
 
 
 def clean_query(text: str | None) -> str:
@@ -103,20 +109,50 @@ def identifiers(text: str) -> list[str]:
     return [match.group(0).strip("._") for match in _IDENTIFIER_RE.finditer(text)]
 
 
+def is_name(word: str) -> bool:
+    """Whether `word` is a name, no ordinary English word: a command, module or product
+    (`worktree`, `unicodedata`, `lighttpd`). Numbers, letters and other scripts are not."""
+    lowered = word.lower()
+    return bool(_NAME_RE.fullmatch(word)) and not {lowered, stem(lowered)} & ORDINARY_WORDS
+
+
+def exchange_terms(question: str, answer: str = "") -> list[str]:
+    """The keywords of one question and its answer, their subject first: a keyword scores
+    its occurrences in both (stemmed), and one more when it is a name; ties go to names,
+    then to the first seen. "Use git stash (short for git stash push) … git stash pop"
+    puts `stash` first; "the unicodedata module gives access to the Unicode Character
+    Database" puts `unicodedata` before the `module` and `Unicode` its question also used."""
+    words = keywords(f"{question} {answer}")
+    counts: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for word in words:
+        key = stem(word.lower())
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, word)
+
+    def rank(key: str) -> tuple[int, bool]:
+        name = is_name(first[key])
+        return -(counts[key] + name), not name
+
+    return [first[key] for key in sorted(first, key=rank)]  # a stable sort: first seen first
+
+
 def salient_terms(
     earlier_questions: Sequence[str], earlier_answers: Sequence[str] = ()
 ) -> list[str]:
     """Topic terms of the earlier turns: identifiers first (the most recent turn first, its
-    question before its answer), then the keywords of the questions."""
+    question before its answer), then each exchange's keywords, subject first
+    (`exchange_terms`), the most recent exchange first."""
     recent_first = list(reversed(earlier_questions))
     answers = list(reversed(earlier_answers))
     named: list[str] = []
+    plain: list[str] = []
     for index, question in enumerate(recent_first):
-        named += identifiers(question)
-        if index < len(answers):
-            named += identifiers(answers[index])
+        answer = answers[index] if index < len(answers) else ""
+        named += identifiers(question) + identifiers(answer)
+        plain += exchange_terms(question, answer)
     terms: list[str] = []
-    for term in [*named, *(t for q in recent_first for t in keyword_query(q).split())]:
+    for term in [*named, *plain]:
         if term and term.lower() not in {t.lower() for t in terms}:
             terms.append(term)
     return terms
@@ -135,15 +171,21 @@ def carried_terms(
     present = {w.lower() for w in _words(query)}
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
+    present.update({stem(word) for word in present})
     salient = salient_terms(earlier_questions, earlier_answers)
     if language_of(query) == "en":  # a query in the sources' language carries their words
         salient = [term for term in salient if language_of(term) == "en"]
+    if not salient:
+        return []
     # The subject is the earlier turns' code names when they have any: a shared plain word
     # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
-    subject = [term for term in salient if identifiers(term)] or salient
+    # Without code names it is the first of their keywords (`exchange_terms`): a query that
+    # shares a lesser one ("folders") still lacks it (`worktree`).
+    subject = [term for term in salient if identifiers(term)] or salient[:1]
     if any(term.lower() in present for term in subject):
         return []
-    return salient[:MAX_CARRIED_TERMS]
+    missing = [term for term in salient if stem(term.lower()) not in present]
+    return missing[:MAX_CARRIED_TERMS]
 
 
 def follow_up_context(

@@ -32,22 +32,25 @@ _WORD = re.compile(rf"[A-Za-z0-9_]+(?:[.'’][A-Za-z0-9_]+)*|{CJK_RUN.pattern}")
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
-def keyword_query(text: str) -> str:
-    """Keywords of `text` in their order, e.g. "default maxsize functools.lru_cache".
+def keywords(text: str) -> list[str]:
+    """The keywords of `text` in their order, repeats kept: its words without stopwords,
+    possessives without their 's, dotted names (`functools.lru_cache`), versions and
+    numbers whole."""
+    words = (re.sub(r"[’']s$", "", m.group(0).replace("’", "'")) for m in _WORD.finditer(text))
+    return [word for word in words if word and word.lower() not in STOPWORDS]
 
-    Dotted names (`functools.lru_cache`), versions (`3.11`) and numbers are kept whole;
-    possessives lose their 's; duplicates and stopwords go.
+
+def keyword_query(text: str) -> str:
+    """Keywords of `text` in their order, each once, e.g. "default maxsize functools.lru_cache".
+
+    A question made only of stopwords still needs a query: then it is the text's words.
     """
     words: list[str] = []
     seen: set[str] = set()
-    for match in _WORD.finditer(text):
-        word = re.sub(r"[’']s$", "", match.group(0).replace("’", "'"))
-        key = word.lower()
-        if not key or key in STOPWORDS or key in seen:
-            continue
-        seen.add(key)
-        words.append(word)
-    # A question made only of stopwords still needs a query: fall back to its words.
+    for word in keywords(text):
+        if word.lower() not in seen:
+            seen.add(word.lower())
+            words.append(word)
     return " ".join(words) if words else " ".join(text.split())
 
 

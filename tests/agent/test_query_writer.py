@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from agent.intent import decision_prior
-from agent.query_writer import build_query, clean_query, follow_up_context, rank_query
+from agent.query_writer import (
+    build_query,
+    clean_query,
+    exchange_terms,
+    follow_up_context,
+    is_name,
+    rank_query,
+)
 from retrieval.clean import clean_document
 from retrieval.policy import RankPolicy
 from retrieval.rank import rank_passages
@@ -69,6 +76,40 @@ def test_follow_up_carries_code_names_from_the_earlier_question_and_answer():
         ["Use fractions.Fraction(3.14159).limit_denominator(); it bounds the denominator."],
     )
     assert "limit_denominator" in query and "fractions.Fraction" in query
+
+
+def test_follow_up_carries_the_name_the_earlier_answer_introduced():
+    # The subject of the first turn is in its answer, in plain words, not code formatting:
+    # the question said "Unicode character names", the answer named the module.
+    query = build_query(
+        "Which version of that database is it compiled from?",
+        None,
+        ["Is there a standard module for looking up Unicode character names?"],
+        12,
+        ["Yes, the unicodedata module gives access to the Unicode Character Database."],
+    )
+    assert "unicodedata" in query
+    # A query sharing a lesser word of the earlier turn ("folders") still lacks its subject.
+    query = build_query(
+        "One of those folders is on a USB stick. How do I stop cleanup while it is unplugged?",
+        None,
+        ["Can I have two branches checked out at once in separate folders?"],
+        12,
+        ["Yes: git worktree add <path> <branch> makes a linked working tree per folder."],
+    )
+    assert "worktree" in query and "unplugged" in query
+
+
+def test_an_exchange_puts_its_repeated_words_and_names_first():
+    terms = exchange_terms(
+        "How can I set aside my uncommitted changes to switch branches?",
+        "Use git stash: it saves your changes as a stash entry; git stash pop brings them back.",
+    )
+    assert terms[:2] == ["stash", "git"]  # three and two uses, each one more as a name
+    assert terms.index("changes") < terms.index("aside")  # used twice, then first seen
+    assert is_name("lighttpd") and is_name("worktree") and is_name("Mersenne")
+    assert not is_name("folders") and not is_name("3.11") and not is_name("n")
+    assert not is_name("模块")
 
 
 def test_standalone_question_is_not_padded_with_old_topics():
