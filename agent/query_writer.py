@@ -7,9 +7,9 @@ dialect, the keywords of the question (`retrieval.query.keyword_query`). Either 
 - a follow-up names its subject: when the question leans on earlier turns ("how tall is
   it?", "and the other parameter?") and the query lacks their topic, the salient terms of
   the earlier turns are carried over — code identifiers first (`difflib.get_close_matches`
-  from the question, `limit_denominator` from the answer), then each exchange's keywords,
-  the subject first: the words its question and answer repeat, and names that are no
-  ordinary English word (the `stash` or `worktree` an answer introduced);
+  from the question, `limit_denominator` from the answer), then each exchange's subject
+  (the word its question and answer use most, a name that is no ordinary English word
+  first: the `stash` an answer introduced), then the questions' keywords;
 - it is short (`max_words`), and passages are ranked by it with the question's words it cut
   (`rank_query`).
 """
@@ -141,18 +141,19 @@ def salient_terms(
     earlier_questions: Sequence[str], earlier_answers: Sequence[str] = ()
 ) -> list[str]:
     """Topic terms of the earlier turns: identifiers first (the most recent turn first, its
-    question before its answer), then each exchange's keywords, subject first
-    (`exchange_terms`), the most recent exchange first."""
+    question before its answer), then the subject of each exchange (`exchange_terms`: the
+    `unicodedata` an answer named in plain words), then the keywords of the questions."""
     recent_first = list(reversed(earlier_questions))
     answers = list(reversed(earlier_answers))
     named: list[str] = []
-    plain: list[str] = []
+    subjects: list[str] = []
     for index, question in enumerate(recent_first):
         answer = answers[index] if index < len(answers) else ""
         named += identifiers(question) + identifiers(answer)
-        plain += exchange_terms(question, answer)
+        subjects += exchange_terms(question, answer)[:1]
     terms: list[str] = []
-    for term in [*named, *plain]:
+    asked = (t for q in recent_first for t in keyword_query(q).split())
+    for term in [*named, *subjects, *asked]:
         if term and term.lower() not in {t.lower() for t in terms}:
             terms.append(term)
     return terms
@@ -171,21 +172,15 @@ def carried_terms(
     present = {w.lower() for w in _words(query)}
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
-    present.update({stem(word) for word in present})
     salient = salient_terms(earlier_questions, earlier_answers)
     if language_of(query) == "en":  # a query in the sources' language carries their words
         salient = [term for term in salient if language_of(term) == "en"]
-    if not salient:
-        return []
     # The subject is the earlier turns' code names when they have any: a shared plain word
     # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
-    # Without code names it is the first of their keywords (`exchange_terms`): a query that
-    # shares a lesser one ("folders") still lacks it (`worktree`).
-    subject = [term for term in salient if identifiers(term)] or salient[:1]
+    subject = [term for term in salient if identifiers(term)] or salient
     if any(term.lower() in present for term in subject):
         return []
-    missing = [term for term in salient if stem(term.lower()) not in present]
-    return missing[:MAX_CARRIED_TERMS]
+    return [term for term in salient if term.lower() not in present][:MAX_CARRIED_TERMS]
 
 
 def follow_up_context(

@@ -89,15 +89,15 @@ def test_follow_up_carries_the_name_the_earlier_answer_introduced():
         ["Yes, the unicodedata module gives access to the Unicode Character Database."],
     )
     assert "unicodedata" in query
-    # A query sharing a lesser word of the earlier turn ("folders") still lacks its subject.
+    # A subject the query already has is not added twice ("default" of both turns).
     query = build_query(
-        "One of those folders is on a USB stick. How do I stop cleanup while it is unplugged?",
+        "And what's the default for the other parameter?",
         None,
-        ["Can I have two branches checked out at once in separate folders?"],
+        ["How many matches does difflib.get_close_matches return by default?"],
         12,
-        ["Yes: git worktree add <path> <branch> makes a linked working tree per folder."],
+        ["At most three: its n parameter defaults to 3."],
     )
-    assert "worktree" in query and "unplugged" in query
+    assert query.split().count("default") == 1 and "difflib.get_close_matches" in query
 
 
 def test_an_exchange_puts_its_repeated_words_and_names_first():
