@@ -7,9 +7,9 @@ dialect, the keywords of the question (`retrieval.query.keyword_query`). Either 
 - a follow-up names its subject: when the question leans on earlier turns ("how tall is
   it?", "and the other parameter?") and the query lacks their topic, the salient terms of
   the earlier turns are carried over — code identifiers first (`difflib.get_close_matches`
-  from the question, `limit_denominator` from the answer), then each exchange's subject
-  (the word its question and answer use most, a name that is no ordinary English word
-  first: the `stash` an answer introduced), then the questions' keywords;
+  from the question, `limit_denominator` from the answer), then the questions' keywords,
+  and always the last exchange's subject (the word its question and answer use most, a
+  name that is no ordinary English word first: the `stash` an answer introduced);
 - it is short (`max_words`), and passages are ranked by it with the question's words it cut
   (`rank_query`).
 """
@@ -141,19 +141,16 @@ def salient_terms(
     earlier_questions: Sequence[str], earlier_answers: Sequence[str] = ()
 ) -> list[str]:
     """Topic terms of the earlier turns: identifiers first (the most recent turn first, its
-    question before its answer), then the subject of each exchange (`exchange_terms`: the
-    `unicodedata` an answer named in plain words), then the keywords of the questions."""
+    question before its answer), then the keywords of the questions."""
     recent_first = list(reversed(earlier_questions))
     answers = list(reversed(earlier_answers))
     named: list[str] = []
-    subjects: list[str] = []
     for index, question in enumerate(recent_first):
-        answer = answers[index] if index < len(answers) else ""
-        named += identifiers(question) + identifiers(answer)
-        subjects += exchange_terms(question, answer)[:1]
+        named += identifiers(question)
+        if index < len(answers):
+            named += identifiers(answers[index])
     terms: list[str] = []
-    asked = (t for q in recent_first for t in keyword_query(q).split())
-    for term in [*named, *subjects, *asked]:
+    for term in [*named, *(t for q in recent_first for t in keyword_query(q).split())]:
         if term and term.lower() not in {t.lower() for t in terms}:
             terms.append(term)
     return terms
@@ -166,21 +163,29 @@ def carried_terms(
     earlier_answers: Sequence[str] = (),
 ) -> list[str]:
     """Topic terms of earlier turns to add to `query`: none unless `question` is a follow-up
-    and `query` names none of them already."""
+    and `query` names none of them already. The last exchange's subject (`exchange_terms`)
+    is always among them: "Yes, the unicodedata module gives access to the Unicode
+    Character Database" names the module its question only described."""
     if not earlier_questions or not is_follow_up(question):
         return []
     present = {w.lower() for w in _words(query)}
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
+    answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
     salient = salient_terms(earlier_questions, earlier_answers)
+    subjects = exchange_terms(earlier_questions[-1], answer)[:1]
     if language_of(query) == "en":  # a query in the sources' language carries their words
         salient = [term for term in salient if language_of(term) == "en"]
+        subjects = [term for term in subjects if language_of(term) == "en"]
     # The subject is the earlier turns' code names when they have any: a shared plain word
     # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
     subject = [term for term in salient if identifiers(term)] or salient
     if any(term.lower() in present for term in subject):
         return []
-    return [term for term in salient if term.lower() not in present][:MAX_CARRIED_TERMS]
+    carried = [term for term in salient if term.lower() not in present][:MAX_CARRIED_TERMS]
+    if subjects and subjects[0].lower() not in {t.lower() for t in carried} | present:
+        carried = [subjects[0], *carried[: MAX_CARRIED_TERMS - 1]]
+    return carried
 
 
 def follow_up_context(
