@@ -116,25 +116,24 @@ def is_name(word: str) -> bool:
     return bool(_NAME_RE.fullmatch(word)) and not {lowered, stem(lowered)} & ORDINARY_WORDS
 
 
-def exchange_terms(question: str, answer: str = "") -> list[str]:
-    """The keywords of one question and its answer, their subject first: a keyword scores
-    its occurrences in both (stemmed), and one more when it is a name; ties go to names,
-    then to the first seen. "Use git stash (short for git stash push) … git stash pop"
-    puts `stash` first; "the unicodedata module gives access to the Unicode Character
-    Database" puts `unicodedata` before the `module` and `Unicode` its question also used."""
-    words = keywords(f"{question} {answer}")
+def exchange_subject(question: str, answer: str = "") -> str | None:
+    """The subject of one question and its answer: the keyword both use most (stemmed), a
+    name counting one use more and winning ties, then the first seen. "Use git stash
+    (short for git stash push) … git stash pop" gives `stash`; "the unicodedata module gives
+    access to the Unicode Character Database" gives `unicodedata`, not the `module` and
+    `Unicode` its question also used."""
     counts: dict[str, int] = {}
     first: dict[str, str] = {}
-    for word in words:
+    for word in keywords(f"{question} {answer}"):
         key = stem(word.lower())
         counts[key] = counts.get(key, 0) + 1
         first.setdefault(key, word)
 
-    def rank(key: str) -> tuple[int, bool]:
+    def weight(key: str) -> tuple[int, bool]:
         name = is_name(first[key])
-        return -(counts[key] + name), not name
+        return counts[key] + name, name
 
-    return [first[key] for key in sorted(first, key=rank)]  # a stable sort: first seen first
+    return first[max(first, key=weight)] if first else None  # max keeps the first of equals
 
 
 def salient_terms(
@@ -163,7 +162,7 @@ def carried_terms(
     earlier_answers: Sequence[str] = (),
 ) -> list[str]:
     """Topic terms of earlier turns to add to `query`: none unless `question` is a follow-up
-    and `query` names none of them already. The last exchange's subject (`exchange_terms`)
+    and `query` names none of them already. The last exchange's subject (`exchange_subject`)
     is always among them: "Yes, the unicodedata module gives access to the Unicode
     Character Database" names the module its question only described."""
     if not earlier_questions or not is_follow_up(question):
@@ -173,18 +172,19 @@ def carried_terms(
         present.update(part for part in re.split(r"[._]", word) if part)
     answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
     salient = salient_terms(earlier_questions, earlier_answers)
-    subjects = exchange_terms(earlier_questions[-1], answer)[:1]
+    last_subject = exchange_subject(earlier_questions[-1], answer)
     if language_of(query) == "en":  # a query in the sources' language carries their words
         salient = [term for term in salient if language_of(term) == "en"]
-        subjects = [term for term in subjects if language_of(term) == "en"]
+        if last_subject is not None and language_of(last_subject) != "en":
+            last_subject = None
     # The subject is the earlier turns' code names when they have any: a shared plain word
     # ("default") does not make "the other parameter" name `difflib.get_close_matches`.
     subject = [term for term in salient if identifiers(term)] or salient
     if any(term.lower() in present for term in subject):
         return []
     carried = [term for term in salient if term.lower() not in present][:MAX_CARRIED_TERMS]
-    if subjects and subjects[0].lower() not in {t.lower() for t in carried} | present:
-        carried = [subjects[0], *carried[: MAX_CARRIED_TERMS - 1]]
+    if last_subject and last_subject.lower() not in {t.lower() for t in carried} | present:
+        carried = [last_subject, *carried[: MAX_CARRIED_TERMS - 1]]
     return carried
 
 

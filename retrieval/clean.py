@@ -10,7 +10,7 @@ import io
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -178,20 +178,25 @@ def clean_document(
 
 def clean_html(html: str, url: str, fast: bool = False) -> CleanDocument:
     """Main text of an HTML page as Markdown (headings kept), with title, date and language."""
-    with LXML_LOCK:  # the page's tree is freed inside it too, on `_clean_html`'s return
-        return _clean_html(html, url, fast)
+    with LXML_LOCK:  # the page's tree is freed inside it too, on `_extract_html`'s return
+        extracted = _extract_html(html, url, fast)
+    text = _tidy_markdown(extracted.text)  # plain text work: outside the lock
+    title = extracted.title or _title_from_text(text) or _title_from_url(url)
+    return replace(extracted, title=title, text=text)
 
 
-def _clean_html(html: str, url: str, fast: bool) -> CleanDocument:
+def _extract_html(html: str, url: str, fast: bool) -> CleanDocument:
+    """The page's metadata and trafilatura's Markdown as it gave it (untidied; the title
+    empty when the page declares none): all of `clean_html`'s lxml work."""
     try:
         # Strip an XML declaration: lxml refuses str input that carries an encoding.
         tree = lxml.html.document_fromstring(re.sub(r"\A\s*<\?xml[^>]*>", "", html))
     except (etree.ParserError, ValueError) as exc:
         raise UnsupportedContentError(f"skipped: unreadable HTML ({exc})") from exc
     meta = _head_meta(tree)
-    title = _html_title(tree, meta)
     language = tree.get("lang") or meta.get("content-language")
     date = next((meta[key] for key in _DATE_KEYS if meta.get(key)), None)
+    title = _html_title(tree, meta)
     # One parse serves both our metadata and trafilatura; the metadata is read before the
     # unwrapping below changes the tree (trafilatura itself does not mutate it).
     prepare_for_extraction(tree)
@@ -203,12 +208,9 @@ def _clean_html(html: str, url: str, fast: bool) -> CleanDocument:
         include_comments=False,
         fast=fast,
     )
-    text = _tidy_markdown(text or "")
-    if not title:
-        title = _title_from_text(text) or _title_from_url(url)
     return CleanDocument(
         title=title,
-        text=text,
+        text=text or "",
         content_type="text/html",
         language=(language or "").split("-")[0].lower() or None,
         date=date[:10] if date else None,

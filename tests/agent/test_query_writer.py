@@ -10,7 +10,7 @@ from agent.intent import decision_prior
 from agent.query_writer import (
     build_query,
     clean_query,
-    exchange_terms,
+    exchange_subject,
     follow_up_context,
     is_name,
     rank_query,
@@ -100,13 +100,16 @@ def test_follow_up_carries_the_name_the_earlier_answer_introduced():
     assert query.split().count("default") == 1 and "difflib.get_close_matches" in query
 
 
-def test_an_exchange_puts_its_repeated_words_and_names_first():
-    terms = exchange_terms(
-        "How can I set aside my uncommitted changes to switch branches?",
-        "Use git stash: it saves your changes as a stash entry; git stash pop brings them back.",
+def test_an_exchanges_subject_is_its_most_used_word_names_first():
+    question = "How can I set aside my uncommitted changes to switch branches?"
+    answer = (
+        "Use git stash: it saves your changes as a stash entry; git stash pop brings them back."
     )
-    assert terms[:2] == ["stash", "git"]  # three and two uses, each one more as a name
-    assert terms.index("changes") < terms.index("aside")  # used twice, then first seen
+    assert exchange_subject(question, answer) == "stash"  # three uses, one more as a name
+    # Two uses each: the name wins the tie ("git"), then the first seen ("changes").
+    assert exchange_subject("Where are my changes?", "git keeps changes; git stores them.") == "git"
+    assert exchange_subject("Which changes?", "Changes and edits: edits.") == "changes"
+    assert exchange_subject("", "") is None
     assert is_name("lighttpd") and is_name("worktree") and is_name("Mersenne")
     assert not is_name("folders") and not is_name("3.11") and not is_name("n")
     assert not is_name("模块")
