@@ -6,7 +6,8 @@ loopback, as `megrez-search eval` does), one run. The agent's own events give th
 the steps' `timings` (decide, query, search, fetch, select), the `SourcesEvent` (the source
 cards could show), the first `TokenEvent` (first word) and the end (done); prefill is the
 answer step's start to its first token — the model reading its prompt. Medians are over the
-questions that took each step.
+questions that took each step; "decide, first turn" over the searched questions with no
+earlier turns.
 
 Then, per set, the second question: its first question is asked, the follow-up suggestions
 start as the UI starts them, and the second question is sent at once in the same chat. Its
@@ -52,7 +53,17 @@ STEP_COLUMNS = (
     ("fetch", "fetch"),
     ("select", "rank"),
 )
-COLUMNS = (*(name for name, _ in STEP_COLUMNS), "sources", "prefill", "first token", "done")
+#: The decide step of the searched questions with no earlier turns: issue 24's "warm decision
+#: for a question with no earlier turns" (a follow-up's decision reads its earlier turns too).
+FIRST_TURN_DECIDE = "decide, first turn"
+COLUMNS = (
+    *(name for name, _ in STEP_COLUMNS),
+    FIRST_TURN_DECIDE,
+    "sources",
+    "prefill",
+    "first token",
+    "done",
+)
 
 
 class CallClock(ChatModel):
@@ -143,6 +154,8 @@ def ask(agent: SearchAgent, request: AskRequest) -> tuple[Timed, str]:
             timings = result.timings
             timed.figures = {name: timings.get(step) for name, step in STEP_COLUMNS}
             timed.figures["done"] = timings.get("total")
+            if result.searched and not request.history and not request.thread_id:
+                timed.figures[FIRST_TURN_DECIDE] = timings.get("decide")
     timed.figures["sources"] = sources
     timed.figures["first token"] = first_token
     prefill = None
@@ -247,7 +260,8 @@ def report(outcomes: list[SetLatency], model: str, command: str, load: str) -> s
     lines += [
         "",
         (
-            "decide ... select: the steps' own durations; sources, first token, done: from sending;"
+            "decide ... select: the steps' own durations (decide, first turn: of the searched"
+            " questions with no earlier turns); sources, first token, done: from sending;"
             " prefill: the answer step's start to its first token. Next question waits: how long"
             " the follow-up suggestions held the model after a second question was sent."
         ),

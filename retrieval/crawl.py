@@ -139,6 +139,11 @@ def _extract_links(body: bytes, base_url: str, charset: str | None) -> LinkInfo:
 
 def _sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
     """(page URLs, nested sitemap URLs) of a sitemap or sitemap index."""
+    with LXML_LOCK:  # XML too: lxml in two threads at once aborted the process (clean.py)
+        return _parse_sitemap(body)
+
+
+def _parse_sitemap(body: bytes) -> tuple[list[str], list[str]]:
     try:
         root = etree.fromstring(
             body, parser=etree.XMLParser(resolve_entities=False, no_network=True)

@@ -93,15 +93,32 @@ def _chunks(paragraphs: list[str], target_words: int) -> Iterator[str]:
 # An API reference entry's signature line: `textwrap.wrap(text, width=70, …)`, optionally as a
 # list item. Its defaults are only meaningful with the description under it.
 _SIGNATURE = re.compile(r"^\s*(?:-\s*)?(?:class\s+)?[A-Za-z_][\w.]*\(.*\)\s*(?:->.*)?$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(\S.*?)\s*$")
+#: The most words a list item has when it is a definition's term ("--patch", "help.autoCorrect",
+#: "-m <msg>", "cover letter") rather than a statement.
+TERM_WORDS = 6
 
 
-def _keep_signatures_with_descriptions(units: list[str], joiner: str) -> list[str]:
-    """Glue each signature line (and a bare list marker before it) to the unit after it."""
+def is_term_line(line: str) -> bool:
+    """A list item that names what the item after it describes: short, and not ended like a
+    sentence or a clause. A definition list's terms come out of every generator's HTML as
+    such items (Sphinx, asciidoc and DocBook `<dt>`s alike), each before its description."""
+    item = _LIST_ITEM.match(line)
+    if item is None:
+        return False
+    text = item.group(1)
+    return len(text.split()) <= TERM_WORDS and text[-1] not in ".!?;:,"
+
+
+def _keep_terms_with_descriptions(units: list[str], joiner: str) -> list[str]:
+    """Glue each signature line or definition term (and a bare list marker) to the unit after
+    it: a cut between them leaves a description that does not say what it describes (in the
+    git manual one passage boundary in five fell there)."""
     merged: list[str] = []
     pending: list[str] = []
     for unit in units:
         pending.append(unit)
-        if _SIGNATURE.match(unit) or unit.strip() in {"-", "*"}:
+        if _SIGNATURE.match(unit) or is_term_line(unit) or unit.strip() in {"-", "*"}:
             continue
         merged.append(joiner.join(pending))
         pending = []
@@ -138,7 +155,7 @@ def _split_units(paragraph: str, target_words: int) -> Iterator[str]:
     lines = "\n" in paragraph
     units = paragraph.splitlines() if lines else split_sentences(paragraph)
     joiner = "\n" if lines else ""  # sentences keep the space before them
-    units = _keep_signatures_with_descriptions(units, joiner)
+    units = _keep_terms_with_descriptions(units, joiner)
 
     def piece(buffer: list[str]) -> str:
         return joiner.join(buffer) if lines else "".join(buffer).strip()

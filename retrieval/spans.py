@@ -8,8 +8,8 @@ score and its best unit's (`BEST_UNIT_WEIGHT`), gets a share of the token budget
 best units, each with the unit on either side (a description's signature line, the sentence
 that names what "it" is); what the passages leave goes to them again in that order. A table
 row never goes without the table's header row, nor a later sentence of a list item without
-the item's first. The passages are shown in rank order, what is kept of each in the page's
-order, and a gap is marked with "…".
+the item's first, nor a definition's description without its term. The passages are shown
+in rank order, what is kept of each in the page's order, and a gap is marked with "…".
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from retrieval.bm25 import bm25_scores
-from retrieval.passages import table_header
+from retrieval.passages import is_term_line, table_header
 from retrieval.scripts import split_sentences
 from retrieval.types import Passage
 
@@ -50,7 +50,8 @@ class _Unit:
     position: int  # order inside the passage
     text: str
     joiner: str  # what goes before it after the unit before it: " ", "\n" or "\n\n"
-    needs: int | None = None  # the unit it cannot go without (a table's header, an item's lead)
+    needs: int | None = None  # the unit it cannot go without (a table's header, an item's lead,
+    # a description's term)
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
@@ -61,7 +62,9 @@ def _paragraph_units(paragraph: str) -> list[tuple[str, str, int | None]]:
     """(text, joiner, index of the unit it needs) of each unit of one paragraph, in order:
     a table row needs the header row, a later sentence of a list item the item's first
     sentence (a definition's term or an entry's subject: "The loose-objects job cleans up
-    loose objects…" names what "The batch size is limited to 50 thousand" is about)."""
+    loose objects…" names what "The batch size is limited to 50 thousand" is about), and a
+    definition's description the term item before it ("--patch" before "Interactively choose
+    hunks…")."""
     lines = paragraph.splitlines()
     header = table_header(paragraph)
     if header is not None:  # the header row and its rule are one unit, each row another
@@ -76,12 +79,14 @@ def _paragraph_units(paragraph: str) -> list[tuple[str, str, int | None]]:
             else:
                 items[-1] += " " + line.strip()
         units: list[tuple[str, str, int | None]] = []
+        term: int | None = None  # the definition term the next item describes
         for item in items:
             lead = len(units)
             sentences = [s.strip() for s in split_sentences(item) if s.strip()]
             units += [
-                (s, "\n", None) if i == 0 else (s, " ", lead) for i, s in enumerate(sentences)
+                (s, "\n", term) if i == 0 else (s, " ", lead) for i, s in enumerate(sentences)
             ]
+            term = len(units) - 1 if sentences and is_term_line(item) else None
         return units
     prose = " ".join(line.strip() for line in lines)  # wrapped lines of one paragraph
     return [(s.strip(), " ", None) for s in split_sentences(prose) if s.strip()]
@@ -157,8 +162,13 @@ def focus_passages(
     def take(p: int, position: int) -> int:
         """Add a unit (and the header it needs); its cost, or 0 when it did not fit."""
         nonlocal left
-        unit = per_passage[p][position]
-        wanted = [position] if unit.needs is None else [unit.needs, position]
+        group = per_passage[p]
+        wanted = [position]
+        needed = group[position].needs
+        while needed is not None:  # a row's header, a sentence's item, a description's term
+            wanted.insert(0, needed)
+            needed = group[needed].needs
+        unit = group[position]
         new = [q for q in wanted if q not in chosen.get(p, set())]
         spent = sum(cost[(p, q)] for q in new)
         if not new or spent > left or unit.text.lower() in seen_texts:

@@ -82,7 +82,8 @@ def test_latency_benchmark_reports_every_step_of_one_question_per_set(tmp_path: 
         figures = dict(zip(COLUMNS, cells[2:-1], strict=True))
         assert cells[1] == "1", row
         # The first question of every set searches: its steps and answer all took time.
-        for column in ("search", "fetch", "select", "sources", "first token", "done"):
+        columns = ("decide, first turn", "search", "fetch", "select", "sources", "first token")
+        for column in (*columns, "done"):
             assert float(figures[column]) > 0.0, (column, row)
         assert float(figures["first token"]) <= float(figures["done"]), row
         assert float(figures["sources"]) <= float(figures["first token"]), row

@@ -159,3 +159,25 @@ def test_pages_are_parsed_and_walked_under_the_process_wide_lxml_lock(
     crawl.extract_links(page.encode(), "http://example.com/")
     assert len(held) >= 2 and all(held)
     assert not clean.LXML_LOCK.locked()
+
+
+def test_a_sitemap_is_parsed_under_the_lxml_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lxml import etree
+
+    from retrieval import clean, crawl
+
+    parse = etree.fromstring
+    held: list[bool] = []
+
+    def checked(text: bytes, *args: object, **kwargs: object) -> object:
+        held.append(clean.LXML_LOCK.locked())
+        return parse(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(etree, "fromstring", checked)
+    sitemap = (
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>http://example.com/a.html</loc></url></urlset>"
+    )
+    assert crawl._sitemap_urls(sitemap) == (["http://example.com/a.html"], [])
+    assert held == [True]
+    assert not clean.LXML_LOCK.locked()

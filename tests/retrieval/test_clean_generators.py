@@ -9,12 +9,13 @@ and header, notes keep their text apart from their label, and code blocks keep t
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from retrieval.clean import clean_document
-from retrieval.passages import split_passages
+from retrieval.passages import is_term_line, split_passages
 from retrieval.types import Page, Passage
 
 DATA = Path(__file__).parent / "data"
@@ -181,3 +182,44 @@ def test_a_code_block_after_text_keeps_its_lines() -> None:
     page = _page_with(listing).replace(b"run ", b"clone it and build it: ")
     text = clean_document(page, "text/html", "http://docs.test/topics.html").text
     assert "$ cd my-project\n$ make" in text
+
+
+# --- a definition's term stays in the passage of its description, any generator --------------
+
+
+def _cut_from_its_description(found: list[Passage]) -> list[str]:
+    """Each passage's last line that is a term whose description opens the next passage."""
+    cuts = []
+    for before, after in itertools.pairwise(found):
+        last, first = before.text.splitlines()[-1], after.text.splitlines()[0]
+        if is_term_line(last) and first.lstrip().startswith("- ") and not is_term_line(first):
+            cuts.append(last)
+    return cuts
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        DATA / "docbook_runtime_config.html",  # `<dt>` of settings
+        DATA / "asciidoc_git_blame.html",  # options
+        PYTHON_DOCS / "library/ast.html",  # "*class* ast.comprehension(*target*, …)"
+    ],
+    ids=["docbook", "asciidoc", "sphinx"],
+)
+def test_a_long_definition_list_is_cut_between_entries_only(path: Path) -> None:
+    """Passages of 60 words cut these pages' definition lists many times; a cut between a
+    term and its description left a description that does not say what it describes (one
+    passage boundary in five in the git manual, before)."""
+    if not path.exists():
+        pytest.skip(f"{path} is not installed")
+    assert _cut_from_its_description(passages(path, 60)) == []
+
+
+def test_a_term_is_a_short_item_not_a_statement() -> None:
+    assert is_term_line("- help.autoCorrect")
+    assert is_term_line("- -m <msg>")
+    assert is_term_line("  - `listen_addresses` (`string`)")
+    assert not is_term_line("- 0 (default): show the suggested command.")
+    assert not is_term_line("- Possible config values are:")
+    assert not is_term_line("help.autoCorrect")  # not a list item
+    assert not is_term_line("- If git detects typos and can identify exactly one command")

@@ -172,3 +172,18 @@ def test_a_sentence_does_not_end_at_an_abbreviation() -> None:
         "Use a tool, i.e. git.",
         "Done.",
     ]
+
+
+def test_a_description_comes_with_its_term_when_a_later_sentence_answers() -> None:
+    """The answering sentence brings its item's first sentence, and that its term
+    ("help.autoCorrect"): what says which setting the number is for."""
+    text = (
+        "- help.format\n- Override the default help format used by git help.\n"
+        "- help.autoCorrect\n- If git detects typos, git will try to suggest the correct "
+        "command. The suggestion can also be run for you. A positive number runs the "
+        "suggested command after that many deciseconds.\n"
+        "- help.htmlPath\n- Specify the path where the HTML documentation resides."
+    )
+    read = focused("positive number runs suggested command deciseconds", text, 50)
+    assert "- help.autoCorrect\n- If git detects typos" in read
+    assert "after that many deciseconds" in read
