@@ -10,7 +10,8 @@ model's noise cannot send them to the search engine; and time-sensitive question
 can never answer because it stops at its training date.
 
 Each kind is recognised by its form, in English and in Chinese, not by a list of sentences:
-small talk is a message made only of social phrases and filler words (small_talk*.txt),
+small talk is a message made only of social phrases and filler words (small_talk*.txt), or
+thanks or a farewell with a statement that asks nothing ("Thanks, I'll try that tomorrow"),
 arithmetic is numbers with operators or a quantity question over two quantities. A message
 that names code (`a.b`, `a_b`, `f()`, "module") is never translation or story arithmetic.
 It never looks at what a question is about. The values give the direction (negative: no
@@ -77,6 +78,37 @@ def is_chit_chat(text: str) -> bool:
         return False
     words = [w for w in re.findall(r"[^\W_]+(?:'[a-z]+)?", rest) if w not in _FILLER]
     return not words
+
+
+# What makes a message ask: a question mark, a question word, an auxiliary opening a clause,
+# a request verb ("tell me", "explain") or a wish ("I'd like", "I need"), and their Chinese
+# forms (吗, 什么, 告诉, 想知道…).
+_ASKS_RE = re.compile(
+    r"[?？]|\b(?:what|how|why|when|where|which|who|whose|whom|tell|show|explain|give|find|"
+    r"search|look up|list|compare|describe|recommend|suggest|help me|need|want|would like|"
+    r"i'd like|looking for|wonder(?:ing)?|curious)\b"
+    r"|(?:^|[,.;:!]\s*|\band\s+)(?:can|could|would|should|is|are|was|were|does|do|did|will|"
+    r"shall|may|has|have)\b"
+    r"|什么|怎么|怎样|为什么|为何|吗|呢|哪|谁|几|多少|如何|是否|能否|告诉|解释|说明|查|搜|列出|比较|"
+    r"介绍|推荐|帮我|想知道|想要|想问|需要|请问|好奇"
+)
+# A statement's subject: the user, the answer, "that" ("I'll try that tomorrow", "that's all
+# for today", "我明天再试试", "今天就到这里").
+_STATEMENT_RE = re.compile(
+    r"\b(?:i|i'll|i'm|i've|i'd|we|we'll|we're|you|you've|that|that's|it|it's|this)\b"
+    r"|我|你|这|那|就到"
+)
+
+
+def is_closing(text: str) -> bool:
+    """Thanks or a farewell with a statement that asks nothing ("Thanks, I'll try that
+    tomorrow", "cheers, that's all for today", "谢谢，今天就到这里"): small talk, though
+    its words are not all social ones and may name a time ("today" is no news question)."""
+    clean = _normalize(text)
+    rest = _SOCIAL_RE.sub(" ", clean)
+    if rest == clean or _names_code(clean) or _ASKS_RE.search(rest):
+        return False
+    return bool(_STATEMENT_RE.search(rest))
 
 
 # --- arithmetic --------------------------------------------------------------------------
@@ -217,7 +249,7 @@ def decision_prior(text: str) -> Prior:
     clean = _normalize(text)
     if not clean:
         return Prior(0.0, "none")
-    if is_chit_chat(clean):
+    if is_chit_chat(clean) or is_closing(clean):
         return Prior(CHIT_CHAT, "chit-chat")
     if is_arithmetic(clean):
         return Prior(ARITHMETIC, "arithmetic")

@@ -26,6 +26,13 @@ KINDS = {
         "再见啦",
         "好的，谢谢",
         "嗨，你好吗？",
+        # Thanks or a farewell with a statement that asks nothing, a time word included.
+        "Thanks, I'll try that tomorrow",
+        "cheers, that's all for today",
+        "ok thanks, I'll check the news later",
+        "Great, that worked! Thanks",
+        "谢谢，今天就到这里",
+        "好的，谢谢，我明天再试试",
     ],
     "arithmetic": [
         "What's 45 divided by 9?",
@@ -67,6 +74,10 @@ KINDS = {
         "今天的新闻有什么？",
         "最新的 Python 版本是多少？",
         "现在比特币的价格是多少？",
+        # Thanks, then a request: not a closing.
+        "Thanks, I'd like today's exchange rate for the dollar",
+        "thanks! what about the latest version?",
+        "谢谢，我想知道今天的新闻",
     ],
 }
 
@@ -87,6 +98,8 @@ MUST_GO_TO_THE_MODEL = [
     "How many arguments does str.split take?",
     "Is the git manual available in Japanese?",
     "'good luck' stickers: where can I buy them?",
+    "Thanks, and the default port of nntplib",  # no statement of the user's: a question
+    "Thanks, I need the rebase docs",
 ]
 
 
