@@ -329,17 +329,13 @@ class LlamaCppModel(ChatModel):
             self.llm._ctx.decode(self.llm._batch)
         except Exception as exc:  # llama.cpp raises plain RuntimeError/ValueError
             raise ModelCallError(f"llama.cpp evaluation failed: {exc}") from exc
-        vocabulary = self.llm.n_vocab()
         return [
-            np.ctypeslib.as_array(
-                self._llama_cpp.llama_get_logits_ith(self.llm.ctx, index), shape=(vocabulary,)
-            ).copy()
+            llamacpp_branches.logits_at(self.llm, self._llama_cpp, index).copy()
             for index in range(len(tokens))
         ]
 
     def _last_logits(self) -> np.ndarray:
-        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
+        return llamacpp_branches.logits_at(self.llm, self._llama_cpp, -1)
 
     def close(self) -> None:
         with self._lock:

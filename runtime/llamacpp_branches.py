@@ -51,6 +51,13 @@ def allow_branches(llm: Any, llama_cpp: ModuleType, sequences: int = 2) -> int:
     return int(llama_cpp.llama_n_seq_max(context.ctx))
 
 
+def logits_at(llm: Any, llama_cpp: ModuleType, index: int) -> np.ndarray:
+    """The logits the last batch computed at its `index` (-1: its last token): a view of
+    llama.cpp's buffer, which the next batch overwrites."""
+    pointer = llama_cpp.llama_get_logits_ith(llm.ctx, index)
+    return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))
+
+
 def read_branches(
     llm: Any, llama_cpp: ModuleType, rest: Sequence[int], branches: Sequence[Sequence[int]]
 ) -> list[list[np.ndarray]]:
@@ -92,11 +99,9 @@ def read_branches(
         context.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(rest)] = rest
         llm.n_tokens = n_past + len(rest)
-        vocabulary = llm.n_vocab()
 
         def logits(index: int) -> np.ndarray:
-            pointer = llama_cpp.llama_get_logits_ith(llm.ctx, index)
-            return np.ctypeslib.as_array(pointer, shape=(vocabulary,)).copy()
+            return logits_at(llm, llama_cpp, index).copy()
 
         after_rest = logits(len(rest) - 1)
         return [
