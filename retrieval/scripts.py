@@ -83,10 +83,11 @@ def word_count(text: str) -> int:
     return len(_UNIT.findall(text))
 
 
-#: A period that ends an abbreviation, not a sentence: one to three single letters with their
-#: periods ("e.g.", "i.e.", an initial) or "cf.", "vs.", "approx.", "incl.".
+#: A period that ends an abbreviation, not a sentence: two or three single letters with their
+#: periods ("e.g.", "i.e."), a capital's (an initial: "J. Smith") or "cf.", "vs.", "approx.",
+#: "incl.". A lone small letter ends a sentence: "Return a == b.", "of length n.".
 _ABBREVIATION = re.compile(
-    r"(?:^|[\s(])(?:[A-Za-z]\.){1,3}$|\b(?:cf|vs|approx|incl)\.$", re.IGNORECASE
+    r"(?:^|[\s(])(?:[A-Za-z]\.){2,3}$|(?:^|[\s(])[A-Z]\.$|\b(?:[Cc]f|[Vv]s|approx|incl)\.$"
 )
 
 

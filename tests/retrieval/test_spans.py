@@ -174,6 +174,17 @@ def test_a_sentence_does_not_end_at_an_abbreviation() -> None:
     ]
 
 
+def test_a_sentence_ends_at_a_lone_small_letter() -> None:
+    """ "Return a == b." was read as an initial, and hmac.compare_digest's description stayed
+    one long unit with its "New in version 3.3." that a 450-token budget could not take."""
+    text = "Return a == b.  This function uses an approach. Written by J. Smith, e.g. here."
+    assert [s.strip() for s in split_sentences(text)] == [
+        "Return a == b.",
+        "This function uses an approach.",
+        "Written by J. Smith, e.g. here.",
+    ]
+
+
 def test_a_description_comes_with_its_term_when_a_later_sentence_answers() -> None:
     """The answering sentence brings its item's first sentence, and that its term
     ("help.autoCorrect"): what says which setting the number is for."""
