@@ -81,16 +81,16 @@ def is_chit_chat(text: str) -> bool:
 
 
 # What makes a message ask: a question mark, a question word, an auxiliary opening a clause,
-# a request verb ("tell me", "explain") or a wish ("I'd like", "I need"), and their Chinese
-# forms (吗, 什么, 告诉, 想知道…).
+# a request verb ("tell me", "explain"), a wish ("I'd like", "I need") or a "but" that brings
+# a problem ("Thanks, but it still fails"), and their Chinese forms (吗, 什么, 想知道, 但是…).
 _ASKS_RE = re.compile(
     r"[?？]|\b(?:what|how|why|when|where|which|who|whose|whom|tell|show|explain|give|find|"
     r"search|look up|list|compare|describe|recommend|suggest|help me|need|want|would like|"
-    r"i'd like|looking for|wonder(?:ing)?|curious)\b"
+    r"i'd like|looking for|wonder(?:ing)?|curious|but|however|though|although|still)\b"
     r"|(?:^|[,.;:!]\s*|\band\s+)(?:can|could|would|should|is|are|was|were|does|do|did|will|"
     r"shall|may|has|have)\b"
     r"|什么|怎么|怎样|为什么|为何|吗|呢|哪|谁|几|多少|如何|是否|能否|告诉|解释|说明|查|搜|列出|比较|"
-    r"介绍|推荐|帮我|想知道|想要|想问|需要|请问|好奇"
+    r"介绍|推荐|帮我|想知道|想要|想问|需要|请问|好奇|但是|不过|可是|还是"
 )
 # A statement's subject: the user, the answer, "that" ("I'll try that tomorrow", "that's all
 # for today", "我明天再试试", "今天就到这里").

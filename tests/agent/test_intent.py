@@ -100,6 +100,8 @@ MUST_GO_TO_THE_MODEL = [
     "'good luck' stickers: where can I buy them?",
     "Thanks, and the default port of nntplib",  # no statement of the user's: a question
     "Thanks, I need the rebase docs",
+    "Thanks, but it still fails with a permission error",  # a problem, not a goodbye
+    "谢谢，不过我这里还是报错",
 ]
 
 
