@@ -155,6 +155,11 @@ def salient_terms(
     return terms
 
 
+def _last_answer(earlier_questions: Sequence[str], earlier_answers: Sequence[str]) -> str:
+    """The answer to the last earlier question ("" when the turns do not pair up)."""
+    return earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
+
+
 def carried_terms(
     query: str,
     question: str,
@@ -170,7 +175,7 @@ def carried_terms(
     present = {w.lower() for w in _words(query)}
     for word in list(present):
         present.update(part for part in re.split(r"[._]", word) if part)
-    answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
+    answer = _last_answer(earlier_questions, earlier_answers)
     salient = salient_terms(earlier_questions, earlier_answers)
     last_subject = exchange_subject(earlier_questions[-1], answer)
     if language_of(query) == "en":  # a query in the sources' language carries their words
@@ -195,8 +200,7 @@ def follow_up_context(
     on it; "" otherwise (a new topic is searched on its own words)."""
     if not earlier_questions or not is_follow_up(question):
         return ""
-    answer = earlier_answers[-1] if len(earlier_answers) == len(earlier_questions) else ""
-    return f"{earlier_questions[-1]} {answer}".strip()
+    return f"{earlier_questions[-1]} {_last_answer(earlier_questions, earlier_answers)}".strip()
 
 
 def rank_query(query: str, question: str, max_words: int) -> str:

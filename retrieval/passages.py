@@ -93,7 +93,8 @@ def _chunks(paragraphs: list[str], target_words: int) -> Iterator[str]:
 # An API reference entry's signature line: `textwrap.wrap(text, width=70, …)`, optionally as a
 # list item. Its defaults are only meaningful with the description under it.
 _SIGNATURE = re.compile(r"^\s*(?:-\s*)?(?:class\s+)?[A-Za-z_][\w.]*\(.*\)\s*(?:->.*)?$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(\S.*?)\s*$")
+#: The start of a Markdown list item: its marker and the space after it.
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 #: The most words a list item has when it is a definition's term ("--patch", "help.autoCorrect",
 #: "-m <msg>", "cover letter") rather than a statement.
 TERM_WORDS = 6
@@ -103,11 +104,9 @@ def is_term_line(line: str) -> bool:
     """A list item that names what the item after it describes: short, and not ended like a
     sentence or a clause. A definition list's terms come out of every generator's HTML as
     such items (Sphinx, asciidoc and DocBook `<dt>`s alike), each before its description."""
-    item = _LIST_ITEM.match(line)
-    if item is None:
-        return False
-    text = item.group(1)
-    return len(text.split()) <= TERM_WORDS and text[-1] not in ".!?;:,"
+    item = LIST_ITEM.match(line)
+    text = line[item.end() :].strip() if item else ""
+    return bool(text) and len(text.split()) <= TERM_WORDS and text[-1] not in ".!?;:,"
 
 
 def _keep_terms_with_descriptions(units: list[str], joiner: str) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from retrieval.bm25 import bm25_scores
-from retrieval.passages import is_term_line, table_header
+from retrieval.passages import LIST_ITEM, is_term_line, table_header
 from retrieval.scripts import split_sentences
 from retrieval.types import Passage
 
@@ -54,7 +54,6 @@ class _Unit:
     # a description's term)
 
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -71,10 +70,10 @@ def _paragraph_units(paragraph: str) -> list[tuple[str, str, int | None]]:
         return [(header, "\n", None)] + [(line, "\n", 0) for line in lines[2:] if line.strip()]
     if _FENCE.match(lines[0]):  # code lines are units; fence lines are markup, not content
         return [(line, "\n", None) for line in lines if line.strip() and not _FENCE.match(line)]
-    if any(_LIST_ITEM.match(line) for line in lines):
+    if any(LIST_ITEM.match(line) for line in lines):
         items: list[str] = []
         for line in lines:  # an item with its wrapped continuation lines
-            if _LIST_ITEM.match(line) or not items:
+            if LIST_ITEM.match(line) or not items:
                 items.append(line.strip())
             else:
                 items[-1] += " " + line.strip()
